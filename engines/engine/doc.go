@@ -1,0 +1,26 @@
+// Package engine defines the storage-engine contract that every etcdlab backend
+// (bbolt, pebble, memory) implements and that the batching layer and the MVCC
+// store are written against.
+//
+// The contract is shaped by what an etcd-style MVCC store needs and nothing more:
+//
+//   - Named buckets. A Bucket has a one-byte ID (used as a key prefix by engines
+//     without native buckets, like pebble) and a name (used by bbolt). Buckets
+//     exist implicitly: writing creates one, reading an absent one finds nothing.
+//   - Atomic write batches of Put, Delete and DeleteRange, committed with or
+//     without fsync. A batch copies the slices it is given; callers may reuse them
+//     as soon as the call returns.
+//   - Consistent read views: a View sees exactly the batches committed before it
+//     was opened, never a later one, and never blocks a writer.
+//   - Ordered forward scans over [start, end) with a limit.
+//   - Size on disk and size in use, space reclamation, a consistent image of the
+//     whole store streamed to an io.Writer (and, per engine, a constructor that
+//     opens an engine from such an image), statistics, and Close.
+//
+// Value lifetime: a value returned by View.Get is valid until the View is closed
+// and must not be modified; keys and values passed to a Scan callback are valid
+// only during that call. Callers that keep them copy them.
+//
+// Errors are the sentinels below, wrapped with %w and more context; test them
+// with errors.Is.
+package engine
