@@ -687,9 +687,11 @@ func (s *suite) testReclaim(t *testing.T) {
 	dir := t.TempDir()
 	e := s.open(t, dir)
 	b := Bkt(1)
+	// Incompressible values, so that an engine that compresses blocks still
+	// takes about n KiB.
 	val := func(i int) []byte {
-		v := bytes.Repeat([]byte{byte(i)}, 1024)
-		binary.BigEndian.PutUint32(v, uint32(i))
+		v := make([]byte, 1024)
+		rand.New(rand.NewSource(int64(i))).Read(v)
 		return v
 	}
 	key := func(i int) []byte { return []byte(fmt.Sprintf("key-%06d", i)) }
@@ -704,7 +706,7 @@ func (s *suite) testReclaim(t *testing.T) {
 	commit(t, bt, true)
 	full := e.Size()
 	if full < int64(n)*1024 && !s.h.NoDisk {
-		t.Errorf("Size() = %d after writing %d KiB of values", full, n)
+		t.Errorf("Size() = %d after writing %d KiB of incompressible values", full, n)
 	}
 	for i := 0; i < n; i++ {
 		if i%10 != 0 {

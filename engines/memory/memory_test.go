@@ -261,3 +261,13 @@ func TestSizeTracksLiveBytes(t *testing.T) {
 		t.Errorf("Size() = %d, SizeInUse() = %d, want %d", got, e.SizeInUse(), want)
 	}
 }
+
+func BenchmarkMemory(b *testing.B) {
+	enginetest.Bench(b, func(b *testing.B, dir string) engine.Engine {
+		e, err := memory.Open(dir, memory.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return e
+	})
+}
