@@ -1,0 +1,340 @@
+package workloads
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sync/atomic"
+)
+
+const (
+	k8sNamespaceCap = 100_000   // ns-NNNNN
+	k8sNameCap      = 1_000_000 // <object>-NNNNNN
+	k8sNsDigits     = 5
+	k8sNameDigits   = 6
+
+	minValueBlock = 1 << 20
+	keyPad        = 'x'
+)
+
+// idCapacity is how many distinct ids fit width bytes of the encoding.
+func idCapacity(encoding string, width int) uint64 {
+	if width <= 0 {
+		return 0
+	}
+	switch encoding {
+	case EncodingBinary:
+		if width >= 8 {
+			return math.MaxUint64
+		}
+		return 1 << (8 * width)
+	default:
+		if width >= 20 { // 10^20 > 2^64
+			return math.MaxUint64
+		}
+		c := uint64(1)
+		for range width {
+			c *= 10
+		}
+		return c
+	}
+}
+
+// KeySpace is the state a workload's workers share: the validated spec, the
+// master seed, the number of key ids that exist (grown by inserts from any
+// worker, so read-latest sees every worker's inserts), the sequential cursor,
+// precomputed zipfian constants and the random block values are cut from.
+// It is safe for concurrent use; Generators and Loaders are not (one each per
+// worker).
+type KeySpace struct {
+	spec    Spec
+	seed    int64
+	linFrac float64
+
+	count    atomic.Uint64 // ids 0..count-1 exist: Keys.Count plus inserts handed out
+	seq      atomic.Uint64 // sequential distribution's shared cursor
+	capacity uint64        // ids the key encoding can render
+
+	kinds  [numOpKinds]OpKind // kinds with a positive fraction
+	cum    [numOpKinds]float64
+	nkinds int
+
+	// Flat keys.
+	prefix   []byte
+	width    int
+	binary   bool
+	sizeMin  int
+	sizeSpan uint64
+	rangeEnd []byte
+	maxKey   int
+	// k8s keys.
+	k8s        bool
+	resources  [][]byte // "<prefix><resource>/ns-"
+	objects    [][]byte // "/<object>-"
+	namespaces uint64
+
+	zp        zipfParams
+	scrItems  uint64 // zipfian: ranks are drawn among scrItems ...
+	scrZetan  float64
+	scrMod    uint64 // ... and hashed into [0, scrMod)
+	baseZetan float64 // latest: zeta(Keys.Count)
+	hotKeys   float64
+	hotOps    float64
+
+	block []byte // random bytes values are windows of
+}
+
+// NewKeySpace applies defaults to spec, validates it and precomputes what
+// the generators share. seed is the run's master seed: every worker's random
+// source and the value block derive from it. Zeta for a non-default theta
+// costs O(keys.count + keys.expected_inserts) here, once.
+func NewKeySpace(spec Spec, seed int64) (*KeySpace, error) {
+	spec.EnsureDefaults()
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	spec.Keys.Resources = append([]string(nil), spec.Keys.Resources...) // own it
+	ks := &KeySpace{spec: spec, seed: seed}
+	ks.linFrac, _ = spec.linearizableFraction()
+	k := &spec.Keys
+	ks.count.Store(uint64(k.Count))
+
+	fr := spec.Ops.fractions()
+	total := 0.0
+	for _, kind := range OpKinds() {
+		if fr[kind] > 0 {
+			total += fr[kind]
+			ks.kinds[ks.nkinds] = kind
+			ks.cum[ks.nkinds] = total
+			ks.nkinds++
+		}
+	}
+	ks.cum[ks.nkinds-1] = math.Inf(1) // no gap from float rounding at the top
+
+	if k.Shape == ShapeK8s {
+		ks.k8s = true
+		ks.namespaces = uint64(k.Namespaces)
+		longest := 0
+		for _, r := range k.Resources {
+			ks.resources = append(ks.resources, []byte(k.Prefix+r+"/ns-"))
+			obj := r
+			if len(obj) > 1 && obj[len(obj)-1] == 's' {
+				obj = obj[:len(obj)-1] // pods -> pod, as object names often read
+			}
+			ks.objects = append(ks.objects, []byte("/"+obj+"-"))
+			longest = max(longest, len(k.Prefix)+2*len(r)+1)
+		}
+		ks.maxKey = longest + len("/ns-/-") + k8sNsDigits + k8sNameDigits
+		ks.capacity = uint64(len(k.Resources)) * ks.namespaces * k8sNameCap
+	} else {
+		ks.prefix = []byte(k.Prefix)
+		ks.width = k.Size.Min - len(k.Prefix)
+		ks.binary = k.Encoding == EncodingBinary
+		ks.sizeMin = k.Size.Min
+		ks.sizeSpan = uint64(k.Size.Max - k.Size.Min)
+		ks.capacity = idCapacity(k.Encoding, ks.width)
+		ks.maxKey = k.Size.Max
+		ks.rangeEnd = prefixEnd(ks.prefix)
+	}
+
+	ks.zp = newZipfParams(k.Theta)
+	switch k.Distribution {
+	case Zipfian:
+		ks.scrMod = uint64(k.Count) + uint64(k.ExpectedInserts)
+		if k.Theta == ycsbScrambledTheta {
+			ks.scrItems, ks.scrZetan = ycsbScrambledItems, ycsbScrambledZetan
+		} else {
+			// YCSB would sum zeta over ten billion items here; we draw ranks
+			// among the ids themselves, which is the same distribution
+			// before hashing and costs O(ids) instead.
+			ks.scrItems = ks.scrMod
+			ks.scrZetan = zeta(0, ks.scrItems, k.Theta, 0)
+		}
+	case Latest:
+		ks.baseZetan = zeta(0, uint64(k.Count), k.Theta, 0)
+	case Hotspot:
+		ks.hotKeys, ks.hotOps = k.HotKeys, k.HotOps
+	}
+
+	ks.block = make([]byte, max(minValueBlock, 2*spec.ValueSize.Max))
+	src := rand.NewPCG(splitmix64(uint64(seed)^0x76616c756573), splitmix64(uint64(seed)+1))
+	for i := 0; i < len(ks.block); i += 8 {
+		v := src.Uint64()
+		for j := 0; j < 8 && i+j < len(ks.block); j++ {
+			ks.block[i+j] = byte(v >> (8 * j))
+		}
+	}
+	return ks, nil
+}
+
+// prefixEnd is etcd's GetPrefixRangeEnd: the smallest key greater than every
+// key with the prefix, or "\x00" (every key from the start on) when there is
+// none.
+func prefixEnd(prefix []byte) []byte {
+	end := append([]byte(nil), prefix...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[: i+1 : i+1]
+		}
+	}
+	return []byte{0}
+}
+
+// Spec returns the spec with defaults applied.
+func (ks *KeySpace) Spec() Spec { return ks.spec }
+
+// Seed returns the master seed.
+func (ks *KeySpace) Seed() int64 { return ks.seed }
+
+// Count returns how many key ids exist now: keys.count plus every insert
+// handed out so far by any worker. An insert counts from the moment Next
+// returns it, before the client has written it, so a read-latest op may
+// target a key whose insert is still in flight (and miss).
+func (ks *KeySpace) Count() uint64 { return ks.count.Load() }
+
+// Preload returns the number of ids (0..Preload-1) to load first.
+func (ks *KeySpace) Preload() int64 { return ks.spec.PreloadCount() }
+
+// MaxKeySize returns the longest key this key space renders.
+func (ks *KeySpace) MaxKeySize() int { return ks.maxKey }
+
+// claimInsert hands out the next new id, refusing ids the encoding cannot
+// render rather than wrapping onto existing keys.
+func (ks *KeySpace) claimInsert() (uint64, error) {
+	for {
+		c := ks.count.Load()
+		if c >= ks.capacity {
+			return 0, fmt.Errorf("%w: id %d does not fit the key encoding (%d ids)", ErrKeySpaceFull, c, ks.capacity)
+		}
+		if ks.count.CompareAndSwap(c, c+1) {
+			return c, nil
+		}
+	}
+}
+
+// AppendKey appends the key of id to dst. Every worker and the loader render
+// an id to the same bytes.
+func (ks *KeySpace) AppendKey(dst []byte, id uint64) []byte {
+	if ks.k8s {
+		return ks.appendK8sKey(dst, id)
+	}
+	dst = append(dst, ks.prefix...)
+	n := len(dst)
+	for range ks.width {
+		dst = append(dst, 0)
+	}
+	field := dst[n:]
+	v := id
+	if ks.binary {
+		for i := len(field) - 1; i >= 0; i-- {
+			field[i] = byte(v)
+			v >>= 8
+		}
+	} else {
+		for i := len(field) - 1; i >= 0; i-- {
+			field[i] = '0' + byte(v%10)
+			v /= 10
+		}
+	}
+	if ks.sizeSpan > 0 {
+		// The id hashes to its size, so the same id always has the same key.
+		pad := splitmix64(id) % (ks.sizeSpan + 1)
+		for range pad {
+			dst = append(dst, keyPad)
+		}
+	}
+	return dst
+}
+
+func (ks *KeySpace) k8sCoords(id uint64) (res, ns, name uint64) {
+	r := uint64(len(ks.resources))
+	return id % r, (id / r) % ks.namespaces, id / (r * ks.namespaces)
+}
+
+func (ks *KeySpace) appendK8sKey(dst []byte, id uint64) []byte {
+	res, ns, name := ks.k8sCoords(id)
+	dst = append(dst, ks.resources[res]...)
+	dst = appendDigits(dst, ns, k8sNsDigits)
+	dst = append(dst, ks.objects[res]...)
+	return appendDigits(dst, name, k8sNameDigits)
+}
+
+// appendK8sList appends the start and end of the list of id's namespace of
+// id's resource: [<prefix><res>/ns-NNNNN/, <prefix><res>/ns-NNNNN0).
+func (ks *KeySpace) appendK8sList(start, end []byte, id uint64) ([]byte, []byte) {
+	res, ns, _ := ks.k8sCoords(id)
+	start = append(start, ks.resources[res]...)
+	start = appendDigits(start, ns, k8sNsDigits)
+	start = append(start, '/')
+	end = append(end, start...)
+	end[len(end)-1] = '/' + 1
+	return start, end
+}
+
+func appendDigits(dst []byte, v uint64, width int) []byte {
+	n := len(dst)
+	for range width {
+		dst = append(dst, 0)
+	}
+	for i := n + width - 1; i >= n; i-- {
+		dst[i] = '0' + byte(v%10)
+		v /= 10
+	}
+	return dst
+}
+
+// value returns a read-only window of the random block of a size drawn from
+// value_size. Its capacity is clipped so an append by a client copies instead
+// of writing into the shared block.
+func (ks *KeySpace) value(r *rng) []byte {
+	vs := ks.spec.ValueSize
+	size := vs.Min
+	if vs.Max > vs.Min {
+		size += int(r.uintn(uint64(vs.Max - vs.Min + 1)))
+	}
+	off := int(r.uintn(uint64(len(ks.block) - size + 1)))
+	return ks.block[off : off+size : off+size]
+}
+
+// Loader yields the preload: put ops for one contiguous share of the ids
+// 0..Preload-1, in id order (so each part loads sequentially).
+type Loader struct {
+	ks       *KeySpace
+	r        rng
+	next     uint64
+	end      uint64
+	key      []byte
+	expected uint64
+}
+
+// Loader returns the loader of part (0 <= part < parts) of the preload. The
+// parts together load every preload id exactly once; values derive from the
+// master seed and part.
+func (ks *KeySpace) Loader(part, parts int) (*Loader, error) {
+	if parts <= 0 || part < 0 || part >= parts {
+		return nil, fmt.Errorf("workloads: loader part %d of %d out of range", part, parts)
+	}
+	n := uint64(ks.spec.PreloadCount())
+	lo := n * uint64(part) / uint64(parts)
+	hi := n * uint64(part+1) / uint64(parts)
+	l := &Loader{ks: ks, next: lo, end: hi, expected: hi - lo, key: make([]byte, 0, ks.maxKey)}
+	l.r.seed(ks.seed, 1<<32+uint64(part))
+	return l, nil
+}
+
+// Len returns how many ops this loader yields in all.
+func (l *Loader) Len() uint64 { return l.expected }
+
+// Next fills op with the next put of the preload and reports false when the
+// share is done. Key and Value follow Op's lifetime rules.
+func (l *Loader) Next(op *Op) bool {
+	if l.next >= l.end {
+		return false
+	}
+	id := l.next
+	l.next++
+	l.key = l.ks.AppendKey(l.key[:0], id)
+	*op = Op{Kind: OpPut, ID: id, Key: l.key, Value: l.ks.value(&l.r)}
+	return true
+}
