@@ -1,0 +1,375 @@
+package pebble
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	pdb "github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"etcdlab/engines/engine"
+)
+
+// Name is the engine's registered name.
+const Name = "pebble"
+
+// MaxKeySize is the longest key a bucket accepts, the same limit as bbolt's
+// MaxKeySize so that every engine accepts the same keys. It also gives the last
+// bucket (ID 0xFF) a finite end key for range deletions (see bucketEnd).
+const MaxKeySize = 32 << 10
+
+// maxBatchBytes keeps a batch well below pebble's 4 GiB batch limit, past
+// which pebble panics instead of returning an error.
+const maxBatchBytes = 3 << 30
+
+// Package errors, wrapped with context. Commit returns them for a batch that
+// held a bad operation; nothing of such a batch is applied.
+var (
+	ErrKeyTooLarge   = errors.New("pebble: key too large")
+	ErrBatchTooLarge = errors.New("pebble: batch too large")
+)
+
+// Engine is an open pebble store. See the package documentation.
+type Engine struct {
+	dir      string
+	opts     Options
+	db       *pdb.DB
+	counters *fsCounters
+	cfs      *countingFS
+
+	commits, syncedCommits, logicalBytes, reclaims atomic.Int64
+	writeStalls, backgroundErrors               atomic.Int64
+	imageSeq                                    atomic.Int64
+
+	// mu guards the lifecycle below. Views and commits are "gated": they wait
+	// while a Reclaim runs and Reclaim waits until none is active, so that the
+	// manual compaction sees no snapshot pinning old data and obsolete files
+	// can really be deleted. Stats, Size and WriteImage are "readers": they are
+	// not blocked by Reclaim but Close waits for them.
+	mu         sync.Mutex
+	cond       *sync.Cond
+	closed     bool
+	reclaiming bool
+	active     int // open views + commits in progress
+	readers    int
+	views      map[*view]struct{}
+	lastNative map[string]float64 // metrics captured at Close
+}
+
+var _ engine.Engine = (*Engine)(nil)
+
+// Open opens (creating if needed) the pebble store whose files are directly in
+// dir. A dir holding another engine's data is refused with engine.ErrWrongEngine,
+// a damaged store with engine.ErrCorrupt.
+func Open(dir string, opts Options) (*Engine, error) {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if err := checkDir(opts.FS, dir); err != nil {
+		return nil, err
+	}
+	if err := opts.FS.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("pebble: creating data dir %s: %w", dir, err)
+	}
+	removeStaleTemps(opts.FS, dir)
+	return open(dir, opts)
+}
+
+// checkDir refuses a dir holding bbolt or memory data. engine.CheckDir reads
+// the OS file system; for another FS (tests) the same marker names are looked
+// up through it.
+func checkDir(fsys vfs.FS, dir string) error {
+	if fsys == vfs.Default {
+		return engine.CheckDir(dir, Name)
+	}
+	names, err := fsys.List(dir)
+	if err != nil {
+		return nil // absent: nothing foreign in it
+	}
+	hasPebble := false
+	foreign := ""
+	for _, n := range names {
+		switch {
+		case n == engine.PebbleMarker || strings.HasPrefix(n, "MANIFEST-"):
+			hasPebble = true
+		case n == engine.BboltFile:
+			foreign = "bbolt"
+		case n == engine.MemoryFile:
+			foreign = "memory"
+		}
+	}
+	if foreign != "" && !hasPebble {
+		return fmt.Errorf("%w: %s holds %s data, cannot open it as %s", engine.ErrWrongEngine, dir, foreign, Name)
+	}
+	return nil
+}
+
+func open(dir string, opts Options) (*Engine, error) {
+	e := &Engine{
+		dir:      dir,
+		opts:     opts,
+		counters: &fsCounters{},
+		views:    map[*view]struct{}{},
+	}
+	e.cond = sync.NewCond(&e.mu)
+	e.cfs = &countingFS{FS: opts.FS, c: e.counters}
+	logger := quietLogger{log: log.New(os.Stderr, "pebble "+dir+": ", log.LstdFlags)}
+	maxComp := opts.MaxConcurrentCompactions
+	po := &pdb.Options{
+		FS:                         e.cfs,
+		CacheSize:                  opts.CacheSize,
+		MemTableSize:               uint64(opts.MemTableSize),
+		L0CompactionThreshold:      opts.L0CompactionThreshold,
+		L0StopWritesThreshold:      opts.L0StopWritesThreshold,
+		BytesPerSync:               int(opts.BytesPerSync),
+		LBaseMaxBytes:              opts.LBaseMaxBytes,
+		DisableWAL:                 opts.WAL == WALDisabled,
+		CompactionConcurrencyRange: func() (int, int) { return 1, maxComp },
+		// A new store uses the newest stable on-disk format (columnar blocks
+		// etc.), as a current pebble user would; pebble's own default is the
+		// oldest supported format, kept only for compatibility.
+		FormatMajorVersion: pdb.FormatNewest,
+		Logger:             logger,
+		EventListener: &pdb.EventListener{
+			BackgroundError: func(err error) {
+				e.backgroundErrors.Add(1)
+				logger.Errorf("background error: %v", err)
+			},
+			WriteStallBegin: func(pdb.WriteStallBeginInfo) { e.writeStalls.Add(1) },
+		},
+	}
+	db, err := pdb.Open(dir, po)
+	if err != nil {
+		return nil, classifyOpenErr(dir, err)
+	}
+	e.db = db
+	return e, nil
+}
+
+// classifyOpenErr maps pebble's open errors to the shared sentinels: damage to
+// the MANIFEST, its marker or an sstable is ErrCorrupt; anything else (no
+// permission, lock held) keeps its own error, named with the dir.
+func classifyOpenErr(dir string, err error) error {
+	msg := err.Error()
+	if pdb.IsCorruptionError(err) || strings.Contains(msg, "corrupt") ||
+		strings.Contains(msg, "MANIFEST") || strings.Contains(msg, "marker") ||
+		strings.Contains(msg, "format major version") {
+		if !errors.Is(err, fs.ErrPermission) {
+			return fmt.Errorf("%w: pebble store in %s: %v", engine.ErrCorrupt, dir, err)
+		}
+	}
+	return fmt.Errorf("pebble: opening %s: %w", dir, err)
+}
+
+// Name returns "pebble".
+func (e *Engine) Name() string { return Name }
+
+func (e *Engine) errClosed() error {
+	return fmt.Errorf("%w: pebble engine %s", engine.ErrClosed, e.dir)
+}
+
+// enter registers an operation; gated ones wait for a running Reclaim.
+func (e *Engine) enter(gated bool) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for gated && e.reclaiming && !e.closed {
+		e.cond.Wait()
+	}
+	if e.closed {
+		return e.errClosed()
+	}
+	if gated {
+		e.active++
+	} else {
+		e.readers++
+	}
+	return nil
+}
+
+func (e *Engine) leave(gated bool) {
+	e.mu.Lock()
+	if gated {
+		e.active--
+	} else {
+		e.readers--
+	}
+	e.cond.Broadcast()
+	e.mu.Unlock()
+}
+
+// Size is the total size of the files in dir (the sum of their lengths as
+// stat reports them), like bbolt's file size. It counts everything pebble keeps
+// there: live and not yet deleted sstables, WAL files (including a recycled
+// one), MANIFEST, OPTIONS and marker files. Preallocated but unwritten WAL
+// space is not counted. Stats().Native["pebble.disk_space_usage"] is pebble's
+// own estimate, which leaves some of these files out.
+func (e *Engine) Size() int64 {
+	names, err := e.opts.FS.List(e.dir)
+	if err != nil {
+		return 0
+	}
+	var total int64
+	for _, n := range names {
+		fi, err := e.opts.FS.Stat(e.opts.FS.PathJoin(e.dir, n))
+		if err != nil || fi.IsDir() {
+			continue
+		}
+		total += fi.Size()
+	}
+	return total
+}
+
+// SizeInUse is the live sstables and blob files plus the live bytes of the WAL
+// files. Memtables are not added: they live in memory and their content is in
+// the WAL (or, with wal=disabled, not on disk at all). Obsolete files awaiting
+// deletion and recycled WAL space make up the rest of Size. 0 after Close.
+func (e *Engine) SizeInUse() int64 {
+	if err := e.enter(false); err != nil {
+		return 0
+	}
+	defer e.leave(false)
+	m := e.db.Metrics()
+	return int64(m.Table.Local.LiveSize + m.BlobFiles.Local.LiveSize + m.WAL.Size)
+}
+
+// Stats returns the counters since Open and pebble's metrics under "pebble.*".
+func (e *Engine) Stats() engine.Stats {
+	s := engine.Stats{
+		Engine:        Name,
+		Commits:       e.commits.Load(),
+		SyncedCommits: e.syncedCommits.Load(),
+		Fsyncs:        e.counters.fsyncs.Load(),
+		BytesWritten:  e.counters.bytes.Load(),
+		LogicalBytes:  e.logicalBytes.Load(),
+		Reclaims:      e.reclaims.Load(),
+	}
+	if err := e.enter(false); err != nil {
+		e.mu.Lock()
+		s.Native = copyNative(e.lastNative)
+		e.mu.Unlock()
+		return s
+	}
+	defer e.leave(false)
+	s.Native = e.native()
+	return s
+}
+
+func copyNative(m map[string]float64) map[string]float64 {
+	if m == nil {
+		return nil
+	}
+	c := make(map[string]float64, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+// native flattens db.Metrics(). Gauges (files, sizes, read amp) are current
+// values; counters (compactions, flushes, cache hits) are cumulative since Open.
+func (e *Engine) native() map[string]float64 {
+	m := e.db.Metrics()
+	total := m.Total()
+	n := map[string]float64{
+		"pebble.w_amp":                   total.WriteAmp(),
+		"pebble.read_amp":                float64(m.ReadAmp()),
+		"pebble.compactions":             float64(m.Compact.Count),
+		"pebble.compactions.default":     float64(m.Compact.DefaultCount),
+		"pebble.compactions.delete_only": float64(m.Compact.DeleteOnlyCount),
+		"pebble.compactions.move":        float64(m.Compact.MoveCount),
+		"pebble.compactions.in_progress": float64(m.Compact.NumInProgress),
+		"pebble.compaction_debt_bytes":   float64(m.Compact.EstimatedDebt),
+		"pebble.flushes":                 float64(m.Flush.Count),
+		"pebble.memtable.size":           float64(m.MemTable.Size),
+		"pebble.memtable.count":          float64(m.MemTable.Count),
+		"pebble.block_cache.size":        float64(m.BlockCache.Size),
+		"pebble.block_cache.hits":        float64(m.BlockCache.Hits),
+		"pebble.block_cache.misses":      float64(m.BlockCache.Misses),
+		"pebble.wal.files":               float64(m.WAL.Files),
+		"pebble.wal.size":                float64(m.WAL.Size),
+		"pebble.wal.bytes_in":            float64(m.WAL.BytesIn),
+		"pebble.wal.bytes_written":       float64(m.WAL.BytesWritten),
+		"pebble.table.live_bytes":        float64(m.Table.Local.LiveSize),
+		"pebble.table.obsolete_bytes":    float64(m.Table.Local.ObsoleteSize),
+		"pebble.table.zombie_bytes":      float64(m.Table.Local.ZombieSize),
+		"pebble.tombstones":              float64(m.Keys.TombstoneCount),
+		"pebble.snapshots":               float64(m.Snapshots.Count),
+		"pebble.disk_space_usage":        float64(m.DiskSpaceUsage()),
+		"pebble.write_stalls":            float64(e.writeStalls.Load()),
+		"pebble.background_errors":       float64(e.backgroundErrors.Load()),
+		"pebble.fs.sync_ranges":          float64(e.counters.syncRanges.Load()),
+	}
+	for i := range m.Levels {
+		l := &m.Levels[i]
+		p := fmt.Sprintf("pebble.l%d.", i)
+		n[p+"files"] = float64(l.TablesCount)
+		n[p+"bytes"] = float64(l.TablesSize)
+		n[p+"score"] = l.Score
+		n[p+"bytes_compacted"] = float64(l.TableBytesCompacted)
+		n[p+"bytes_flushed"] = float64(l.TableBytesFlushed)
+	}
+	n["pebble.l0.sublevels"] = float64(m.Levels[0].Sublevels)
+	return n
+}
+
+// Close closes open views (their later use returns ErrClosed), waits for
+// commits, Reclaim, Stats and WriteImage in progress, and closes pebble. With
+// wal=disabled it flushes the memtables first, so a clean Close loses nothing.
+// A second Close returns ErrClosed.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return e.errClosed()
+	}
+	e.closed = true
+	e.cond.Broadcast()
+	views := make([]*view, 0, len(e.views))
+	for v := range e.views {
+		views = append(views, v)
+	}
+	e.mu.Unlock()
+	var errs []error
+	for _, v := range views {
+		if err := v.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	e.mu.Lock()
+	for e.active > 0 || e.readers > 0 || e.reclaiming {
+		e.cond.Wait()
+	}
+	e.mu.Unlock()
+	if e.opts.WAL == WALDisabled {
+		if err := e.db.Flush(); err != nil {
+			errs = append(errs, fmt.Errorf("pebble: flushing %s before close: %w", e.dir, err))
+		}
+	}
+	nat := e.native()
+	e.mu.Lock()
+	e.lastNative = nat
+	e.mu.Unlock()
+	if err := e.db.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("pebble: closing %s: %w", e.dir, err))
+	}
+	return errors.Join(errs...)
+}
+
+// quietLogger drops pebble's informational chatter (flushes, compactions) so
+// tests and benchmarks are readable, keeps errors, and turns Fatalf (pebble's
+// "cannot continue", e.g. a failed WAL write) into a panic with the message
+// instead of os.Exit, so the stack shows where it happened.
+type quietLogger struct{ log *log.Logger }
+
+func (quietLogger) Infof(string, ...any)                 {}
+func (l quietLogger) Errorf(format string, args ...any) { l.log.Printf(format, args...) }
+func (l quietLogger) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf("pebble: fatal: "+format, args...))
+}
