@@ -76,7 +76,7 @@ type KeySpace struct {
 	zp        zipfParams
 	scrItems  uint64 // zipfian: ranks are drawn among scrItems ...
 	scrZetan  float64
-	scrMod    uint64 // ... and hashed into [0, scrMod)
+	scrMod    uint64  // ... and hashed into [0, scrMod)
 	baseZetan float64 // latest: zeta(Keys.Count)
 	hotKeys   float64
 	hotOps    float64

@@ -40,7 +40,12 @@ func TestValidateNamesField(t *testing.T) {
 		{"expected inserts", func(s *Spec) { s.Keys.ExpectedInserts = -1 }, []string{"keys.expected_inserts: negative count -1"}},
 		{"encoding", func(s *Spec) { s.Keys.Encoding = "hex" }, []string{`keys.encoding: unknown encoding "hex"`}},
 		{"shape", func(s *Spec) { s.Keys.Shape = "tree" }, []string{`keys.shape: unknown shape "tree"`}},
-		{"k8s with size", func(s *Spec) { s.Keys.Shape = ShapeK8s; s.Keys.Encoding = ""; s.Keys.Resources = []string{"pods", "a/b"}; s.Keys.Namespaces = 2 },
+		{"k8s with size", func(s *Spec) {
+			s.Keys.Shape = ShapeK8s
+			s.Keys.Encoding = ""
+			s.Keys.Resources = []string{"pods", "a/b"}
+			s.Keys.Namespaces = 2
+		},
 			[]string{"keys.size: not used with keys.shape k8s", `keys.resources[1]: "a/b" is not a resource name`}},
 		{"k8s fields on flat", func(s *Spec) { s.Keys.Namespaces = 3 }, []string{"keys.namespaces: only used by keys.shape k8s"}},
 		{"range limit", func(s *Spec) { s.RangeLimit = Size{Min: -1, Max: 4} }, []string{"range_limit.min: negative size -1"}},
