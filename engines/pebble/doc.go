@@ -40,8 +40,8 @@
 // a counting FS that sees every Sync/SyncData (and SyncTo that did a full
 // fdatasync; writeback-only SyncTo calls are in Native "pebble.fs.sync_ranges")
 // and every byte written to WAL, sstables, MANIFEST and OPTIONS. Image staging
-// I/O is not counted. SyncedCommits counts commits that were durable when
-// Commit returned (wal=synced and sync=true). Native holds pebble's metrics as
+// I/O is not counted. SyncedCommits counts Commit(true) calls in every WAL mode
+// (only under wal=synced do they fsync; compare Fsyncs). Native holds pebble's metrics as
 // "pebble.*": w_amp (pebble's own write amplification, Metrics.Total().WriteAmp),
 // read_amp, per-level files/bytes/score ("pebble.l0.files", "pebble.l0.sublevels"),
 // compactions, flushes, memtable size, block cache hits/misses, WAL bytes,

@@ -44,8 +44,8 @@ type Engine struct {
 	cfs      *countingFS
 
 	commits, syncedCommits, logicalBytes, reclaims atomic.Int64
-	writeStalls, backgroundErrors               atomic.Int64
-	imageSeq                                    atomic.Int64
+	writeStalls, backgroundErrors                  atomic.Int64
+	imageSeq                                       atomic.Int64
 
 	// mu guards the lifecycle below. Views and commits are "gated": they wait
 	// while a Reclaim runs and Reclaim waits until none is active, so that the
@@ -153,6 +153,14 @@ func open(dir string, opts Options) (*Engine, error) {
 	return e, nil
 }
 
+// readErr marks a read error caused by damaged data with engine.ErrCorrupt.
+func readErr(op string, err error) error {
+	if pdb.IsCorruptionError(err) {
+		return fmt.Errorf("%w: pebble: %s: %v", engine.ErrCorrupt, op, err)
+	}
+	return fmt.Errorf("pebble: %s: %w", op, err)
+}
+
 // classifyOpenErr maps pebble's open errors to the shared sentinels: damage to
 // the MANIFEST, its marker or an sstable is ErrCorrupt; anything else (no
 // permission, lock held) keeps its own error, named with the dir.
@@ -160,7 +168,7 @@ func classifyOpenErr(dir string, err error) error {
 	msg := err.Error()
 	if pdb.IsCorruptionError(err) || strings.Contains(msg, "corrupt") ||
 		strings.Contains(msg, "MANIFEST") || strings.Contains(msg, "marker") ||
-		strings.Contains(msg, "format major version") {
+		strings.Contains(msg, "format major version") || strings.Contains(msg, "not pristine") {
 		if !errors.Is(err, fs.ErrPermission) {
 			return fmt.Errorf("%w: pebble store in %s: %v", engine.ErrCorrupt, dir, err)
 		}
@@ -368,7 +376,7 @@ func (e *Engine) Close() error {
 // instead of os.Exit, so the stack shows where it happened.
 type quietLogger struct{ log *log.Logger }
 
-func (quietLogger) Infof(string, ...any)                 {}
+func (quietLogger) Infof(string, ...any)                {}
 func (l quietLogger) Errorf(format string, args ...any) { l.log.Printf(format, args...) }
 func (l quietLogger) Fatalf(format string, args ...any) {
 	panic(fmt.Sprintf("pebble: fatal: "+format, args...))

@@ -308,11 +308,8 @@ func TestWALModes(t *testing.T) {
 			commit(t, e, true, func(b engine.Batch) { b.Put(bKey, []byte("synced"), []byte("2")) })
 			before := e.Stats()
 			crashed := mem.CrashClone(vfs.CrashCloneCfg{})
-			if tc.mode == WALSynced && before.SyncedCommits != 1 {
-				t.Errorf("SyncedCommits = %d", before.SyncedCommits)
-			}
-			if tc.mode != WALSynced && before.SyncedCommits != 0 {
-				t.Errorf("SyncedCommits = %d under %s", before.SyncedCommits, tc.mode)
+			if before.SyncedCommits != 1 || before.Commits != 2 {
+				t.Errorf("Commits = %d, SyncedCommits = %d", before.Commits, before.SyncedCommits)
 			}
 			// A clean Close loses nothing in any mode (disabled: Close flushes).
 			if err := e.Close(); err != nil {
@@ -535,6 +532,18 @@ func TestBadInput(t *testing.T) {
 	t.Run("truncated manifest", func(t *testing.T) { corrupt(t, "MANIFEST-*", func(p string) { os.Truncate(p, 10) }) })
 	t.Run("manifest marker to missing manifest", func(t *testing.T) {
 		corrupt(t, "MANIFEST-*", func(p string) { os.Remove(p) })
+	})
+	t.Run("missing format marker", func(t *testing.T) {
+		corrupt(t, "marker.format-version.*", func(p string) { os.Remove(p) })
+	})
+	t.Run("locked by another open", func(t *testing.T) {
+		dir := t.TempDir()
+		e := openT(t, dir, Options{})
+		defer e.Close()
+		_, err := Open(dir, Options{})
+		if err == nil || errors.Is(err, engine.ErrCorrupt) || !bytes.Contains([]byte(err.Error()), []byte(dir)) {
+			t.Fatalf("second Open: err = %v, want a lock error naming %s", err, dir)
+		}
 	})
 	t.Run("dir under a regular file", func(t *testing.T) {
 		file := filepath.Join(t.TempDir(), "file")

@@ -57,12 +57,12 @@ func (v *view) Get(b engine.Bucket, key []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: key %q in bucket %s", engine.ErrNotFound, key, b)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("pebble: get %q in bucket %s: %w", key, b, err)
+		return nil, readErr(fmt.Sprintf("get %q in bucket %s", key, b), err)
 	}
 	out := make([]byte, len(val))
 	copy(out, val)
 	if err := closer.Close(); err != nil {
-		return nil, fmt.Errorf("pebble: get %q in bucket %s: %w", key, b, err)
+		return nil, readErr(fmt.Sprintf("get %q in bucket %s", key, b), err)
 	}
 	return out, nil
 }
@@ -85,14 +85,14 @@ func (v *view) Scan(b engine.Bucket, start, end []byte, limit int, fn func(key, 
 	}
 	it, err := v.snap.NewIter(io)
 	if err != nil {
-		return fmt.Errorf("pebble: scan bucket %s: %w", b, err)
+		return readErr("scan bucket "+b.String(), err)
 	}
 	n := 0
 	for ok := it.First(); ok; ok = it.Next() {
 		val, err := it.ValueAndErr()
 		if err != nil {
 			it.Close()
-			return fmt.Errorf("pebble: scan bucket %s: %w", b, err)
+			return readErr("scan bucket "+b.String(), err)
 		}
 		n++
 		if !fn(it.Key()[1:], val) || (limit > 0 && n >= limit) {
@@ -104,7 +104,7 @@ func (v *view) Scan(b engine.Bucket, start, end []byte, limit int, fn func(key, 
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("pebble: scan bucket %s: %w", b, err)
+		return readErr("scan bucket "+b.String(), err)
 	}
 	return nil
 }
