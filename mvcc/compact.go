@@ -1,0 +1,220 @@
+package mvcc
+
+import (
+	"fmt"
+	"hash/crc32"
+)
+
+// Compact schedules a compaction at rev, as etcd's store.Compact: reads below
+// rev fail with ErrCompacted from now on; the scheduled revision is persisted
+// and committed before anything is deleted; the index is compacted and the key
+// bucket cleaned in the background, in batches of CompactionBatchLimit with a
+// commit per batch, the last batch recording the finished revision. The
+// returned channel is closed when the compaction ends (finished, or stopped by
+// Close, in which case the next Open resumes it).
+func (s *Store) Compact(rev int64) (<-chan struct{}, error) {
+	if s.closed.Load() {
+		return nil, ErrClosed
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.revMu.Lock()
+	if rev <= s.compactMainRev {
+		cur := s.compactMainRev
+		s.revMu.Unlock()
+		return nil, fmt.Errorf("%w: revision %d, already compacted at %d", ErrCompacted, rev, cur)
+	}
+	if rev > s.currentRev {
+		cur := s.currentRev
+		s.revMu.Unlock()
+		return nil, fmt.Errorf("%w: revision %d, current %d", ErrFutureRev, rev, cur)
+	}
+	prev := s.compactMainRev
+	s.compactMainRev = rev
+	s.revMu.Unlock()
+
+	tx := s.b.BatchTx()
+	tx.Lock()
+	tx.UnsafePut(MetaBucket(), []byte(MetaScheduledCompactRev), RevBytes(Revision{Main: rev}, false))
+	tx.Unlock()
+	if err := s.b.ForceCommit(); err != nil {
+		s.revMu.Lock()
+		s.compactMainRev = prev
+		s.revMu.Unlock()
+		return nil, fmt.Errorf("mvcc: persisting the scheduled compaction at %d: %w", rev, err)
+	}
+	return s.startCompaction(rev), nil
+}
+
+// CompactSync compacts at rev and waits for the compaction to end.
+func (s *Store) CompactSync(rev int64) error {
+	done, err := s.Compact(rev)
+	if err != nil {
+		return err
+	}
+	<-done
+	return nil
+}
+
+// WaitCompactions waits for every compaction scheduled so far to end.
+func (s *Store) WaitCompactions() {
+	s.compactMu.Lock()
+	last := s.lastCompact
+	s.compactMu.Unlock()
+	<-last
+}
+
+// startCompaction queues the background part of a compaction behind the
+// previous one, so compactions run in the order they were scheduled.
+func (s *Store) startCompaction(rev int64) <-chan struct{} {
+	s.compactMu.Lock()
+	prev := s.lastCompact
+	done := make(chan struct{})
+	s.lastCompact = done
+	s.compactMu.Unlock()
+	s.compactWG.Add(1)
+	go func() {
+		defer s.compactWG.Done()
+		defer close(done)
+		select {
+		case <-prev:
+		case <-s.stop:
+			return
+		}
+		keep := s.idx.Compact(rev)
+		_ = s.compactBackend(rev, keep)
+	}()
+	return done
+}
+
+// compactBackend deletes the key-bucket entries at or below rev that keep
+// does not hold. It reports whether it finished (false: stopped by Close, the
+// test hook, or a backend failure; Open resumes it).
+func (s *Store) compactBackend(rev int64, keep map[Revision]struct{}) bool {
+	end := RevBytes(Revision{Main: rev + 1}, false)
+	last := RevBytes(Revision{}, false)
+	limit := s.cfg.CompactionBatchLimit
+	tx := s.b.BatchTx()
+	for batch := 1; ; batch++ {
+		tx.Lock()
+		var dels [][]byte
+		var lastRev Revision
+		n := 0
+		var perr error
+		err := tx.UnsafeScan(KeyBucket(), last, end, limit, func(k, _ []byte) bool {
+			n++
+			r, _, err := ParseRevBytes(k)
+			if err != nil {
+				perr = err
+				return false
+			}
+			lastRev = r
+			if _, ok := keep[r]; !ok {
+				dels = append(dels, append([]byte(nil), k...))
+			}
+			return true
+		})
+		if err == nil {
+			err = perr
+		}
+		if err != nil {
+			tx.Unlock()
+			return false
+		}
+		for _, k := range dels {
+			tx.UnsafeDelete(KeyBucket(), k)
+		}
+		if n < limit {
+			tx.UnsafePut(MetaBucket(), []byte(MetaFinishedCompactRev), RevBytes(Revision{Main: rev}, false))
+			tx.Unlock() // commits at once when something was deleted
+			return true
+		}
+		tx.Unlock()
+		if err := s.b.ForceCommit(); err != nil {
+			return false
+		}
+		last = RevBytes(Revision{Main: lastRev.Main, Sub: lastRev.Sub + 1}, false)
+		if s.compactBatchHook != nil && !s.compactBatchHook(batch) {
+			return false
+		}
+		t := s.cfg.Clock.NewTimer(s.cfg.CompactionSleepInterval)
+		select {
+		case <-t.C():
+		case <-s.stop:
+			t.Stop()
+			return false
+		}
+	}
+}
+
+// KeyValueHash is the result of HashByRev, as etcd's.
+type KeyValueHash struct {
+	Hash            uint32
+	CompactRevision int64
+	Revision        int64
+}
+
+// HashByRev hashes the key bucket as etcd's HashKV: CRC-32C over the bucket
+// name and every entry with revision ≤ rev, skipping entries a compaction
+// at the current compaction revision would remove (and a tombstone exactly at
+// it, as etcd does for compatibility). The same history gives the same hash
+// on any engine. rev 0 means the current revision. It also returns the
+// store's current revision.
+func (s *Store) HashByRev(rev int64) (KeyValueHash, int64, error) {
+	if s.closed.Load() {
+		return KeyValueHash{}, 0, ErrClosed
+	}
+	s.mu.RLock()
+	s.revMu.RLock()
+	compactRev, currentRev := s.compactMainRev, s.currentRev
+	s.revMu.RUnlock()
+	if rev > 0 && rev < compactRev {
+		s.mu.RUnlock()
+		return KeyValueHash{}, 0, fmt.Errorf("%w: hash at revision %d, compacted at %d", ErrCompacted, rev, compactRev)
+	}
+	if rev > currentRev {
+		s.mu.RUnlock()
+		return KeyValueHash{}, 0, fmt.Errorf("%w: hash at revision %d, current %d", ErrFutureRev, rev, currentRev)
+	}
+	if rev <= 0 {
+		rev = currentRev
+	}
+	keep := s.idx.Keep(rev)
+	tx := s.b.ReadTx()
+	defer tx.Close()
+	s.mu.RUnlock()
+
+	h := crc32.New(crc32.MakeTable(crc32.Castagnoli))
+	h.Write([]byte(KeyBucket().Name))
+	upper := Revision{Main: rev + 1}
+	lower := Revision{Main: compactRev + 1}
+	var perr error
+	err := tx.Scan(KeyBucket(), RevBytes(Revision{}, false), RevBytes(upper, false), 0, func(k, v []byte) bool {
+		kr, tomb, err := ParseRevBytes(k)
+		if err != nil {
+			perr = err
+			return false
+		}
+		if !upper.GreaterThan(kr) {
+			return true
+		}
+		if lower.GreaterThan(kr) && len(keep) > 0 {
+			if _, ok := keep[kr]; !ok {
+				return true
+			}
+		}
+		if kr.Main == compactRev && tomb {
+			return true
+		}
+		h.Write(k)
+		h.Write(v)
+		return true
+	})
+	if err == nil {
+		err = perr
+	}
+	if err != nil {
+		return KeyValueHash{}, 0, fmt.Errorf("mvcc: hashing the key bucket: %w", err)
+	}
+	return KeyValueHash{Hash: h.Sum32(), CompactRevision: compactRev, Revision: rev}, currentRev, nil
+}
