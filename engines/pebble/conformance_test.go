@@ -13,8 +13,15 @@ import (
 // lags the committed data by up to a memtable and the suite's "Size covers
 // what was committed" check does not apply (NoDisk); Reclaim's effect on the
 // content is still checked, and TestReclaimShrinks covers the disk.
+//
+// Under -short only wal=disabled runs: the registry's conformance test in
+// package engines already runs the default (wal=synced) pebble.
 func TestConformance(t *testing.T) {
-	for _, mode := range []WALMode{WALSynced, WALUnsynced, WALDisabled} {
+	modes := []WALMode{WALSynced, WALUnsynced, WALDisabled}
+	if testing.Short() {
+		modes = []WALMode{WALDisabled}
+	}
+	for _, mode := range modes {
 		o := Options{WAL: mode}
 		t.Run("wal="+string(mode), enginetest.Harness{
 			Open: func(t *testing.T, dir string) engine.Engine {

@@ -3,6 +3,7 @@ package pebble
 import (
 	"archive/tar"
 	"bytes"
+	"errors"
 	"testing"
 )
 
@@ -19,3 +20,5 @@ func tarOf(t *testing.T, files map[string]string) []byte {
 	tw.Close()
 	return buf.Bytes()
 }
+
+func isErr(err, target error) bool { return errors.Is(err, target) }
