@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"etcdlab/engines"
 	"etcdlab/engines/backend"
 	"etcdlab/engines/engine"
-	"etcdlab/engines/memory"
 )
 
 var seedFlag = flag.Uint64("seed", 0, "seed for the randomized mvcc tests (0: derived from the time, then logged)")
@@ -26,21 +26,16 @@ func testSeed(t testing.TB) uint64 {
 
 func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)) }
 
-// testEngineNames are the engines the mvcc tests run on.
-func testEngineNames() []string { return []string{"memory"} }
+// testEngineNames are the engines the mvcc tests run on: every registered one.
+func testEngineNames() []string { return engines.Names() }
 
 func openEngine(t testing.TB, name, dir string) engine.Engine {
 	t.Helper()
-	switch name {
-	case "memory":
-		e, err := memory.Open(dir, memory.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return e
+	e, err := engines.Open(name, dir, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("unknown engine %q", name)
-	return nil
+	return e
 }
 
 // openStore opens an engine in dir, a backend over it and a store over that.
