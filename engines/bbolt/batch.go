@@ -214,8 +214,11 @@ func (b *batch) apply(tx *bolt.Tx, seqFill float64) error {
 			}
 		case opDelete:
 			h, err := get(o.bucket, false)
-			if err != nil || h == nil {
+			if err != nil {
 				return err
+			}
+			if h == nil {
+				continue // absent bucket: nothing to delete
 			}
 			if err := h.Delete(key); err != nil {
 				return fmt.Errorf("bbolt: delete of key %s in bucket %s: %w", keyString(key), o.bucket.Name, err)
