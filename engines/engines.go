@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"etcdlab/engines/bbolt"
 	"etcdlab/engines/engine"
 	"etcdlab/engines/memory"
 	"etcdlab/engines/pebble"
@@ -34,7 +35,7 @@ var (
 
 // Names lists the engines in sorted order.
 func Names() []string {
-	return []string{"bbolt", memory.Name, pebble.Name}
+	return []string{bbolt.Name, memory.Name, pebble.Name}
 }
 
 // Knobs documents the options of engine name.
@@ -88,6 +89,8 @@ type driver struct {
 // registration: nothing can change the table at run time.
 func lookup(name string) (driver, error) {
 	switch name {
+	case bbolt.Name:
+		return driverFor(bbolt.Name, bbolt.Knobs, bbolt.ParseOptions, bbolt.Open, bbolt.OpenImage), nil
 	case memory.Name:
 		return driverFor(memory.Name, memory.Knobs, memory.ParseOptions, memory.Open, memory.OpenImage), nil
 	case pebble.Name:

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"math/rand"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -15,7 +16,18 @@ import (
 	"etcdlab/engines/enginetest"
 )
 
-var seedFlag = flag.Int64("seed", 0, "seed for the randomized tests of package engines (0: pick one and log it)")
+var (
+	seedFlag    = flag.Int64("seed", 0, "seed for the randomized tests of package engines (0: pick one and log it)")
+	oracleFlag  = flag.String("oracle.engines", "", "comma-separated engines TestCrossEngineOracle replays on (default: all)")
+	oracleNFlag = flag.Int("oracle.ops", 0, "length of TestCrossEngineOracle's op log (default: 3000 with -short, 30000 without)")
+)
+
+func oracleEngines() []string {
+	if *oracleFlag == "" {
+		return engines.Names()
+	}
+	return strings.Split(*oracleFlag, ",")
+}
 
 func testSeed(t *testing.T) int64 {
 	t.Helper()
@@ -257,32 +269,29 @@ func sameKVs(a, b []enginetest.KV) bool {
 	return true
 }
 
-// TestCrossEngineOracle replays one seeded op log on every engine and a naive
-// map. Every read must agree with the map, and so across engines; at the end
-// the content hashes must be equal, also after an image round trip.
-func TestCrossEngineOracle(t *testing.T) {
-	seed := testSeed(t)
-	n := 3000
-	if !testing.Short() {
-		n = 30000
-	}
-	ops := genOps(rand.New(rand.NewSource(seed)), n)
+// mismatch is the first disagreement of an engine with the model.
+type mismatch struct {
+	op     int // index in the log; -1: in the final checks
+	engine string
+	msg    string
+}
+
+func (m *mismatch) Error() string {
+	return fmt.Sprintf("op %d, engine %s: %s", m.op, m.engine, m.msg)
+}
+
+// replay applies ops in lockstep to the named engines (each in a new
+// directory under base) and to the model, and returns the first mismatch, or
+// nil. At the end it compares every bucket with the model, the content hashes
+// across engines, and each engine's hash after an image round trip.
+func replay(t *testing.T, base string, names []string, ops []oracleOp) (err error) {
 	buckets := oracleBuckets()
 	m := &model{committed: make([]map[string][]byte, len(buckets))}
 	for i := range m.committed {
 		m.committed[i] = map[string][]byte{}
 	}
 	var subjects []*subject
-	for _, name := range engines.Names() {
-		s := &subject{name: name, dir: t.TempDir()}
-		e, err := engines.Open(name, s.dir, nil)
-		if err != nil {
-			t.Fatalf("Open(%s): %v", name, err)
-		}
-		s.e, s.batch = e, e.NewBatch()
-		subjects = append(subjects, s)
-	}
-	t.Cleanup(func() {
+	defer func() {
 		for _, s := range subjects {
 			if s.held != nil {
 				s.held.Close()
@@ -290,13 +299,25 @@ func TestCrossEngineOracle(t *testing.T) {
 			if s.e != nil {
 				s.e.Close()
 			}
+			os.RemoveAll(s.dir)
 		}
-	})
+	}()
+	for _, name := range names {
+		dir, err := os.MkdirTemp(base, name+"-")
+		if err != nil {
+			return err
+		}
+		s := &subject{name: name, dir: dir}
+		subjects = append(subjects, s)
+		if s.e, err = engines.Open(name, dir, nil); err != nil {
+			return &mismatch{0, name, fmt.Sprintf("Open: %v", err)}
+		}
+		s.batch = s.e.NewBatch()
+	}
 
 	for i, o := range ops {
-		fail := func(s *subject, format string, args ...any) {
-			t.Helper()
-			t.Fatalf("seed %d, op %d (%v), engine %s: %s", seed, i, o, s.name, fmt.Sprintf(format, args...))
+		fail := func(s *subject, format string, args ...any) error {
+			return &mismatch{i, s.name, fmt.Sprintf(format, args...)}
 		}
 		bk := buckets[o.bucket]
 		switch o.kind {
@@ -316,7 +337,7 @@ func TestCrossEngineOracle(t *testing.T) {
 			m.commit()
 			for _, s := range subjects {
 				if err := s.batch.Commit(o.sync); err != nil {
-					fail(s, "Commit: %v", err)
+					return fail(s, "Commit: %v", err)
 				}
 			}
 		case oDiscard:
@@ -336,27 +357,31 @@ func TestCrossEngineOracle(t *testing.T) {
 				if !held {
 					var err error
 					if v, err = s.e.NewView(); err != nil {
-						fail(s, "NewView: %v", err)
+						return fail(s, "NewView: %v", err)
 					}
 				}
+				var bad error
 				if o.kind == oGet {
 					want, ok := content[o.bucket][string(o.key)]
 					got, err := v.Get(bk, o.key)
 					switch {
 					case ok && (err != nil || !bytes.Equal(got, want)):
-						fail(s, "Get = %x, %v; want %x", got, err, want)
-					case !ok && !errorsIsNotFound(err):
-						fail(s, "Get = %x, %v; want ErrNotFound", got, err)
+						bad = fail(s, "Get = %x, %v; want %x", got, err, want)
+					case !ok && !errors.Is(err, engines.ErrNotFound):
+						bad = fail(s, "Get = %x, %v; want ErrNotFound", got, err)
 					}
 				} else {
 					want := m.scan(content, o)
-					got := enginetest.Scan(t, v, bk, o.key, o.end, o.limit)
-					if !sameKVs(got, want) {
-						fail(s, "Scan =\n %s\nwant\n %s", fmtKVs(got), fmtKVs(want))
+					got, err := scan(v, bk, o.key, o.end, o.limit)
+					if err != nil || !sameKVs(got, want) {
+						bad = fail(s, "Scan = %s, %v\n want %s", fmtKVs(got), err, fmtKVs(want))
 					}
 				}
 				if !held {
 					v.Close()
+				}
+				if bad != nil {
+					return bad
 				}
 			}
 		case oHoldView:
@@ -365,7 +390,7 @@ func TestCrossEngineOracle(t *testing.T) {
 				s.releaseView(t)
 				v, err := s.e.NewView()
 				if err != nil {
-					fail(s, "NewView: %v", err)
+					return fail(s, "NewView: %v", err)
 				}
 				s.held = v
 			}
@@ -378,22 +403,22 @@ func TestCrossEngineOracle(t *testing.T) {
 			m.held, m.pending = nil, nil // an uncommitted batch dies with the engine
 			for _, s := range subjects {
 				s.releaseView(t)
-				if err := s.e.Close(); err != nil {
-					fail(s, "Close: %v", err)
-				}
+				err := s.e.Close()
 				s.e = nil
-				e, err := engines.Open(s.name, s.dir, nil)
 				if err != nil {
-					fail(s, "reopen: %v", err)
+					return fail(s, "Close: %v", err)
 				}
-				s.e, s.batch = e, e.NewBatch()
+				if s.e, err = engines.Open(s.name, s.dir, nil); err != nil {
+					return fail(s, "reopen: %v", err)
+				}
+				s.batch = s.e.NewBatch()
 			}
 		case oReclaim:
 			m.held = nil // Reclaim waits for open views
 			for _, s := range subjects {
 				s.releaseView(t)
 				if err := s.e.Reclaim(); err != nil {
-					fail(s, "Reclaim: %v", err)
+					return fail(s, "Reclaim: %v", err)
 				}
 			}
 		}
@@ -406,12 +431,13 @@ func TestCrossEngineOracle(t *testing.T) {
 		s.releaseView(t)
 		v, err := s.e.NewView()
 		if err != nil {
-			t.Fatal(err)
+			return &mismatch{-1, s.name, fmt.Sprintf("NewView: %v", err)}
 		}
 		for b := range buckets {
 			want := m.scan(m.committed, oracleOp{bucket: b})
-			if got := enginetest.Scan(t, v, buckets[b], nil, nil, 0); !sameKVs(got, want) {
-				t.Fatalf("seed %d, final content of %s in %s: %d entries, want %d", seed, buckets[b], s.name, len(got), len(want))
+			if got, err := scan(v, buckets[b], nil, nil, 0); err != nil || !sameKVs(got, want) {
+				v.Close()
+				return &mismatch{-1, s.name, fmt.Sprintf("final content of %s: %s, %v\n want %s", buckets[b], fmtKVs(got), err, fmtKVs(want))}
 			}
 		}
 		v.Close()
@@ -419,23 +445,100 @@ func TestCrossEngineOracle(t *testing.T) {
 		hashes = append(hashes, h)
 		var img bytes.Buffer
 		if _, err := s.e.WriteImage(&img); err != nil {
-			t.Fatalf("%s: WriteImage: %v", s.name, err)
+			return &mismatch{-1, s.name, fmt.Sprintf("WriteImage: %v", err)}
 		}
-		r, err := engines.OpenImage(s.name, &img, t.TempDir(), nil)
+		dir, err := os.MkdirTemp(base, s.name+"-image-")
 		if err != nil {
-			t.Fatalf("%s: OpenImage: %v", s.name, err)
+			return err
 		}
-		if h2 := enginetest.ContentHash(t, r, buckets); h2 != h {
-			t.Errorf("seed %d, %s: content hash after image round trip %s, before %s", seed, s.name, h2, h)
+		r, err := engines.OpenImage(s.name, &img, dir, nil)
+		if err != nil {
+			return &mismatch{-1, s.name, fmt.Sprintf("OpenImage: %v", err)}
 		}
+		h2 := enginetest.ContentHash(t, r, buckets)
 		r.Close()
+		os.RemoveAll(dir)
+		if h2 != h {
+			return &mismatch{-1, s.name, fmt.Sprintf("content hash after image round trip %s, before %s", h2, h)}
+		}
 	}
 	for i := range subjects {
 		if hashes[i] != hashes[0] {
-			t.Errorf("seed %d: content hash of %s %s, of %s %s", seed, subjects[i].name, hashes[i], subjects[0].name, hashes[0])
+			return &mismatch{-1, subjects[i].name, fmt.Sprintf("content hash %s, %s has %s", hashes[i], subjects[0].name, hashes[0])}
 		}
 	}
-	t.Logf("%d ops, %d keys at the end, hash %s", len(ops), len(m.committed[0])+len(m.committed[1])+len(m.committed[2]), hashes[0])
+	return nil
 }
 
-func errorsIsNotFound(err error) bool { return errors.Is(err, engines.ErrNotFound) }
+func scan(v engines.View, b engines.Bucket, start, end []byte, limit int) ([]enginetest.KV, error) {
+	var out []enginetest.KV
+	err := v.Scan(b, start, end, limit, func(k, val []byte) bool {
+		out = append(out, enginetest.KV{Key: append([]byte(nil), k...), Value: append([]byte{}, val...)})
+		return true
+	})
+	return out, err
+}
+
+// shrink looks for a short op log on which engine still disagrees with the
+// model: it cuts the log after the failing op, then greedily drops chunks of
+// ops (halving the chunk size) while the failure persists, within a budget
+// of replays. The result is what a person debugging the engine reads first.
+func shrink(t *testing.T, engine string, ops []oracleOp, first *mismatch) []oracleOp {
+	base := t.TempDir()
+	if first.op >= 0 {
+		ops = ops[:first.op+1]
+	}
+	fails := func(cand []oracleOp) bool {
+		var m *mismatch
+		return errors.As(replay(t, base, []string{engine}, cand), &m)
+	}
+	if !fails(ops) {
+		return ops // needs another engine's company or is not deterministic: keep all
+	}
+	budget := 400
+	for chunk := len(ops) / 2; chunk >= 1 && budget > 0; chunk /= 2 {
+		for i := 0; i+chunk <= len(ops) && budget > 0; {
+			cand := append(append([]oracleOp(nil), ops[:i]...), ops[i+chunk:]...)
+			budget--
+			if fails(cand) {
+				ops = cand
+			} else {
+				i += chunk
+			}
+		}
+	}
+	return ops
+}
+
+// TestCrossEngineOracle replays one seeded op log on every engine and a naive
+// map. Every read must agree with the map, and so across engines; at the end
+// the content hashes must be equal, also after an image round trip. On a
+// mismatch it logs a shrunken op log that still fails.
+func TestCrossEngineOracle(t *testing.T) {
+	seed := testSeed(t)
+	n := 3000
+	if !testing.Short() {
+		n = 30000
+	}
+	if *oracleNFlag > 0 {
+		n = *oracleNFlag
+	}
+	ops := genOps(rand.New(rand.NewSource(seed)), n)
+	names := oracleEngines()
+	err := replay(t, t.TempDir(), names, ops)
+	if err == nil {
+		t.Logf("%d ops on %v agree with the model", len(ops), names)
+		return
+	}
+	var m *mismatch
+	if !errors.As(err, &m) {
+		t.Fatalf("seed %d: %v", seed, err)
+	}
+	small := shrink(t, m.engine, ops, m)
+	var lines []string
+	for _, o := range small {
+		lines = append(lines, "  "+o.String())
+	}
+	t.Fatalf("seed %d: %v\n%s still fails on %d ops:\n%s\n(shrunken replay: %v)",
+		seed, err, m.engine, len(small), strings.Join(lines, "\n"), replay(t, t.TempDir(), []string{m.engine}, small))
+}

@@ -345,6 +345,18 @@ func (s *suite) testBatchSemantics(t *testing.T) {
 		{k("copied"), k("value")}, {k("old"), k("2")}, {k("p3"), k("3")}, {k("y"), k("2")},
 	})
 
+	// Deletes in buckets that do not exist yet are no-ops that must not stop
+	// the rest of the batch.
+	fresh1, fresh2 := Bkt(5), Bkt(6)
+	bt.Delete(fresh1, k("x"))
+	bt.Put(fresh1, k("y"), k("1"))
+	bt.DeleteRange(fresh2, nil, nil)
+	bt.Put(fresh2, k("z"), k("2"))
+	commit(t, bt, false)
+	vf := newView(t, e)
+	expectScan(t, vf, fresh1, nil, nil, 0, []KV{{k("y"), k("1")}})
+	expectScan(t, vf, fresh2, nil, nil, 0, []KV{{k("z"), k("2")}})
+
 	// The committed batch is empty and reusable.
 	bt.Put(b, k("again"), k("5"))
 	commit(t, bt, true)
