@@ -135,7 +135,7 @@ func (b *batch) Len() int { return b.n }
 // An empty batch committed with sync under wal=synced still syncs the WAL,
 // making earlier unsynced commits durable. The batch is empty afterwards,
 // whatever the outcome.
-func (b *batch) Commit(sync bool) error {
+func (b *batch) Commit(sync bool) (err error) {
 	if b.closed {
 		return fmt.Errorf("%w: pebble batch used after Close", engine.ErrClosed)
 	}
@@ -148,12 +148,34 @@ func (b *batch) Commit(sync bool) error {
 		return err
 	}
 	defer e.leave(true)
+	e.mu.Lock()
+	failed := e.failed
+	e.mu.Unlock()
+	if failed != nil {
+		return failed
+	}
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		f, ok := r.(fatalError)
+		if !ok {
+			panic(r)
+		}
+		err = fmt.Errorf("%w: commit in %s: %v", ErrFailed, e.dir, f)
+		e.mu.Lock()
+		if e.failed == nil {
+			e.failed = err
+		}
+		e.mu.Unlock()
+		b.pb = e.db.NewBatch() // pebble keeps the failed one
+	}()
 	durable := sync && e.opts.WAL == WALSynced
 	wo := pdb.NoSync
 	if durable {
 		wo = pdb.Sync
 	}
-	var err error
 	if b.pb.Empty() {
 		if durable {
 			err = e.db.LogData(nil, pdb.Sync)

@@ -1,6 +1,7 @@
 package pebble
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -8,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 
 	"etcdlab/engines/engine"
 )
@@ -143,3 +145,30 @@ func TestConcurrentReclaimAndClose(t *testing.T) {
 }
 
 func errorsIsClosed(err error) bool { return err != nil && isErr(err, engine.ErrClosed) }
+
+// TestWALFailure injects an I/O error under a synced commit: pebble treats it
+// as fatal, and the engine reports ErrFailed for it and every later commit
+// instead of crashing the process; reads still work and Close returns.
+func TestWALFailure(t *testing.T) {
+	var tog errorfs.Toggle
+	tog.Injector = errorfs.ErrInjected
+	fs := errorfs.Wrap(vfs.NewMem(), &tog)
+	e := openT(t, "/f", Options{FS: fs})
+	commit(t, e, true, func(b engine.Batch) { b.Put(bKey, []byte("a"), []byte("1")) })
+	tog.On()
+	b := e.NewBatch()
+	b.Put(bKey, []byte("b"), []byte("1"))
+	if err := b.Commit(true); !errors.Is(err, ErrFailed) {
+		t.Fatalf("commit with failing WAL: %v", err)
+	}
+	tog.Off()
+	b.Put(bKey, []byte("c"), []byte("1"))
+	if err := b.Commit(false); !errors.Is(err, ErrFailed) {
+		t.Fatalf("commit after failure: %v", err)
+	}
+	b.Close()
+	if v, ok := get(t, e, bKey, "a"); !ok || v != "1" {
+		t.Fatalf("read after failure: %q %v", v, ok)
+	}
+	_ = e.Close() // may report the injected error
+}

@@ -33,6 +33,11 @@ const maxBatchBytes = 3 << 30
 var (
 	ErrKeyTooLarge   = errors.New("pebble: key too large")
 	ErrBatchTooLarge = errors.New("pebble: batch too large")
+	// ErrFailed: pebble hit an error it cannot continue from on the commit
+	// path (a WAL write or sync failed; pebble itself would exit). The commit
+	// may or may not be durable, and the engine refuses every later commit;
+	// close it and reopen to recover what was durable.
+	ErrFailed = errors.New("pebble: engine failed")
 )
 
 // Engine is an open pebble store. See the package documentation.
@@ -59,6 +64,7 @@ type Engine struct {
 	active     int // open views + commits in progress
 	readers    int
 	views      map[*view]struct{}
+	failed     error              // set once a commit hit a fatal pebble error
 	lastNative map[string]float64 // metrics captured at Close
 }
 
@@ -370,14 +376,21 @@ func (e *Engine) Close() error {
 	return errors.Join(errs...)
 }
 
+// fatalError is what quietLogger.Fatalf panics with, so that Commit can tell
+// pebble's fatal errors from other panics.
+type fatalError struct{ msg string }
+
+func (f fatalError) Error() string { return f.msg }
+
 // quietLogger drops pebble's informational chatter (flushes, compactions) so
 // tests and benchmarks are readable, keeps errors, and turns Fatalf (pebble's
-// "cannot continue", e.g. a failed WAL write) into a panic with the message
-// instead of os.Exit, so the stack shows where it happened.
+// "cannot continue", e.g. a failed WAL write) into a panic of fatalError
+// instead of os.Exit: Commit recovers it into ErrFailed, and elsewhere the
+// stack shows where it happened.
 type quietLogger struct{ log *log.Logger }
 
 func (quietLogger) Infof(string, ...any)                {}
 func (l quietLogger) Errorf(format string, args ...any) { l.log.Printf(format, args...) }
 func (l quietLogger) Fatalf(format string, args ...any) {
-	panic(fmt.Sprintf("pebble: fatal: "+format, args...))
+	panic(fatalError{msg: fmt.Sprintf(format, args...)})
 }
