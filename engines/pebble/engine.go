@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	pdb "github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -222,8 +223,9 @@ func (e *Engine) leave(gated bool) {
 // stat reports them), like bbolt's file size. It counts everything pebble keeps
 // there: live and not yet deleted sstables, WAL files (including a recycled
 // one), MANIFEST, OPTIONS and marker files. Preallocated but unwritten WAL
-// space is not counted. Stats().Native["pebble.disk_space_usage"] is pebble's
-// own estimate, which leaves some of these files out.
+// space is not counted; Stats().Native["pebble.fs.allocated_bytes"] is the
+// space allocated on the device, and "pebble.disk_space_usage" pebble's own
+// estimate, which leaves some of these files out.
 func (e *Engine) Size() int64 {
 	names, err := e.opts.FS.List(e.dir)
 	if err != nil {
@@ -251,6 +253,29 @@ func (e *Engine) SizeInUse() int64 {
 	defer e.leave(false)
 	m := e.db.Metrics()
 	return int64(m.Table.Local.LiveSize + m.BlobFiles.Local.LiveSize + m.WAL.Size)
+}
+
+// allocated is the space the files in dir occupy on the device (st_blocks),
+// which unlike Size includes the WAL space pebble preallocates; -1 when the
+// FS does not expose it (in-memory FS).
+func (e *Engine) allocated() int64 {
+	names, err := e.opts.FS.List(e.dir)
+	if err != nil {
+		return -1
+	}
+	var total int64
+	for _, n := range names {
+		fi, err := e.opts.FS.Stat(e.opts.FS.PathJoin(e.dir, n))
+		if err != nil || fi.IsDir() {
+			continue
+		}
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		if !ok {
+			return -1
+		}
+		total += st.Blocks * 512
+	}
+	return total
 }
 
 // Stats returns the counters since Open and pebble's metrics under "pebble.*".
@@ -319,6 +344,7 @@ func (e *Engine) native() map[string]float64 {
 		"pebble.write_stalls":            float64(e.writeStalls.Load()),
 		"pebble.background_errors":       float64(e.backgroundErrors.Load()),
 		"pebble.fs.sync_ranges":          float64(e.counters.syncRanges.Load()),
+		"pebble.fs.allocated_bytes":      float64(e.allocated()),
 	}
 	for i := range m.Levels {
 		l := &m.Levels[i]
