@@ -40,12 +40,16 @@
 // a counting FS that sees every Sync/SyncData (and SyncTo that did a full
 // fdatasync; writeback-only SyncTo calls are in Native "pebble.fs.sync_ranges")
 // and every byte written to WAL, sstables, MANIFEST and OPTIONS. Image staging
-// I/O is not counted. SyncedCommits counts Commit(true) calls in every WAL mode
-// (only under wal=synced do they fsync; compare Fsyncs). Native holds pebble's metrics as
-// "pebble.*": w_amp (pebble's own write amplification, Metrics.Total().WriteAmp),
+// I/O is not counted. SyncedCommits counts Commit(true) calls in every WAL
+// mode (only under wal=synced do they fsync; compare Fsyncs). Native holds
+// pebble's metrics as "pebble.*": w_amp (pebble's own write amplification, Metrics.Total().WriteAmp),
 // read_amp, per-level files/bytes/score ("pebble.l0.files", "pebble.l0.sublevels"),
 // compactions, flushes, memtable size, block cache hits/misses, WAL bytes,
-// disk_space_usage, write_stalls; after Close, the values at Close.
+// disk_space_usage, fs.allocated_bytes, write_stalls; after Close, the values
+// at Close.
+//
+// Failure. A fatal pebble error on the commit path (a WAL write or sync
+// failed) is returned as ErrFailed, and the engine refuses later commits.
 //
 // Pebble's informational log lines are dropped; errors go to stderr.
 package pebble
