@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"etcdlab/engines"
+	"go.etcd.io/etcd/api/v3/mvccpb"
+
 	"etcdlab/engines/backend"
 	"etcdlab/engines/engine"
 )
@@ -52,4 +54,8 @@ func openStore(t testing.TB, name, dir string, cfg Config) *Store {
 		t.Fatal(err)
 	}
 	return s
+}
+
+func mvccKV(key string, mod, create, ver int64) *mvccpb.KeyValue {
+	return &mvccpb.KeyValue{Key: []byte(key), ModRevision: mod, CreateRevision: create, Version: ver}
 }

@@ -82,6 +82,9 @@ func Open(b *backend.Backend, cfg Config) (*Store, error) {
 	s.restoreDuration = cfg.Clock.Since(start)
 	b.SetPreCommitHook(s.preCommit)
 	if scheduled > 0 {
+		// Resume: reads below the scheduled revision already failed before
+		// the crash; they fail again now.
+		s.compactMainRev = scheduled
 		s.startCompaction(scheduled)
 	}
 	return s, nil
