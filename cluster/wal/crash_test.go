@@ -40,9 +40,9 @@ func genWorkload(rng *rand.Rand, n int) []crashStep {
 		term, vote       uint64 = 1, 1
 		commit, last     uint64
 		lastSnap         uint64
-		terms                   = map[uint64]uint64{0: 0}
+		terms            = map[uint64]uint64{0: 0}
 		prev             raftpb.HardState
-		appendN, dataMax        = 4, 300
+		appendN, dataMax = 4, 300
 	)
 	appendStep := func(at uint64, k int) crashStep {
 		size := 8 + rng.IntN(dataMax)
