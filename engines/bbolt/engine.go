@@ -104,6 +104,14 @@ func Open(dir string, opts Options) (*Engine, error) {
 		return nil, err
 	}
 	e.setDB(db, f)
+	// Opening a file whose freelist is not on disk with no-freelist-sync=false
+	// makes bbolt commit once to write it; its pages show in the db's stats.
+	if st := db.Stats(); st.TxStats.GetPageAlloc() > 0 {
+		e.bytesWritten.Add(st.TxStats.GetPageAlloc() + int64(e.pageSize))
+		if !opts.NoSync {
+			e.fsyncs.Add(2)
+		}
+	}
 	if created {
 		// bbolt wrote two meta pages, a freelist page and an empty leaf and
 		// fdatasynced them (unconditionally); we make the new name durable.
@@ -126,7 +134,9 @@ func Open(dir string, opts Options) (*Engine, error) {
 // file and opens it. The image goes to a temporary file that is fsynced,
 // checked, and renamed over dir/db (replacing any bbolt db there), then the
 // directory is fsynced. An image that is not bbolt (ErrWrongEngine) or is
-// damaged (ErrCorrupt) leaves dir as it was.
+// damaged (ErrCorrupt) leaves dir as it was. No engine may have dir open.
+// The writes and fsyncs that install the image are not in the engine's Stats,
+// which start when the engine is open.
 func OpenImage(r io.Reader, dir string, opts Options) (*Engine, error) {
 	opts.EnsureDefaults()
 	if err := opts.Validate(); err != nil {
@@ -433,6 +443,7 @@ func (e *Engine) Close() error {
 // every page a commit writes is a freshly allocated dirty page and PageAlloc
 // (pages allocated x page size, overflow pages included) is exactly the data
 // written, plus one page per commit for the meta page written after them.
+// SyncedCommits counts commits that really fsynced: none with no-sync.
 // Creating a file adds its four initial pages; Reclaim adds the same
 // accounting for its copy. Truncate-extensions write no data and are not
 // counted.

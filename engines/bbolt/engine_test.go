@@ -357,6 +357,24 @@ func TestStatsNoSync(t *testing.T) {
 	}
 }
 
+func TestStatsFreelistSyncAtOpen(t *testing.T) {
+	dir := t.TempDir()
+	e := open(t, dir)
+	commit(t, e, true, func(b engine.Batch) { b.Put(bktA, []byte("k"), []byte("v")) })
+	e.Close()
+	// The file has no freelist on disk; bbolt commits once to write it.
+	e = open(t, dir, "no-freelist-sync=false")
+	if st := e.Stats(); st.Fsyncs != 2 || st.Commits != 0 || st.BytesWritten < 2*int64(e.pageSize) {
+		t.Errorf("open writing the freelist: %+v", st)
+	}
+	commit(t, e, true, func(b engine.Batch) { b.Put(bktA, []byte("k2"), []byte("v")) })
+	e.Close()
+	e = open(t, dir, "no-freelist-sync=false")
+	if st := e.Stats(); st.Fsyncs != 0 || st.BytesWritten != 0 {
+		t.Errorf("open with the freelist on disk: %+v", st)
+	}
+}
+
 func TestStatsGrowSync(t *testing.T) {
 	e := open(t, t.TempDir(), "initial-mmap-size=64KiB")
 	commit(t, e, false, func(b engine.Batch) { b.Put(bktA, []byte("a"), []byte("b")) })
