@@ -1,0 +1,326 @@
+package backend
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"etcdlab/engines/engine"
+	"etcdlab/internal/clock"
+)
+
+// ErrClosed is returned by a backend used after Close.
+var ErrClosed = errors.New("backend: closed")
+
+// Backend batches writes to one engine as etcd's backend does. Create it with
+// New; all methods are safe for concurrent use.
+type Backend struct {
+	eng engine.Engine
+	cfg Config
+
+	tx BatchTx
+
+	// readMu guards the read side: the shared engine view of the last commit
+	// and the read buffer of ended-but-uncommitted write txns. A reader takes
+	// both under the read lock, so the pair is always consistent.
+	readMu  sync.RWMutex
+	view    *sharedView
+	readBuf *overlay // immutable; replaced (copy-on-write) on every publish
+
+	hook func(tx *BatchTx)
+
+	stop chan struct{}
+	done chan struct{}
+
+	closed atomic.Bool
+	stats  stats
+	errMu  sync.Mutex
+	err    error // sticky commit failure
+}
+
+type stats struct {
+	commits        atomic.Int64
+	commitNanos    atomic.Int64
+	maxCommitNanos atomic.Int64
+	defrags        atomic.Int64
+}
+
+// Stats are the backend's cumulative figures plus its engine's.
+type Stats struct {
+	Commits     int64
+	CommitTotal time.Duration
+	MaxCommit   time.Duration
+	Defrags     int64
+	PendingOps  int
+	Engine      engine.Stats
+}
+
+// sharedView is an engine view shared by every reader between two commits,
+// closed when the last of them is done (etcd's shared read tx).
+type sharedView struct {
+	v    engine.View
+	refs atomic.Int64
+}
+
+func (s *sharedView) release() {
+	if s.refs.Add(-1) == 0 {
+		_ = s.v.Close()
+	}
+}
+
+// New starts a backend over e. The backend owns e from now on: Close closes it.
+func New(e engine.Engine, cfg Config) (*Backend, error) {
+	cfg.EnsureDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	v, err := e.NewView()
+	if err != nil {
+		return nil, fmt.Errorf("backend: opening the first read view: %w", err)
+	}
+	b := &Backend{
+		eng:     e,
+		cfg:     cfg,
+		readBuf: &overlay{},
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	b.view = &sharedView{v: v}
+	b.view.refs.Store(1) // the backend's own reference
+	b.tx.b = b
+	b.tx.batch = e.NewBatch()
+	b.tx.buf = &overlay{trees: map[byte]*tree{}, ranges: map[byte][]keyRange{}}
+	// The ticker is made before the goroutine starts so that time advanced
+	// right after New (a fake clock in tests) is never missed.
+	go b.run(cfg.Clock.NewTicker(cfg.BatchInterval))
+	return b, nil
+}
+
+// run commits every batch interval.
+func (b *Backend) run(t clock.Ticker) {
+	defer close(b.done)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C():
+			b.tx.Lock()
+			_ = b.tx.commit("interval")
+			b.tx.mu.Unlock()
+		}
+	}
+}
+
+// Engine returns the engine under the backend.
+func (b *Backend) Engine() engine.Engine { return b.eng }
+
+// Config returns the backend's configuration with defaults applied.
+func (b *Backend) Config() Config { return b.cfg }
+
+// BatchTx returns the backend's single write transaction.
+func (b *Backend) BatchTx() *BatchTx { return &b.tx }
+
+// SetPreCommitHook installs fn, called before every commit with the write
+// lock held; records fn puts through tx go into the same engine commit. fn is
+// called even when nothing else is pending, so a changed consistent index
+// alone is committed by ForceCommit.
+func (b *Backend) SetPreCommitHook(fn func(tx *BatchTx)) {
+	b.tx.Lock()
+	b.hook = fn
+	b.tx.mu.Unlock()
+}
+
+// Err returns the commit failure that stopped the backend, if any.
+func (b *Backend) Err() error {
+	b.errMu.Lock()
+	defer b.errMu.Unlock()
+	return b.err
+}
+
+func (b *Backend) setErr(err error) {
+	b.errMu.Lock()
+	if b.err == nil {
+		b.err = err
+	}
+	b.errMu.Unlock()
+}
+
+// ForceCommit commits everything pending now.
+func (b *Backend) ForceCommit() error {
+	if b.closed.Load() {
+		return ErrClosed
+	}
+	b.tx.Lock()
+	defer b.tx.mu.Unlock()
+	return b.tx.commit("force")
+}
+
+// ReadTx opens a consistent read view: the last commit plus every write txn
+// that has ended since. Close it when done.
+func (b *Backend) ReadTx() *ReadTx {
+	b.readMu.RLock()
+	v := b.view
+	v.refs.Add(1)
+	buf := b.readBuf
+	b.readMu.RUnlock()
+	return &ReadTx{view: v, buf: buf}
+}
+
+// publish makes a finished write txn's puts visible to new readers. Called
+// with the write lock held.
+func (b *Backend) publish(puts []bucketItem) {
+	if len(puts) == 0 {
+		return
+	}
+	b.readMu.Lock()
+	old := b.readBuf
+	next := &overlay{trees: make(map[byte]*tree, len(old.trees)+1)}
+	for id, t := range old.trees {
+		next.trees[id] = t.Clone()
+	}
+	for _, p := range puts {
+		t := next.trees[p.bucket]
+		if t == nil {
+			t = newTree()
+			next.trees[p.bucket] = t
+		}
+		t.ReplaceOrInsert(p.item)
+	}
+	b.readBuf = next
+	b.readMu.Unlock()
+}
+
+// swapView installs a fresh engine view after a commit and empties the read
+// buffer (its contents are now in the engine). Called with the write lock.
+func (b *Backend) swapView() error {
+	v, err := b.eng.NewView()
+	if err != nil {
+		return fmt.Errorf("backend: opening a read view after commit: %w", err)
+	}
+	nv := &sharedView{v: v}
+	nv.refs.Store(1)
+	b.readMu.Lock()
+	old := b.view
+	b.view = nv
+	b.readBuf = &overlay{}
+	b.readMu.Unlock()
+	old.release()
+	return nil
+}
+
+// Snapshot commits what is pending and streams a consistent image of the
+// engine to w (etcd's backend snapshot).
+func (b *Backend) Snapshot(w io.Writer) (int64, error) {
+	if err := b.ForceCommit(); err != nil {
+		return 0, err
+	}
+	return b.eng.WriteImage(w)
+}
+
+// Defrag commits what is pending, then reclaims the engine's free space
+// (bbolt: rewrite the file; pebble: compact) with writes stopped and new
+// reads held until it is done, as etcd's defrag does.
+func (b *Backend) Defrag() error {
+	if b.closed.Load() {
+		return ErrClosed
+	}
+	b.tx.Lock()
+	defer b.tx.mu.Unlock()
+	if err := b.tx.commit("force"); err != nil {
+		return err
+	}
+	b.readMu.Lock()
+	defer b.readMu.Unlock()
+	// Drop the backend's own reference so the engine can wait for the last
+	// reader; Reclaim blocks until every open view is closed.
+	b.view.release()
+	rerr := b.eng.Reclaim()
+	v, err := b.eng.NewView()
+	if err != nil {
+		b.setErr(fmt.Errorf("backend: reopening a read view after defrag: %w", err))
+		return errors.Join(rerr, b.Err())
+	}
+	b.view = &sharedView{v: v}
+	b.view.refs.Store(1)
+	if rerr != nil {
+		return fmt.Errorf("backend: defrag: %w", rerr)
+	}
+	b.stats.defrags.Add(1)
+	return nil
+}
+
+// Size is the engine's size on disk; quota decisions use it, as etcd's do.
+func (b *Backend) Size() int64 { return b.eng.Size() }
+
+// SizeInUse is the part of Size holding live data.
+func (b *Backend) SizeInUse() int64 { return b.eng.SizeInUse() }
+
+// Stats returns the backend's and the engine's statistics.
+func (b *Backend) Stats() Stats {
+	b.tx.Lock()
+	pending := b.tx.pending
+	b.tx.mu.Unlock()
+	return Stats{
+		Commits:     b.stats.commits.Load(),
+		CommitTotal: time.Duration(b.stats.commitNanos.Load()),
+		MaxCommit:   time.Duration(b.stats.maxCommitNanos.Load()),
+		Defrags:     b.stats.defrags.Load(),
+		PendingOps:  pending,
+		Engine:      b.eng.Stats(),
+	}
+}
+
+// Close commits what is pending, stops the batch timer and closes the engine.
+// Readers still open keep their view until they close it, but must not
+// outlive the engine: close them first.
+func (b *Backend) Close() error {
+	if b.closed.Swap(true) {
+		return ErrClosed
+	}
+	close(b.stop)
+	<-b.done
+	b.tx.Lock()
+	cerr := b.tx.commit("close")
+	b.tx.batch.Close()
+	b.tx.mu.Unlock()
+	b.readMu.Lock()
+	b.view.release()
+	b.readMu.Unlock()
+	return errors.Join(cerr, b.eng.Close())
+}
+
+// ReadTx is a consistent read view; see Backend.ReadTx.
+type ReadTx struct {
+	view   *sharedView
+	buf    *overlay
+	closed atomic.Bool
+}
+
+// Get returns the value of key in bucket bkt (engine.ErrNotFound if absent).
+// The value is valid until Close.
+func (r *ReadTx) Get(bkt engine.Bucket, key []byte) ([]byte, error) {
+	if r.closed.Load() {
+		return nil, engine.ErrClosed
+	}
+	return r.buf.get(r.view.v, bkt, key)
+}
+
+// Scan calls fn for the keys of [start, end) in order, at most limit of them
+// (limit <= 0: all). The slices passed to fn are valid only during the call.
+func (r *ReadTx) Scan(bkt engine.Bucket, start, end []byte, limit int, fn func(k, v []byte) bool) error {
+	if r.closed.Load() {
+		return engine.ErrClosed
+	}
+	return r.buf.scan(r.view.v, bkt, start, end, limit, fn)
+}
+
+// Close releases the view. It is idempotent.
+func (r *ReadTx) Close() {
+	if !r.closed.Swap(true) {
+		r.view.release()
+	}
+}
