@@ -352,6 +352,8 @@ func (e *Engine) NewView() (engine.View, error) {
 
 // Size implements engine.Engine: the size of the db file, including the
 // space bbolt preallocates past its high-water mark when it grows the file.
+// (etcd reports the high-water mark, tx.Size(), as its db size; Stats has it
+// as Native["bbolt.hwm_bytes"].)
 func (e *Engine) Size() int64 { return e.fileSize.Load() }
 
 // SizeInUse implements engine.Engine. Like etcd it is the high-water mark
@@ -481,6 +483,9 @@ func (e *Engine) Stats() engine.Stats {
 		s.Native["bbolt.freelist_inuse_bytes"] = float64(st.FreelistInuse)
 		s.Native["bbolt.open_read_tx"] = float64(st.OpenTxN)
 		s.Native["bbolt.page_size"] = float64(e.pageSize)
+		// etcd's "db size" (etcd_mvcc_db_total_size_in_bytes, and what its
+		// quota checks) is this high-water mark, not the file size.
+		_ = e.db.View(func(tx *bolt.Tx) error { s.Native["bbolt.hwm_bytes"] = float64(tx.Size()); return nil })
 	}
 	e.dbMu.RUnlock()
 	return s

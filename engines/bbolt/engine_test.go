@@ -402,6 +402,9 @@ func TestSizes(t *testing.T) {
 		}
 	})
 	full := e.SizeInUse()
+	if hwm := e.Stats().Native["bbolt.hwm_bytes"]; hwm < float64(full) || hwm > float64(e.Size()) {
+		t.Errorf("hwm %v, in use %d, size %d", hwm, full, e.Size())
+	}
 	if full < 2000*1000 || full > e.Size() {
 		t.Fatalf("SizeInUse %d for 2 MB of data, Size %d", full, e.Size())
 	}
