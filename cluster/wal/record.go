@@ -235,15 +235,15 @@ func (d *decoder) decode(rec *record) error {
 			return corruptf(s.name, d.off, ErrCorrupt, "record length %d out of range", recBytes)
 		}
 		total := int(recBytes + padBytes)
-		if cap(d.buf) < total {
-			d.buf = make([]byte, total)
-		}
-		data := d.buf[:total]
 		if d.off+frameSizeBytes+int64(total) > s.size {
 			// The file ends inside this record: only a crash mid-write of
 			// the last segment can leave that.
 			return d.bad(s, "record of %d bytes runs past end of file (%d)", total, s.size)
 		}
+		if cap(d.buf) < total {
+			d.buf = make([]byte, total)
+		}
+		data := d.buf[:total]
 		if _, err := io.ReadFull(s.r, data); err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 				return d.bad(s, "short record")
