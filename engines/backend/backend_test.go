@@ -287,7 +287,6 @@ func TestModel(t *testing.T) {
 	buckets := []engine.Bucket{bktA, bktB}
 	type state = map[string]string // bucket id + key -> value
 	cur := state{}
-	ended := state{}
 	copyState := func(s state) state {
 		c := make(state, len(s))
 		for k, v := range s {
@@ -381,9 +380,9 @@ func TestModel(t *testing.T) {
 			}
 		}
 		tx.Unlock()
-		ended = copyState(cur)
 		if rng.IntN(10) == 0 {
-			views = append(views, held{h.b.ReadTx(), copyState(ended)})
+			// A new reader sees the state at the last ended txn: now.
+			views = append(views, held{h.b.ReadTx(), copyState(cur)})
 		}
 		if rng.IntN(30) == 0 {
 			h.clk.Advance(100 * time.Millisecond)

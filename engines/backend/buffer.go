@@ -59,10 +59,6 @@ func (o *overlay) hidden(b engine.Bucket, k []byte) bool {
 	return false
 }
 
-func (o *overlay) empty() bool {
-	return o == nil || (len(o.trees) == 0 && len(o.ranges) == 0)
-}
-
 // get looks key up in the overlay, falling back to the engine view.
 func (o *overlay) get(v engine.View, b engine.Bucket, key []byte) ([]byte, error) {
 	if t := o.tree(b); t != nil {

@@ -64,10 +64,9 @@ type Fake struct {
 func NewFake(start time.Time) *Fake { return &Fake{now: start} }
 
 type fakeWaiter struct {
-	at      time.Time
-	period  time.Duration // 0 for a timer
-	ch      chan time.Time
-	stopped bool
+	at     time.Time
+	period time.Duration // 0 for a timer
+	ch     chan time.Time
 }
 
 func (f *Fake) Now() time.Time { f.mu.Lock(); defer f.mu.Unlock(); return f.now }

@@ -1,0 +1,35 @@
+# etcdlab: the README's two commands are `make demo` and `make test`.
+GO       ?= go
+PKGS     := ./...
+# Packages whose tests are concurrency-heavy run under the race detector in
+# `make test` (and so in CI); the others run without it.
+RACE_PKGS := ./engines/... ./cluster/...
+BENCHTIME ?= 1x
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: test test-race test-long bench lint fmt vet staticcheck
+
+## test: the quick suite (-short) for every package; race-heavy ones under -race.
+test:
+	$(GO) test -short -count=1 $$($(GO) list $(PKGS) | grep -v -E '/(engines|cluster)(/|$$)')
+	$(GO) test -short -count=1 -race $(RACE_PKGS)
+
+## test-long: every test at full size (crash points, model test lengths, sweeps).
+test-long:
+	$(GO) test -count=1 -timeout 60m $(PKGS)
+
+## bench: every benchmark once, to check they run; set BENCHTIME for figures.
+bench:
+	$(GO) test -run XXX -bench . -benchtime $(BENCHTIME) $(PKGS)
+
+## lint: gofmt, go vet and staticcheck.
+lint: fmt vet staticcheck
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+staticcheck:
+	$(GO) run $(STATICCHECK) $(PKGS)
