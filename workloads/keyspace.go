@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync/atomic"
 )
 
@@ -221,9 +222,7 @@ func (ks *KeySpace) AppendKey(dst []byte, id uint64) []byte {
 	}
 	dst = append(dst, ks.prefix...)
 	n := len(dst)
-	for range ks.width {
-		dst = append(dst, 0)
-	}
+	dst = slices.Grow(dst, ks.width)[:n+ks.width]
 	field := dst[n:]
 	v := id
 	if ks.binary {
@@ -232,16 +231,22 @@ func (ks *KeySpace) AppendKey(dst []byte, id uint64) []byte {
 			v >>= 8
 		}
 	} else {
-		for i := len(field) - 1; i >= 0; i-- {
+		i := len(field) - 1
+		for ; i >= 0 && v != 0; i-- {
 			field[i] = '0' + byte(v%10)
 			v /= 10
+		}
+		for ; i >= 0; i-- {
+			field[i] = '0'
 		}
 	}
 	if ks.sizeSpan > 0 {
 		// The id hashes to its size, so the same id always has the same key.
-		pad := splitmix64(id) % (ks.sizeSpan + 1)
-		for range pad {
-			dst = append(dst, keyPad)
+		pad := int(splitmix64(id) % (ks.sizeSpan + 1))
+		n = len(dst)
+		dst = slices.Grow(dst, pad)[:n+pad]
+		for i := n; i < len(dst); i++ {
+			dst[i] = keyPad
 		}
 	}
 	return dst
@@ -274,9 +279,7 @@ func (ks *KeySpace) appendK8sList(start, end []byte, id uint64) ([]byte, []byte)
 
 func appendDigits(dst []byte, v uint64, width int) []byte {
 	n := len(dst)
-	for range width {
-		dst = append(dst, 0)
-	}
+	dst = slices.Grow(dst, width)[:n+width]
 	for i := n + width - 1; i >= n; i-- {
 		dst[i] = '0' + byte(v%10)
 		v /= 10

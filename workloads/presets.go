@@ -6,7 +6,9 @@ import (
 )
 
 // YCSB's record is 10 fields of 100 bytes; we store it as one 1000-byte value
-// (etcd has no fields) under a 24-byte "user..." key. keys.count is 100,000
+// (etcd has no fields) under a 24-byte "user..." key. So an update (put) and
+// the write of a read-modify-write rewrite all 1000 bytes, where YCSB's
+// defaults (writeallfields=false) write one 100-byte field. keys.count is 100,000
 // rather than YCSB's usual millions to keep runs small on a shared machine;
 // override it in a spec file with `base: ycsb-a` for bigger runs.
 const (

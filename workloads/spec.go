@@ -252,8 +252,9 @@ func opField(k OpKind) string {
 type Spec struct {
 	// Name labels results. Default "custom".
 	Name string `yaml:"name,omitempty"`
-	// Base names a preset this spec starts from (YAML files only); fields the
-	// file sets replace the preset's, and an ops mapping replaces the whole mix.
+	// Base names a preset a YAML file starts from: fields the file sets
+	// replace the preset's, and an ops mapping replaces the whole mix.
+	// ParseSpec applies it and clears it; other code ignores it.
 	Base string `yaml:"base,omitempty"`
 	Keys Keys   `yaml:"keys"`
 	// ValueSize is the size of written values, fixed or a range drawn per op.
@@ -361,7 +362,8 @@ func (s *Spec) linearizableFraction() (float64, error) {
 	return f, nil
 }
 
-// Validate checks a spec after EnsureDefaults and reports every problem at
+// Validate checks a spec after EnsureDefaults (it does not apply them, so an
+// empty shape or distribution is reported) and reports every problem at
 // once (errors.Join), each naming its field by YAML path.
 func (s *Spec) Validate() error {
 	var errs []error
@@ -530,6 +532,7 @@ func ParseSpec(data []byte) (Spec, error) {
 	if err := dec.Decode(&extra); err == nil {
 		return Spec{}, fmt.Errorf("%w: more than one YAML document", ErrInvalidSpec)
 	}
+	s.Base = "" // applied; the parsed spec is complete on its own
 	s.EnsureDefaults()
 	if err := s.Validate(); err != nil {
 		return Spec{}, err
