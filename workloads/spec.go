@@ -402,6 +402,8 @@ func (s *Spec) Validate() error {
 	}
 	if k.ExpectedInserts < 0 {
 		errs = append(errs, specErr("keys.expected_inserts: negative count %d", k.ExpectedInserts))
+	} else if k.ExpectedInserts > 0 && k.Distribution != Zipfian {
+		errs = append(errs, specErr("keys.expected_inserts: only used by the zipfian distribution"))
 	}
 	switch k.Shape {
 	case ShapeFlat:

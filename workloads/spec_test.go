@@ -38,6 +38,7 @@ func TestValidateNamesField(t *testing.T) {
 		{"hot keys", func(s *Spec) { s.Keys.Distribution = Hotspot; s.Keys.HotKeys = 1; s.Keys.HotOps = 2 }, []string{"keys.hot_keys: 1 not in (0, 1)", "keys.hot_ops: 2 not in [0, 1]"}},
 		{"hot unused", func(s *Spec) { s.Keys.HotOps = 0.5 }, []string{"keys.hot_ops: only used by the hotspot"}},
 		{"expected inserts", func(s *Spec) { s.Keys.ExpectedInserts = -1 }, []string{"keys.expected_inserts: negative count -1"}},
+		{"expected inserts unused", func(s *Spec) { s.Keys.ExpectedInserts = 10 }, []string{"keys.expected_inserts: only used by the zipfian"}},
 		{"encoding", func(s *Spec) { s.Keys.Encoding = "hex" }, []string{`keys.encoding: unknown encoding "hex"`}},
 		{"shape", func(s *Spec) { s.Keys.Shape = "tree" }, []string{`keys.shape: unknown shape "tree"`}},
 		{"k8s with size", func(s *Spec) {
