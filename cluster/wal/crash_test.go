@@ -288,6 +288,21 @@ func runCrashPoint(t *testing.T, steps []crashStep, opts Options, k, keepPct int
 		}
 	}
 	if !ok {
+		for _, p := range cands {
+			ost, oents, omatch := oracleReplay(recs[:p], snap)
+			t.Logf("candidate p=%d: match=%v st=%+v ents=%d", p, omatch, ost, len(oents))
+			for i := range max(len(oents), len(ents)) {
+				if i >= len(oents) || i >= len(ents) || !entsEqual(oents[i:i+1], ents[i:i+1]) {
+					if i < len(oents) {
+						t.Logf("  oracle[%d] = %d/%d", i, oents[i].Index, oents[i].Term)
+					}
+					if i < len(ents) {
+						t.Logf("  got[%d] = %d/%d", i, ents[i].Index, ents[i].Term)
+					}
+					break
+				}
+			}
+		}
 		t.Fatalf("k=%d: recovered state %+v with %d entries (snap %d) matches no record prefix in [%d,%d] (acked step %d, crashed step %d)",
 			k, st, len(ents), snap.Index, low, high, acked, out.crashedStep)
 	}

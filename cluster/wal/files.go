@@ -59,14 +59,13 @@ func searchIndex(segs []segment, index uint64) int {
 }
 
 // checkSequence reports a gap in sequence numbers as corruption: a missing
-// middle segment means lost records.
+// middle segment means lost records. First indexes need not grow: after a
+// new leader overwrites an uncommitted tail, the next segment is named by the
+// lower last index, as in etcd.
 func checkSequence(segs []segment) error {
 	for i := 1; i < len(segs); i++ {
 		if segs[i].seq != segs[i-1].seq+1 {
 			return corruptf(segs[i].name, 0, ErrCorrupt, "sequence gap: %016x follows %016x", segs[i].seq, segs[i-1].seq)
-		}
-		if segs[i].index < segs[i-1].index {
-			return corruptf(segs[i].name, 0, ErrCorrupt, "first index %d below previous segment's %d", segs[i].index, segs[i-1].index)
 		}
 	}
 	return nil

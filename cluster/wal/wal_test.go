@@ -508,3 +508,33 @@ func TestReleaseAndPurge(t *testing.T) {
 		t.Fatalf("after purge: %d entries from %v", len(ents), ents[0].Index)
 	}
 }
+
+// TestOverwriteBelowSnapshot: entries above the snapshot index that a new
+// leader overwrote (by rewriting from an index at or below the snapshot)
+// must not come back on replay.
+func TestOverwriteBelowSnapshot(t *testing.T) {
+	fs := vfs.NewMem()
+	opts := Options{SegmentSize: 1 << 20}
+	w, err := Create(fs, "w", nil, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := newRNG(12)
+	if err := w.Save(raftpb.HardState{Term: 1, Commit: 6}, makeEnts(rng, 1, 1, 10, 20)); err != nil {
+		t.Fatal(err)
+	}
+	// Term 2 rewrites 7..8, dropping 9 and 10; then 8 commits and a
+	// snapshot is taken there.
+	if err := w.Save(raftpb.HardState{Term: 2, Commit: 8}, makeEnts(rng, 7, 2, 2, 20)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.SaveSnapshot(Snapshot{Index: 8, Term: 2}); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	w, _, st, ents := openRead(t, fs, "w", Snapshot{Index: 8, Term: 2}, opts)
+	w.Close()
+	if len(ents) != 0 || st.Commit != 8 {
+		t.Fatalf("replay at snapshot 8 returned %d entries (first %+v), want none", len(ents), ents)
+	}
+}
