@@ -74,6 +74,17 @@ func Open(dir string, opts Options) (*Engine, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("memory: creating data dir: %w", err)
 	}
+	// A temporary image left by a crash during Close was never renamed into
+	// place, so it holds nothing acknowledged: remove it.
+	stale, err := filepath.Glob(filepath.Join(dir, engine.MemoryFile+".tmp-*"))
+	if err != nil {
+		return nil, fmt.Errorf("memory: listing data dir: %w", err)
+	}
+	for _, p := range stale {
+		if err := os.Remove(p); err != nil {
+			return nil, fmt.Errorf("memory: removing stale temporary image: %w", err)
+		}
+	}
 	path := filepath.Join(dir, engine.MemoryFile)
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {

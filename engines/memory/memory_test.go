@@ -222,6 +222,31 @@ func TestDurableFileProtocol(t *testing.T) {
 	if after.BytesWritten != n || after.Fsyncs != 2 {
 		t.Errorf("Close wrote %d bytes with %d fsyncs; want %d bytes, 2 fsyncs (file and dir)", after.BytesWritten, after.Fsyncs, n)
 	}
+	// A temporary image left by a crash in the middle of Close is removed by
+	// Open, and the image it did not replace is what Open loads.
+	stale := filepath.Join(dir, engine.MemoryFile+".tmp-123")
+	if err := os.WriteFile(stale, []byte("torn"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e2, err := memory.Open(dir, memory.Options{})
+	if err != nil {
+		t.Fatalf("Open with a stale temporary image: %v", err)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stale temporary image still there after Open: %v", err)
+	}
+	if v, err := e2.NewView(); err != nil {
+		t.Fatal(err)
+	} else if got, err := v.Get(engine.Bucket{ID: 1}, []byte("k")); err != nil || string(got) != "v" {
+		t.Errorf("after reopen Get = %q, %v", got, err)
+	}
+	if err := e2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	onDisk, err = os.ReadFile(filepath.Join(dir, engine.MemoryFile))
+	if err != nil {
+		t.Fatal(err)
+	}
 	// A damaged image in the dir is refused by Open, not silently replaced.
 	if err := os.WriteFile(filepath.Join(dir, engine.MemoryFile), onDisk[:len(onDisk)-1], 0o644); err != nil {
 		t.Fatal(err)
