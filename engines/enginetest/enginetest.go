@@ -880,13 +880,38 @@ func (s *suite) testConcurrent(t *testing.T) {
 			}
 		}()
 	}
+	// Maintenance runs beside readers and writer, as in a live store: at each
+	// quarter of the run it writes an image (which must be a consistent
+	// snapshot) and reclaims space (which waits for views and pauses commits
+	// but must neither deadlock nor tear anything).
+	milestones := make(chan int, 4)
+	var images [][]byte
+	done.Add(1)
+	go func() {
+		defer done.Done()
+		for range milestones {
+			var buf bytes.Buffer
+			if _, err := e.WriteImage(&buf); err != nil {
+				report(fmt.Errorf("WriteImage during commits: %w", err))
+				continue
+			}
+			images = append(images, buf.Bytes())
+			if err := e.Reclaim(); err != nil {
+				report(fmt.Errorf("Reclaim during commits: %w", err))
+			}
+		}
+	}()
 	for g := 1; g <= gens; g++ {
 		writeGen(bt, g)
 		if err := bt.Commit(g%10 == 0); err != nil {
 			report(fmt.Errorf("commit generation %d: %w", g, err))
 			break
 		}
+		if g%(gens/4) == 0 && g < gens {
+			milestones <- g
+		}
 	}
+	close(milestones)
 	close(stop)
 	done.Wait()
 	bt.Close()
@@ -897,6 +922,30 @@ func (s *suite) testConcurrent(t *testing.T) {
 	v := newView(t, e)
 	if g, err := checkView(v, gens); err != nil || g != gens {
 		t.Errorf("final view: generation %d, %v; want %d", g, err, gens)
+	}
+	if len(images) != 3 {
+		t.Errorf("%d images written during the run, want 3", len(images))
+	}
+	if s.h.OpenImage == nil {
+		return
+	}
+	for i, img := range images {
+		r, err := s.h.OpenImage(t, bytes.NewReader(img), t.TempDir())
+		if err != nil {
+			t.Errorf("OpenImage of image %d written during commits: %v", i, err)
+			continue
+		}
+		rv, err := r.NewView()
+		if err != nil {
+			t.Fatalf("NewView: %v", err)
+		}
+		if _, err := checkView(rv, 0); err != nil {
+			t.Errorf("image %d written during commits: %v", i, err)
+		}
+		rv.Close()
+		if err := r.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
 	}
 }
 
