@@ -53,6 +53,18 @@ func Create(fs vfs.FS, dir string, metadata []byte, opts Options) (w *WAL, err e
 	if names, lerr := fs.List(dir); lerr == nil && len(names) > 0 {
 		return nil, fmt.Errorf("%w: %s is not empty (%d entries)", ErrExist, dir, len(names))
 	}
+	// The final directory's entry in its parent is made durable below; if
+	// the parent itself is new, make its entry durable too.
+	if parent := fs.PathDir(dir); parent != dir {
+		if _, serr := fs.Stat(parent); serr != nil {
+			if err := fs.MkdirAll(parent, 0o700); err != nil {
+				return nil, err
+			}
+			if err := syncDir(fs, fs.PathDir(parent)); err != nil {
+				return nil, err
+			}
+		}
+	}
 	tmpdir := dir + ".tmp"
 	if err := fs.RemoveAll(tmpdir); err != nil {
 		return nil, err

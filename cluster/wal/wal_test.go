@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -536,5 +537,38 @@ func TestOverwriteBelowSnapshot(t *testing.T) {
 	w.Close()
 	if len(ents) != 0 || st.Commit != 8 {
 		t.Fatalf("replay at snapshot 8 returned %d entries (first %+v), want none", len(ents), ents)
+	}
+}
+
+// TestCloseStopsPipeline: the background file pipeline ends with Close, in
+// every state the WAL can be closed in.
+func TestCloseStopsPipeline(t *testing.T) {
+	before := runtime.NumGoroutine()
+	fs := vfs.NewMem()
+	for i := 0; i < 5; i++ {
+		dir := fmt.Sprintf("w%d", i)
+		w, err := Create(fs, dir, nil, Options{SegmentSize: 1024})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := uint64(1); j <= 20; j++ {
+			if err := w.Save(raftpb.HardState{Term: 1, Commit: j}, makeEnts(newRNG(j), j, 1, 1, 100)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		w, _, _, _ = openRead(t, fs, dir, Snapshot{}, Options{SegmentSize: 1024})
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A goroutine that has closed its channel may take a moment to exit.
+	for i := 0; i < 10000 && runtime.NumGoroutine() > before; i++ {
+		runtime.Gosched()
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Fatalf("%d goroutines after Close, %d before", n, before)
 	}
 }
