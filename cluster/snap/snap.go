@@ -62,6 +62,9 @@ func (o *Options) EnsureDefaults() {
 // beyond what EnsureDefaults fixes; kept for the Options convention).
 func (o *Options) Validate() error { return nil }
 
+// String records the configuration in key=value form, for results.
+func (o Options) String() string { return fmt.Sprintf("max-snapshots=%d", o.MaxSnapshots) }
+
 // Snapshotter saves and loads snapshot files in one directory.
 type Snapshotter struct {
 	fs   vfs.FS

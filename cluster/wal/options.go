@@ -70,6 +70,11 @@ func (o *Options) Validate() error {
 	return errors.Join(errs...)
 }
 
+// String records the configuration in key=value form, for results.
+func (o Options) String() string {
+	return fmt.Sprintf("segment-size=%d max-segments=%d slow-sync=%v", o.SegmentSize, o.MaxSegments, o.SlowSync)
+}
+
 // EventKind classifies an Event.
 type EventKind int
 

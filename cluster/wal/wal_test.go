@@ -572,3 +572,11 @@ func TestCloseStopsPipeline(t *testing.T) {
 		t.Fatalf("%d goroutines after Close, %d before", n, before)
 	}
 }
+
+func TestOptionsString(t *testing.T) {
+	var o Options
+	o.EnsureDefaults()
+	if got, want := o.String(), "segment-size=64000000 max-segments=5 slow-sync=1s"; got != want {
+		t.Fatalf("String() = %q, want %q", got, want)
+	}
+}

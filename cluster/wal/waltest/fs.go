@@ -71,6 +71,11 @@ type FS struct {
 	n       int
 }
 
+var (
+	_ vfs.FS   = (*FS)(nil)
+	_ vfs.File = (*file)(nil)
+)
+
 // Wrap returns a recording wrapper around fs.
 func Wrap(fs vfs.FS) *FS { return &FS{FS: fs} }
 
