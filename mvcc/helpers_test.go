@@ -1,10 +1,10 @@
 package mvcc
 
 import (
+	"etcdlab/internal/clock"
 	"flag"
 	"math/rand/v2"
 	"testing"
-	"time"
 
 	"etcdlab/engines"
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -20,7 +20,7 @@ var seedFlag = flag.Uint64("seed", 0, "seed for the randomized mvcc tests (0: de
 func testSeed(t testing.TB) uint64 {
 	s := *seedFlag
 	if s == 0 {
-		s = uint64(time.Now().UnixNano())
+		s = uint64(clock.Real().Now().UnixNano())
 	}
 	t.Logf("seed %d (replay with -seed=%d)", s, s)
 	return s

@@ -18,35 +18,50 @@ const indexDegree = 32
 type treeIndex struct {
 	mu   sync.RWMutex
 	tree *btree.BTreeG[*keyIndex]
+	// probe is a lookup key reused by writers under the write lock: a probe
+	// on the stack would escape through the tree's comparison function and
+	// cost an allocation per write.
+	probe keyIndex
+}
+
+// lookupLocked finds key's keyIndex; the write lock is held.
+func (ti *treeIndex) lookupLocked(key []byte) (*keyIndex, bool) {
+	ti.probe.key = key
+	ki, ok := ti.tree.Get(&ti.probe)
+	ti.probe.key = nil
+	return ki, ok
 }
 
 func newTreeIndex() *treeIndex {
 	return &treeIndex{tree: btree.NewG(indexDegree, (*keyIndex).less)}
 }
 
-// Put records a change of key at rev. A new key is copied into the index.
-func (ti *treeIndex) Put(key []byte, rev Revision) error {
-	probe := keyIndex{key: key}
+// Put records a change of key at rev and returns the creation revision and
+// version of the key's live generation after the change. A new key is copied
+// into the index.
+func (ti *treeIndex) Put(key []byte, rev Revision) (created Revision, ver int64, err error) {
 	ti.mu.Lock()
 	defer ti.mu.Unlock()
-	if ki, ok := ti.tree.Get(&probe); ok {
-		return ki.put(rev)
+	ki, ok := ti.lookupLocked(key)
+	if !ok {
+		ki = &keyIndex{key: bytes.Clone(key)}
 	}
-	ki := &keyIndex{key: bytes.Clone(key)}
 	if err := ki.put(rev); err != nil {
-		return err
+		return Revision{}, 0, err
 	}
-	ti.tree.ReplaceOrInsert(ki)
-	return nil
+	if !ok {
+		ti.tree.ReplaceOrInsert(ki)
+	}
+	g := &ki.generations[len(ki.generations)-1]
+	return g.created, g.ver, nil
 }
 
 // Tombstone records the deletion of key at rev; ErrRevisionNotFound when the
 // key is absent.
 func (ti *treeIndex) Tombstone(key []byte, rev Revision) error {
-	probe := keyIndex{key: key}
 	ti.mu.Lock()
 	defer ti.mu.Unlock()
-	ki, ok := ti.tree.Get(&probe)
+	ki, ok := ti.lookupLocked(key)
 	if !ok {
 		return ErrRevisionNotFound
 	}

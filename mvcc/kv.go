@@ -11,29 +11,29 @@ import (
 	"etcdlab/engines/backend"
 )
 
-// recordGetter reads one record of the key bucket by its revision key.
-type recordGetter interface {
-	getRecord(revKey []byte) ([]byte, error)
-}
-
-// txnView is what a read sees: records through r, the index at readRev, and
-// the compaction revision taken with it.
+// txnView is what a read sees: records through rtx (a reader) or wtx (inside
+// a write txn, seeing its own writes), the index at readRev, and the
+// compaction revision taken with it.
 type txnView struct {
-	r          recordGetter
+	rtx        *backend.ReadTx
+	wtx        *backend.BatchTx
 	readRev    int64
 	compactRev int64
 }
 
-type readTx struct{ tx *backend.ReadTx }
-
-func (r readTx) getRecord(k []byte) ([]byte, error) { return r.tx.Get(KeyBucket(), k) }
+func (v txnView) getRecord(k []byte) ([]byte, error) {
+	if v.wtx != nil {
+		return v.wtx.UnsafeGet(KeyBucket(), k)
+	}
+	return v.rtx.Get(KeyBucket(), k)
+}
 
 // openRead snapshots the revisions and opens a backend view under revMu, so
 // the view holds exactly the revisions up to readRev. Close the ReadTx.
 func (s *Store) openRead() (txnView, *backend.ReadTx) {
 	s.revMu.RLock()
 	tx := s.b.ReadTx()
-	v := txnView{r: readTx{tx}, readRev: s.currentRev, compactRev: s.compactMainRev}
+	v := txnView{rtx: tx, readRev: s.currentRev, compactRev: s.compactMainRev}
 	s.revMu.RUnlock()
 	return v, tx
 }
@@ -82,7 +82,7 @@ func (s *Store) rangeKeys(v txnView, key, end []byte, rev int64, limit int, coun
 	kvs := make([]mvccpb.KeyValue, len(revs))
 	var kb [RevBytesLen]byte
 	for i, r := range revs {
-		val, err := v.r.getRecord(AppendRevBytes(kb[:0], r))
+		val, err := v.getRecord(AppendRevBytes(kb[:0], r))
 		if err != nil {
 			return nil, 0, fmt.Errorf("%w: index points to revision %v, backend read failed: %v", ErrCorrupt, r, err)
 		}
@@ -208,8 +208,6 @@ type writeTxn struct {
 	changes    int64 // next sub-revision
 }
 
-func (w *writeTxn) getRecord(k []byte) ([]byte, error) { return w.tx.UnsafeGet(KeyBucket(), k) }
-
 // view reads at beginRev, or beginRev+1 once the txn changed something, so a
 // txn sees its own writes.
 func (w *writeTxn) view() txnView {
@@ -217,16 +215,16 @@ func (w *writeTxn) view() txnView {
 	if w.changes > 0 {
 		rev++
 	}
-	return txnView{r: w, readRev: rev, compactRev: w.compactRev}
+	return txnView{wtx: w.tx, readRev: rev, compactRev: w.compactRev}
 }
 
-func (s *Store) beginWrite() *writeTxn {
+func (s *Store) beginWrite() writeTxn {
 	s.mu.RLock()
 	tx := s.b.BatchTx()
 	tx.Lock()
 	s.adoptApplying()
 	s.revMu.RLock()
-	w := &writeTxn{s: s, tx: tx, beginRev: s.currentRev, compactRev: s.compactMainRev}
+	w := writeTxn{s: s, tx: tx, beginRev: s.currentRev, compactRev: s.compactMainRev}
 	s.revMu.RUnlock()
 	return w
 }
@@ -254,13 +252,14 @@ func (w *writeTxn) end() int64 {
 // generation's, else this revision; version is the previous one plus one.
 func (w *writeTxn) put(key, value []byte, lease int64) error {
 	rev := w.beginRev + 1
-	created := rev
-	var ver int64
-	if _, c, v, err := w.s.idx.Get(key, rev); err == nil {
-		created, ver = c.Main, v
-	}
-	kv := mvccpb.KeyValue{Key: key, Value: value, CreateRevision: created, ModRevision: rev, Version: ver + 1, Lease: lease}
 	ir := Revision{Main: rev, Sub: w.changes}
+	// The index first: it yields create_revision and version. Nothing below
+	// can fail for a record that validated.
+	created, ver, err := w.s.idx.Put(key, ir)
+	if err != nil {
+		return err
+	}
+	kv := mvccpb.KeyValue{Key: key, Value: value, CreateRevision: created.Main, ModRevision: rev, Version: ver, Lease: lease}
 	// One allocation holds both the revision key and the record; the backend
 	// owns them from now on.
 	n := kv.Size()
@@ -270,9 +269,6 @@ func (w *writeTxn) put(key, value []byte, lease int64) error {
 		return fmt.Errorf("mvcc: marshalling the record of key %q: %w", key, err)
 	}
 	w.tx.UnsafePut(KeyBucket(), k, buf[RevBytesLen:])
-	if err := w.s.idx.Put(key, ir); err != nil {
-		return err
-	}
 	w.changes++
 	return nil
 }
@@ -385,7 +381,7 @@ func (s *Store) Put(r *pb.PutRequest) (*pb.PutResponse, error) {
 		w.end()
 		return nil, err
 	}
-	resp, err := s.execPut(w, r)
+	resp, err := s.execPut(&w, r)
 	rev := w.end()
 	if err != nil {
 		return nil, err
@@ -404,7 +400,7 @@ func (s *Store) DeleteRange(r *pb.DeleteRangeRequest) (*pb.DeleteRangeResponse, 
 		return nil, err
 	}
 	w := s.beginWrite()
-	resp, err := s.execDeleteRange(w, r)
+	resp, err := s.execDeleteRange(&w, r)
 	rev := w.end()
 	if err != nil {
 		return nil, err

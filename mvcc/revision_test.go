@@ -65,12 +65,12 @@ func TestTreeIndexRanges(t *testing.T) {
 		}
 	}
 	// rev 2: a, 3: b, 4: c, 5: del b, 6: d, 7: a again
-	must(ti.Put([]byte("a"), Revision{2, 0}))
-	must(ti.Put([]byte("b"), Revision{3, 0}))
-	must(ti.Put([]byte("c"), Revision{4, 0}))
+	must(idxPut(ti, []byte("a"), Revision{2, 0}))
+	must(idxPut(ti, []byte("b"), Revision{3, 0}))
+	must(idxPut(ti, []byte("c"), Revision{4, 0}))
 	must(ti.Tombstone([]byte("b"), Revision{5, 0}))
-	must(ti.Put([]byte("d"), Revision{6, 0}))
-	must(ti.Put([]byte("a"), Revision{7, 0}))
+	must(idxPut(ti, []byte("d"), Revision{6, 0}))
+	must(idxPut(ti, []byte("a"), Revision{7, 0}))
 	if err := ti.Tombstone([]byte("zz"), Revision{8, 0}); !errors.Is(err, ErrRevisionNotFound) {
 		t.Fatalf("tombstone of an absent key: %v", err)
 	}
@@ -119,4 +119,9 @@ func TestTreeIndexRanges(t *testing.T) {
 	if ti.Len() != 3 {
 		t.Fatalf("after compact(6): %d keys, want 3", ti.Len())
 	}
+}
+
+func idxPut(ti *treeIndex, k []byte, r Revision) error {
+	_, _, err := ti.Put(k, r)
+	return err
 }

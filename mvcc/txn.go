@@ -38,7 +38,7 @@ func (s *Store) Txn(r *pb.TxnRequest) (*pb.TxnResponse, error) {
 		w.end()
 		return nil, err
 	}
-	resp, _, err := s.execTxn(w.view(), w, r, path)
+	resp, _, err := s.execTxn(w.view(), &w, r, path)
 	rev := w.end()
 	if err != nil {
 		// Only a damaged backend fails here: every request was checked above.
