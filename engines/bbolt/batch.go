@@ -150,8 +150,10 @@ func (e *Engine) commit(b *batch, sync bool) error {
 		return fmt.Errorf("bbolt: commit to %s: %w", e.path, err)
 	}
 	e.commits.Add(1)
-	if !noSync {
+	if sync {
 		e.syncedCommits.Add(1)
+	}
+	if !noSync {
 		e.fsyncs.Add(2) // data pages, then the meta page
 		e.unsynced = false
 	} else {

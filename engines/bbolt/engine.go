@@ -445,7 +445,8 @@ func (e *Engine) Close() error {
 // every page a commit writes is a freshly allocated dirty page and PageAlloc
 // (pages allocated x page size, overflow pages included) is exactly the data
 // written, plus one page per commit for the meta page written after them.
-// SyncedCommits counts commits that really fsynced: none with no-sync.
+// SyncedCommits counts Commit(true) calls, as on every engine; with no-sync
+// they do not fsync, which Fsyncs shows.
 // Creating a file adds its four initial pages; Reclaim adds the same
 // accounting for its copy. Truncate-extensions write no data and are not
 // counted.

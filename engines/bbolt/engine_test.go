@@ -349,7 +349,7 @@ func TestStatsNoSync(t *testing.T) {
 		})
 	}
 	d := e.Stats().Sub(st)
-	if d.Commits != 5 || d.SyncedCommits != 0 || d.Fsyncs != 0 {
+	if d.Commits != 5 || d.SyncedCommits != 5 || d.Fsyncs != 0 {
 		t.Errorf("no-sync commits: %+v", d)
 	}
 	if e.Size() <= size0 {

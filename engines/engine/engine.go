@@ -113,7 +113,9 @@ type View interface {
 type Stats struct {
 	// Engine is the engine's name.
 	Engine string
-	// Commits counts committed batches; SyncedCommits those committed with sync.
+	// Commits counts committed batches; SyncedCommits those committed with
+	// Commit(true), whether or not the engine's settings (bbolt no-sync,
+	// pebble's WAL modes) let them fsync: Fsyncs says what reached the disk.
 	Commits, SyncedCommits int64
 	// Fsyncs counts fsync/fdatasync calls the engine made.
 	Fsyncs int64
