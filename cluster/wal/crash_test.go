@@ -153,12 +153,13 @@ type crashOutcome struct {
 	ops         int
 	repairs     int
 	cuts        int
+	nested      int // second crash points tried during recovery
 	crashedStep int // -1: crash during Create; len(steps): during Close
 }
 
 // runCrashPoint runs the workload, crashing at the k-th counted operation,
 // and checks recovery from the crash clone.
-func runCrashPoint(t *testing.T, steps []crashStep, opts Options, k, keepPct int, seed uint64) crashOutcome {
+func runCrashPoint(t *testing.T, steps []crashStep, opts Options, k, keepPct int, seed uint64, nested bool) crashOutcome {
 	t.Helper()
 	mem := vfs.NewCrashableMem()
 	rfs := waltest.Wrap(mem)
@@ -235,116 +236,149 @@ func runCrashPoint(t *testing.T, steps []crashStep, opts Options, k, keepPct int
 	}
 	out.fired = true
 
-	// Recover from the crash image.
-	if !Exist(clone, "wal") {
-		if created {
-			t.Fatalf("k=%d: Create returned but the WAL is gone after the crash", k)
+	// verify recovers from a crash image and checks it against the oracle;
+	// it returns how many torn tails the recovery repaired.
+	verify := func(img *vfs.MemFS, label string) (repairs int) {
+		if !Exist(img, "wal") {
+			if created {
+				t.Fatalf("%s: Create returned but the WAL is gone after the crash", label)
+			}
+			return 0
 		}
-		return out
-	}
-	snaps, err := ValidSnapshotEntries(clone, "wal")
-	if err != nil || len(snaps) == 0 {
-		t.Fatalf("k=%d: ValidSnapshotEntries = %v, %v", k, snaps, err)
-	}
-	snap := snaps[len(snaps)-1]
-	if snap.Index < ackedSnap {
-		t.Fatalf("k=%d: newest valid marker %d older than acknowledged snapshot %d", k, snap.Index, ackedSnap)
-	}
-	ropts := opts
-	ropts.OnEvent = func(e Event) {
-		if e.Kind == EventRepair {
-			out.repairs++
+		snaps, err := ValidSnapshotEntries(img, "wal")
+		if err != nil || len(snaps) == 0 {
+			t.Fatalf("%s: ValidSnapshotEntries = %v, %v", label, snaps, err)
 		}
-	}
-	w2, err := Open(clone, "wal", snap, ropts)
-	if err != nil {
-		t.Fatalf("k=%d: Open: %v", k, err)
-	}
-	md, st, ents, err := w2.ReadAll()
-	if err != nil {
-		t.Fatalf("k=%d (step %d): ReadAll: %v", k, out.crashedStep, err)
-	}
-	if string(md) != string(meta) {
-		t.Fatalf("k=%d: metadata %q", k, md)
-	}
-	// What was synced must be there; beyond it only a prefix of what was
-	// attempted, with nothing after a gap.
-	low := bounds[acked+1]
-	high := len(recs)
-	if out.crashedStep >= 0 && out.crashedStep < len(steps) {
-		high = bounds[out.crashedStep+1]
-	}
-	var cands []int
-	if keepPct == 0 {
-		for _, b := range bounds {
-			if b >= low && b <= high {
-				cands = append(cands, b)
+		snap := snaps[len(snaps)-1]
+		if snap.Index < ackedSnap {
+			t.Fatalf("%s: newest valid marker %d older than acknowledged snapshot %d", label, snap.Index, ackedSnap)
+		}
+		ropts := opts
+		ropts.OnEvent = func(e Event) {
+			if e.Kind == EventRepair {
+				repairs++
 			}
 		}
-	} else {
-		for p := low; p <= high; p++ {
-			cands = append(cands, p)
+		w2, err := Open(img, "wal", snap, ropts)
+		if err != nil {
+			t.Fatalf("%s: Open: %v", label, err)
 		}
-	}
-	ok := false
-	for _, p := range cands {
-		ost, oents, omatch := oracleReplay(recs[:p], snap)
-		if omatch && ost == st && entsEqual(oents, ents) {
-			ok = true
-			break
+		md, st, ents, err := w2.ReadAll()
+		if err != nil {
+			t.Fatalf("%s (step %d): ReadAll: %v", label, out.crashedStep, err)
 		}
-	}
-	if !ok {
-		for _, p := range cands {
-			ost, oents, omatch := oracleReplay(recs[:p], snap)
-			t.Logf("candidate p=%d: match=%v st=%+v ents=%d", p, omatch, ost, len(oents))
-			for i := range max(len(oents), len(ents)) {
-				if i >= len(oents) || i >= len(ents) || !entsEqual(oents[i:i+1], ents[i:i+1]) {
-					if i < len(oents) {
-						t.Logf("  oracle[%d] = %d/%d", i, oents[i].Index, oents[i].Term)
-					}
-					if i < len(ents) {
-						t.Logf("  got[%d] = %d/%d", i, ents[i].Index, ents[i].Term)
-					}
-					break
+		if string(md) != string(meta) {
+			t.Fatalf("%s: metadata %q", label, md)
+		}
+		// What was synced must be there; beyond it only a prefix of what was
+		// attempted, with nothing after a gap.
+		low := bounds[acked+1]
+		high := len(recs)
+		if out.crashedStep >= 0 && out.crashedStep < len(steps) {
+			high = bounds[out.crashedStep+1]
+		}
+		var cands []int
+		if keepPct == 0 {
+			for _, b := range bounds {
+				if b >= low && b <= high {
+					cands = append(cands, b)
 				}
 			}
+		} else {
+			for p := low; p <= high; p++ {
+				cands = append(cands, p)
+			}
 		}
-		t.Fatalf("k=%d: recovered state %+v with %d entries (snap %d) matches no record prefix in [%d,%d] (acked step %d, crashed step %d)",
-			k, st, len(ents), snap.Index, low, high, acked, out.crashedStep)
+		ok := false
+		for _, p := range cands {
+			ost, oents, omatch := oracleReplay(recs[:p], snap)
+			if omatch && ost == st && entsEqual(oents, ents) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			for _, p := range cands {
+				ost, oents, omatch := oracleReplay(recs[:p], snap)
+				t.Logf("candidate p=%d: match=%v st=%+v ents=%d", p, omatch, ost, len(oents))
+				for i := range max(len(oents), len(ents)) {
+					if i >= len(oents) || i >= len(ents) || !entsEqual(oents[i:i+1], ents[i:i+1]) {
+						if i < len(oents) {
+							t.Logf("  oracle[%d] = %d/%d", i, oents[i].Index, oents[i].Term)
+						}
+						if i < len(ents) {
+							t.Logf("  got[%d] = %d/%d", i, ents[i].Index, ents[i].Term)
+						}
+						break
+					}
+				}
+			}
+			t.Fatalf("%s: recovered state %+v with %d entries (snap %d) matches no record prefix in [%d,%d] (acked step %d, crashed step %d)",
+				label, st, len(ents), snap.Index, low, high, acked, out.crashedStep)
+		}
+
+		// The recovered WAL accepts appends, and they read back.
+		var maxTerm uint64 = st.Term
+		for _, e := range ents {
+			maxTerm = max(maxTerm, e.Term)
+		}
+		next := snap.Index + uint64(len(ents)) + 1
+		// Small synced appends, so that one of them likely ends inside
+		// whatever unsynced leftovers followed the last valid record: those
+		// must have been zeroed, or the next read fails.
+		arng := newRNG(seed ^ uint64(k))
+		var more []raftpb.Entry
+		nst := raftpb.HardState{Term: maxTerm + 1, Vote: 1, Commit: st.Commit}
+		for i := 0; i < 3; i++ {
+			e := makeEnts(arng, next+uint64(i), maxTerm+1, 1, 20+arng.IntN(700))
+			if err := w2.Save(nst, e); err != nil {
+				t.Fatalf("%s: Save after recovery: %v", label, err)
+			}
+			more = append(more, e...)
+		}
+		if err := w2.Close(); err != nil {
+			t.Fatalf("%s: Close after recovery: %v", label, err)
+		}
+		w3, err := Open(img, "wal", snap, opts)
+		if err != nil {
+			t.Fatalf("%s: reopen: %v", label, err)
+		}
+		_, st3, ents3, err := w3.ReadAll()
+		w3.Close()
+		if err != nil || st3 != nst || !entsEqual(ents3, append(ents, more...)) {
+			t.Fatalf("%s: after append and reopen: st %+v, %d entries, err %v", label, st3, len(ents3), err)
+		}
+		return repairs
 	}
 
-	// The recovered WAL accepts appends, and they read back.
-	var maxTerm uint64 = st.Term
-	for _, e := range ents {
-		maxTerm = max(maxTerm, e.Term)
-	}
-	next := snap.Index + uint64(len(ents)) + 1
-	// Small synced appends, so that one of them likely ends inside
-	// whatever unsynced leftovers followed the last valid record: those
-	// must have been zeroed, or the next read fails.
-	arng := newRNG(seed ^ uint64(k))
-	var more []raftpb.Entry
-	nst := raftpb.HardState{Term: maxTerm + 1, Vote: 1, Commit: st.Commit}
-	for i := 0; i < 3; i++ {
-		e := makeEnts(arng, next+uint64(i), maxTerm+1, 1, 20+arng.IntN(700))
-		if err := w2.Save(nst, e); err != nil {
-			t.Fatalf("k=%d: Save after recovery: %v", k, err)
+	// In the kept-unsynced mode, crash again at every step of a recovery
+	// that has to repair or zero something (and at every tenth point
+	// anyway): a second crash must not make things worse.
+	if nested && keepPct > 0 {
+		trial := clone.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 100, RNG: newRNG(1)})
+		if needsRepair(t, trial, opts) || k%10 == 0 {
+			for k2 := 0; ; k2++ {
+				base := clone.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 100, RNG: newRNG(1)})
+				rfs2 := waltest.Wrap(base)
+				var c2 *vfs.MemFS
+				rfs2.SetBefore(countOp, func(op waltest.Op, n int) error {
+					if n == k2 {
+						c2 = base.CrashClone(vfs.CrashCloneCfg{})
+						rfs2.Crash()
+						return waltest.ErrCrashed
+					}
+					return nil
+				})
+				recoverOnly(t, rfs2, opts, fmt.Sprintf("k=%d/k2=%d", k, k2))
+				if c2 == nil {
+					break
+				}
+				out.nested++
+				verify(c2, fmt.Sprintf("k=%d/k2=%d", k, k2))
+			}
 		}
-		more = append(more, e...)
 	}
-	if err := w2.Close(); err != nil {
-		t.Fatalf("k=%d: Close after recovery: %v", k, err)
-	}
-	w3, err := Open(clone, "wal", snap, opts)
-	if err != nil {
-		t.Fatalf("k=%d: reopen: %v", k, err)
-	}
-	_, st3, ents3, err := w3.ReadAll()
-	w3.Close()
-	if err != nil || st3 != nst || !entsEqual(ents3, append(ents, more...)) {
-		t.Fatalf("k=%d: after append and reopen: st %+v, %d entries, err %v", k, st3, len(ents3), err)
-	}
+	out.repairs = verify(clone, fmt.Sprintf("k=%d", k))
 	return out
 }
 
@@ -369,16 +403,17 @@ func TestCrashAtEveryWrite(t *testing.T) {
 	}{{"unsynced=dropped", 0, 1024}, {"unsynced=kept-50pct", 50, 8192}} {
 		opts := Options{SegmentSize: mode.segSize, MaxSegments: 3}
 		t.Run(mode.name, func(t *testing.T) {
-			points, repairs := 0, 0
+			points, repairs, nested := 0, 0, 0
 			var cutOps, cuts int
 			for k := 0; ; k++ {
-				out := runCrashPoint(t, steps, opts, k, mode.pct, seed)
+				out := runCrashPoint(t, steps, opts, k, mode.pct, seed, true)
 				if !out.fired {
 					cutOps, cuts = out.ops, out.cuts
 					break
 				}
 				points++
 				repairs += out.repairs
+				nested += out.nested
 			}
 			if points == 0 || points != cutOps {
 				t.Fatalf("tried %d crash points for %d counted operations", points, cutOps)
@@ -388,7 +423,7 @@ func TestCrashAtEveryWrite(t *testing.T) {
 				// not testing what it claims.
 				t.Fatalf("the workload never cut a segment (seed %d): crash points miss the cut", seed)
 			}
-			t.Logf("crash points tried: %d (%d workload steps, %d segment cuts, %d torn tails repaired, seed %d)", points, len(steps), cuts, repairs, seed)
+			t.Logf("crash points tried: %d (%d workload steps, %d segment cuts, %d torn tails repaired, %d second crashes during recovery, seed %d)", points, len(steps), cuts, repairs, nested, seed)
 		})
 	}
 }
@@ -454,4 +489,50 @@ func isPipelineFile(name string) bool {
 		}
 	}
 	return true
+}
+
+// needsRepair reports whether recovering img repairs a torn tail.
+func needsRepair(t *testing.T, img *vfs.MemFS, opts Options) bool {
+	if !Exist(img, "wal") {
+		return false
+	}
+	snaps, err := ValidSnapshotEntries(img, "wal")
+	if err != nil || len(snaps) == 0 {
+		return false // verify reports it
+	}
+	repaired := false
+	opts.OnEvent = func(e Event) { repaired = repaired || e.Kind == EventRepair }
+	w, err := Open(img, "wal", snaps[len(snaps)-1], opts)
+	if err != nil {
+		return false
+	}
+	w.ReadAll()
+	w.Close()
+	return repaired
+}
+
+// recoverOnly runs the read side of recovery (which may repair and zero)
+// on a filesystem that crashes part way; only the crash may fail it.
+func recoverOnly(t *testing.T, fs vfs.FS, opts Options, label string) {
+	t.Helper()
+	ok := func(err error, what string) bool {
+		if err != nil && !errors.Is(err, waltest.ErrCrashed) {
+			t.Fatalf("%s: %s: %v", label, what, err)
+		}
+		return err == nil
+	}
+	if !Exist(fs, "wal") {
+		return
+	}
+	snaps, err := ValidSnapshotEntries(fs, "wal")
+	if !ok(err, "ValidSnapshotEntries") || len(snaps) == 0 {
+		return
+	}
+	w, err := Open(fs, "wal", snaps[len(snaps)-1], opts)
+	if !ok(err, "Open") {
+		return
+	}
+	_, _, _, err = w.ReadAll()
+	ok(err, "ReadAll")
+	w.Close()
 }
