@@ -2,6 +2,7 @@ package backend
 
 import (
 	"io"
+	"sync/atomic"
 
 	"etcdlab/engines/engine"
 )
@@ -14,15 +15,28 @@ import (
 // at once and reaches the engine with the next batch commit. A batch committed
 // with sync is forced into the engine before Commit returns. Closing the
 // adapter closes the backend (and so the engine).
-func (b *Backend) AsEngine() engine.Engine { return adapter{b} }
+//
+// Its Stats count the adapter's own batches: Commits and SyncedCommits are
+// Commit calls and LogicalBytes the key and value bytes they put, while
+// Fsyncs and BytesWritten are the engine's, so WriteAmp is the disk bytes
+// written per logical byte through the batching layer. The backend's own
+// commit count is in Native["backend.commits"].
+func (b *Backend) AsEngine() engine.Engine { return adapter{b, &adapterStats{}} }
 
-type adapter struct{ b *Backend }
+type adapter struct {
+	b     *Backend
+	stats *adapterStats
+}
+
+type adapterStats struct {
+	commits, synced, logical atomic.Int64
+}
 
 var _ engine.Engine = adapter{}
 
 func (a adapter) Name() string { return a.b.eng.Name() }
 
-func (a adapter) NewBatch() engine.Batch { return &adapterBatch{b: a.b} }
+func (a adapter) NewBatch() engine.Batch { return &adapterBatch{b: a.b, stats: a.stats} }
 
 func (a adapter) NewView() (engine.View, error) {
 	if a.b.closed.Load() {
@@ -35,7 +49,24 @@ func (a adapter) Size() int64                           { return a.b.Size() }
 func (a adapter) SizeInUse() int64                      { return a.b.SizeInUse() }
 func (a adapter) Reclaim() error                        { return a.b.Defrag() }
 func (a adapter) WriteImage(w io.Writer) (int64, error) { return a.b.Snapshot(w) }
-func (a adapter) Stats() engine.Stats                   { return a.b.Stats().Engine }
+
+func (a adapter) Stats() engine.Stats {
+	bs := a.b.Stats()
+	s := bs.Engine
+	s.Commits = a.stats.commits.Load()
+	s.SyncedCommits = a.stats.synced.Load()
+	s.LogicalBytes = a.stats.logical.Load()
+	s.Reclaims = bs.Defrags
+	native := make(map[string]float64, len(s.Native)+3)
+	for k, v := range s.Native {
+		native[k] = v
+	}
+	native["backend.commits"] = float64(bs.Commits)
+	native["backend.engine_commits"] = float64(bs.Engine.Commits)
+	native["backend.pending_ops"] = float64(bs.PendingOps)
+	s.Native = native
+	return s
+}
 
 func (a adapter) Close() error {
 	if a.b.closed.Load() {
@@ -54,8 +85,9 @@ func (v readView) Close() error { v.r.Close(); return nil }
 
 // adapterBatch records operations and replays them in one write txn on Commit.
 type adapterBatch struct {
-	b   *Backend
-	ops []op
+	b     *Backend
+	stats *adapterStats
+	ops   []op
 }
 
 type op struct {
@@ -108,6 +140,12 @@ func (ab *adapterBatch) Commit(sync bool) error {
 			tx.UnsafeDeleteRange(o.bkt, o.key, o.end)
 		}
 	}
+	var logical int64
+	for _, o := range ab.ops {
+		if o.kind == 'p' {
+			logical += int64(len(o.key) + len(o.value))
+		}
+	}
 	var err error
 	if sync {
 		err = tx.Commit()
@@ -116,6 +154,13 @@ func (ab *adapterBatch) Commit(sync bool) error {
 	ab.ops = ab.ops[:0]
 	if err == nil {
 		err = ab.b.Err()
+	}
+	if err == nil {
+		ab.stats.commits.Add(1)
+		ab.stats.logical.Add(logical)
+		if sync {
+			ab.stats.synced.Add(1)
+		}
 	}
 	return err
 }

@@ -12,8 +12,9 @@ import (
 	"etcdlab/internal/clock"
 )
 
-// ErrClosed is returned by a backend used after Close.
-var ErrClosed = errors.New("backend: closed")
+// ErrClosed is returned by a backend used after Close. It wraps
+// engine.ErrClosed, so callers can test for either.
+var ErrClosed = fmt.Errorf("backend: %w", engine.ErrClosed)
 
 // Backend batches writes to one engine as etcd's backend does. Create it with
 // New; all methods are safe for concurrent use.
