@@ -18,6 +18,9 @@ func (s *Store) Compact(rev int64) (<-chan struct{}, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed.Load() {
+		return nil, ErrClosed
+	}
 	s.revMu.Lock()
 	if rev <= s.compactMainRev {
 		cur := s.compactMainRev
@@ -164,7 +167,9 @@ func (s *Store) HashByRev(rev int64) (KeyValueHash, int64, error) {
 	if s.closed.Load() {
 		return KeyValueHash{}, 0, ErrClosed
 	}
-	s.mu.RLock()
+	if err := s.rlock(); err != nil {
+		return KeyValueHash{}, 0, err
+	}
 	s.revMu.RLock()
 	compactRev, currentRev := s.compactMainRev, s.currentRev
 	s.revMu.RUnlock()

@@ -192,7 +192,9 @@ func (s *Store) Range(r *pb.RangeRequest) (*pb.RangeResponse, error) {
 	if err := s.cfg.ValidateRange(r); err != nil {
 		return nil, err
 	}
-	s.mu.RLock()
+	if err := s.rlock(); err != nil {
+		return nil, err
+	}
 	defer s.mu.RUnlock()
 	v, tx := s.openRead()
 	defer tx.Close()
@@ -218,15 +220,17 @@ func (w *writeTxn) view() txnView {
 	return txnView{wtx: w.tx, readRev: rev, compactRev: w.compactRev}
 }
 
-func (s *Store) beginWrite() writeTxn {
-	s.mu.RLock()
+func (s *Store) beginWrite() (writeTxn, error) {
+	if err := s.rlock(); err != nil {
+		return writeTxn{}, err
+	}
 	tx := s.b.BatchTx()
 	tx.Lock()
 	s.adoptApplying()
 	s.revMu.RLock()
 	w := writeTxn{s: s, tx: tx, beginRev: s.currentRev, compactRev: s.compactMainRev}
 	s.revMu.RUnlock()
-	return w
+	return w, nil
 }
 
 // end finishes the txn and returns the store's revision after it: the
@@ -376,7 +380,10 @@ func (s *Store) Put(r *pb.PutRequest) (*pb.PutResponse, error) {
 	if err := s.cfg.ValidatePut(r); err != nil {
 		return nil, err
 	}
-	w := s.beginWrite()
+	w, err := s.beginWrite()
+	if err != nil {
+		return nil, err
+	}
 	if err := s.checkPut(w.view(), r); err != nil {
 		w.end()
 		return nil, err
@@ -399,7 +406,10 @@ func (s *Store) DeleteRange(r *pb.DeleteRangeRequest) (*pb.DeleteRangeResponse, 
 	if err := s.cfg.ValidateDeleteRange(r); err != nil {
 		return nil, err
 	}
-	w := s.beginWrite()
+	w, err := s.beginWrite()
+	if err != nil {
+		return nil, err
+	}
 	resp, err := s.execDeleteRange(&w, r)
 	rev := w.end()
 	if err != nil {

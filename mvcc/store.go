@@ -225,6 +225,18 @@ func readMetaRev(rtx *backend.ReadTx, key string, absent int64) (int64, error) {
 	return rev.Main, nil
 }
 
+// rlock takes the store's shared lock, or fails once Close has begun (Close
+// sets closed before it takes the lock exclusively, so no op starts on a
+// closed backend).
+func (s *Store) rlock() error {
+	s.mu.RLock()
+	if s.closed.Load() {
+		s.mu.RUnlock()
+		return ErrClosed
+	}
+	return nil
+}
+
 // Rev is the store's current revision.
 func (s *Store) Rev() int64 {
 	s.revMu.RLock()

@@ -270,3 +270,22 @@ func mustMarshalKV(t *testing.T, key string, mod, create, ver int64) []byte {
 	}
 	return b
 }
+
+func TestClosedStore(t *testing.T) {
+	s := openStore(t, "memory", "", Config{})
+	put(t, s, "a", "1")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err1 := s.Put(&pb.PutRequest{Key: []byte("a")})
+	_, err2 := s.Range(&pb.RangeRequest{Key: []byte("a")})
+	_, err3 := s.Txn(&pb.TxnRequest{})
+	_, err4 := s.Compact(2)
+	_, _, err5 := s.HashByRev(0)
+	_, err6 := s.DeleteRange(&pb.DeleteRangeRequest{Key: []byte("a")})
+	for i, err := range []error{err1, err2, err3, err4, err5, err6, s.Close()} {
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("op %d after Close: %v, want ErrClosed", i, err)
+		}
+	}
+}

@@ -20,7 +20,9 @@ func (s *Store) Txn(r *pb.TxnRequest) (*pb.TxnResponse, error) {
 		return nil, err
 	}
 	if isTxnReadOnly(r) {
-		s.mu.RLock()
+		if err := s.rlock(); err != nil {
+			return nil, err
+		}
 		defer s.mu.RUnlock()
 		v, tx := s.openRead()
 		defer tx.Close()
@@ -32,7 +34,10 @@ func (s *Store) Txn(r *pb.TxnRequest) (*pb.TxnResponse, error) {
 		resp.Header.Revision = v.readRev
 		return resp, nil
 	}
-	w := s.beginWrite()
+	w, err := s.beginWrite()
+	if err != nil {
+		return nil, err
+	}
 	path := s.compareToPath(w.view(), r)
 	if err := s.checkTxn(w.view(), r, path); err != nil {
 		w.end()
