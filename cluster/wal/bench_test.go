@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"etcdlab/internal/clock"
+
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"go.etcd.io/raft/v3/raftpb"
 )
@@ -30,7 +32,8 @@ func rawFdatasync(tb testing.TB, dir string, prealloc bool, size int, n int) (fl
 	for i := range buf {
 		buf[i] = byte(i)
 	}
-	start := time.Now()
+	clk := clock.Real()
+	start := clk.Now()
 	for i := 0; i < n; i++ {
 		if _, err := f.WriteAt(buf, int64(i*size)); err != nil {
 			tb.Fatal(err)
@@ -39,7 +42,7 @@ func rawFdatasync(tb testing.TB, dir string, prealloc bool, size int, n int) (fl
 			tb.Fatal(err)
 		}
 	}
-	d := time.Since(start)
+	d := clk.Since(start)
 	return float64(n) / d.Seconds(), d
 }
 
@@ -105,7 +108,8 @@ func BenchmarkSave(b *testing.B) {
 				var idx uint64
 				b.SetBytes(int64(n * benchDataBytes))
 				b.ResetTimer()
-				start := time.Now()
+				clk := clock.Real()
+				start := clk.Now()
 				for i := 0; i < b.N; i++ {
 					for j := range ents {
 						idx++
@@ -115,7 +119,7 @@ func BenchmarkSave(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				el := time.Since(start).Seconds()
+				el := clk.Since(start).Seconds()
 				b.StopTimer()
 				st := w.Stats()
 				b.ReportMetric(float64(b.N*n)/el, "entries/s")
