@@ -35,6 +35,18 @@
 // else is a *CorruptError (errors.Is ErrCorrupt, and ErrCRCMismatch for
 // checksum failures) naming the file and offset, never silently truncated.
 //
+// Differences from etcd 3.6, each deliberate:
+//   - ReadAll drops entries above the snapshot when a later record rewrites
+//     the log from an index at or below it (etcd keeps them and can return
+//     entries a new leader overwrote; found by the crash test).
+//   - ReadAll restores the last hard state, so the first Save after a
+//     restart syncs only if raft.MustSync says so (etcd starts from an empty
+//     state and always syncs once).
+//   - Record framing is our own compact binary (type, crc, payload) rather
+//     than the walpb protobuf; the crc also covers the type byte.
+//   - Create also fsyncs the new directory before renaming it into place,
+//     and a failed write or sync is sticky (etcd exits the process).
+//
 // All file access goes through a pebble vfs.FS: vfs.Default in production,
 // crashable MemFS and errorfs in tests. Sync counts and an HdrHistogram of
 // sync latencies are exposed by Stats; slow syncs, cuts, repairs and purges
