@@ -195,3 +195,57 @@ func BenchmarkIndexPut(b *testing.B) {
 	runtime.KeepAlive(keys) // live in both measurements, so not counted
 	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/float64(b.N), "index-bytes/key")
 }
+
+// BenchmarkRestore measures Open's index rebuild over 100,000 keys written
+// with two revisions each (a headline figure: recovery time).
+func BenchmarkRestore(b *testing.B) {
+	const keys = 100_000
+	for _, name := range testEngineNames() {
+		b.Run("engine="+name, func(b *testing.B) {
+			dir := b.TempDir()
+			be, err := backend.New(openEngine(b, name, dir), backend.Config{NoSync: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			s, err := Open(be, Config{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ks := benchKeys(7, keys)
+			value := make([]byte, benchValueSize)
+			for range 2 {
+				for _, k := range ks {
+					if _, err := s.Put(&pb.PutRequest{Key: k, Value: value}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			if err := s.Close(); err != nil {
+				b.Fatal(err)
+			}
+			var total time.Duration
+			b.ResetTimer()
+			for range b.N {
+				be, err := backend.New(openEngine(b, name, dir), backend.Config{NoSync: true})
+				if err != nil {
+					b.Fatal(err)
+				}
+				s, err := Open(be, Config{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				total += s.RestoreDuration()
+				if s.Rev() != 2*keys+1 {
+					b.Fatalf("restored at revision %d, want %d", s.Rev(), 2*keys+1)
+				}
+				b.StopTimer()
+				if err := s.Close(); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "restore-ms")
+			b.ReportMetric(float64(total.Nanoseconds())/float64(b.N)/float64(2*keys), "ns/record")
+		})
+	}
+}
