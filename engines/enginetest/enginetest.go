@@ -814,7 +814,7 @@ func (s *suite) testConcurrent(t *testing.T) {
 	checkView := func(v engine.View, minGen int) (int, error) {
 		sideVal, err := v.Get(side, []byte("gen"))
 		if err != nil {
-			return 0, fmt.Errorf("Get side gen: %w", err)
+			return 0, fmt.Errorf("get of side gen: %w", err)
 		}
 		var g int
 		if _, err := fmt.Sscanf(string(sideVal), "gen-%d", &g); err != nil {
@@ -897,7 +897,7 @@ func (s *suite) testConcurrent(t *testing.T) {
 			}
 			images = append(images, buf.Bytes())
 			if err := e.Reclaim(); err != nil {
-				report(fmt.Errorf("Reclaim during commits: %w", err))
+				report(fmt.Errorf("reclaim during commits: %w", err))
 			}
 		}
 	}()
