@@ -177,6 +177,9 @@ func (s *Store) restoreRecord(cache map[string]*keyIndex, kv *mvccpb.KeyValue, k
 	if err != nil {
 		return fmt.Errorf("mvcc: restoring the key bucket: %w", err)
 	}
+	// Unmarshal leaves fields absent from the record untouched: clear them,
+	// keeping the buffers for reuse.
+	*kv = mvccpb.KeyValue{Key: kv.Key[:0], Value: kv.Value[:0]}
 	if err := kv.Unmarshal(v); err != nil {
 		return fmt.Errorf("%w: record at revision %v does not decode as a KeyValue: %v", ErrCorrupt, rev, err)
 	}
