@@ -258,7 +258,6 @@ func (o *oracle) txn(r *pb.TxnRequest) (*pb.TxnResponse, error) {
 		return nil, err
 	}
 	// Decide the whole path before running anything.
-	type decided struct{ ok bool }
 	paths := map[*pb.TxnRequest]bool{}
 	var decide func(t *pb.TxnRequest)
 	decide = func(t *pb.TxnRequest) {

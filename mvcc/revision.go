@@ -76,7 +76,3 @@ func ParseRevBytes(b []byte) (rev Revision, tombstone bool, err error) {
 	}
 	return rev, tombstone, nil
 }
-
-func isTombstoneKey(b []byte) bool {
-	return len(b) == MarkedRevBytesLen && b[RevBytesLen] == tombstoneMark
-}
