@@ -100,18 +100,56 @@ func (o *oracle) rangeResp(r *pb.RangeRequest, readRev int64) (*pb.RangeResponse
 	if r.CountOnly {
 		return resp, nil
 	}
-	if r.Limit > 0 && len(ks) > int(r.Limit) {
-		ks = ks[:r.Limit]
-		resp.More = true
-	}
+	var kvs []*mvccpb.KeyValue
 	for _, k := range ks {
 		v, _ := o.get(k, rev)
 		kv := o.kv(k, v)
-		if r.KeysOnly {
+		if (r.MinModRevision != 0 && kv.ModRevision < r.MinModRevision) ||
+			(r.MaxModRevision != 0 && kv.ModRevision > r.MaxModRevision) ||
+			(r.MinCreateRevision != 0 && kv.CreateRevision < r.MinCreateRevision) ||
+			(r.MaxCreateRevision != 0 && kv.CreateRevision > r.MaxCreateRevision) {
+			continue
+		}
+		kvs = append(kvs, kv)
+	}
+	// Sort by the target (ascending unless DESCEND), ties in key order:
+	// an insertion sort, as plain as it gets.
+	if r.SortOrder != pb.RangeRequest_NONE || r.SortTarget != pb.RangeRequest_KEY {
+		before := func(a, b *mvccpb.KeyValue) bool {
+			var c int
+			switch r.SortTarget {
+			case pb.RangeRequest_KEY:
+				c = bytes.Compare(a.Key, b.Key)
+			case pb.RangeRequest_VERSION:
+				c = cmpInt(a.Version, b.Version)
+			case pb.RangeRequest_CREATE:
+				c = cmpInt(a.CreateRevision, b.CreateRevision)
+			case pb.RangeRequest_MOD:
+				c = cmpInt(a.ModRevision, b.ModRevision)
+			case pb.RangeRequest_VALUE:
+				c = bytes.Compare(a.Value, b.Value)
+			}
+			if r.SortOrder == pb.RangeRequest_DESCEND {
+				return c > 0
+			}
+			return c < 0
+		}
+		for i := 1; i < len(kvs); i++ {
+			for j := i; j > 0 && before(kvs[j], kvs[j-1]); j-- {
+				kvs[j], kvs[j-1] = kvs[j-1], kvs[j]
+			}
+		}
+	}
+	if r.Limit > 0 && len(kvs) > int(r.Limit) {
+		kvs = kvs[:r.Limit]
+		resp.More = true
+	}
+	if r.KeysOnly { // after sorting: etcd sorts by value, then drops values
+		for _, kv := range kvs {
 			kv.Value = nil
 		}
-		resp.Kvs = append(resp.Kvs, kv)
 	}
+	resp.Kvs = kvs
 	return resp, nil
 }
 
@@ -388,6 +426,22 @@ func (g *gen) rangeReq() *pb.RangeRequest {
 	}
 	r.KeysOnly = g.r.IntN(6) == 0
 	r.CountOnly = g.r.IntN(8) == 0
+	if g.r.IntN(4) == 0 {
+		r.SortOrder = pb.RangeRequest_SortOrder(g.r.IntN(3))
+		r.SortTarget = pb.RangeRequest_SortTarget(g.r.IntN(5))
+	}
+	if g.r.IntN(6) == 0 {
+		switch g.r.IntN(4) {
+		case 0:
+			r.MinModRevision = g.r.Int64N(g.o.rev + 1)
+		case 1:
+			r.MaxModRevision = g.r.Int64N(g.o.rev + 1)
+		case 2:
+			r.MinCreateRevision = g.r.Int64N(g.o.rev + 1)
+		default:
+			r.MaxCreateRevision = g.r.Int64N(g.o.rev + 1)
+		}
+	}
 	return r
 }
 
@@ -491,16 +545,26 @@ func runModel(t *testing.T, engineName string, seed uint64, steps int) uint32 {
 		switch x := g.r.IntN(100); {
 		case x < 30:
 			r := &pb.PutRequest{Key: g.key(), Value: g.value(), PrevKv: g.r.IntN(3) == 0}
+			if g.r.IntN(8) == 0 {
+				r.Value, r.IgnoreValue = nil, true
+			}
 			desc = "put " + r.String()
 			resp, err := s.Put(r)
 			got = render(resp, err)
-			w := &pb.PutResponse{Header: &pb.ResponseHeader{Revision: o.rev + 1}}
-			if r.PrevKv {
-				if v, ok := o.get(string(r.Key), o.rev); ok {
-					w.PrevKv = o.kv(string(r.Key), v)
-				}
+			prev, exists := o.get(string(r.Key), o.rev)
+			if r.IgnoreValue && !exists {
+				want = render(nil, ErrKeyNotFound)
+				break
 			}
-			o.put(string(r.Key), r.Value)
+			w := &pb.PutResponse{Header: &pb.ResponseHeader{Revision: o.rev + 1}}
+			if r.PrevKv && exists {
+				w.PrevKv = o.kv(string(r.Key), prev)
+			}
+			value := r.Value
+			if r.IgnoreValue {
+				value = prev.value
+			}
+			o.put(string(r.Key), value)
 			o.rev++
 			want = w.String()
 		case x < 40:
