@@ -133,7 +133,8 @@ func (s *Store) execRange(v txnView, r *pb.RangeRequest) (*pb.RangeResponse, err
 		keep = append(keep, *kv)
 	}
 	kvs = keep
-	if sortOrder != pb.RangeRequest_NONE {
+	if sortOrder == pb.RangeRequest_ASCEND || sortOrder == pb.RangeRequest_DESCEND {
+		// An unknown order sorts nothing, as in etcd.
 		sortKVs(kvs, sortOrder, r.SortTarget)
 	}
 	if r.Limit > 0 && len(kvs) > int(r.Limit) {
