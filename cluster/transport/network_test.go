@@ -57,10 +57,11 @@ func TestOptionsValidate(t *testing.T) {
 
 func TestNetworkDeliveryOrder(t *testing.T) {
 	base := runtime.NumGoroutine()
-	n := newTestNetwork(t, NetworkOptions{Seed: testSeed(t)})
+	const count = 5000
+	// The queue holds everything: this test is about order, not overflow.
+	n := newTestNetwork(t, NetworkOptions{Seed: testSeed(t), QueueSize: count})
 	h1, h2 := newRecHandler(), newRecHandler()
 	t1, t2 := n.Join(1, h1), n.Join(2, h2)
-	const count = 5000
 	var batch []raftpb.Message
 	for i := uint64(0); i < count; i++ {
 		batch = append(batch, msgApp(1, 2, i, []byte{byte(i)}))
@@ -130,7 +131,7 @@ func TestNetworkDelayFakeClock(t *testing.T) {
 // lossRun sends count messages over a lossy link and returns the indexes
 // that arrived, in arrival order.
 func lossRun(t *testing.T, seed uint64, cfg LinkConfig, count int, fc *clock.Fake) []uint64 {
-	opts := NetworkOptions{Seed: seed}
+	opts := NetworkOptions{Seed: seed, QueueSize: count} // no overflow drops
 	if fc != nil {
 		opts.Clock = fc
 	}
