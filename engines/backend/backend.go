@@ -27,9 +27,16 @@ type Backend struct {
 	// readMu guards the read side: the shared engine view of the last commit
 	// and the read buffer of ended-but-uncommitted write txns. A reader takes
 	// both under the read lock, so the pair is always consistent.
-	readMu  sync.RWMutex
-	view    *sharedView
-	readBuf *overlay // immutable; replaced (copy-on-write) on every publish
+	readMu sync.RWMutex
+	view   *sharedView
+	// readTrees holds the puts of ended write txns since the last commit,
+	// per bucket. Only publish writes it, under readMu. Readers never see it
+	// directly: they get readSnap, an O(1) copy-on-write clone taken by the
+	// first reader after a publish and shared by the readers after it. So a
+	// write-only load never clones, and each clone costs the writer one copy
+	// of the nodes it touches next, not a copy per write.
+	readTrees map[byte]*tree
+	readSnap  *overlay // nil until a reader asks after a change
 
 	hook func(tx *BatchTx)
 
@@ -83,11 +90,11 @@ func New(e engine.Engine, cfg Config) (*Backend, error) {
 		return nil, fmt.Errorf("backend: opening the first read view: %w", err)
 	}
 	b := &Backend{
-		eng:     e,
-		cfg:     cfg,
-		readBuf: &overlay{},
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
+		eng:       e,
+		cfg:       cfg,
+		readTrees: map[byte]*tree{},
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
 	}
 	b.view = &sharedView{v: v}
 	b.view.refs.Store(1) // the backend's own reference
@@ -164,11 +171,28 @@ func (b *Backend) ForceCommit() error {
 // that has ended since. Close it when done.
 func (b *Backend) ReadTx() *ReadTx {
 	b.readMu.RLock()
-	v := b.view
-	v.refs.Add(1)
-	buf := b.readBuf
+	if snap := b.readSnap; snap != nil {
+		v := b.view
+		v.refs.Add(1) // under the lock: the view cannot be swapped out meanwhile
+		b.readMu.RUnlock()
+		return &ReadTx{view: v, buf: snap}
+	}
 	b.readMu.RUnlock()
-	return &ReadTx{view: v, buf: buf}
+	b.readMu.Lock()
+	if b.readSnap == nil {
+		snap := &overlay{}
+		if len(b.readTrees) > 0 {
+			snap.trees = make(map[byte]*tree, len(b.readTrees))
+			for id, t := range b.readTrees {
+				snap.trees[id] = t.Clone()
+			}
+		}
+		b.readSnap = snap
+	}
+	v, snap := b.view, b.readSnap
+	v.refs.Add(1)
+	b.readMu.Unlock()
+	return &ReadTx{view: v, buf: snap}
 }
 
 // publish makes a finished write txn's puts visible to new readers. Called
@@ -178,20 +202,15 @@ func (b *Backend) publish(puts []bucketItem) {
 		return
 	}
 	b.readMu.Lock()
-	old := b.readBuf
-	next := &overlay{trees: make(map[byte]*tree, len(old.trees)+1)}
-	for id, t := range old.trees {
-		next.trees[id] = t.Clone()
-	}
 	for _, p := range puts {
-		t := next.trees[p.bucket]
+		t := b.readTrees[p.bucket]
 		if t == nil {
 			t = newTree()
-			next.trees[p.bucket] = t
+			b.readTrees[p.bucket] = t
 		}
-		t.ReplaceOrInsert(p.item)
+		t.ReplaceOrInsert(p.item) // copies only nodes a reader's clone shares
 	}
-	b.readBuf = next
+	b.readSnap = nil
 	b.readMu.Unlock()
 }
 
@@ -207,7 +226,8 @@ func (b *Backend) swapView() error {
 	b.readMu.Lock()
 	old := b.view
 	b.view = nv
-	b.readBuf = &overlay{}
+	b.readTrees = map[byte]*tree{}
+	b.readSnap = nil
 	b.readMu.Unlock()
 	old.release()
 	return nil

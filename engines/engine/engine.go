@@ -127,9 +127,16 @@ type Stats struct {
 	// Reclaims counts completed Reclaim calls.
 	Reclaims int64
 	// Native holds engine-specific metrics under flat names, for example
-	// "bbolt.tx.page_alloc_bytes" or "pebble.l0.files".
+	// "bbolt.tx.page_alloc_bytes" or "pebble.l0.files". One name is shared:
+	// RetainedBytesMetric.
 	Native map[string]float64
 }
+
+// RetainedBytesMetric names the Native metric of the bytes in Size that an
+// engine keeps on purpose for reuse and that Reclaim does not return (pebble:
+// obsolete WAL files kept for recycling, bounded by its memtable count). It
+// is part of the real footprint; the reclamation check looks past it.
+const RetainedBytesMetric = "retained_bytes"
 
 // WriteAmp is BytesWritten / LogicalBytes, or 0 before anything was written.
 func (s Stats) WriteAmp() float64 {

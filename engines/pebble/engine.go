@@ -332,6 +332,8 @@ func (e *Engine) native() map[string]float64 {
 		"pebble.block_cache.hits":        float64(m.BlockCache.Hits),
 		"pebble.block_cache.misses":      float64(m.BlockCache.Misses),
 		"pebble.wal.files":               float64(m.WAL.Files),
+		"pebble.wal.obsolete_files":      float64(m.WAL.ObsoleteFiles),
+		engine.RetainedBytesMetric:       float64(m.WAL.ObsoletePhysicalSize),
 		"pebble.wal.size":                float64(m.WAL.Size),
 		"pebble.wal.bytes_in":            float64(m.WAL.BytesIn),
 		"pebble.wal.bytes_written":       float64(m.WAL.BytesWritten),
