@@ -1,0 +1,228 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"etcdlab/engines"
+	"etcdlab/engines/backend"
+	"etcdlab/internal/clock"
+	"etcdlab/workloads"
+)
+
+// Layer names.
+const (
+	LayerEngine  = "engine"
+	LayerMVCC    = "mvcc"
+	LayerCluster = "cluster"
+)
+
+// Defaults applied by EnsureDefaults.
+const (
+	DefaultLayer                  = LayerMVCC
+	DefaultEngine                 = "bbolt"
+	DefaultWorkload               = "ycsb-a"
+	DefaultClients                = 8
+	DefaultDuration               = 10 * time.Second
+	DefaultSnapshotCount          = 10_000  // etcd 3.6 --snapshot-count
+	DefaultSnapshotCatchupEntries = 5_000   // etcd's SnapshotCatchUpEntries
+	DefaultQuotaBytes             = 2 << 30 // etcd --quota-backend-bytes default
+	DefaultFsyncProbe             = 200
+	MaxNodes                      = 7
+	MaxClients                    = 10_000
+)
+
+var (
+	// ErrBadConfig marks a Config that fails validation.
+	ErrBadConfig = errors.New("bench: bad config")
+	// ErrUnknownLayer marks a layer name that does not exist.
+	ErrUnknownLayer = errors.New("bench: unknown layer")
+	// ErrLayerNotBuilt marks a layer whose implementation is not in this
+	// build yet (the cluster layer until package cluster lands).
+	ErrLayerNotBuilt = errors.New("bench: layer not built yet")
+)
+
+// Layers lists the layer names in the order they stack.
+func Layers() []string { return []string{LayerEngine, LayerMVCC, LayerCluster} }
+
+// Config describes one run. The zero value plus a Workload spec and
+// EnsureDefaults is a valid closed-loop run of DefaultDuration on the mvcc
+// layer over bbolt.
+type Config struct {
+	// Layer is what ops run against: "engine" (the engine under the batching
+	// layer), "mvcc" (the MVCC store, no raft) or "cluster" (the full
+	// pipeline). Default "mvcc".
+	Layer string
+	// Engine names the storage engine (engines.Names). Default "bbolt".
+	Engine string
+	// EngineOptions are the engine's "key=value" options (engines.Knobs).
+	EngineOptions []string
+	// Nodes is the cluster size, 1..7. Default 1; must be 1 below the cluster
+	// layer.
+	Nodes int
+	// Endpoints of separately started etcdlab nodes (cluster layer only);
+	// empty means an in-process cluster of Nodes nodes.
+	Endpoints []string
+
+	// Workload is the workload spec (a preset or a parsed file), with any
+	// overrides applied. An empty Name with no ops means DefaultWorkload.
+	Workload workloads.Spec
+	// Seed is the master seed: the workload's streams derive from it.
+	Seed int64
+
+	// Clients is the number of concurrent clients. Default 8.
+	Clients int
+	// Rate, when > 0, makes the run open loop: ops are started at Rate per
+	// second in total (spread evenly over the clients) whatever their
+	// latency, and latency is measured from each op's intended start.
+	// 0 is closed loop: each client starts its next op when the last ends.
+	Rate float64
+	// Duration of the measured phase. Default 10s unless Ops is set; giving
+	// both is an error.
+	Duration time.Duration
+	// Ops is the number of measured ops (split evenly over the clients), as
+	// an alternative to Duration.
+	Ops int64
+	// Warmup runs the workload unmeasured for this long after the preload.
+	// Default 0 (none).
+	Warmup time.Duration
+
+	// SnapshotCount, SnapshotCatchupEntries, QuotaBytes and LinkDelay are the
+	// cluster layer's knobs (etcd's --snapshot-count, SnapshotCatchUpEntries,
+	// --quota-backend-bytes, and the in-process transport's per-link delay).
+	// They are recorded for every run. Defaults 10000, 5000, 2 GiB, 0.
+	SnapshotCount          uint64
+	SnapshotCatchupEntries uint64
+	QuotaBytes             int64
+	LinkDelay              time.Duration
+
+	// Backend configures the batching layer (batch interval and limit).
+	// Zero fields take etcd's defaults.
+	Backend backend.Config
+
+	// DataDir is where engines keep their files. Default: a temporary
+	// directory next to the output directory (so the fsync probe and the
+	// engine share a file system), or under the system temp dir when there
+	// is no output; removed at the end unless KeepData.
+	DataDir  string
+	KeepData bool
+
+	// FsyncProbe is the number of fdatasyncs of the environment probe.
+	// Default 200; negative skips the probe.
+	FsyncProbe int
+
+	// Clock is the time source. Default clock.Real().
+	Clock clock.Clock
+	// Progress, when set, receives a live progress line (use a terminal).
+	Progress io.Writer
+}
+
+// EnsureDefaults fills unset fields with their documented defaults.
+func (c *Config) EnsureDefaults() {
+	if c.Layer == "" {
+		c.Layer = DefaultLayer
+	}
+	if c.Engine == "" {
+		c.Engine = DefaultEngine
+	}
+	if c.Nodes == 0 {
+		c.Nodes = 1
+	}
+	if c.Workload.Name == "" && c.Workload.Ops == (workloads.OpMix{}) {
+		if spec, err := workloads.Preset(DefaultWorkload); err == nil {
+			c.Workload = spec
+		}
+	}
+	c.Workload.EnsureDefaults()
+	if c.Clients == 0 {
+		c.Clients = DefaultClients
+	}
+	if c.Duration == 0 && c.Ops == 0 {
+		c.Duration = DefaultDuration
+	}
+	if c.SnapshotCount == 0 {
+		c.SnapshotCount = DefaultSnapshotCount
+	}
+	if c.SnapshotCatchupEntries == 0 {
+		c.SnapshotCatchupEntries = DefaultSnapshotCatchupEntries
+	}
+	if c.QuotaBytes == 0 {
+		c.QuotaBytes = DefaultQuotaBytes
+	}
+	if c.FsyncProbe == 0 {
+		c.FsyncProbe = DefaultFsyncProbe
+	}
+	if c.Clock == nil {
+		c.Clock = clock.Real()
+	}
+	if c.Backend.Clock == nil {
+		c.Backend.Clock = c.Clock
+	}
+	c.Backend.EnsureDefaults()
+}
+
+// Validate reports every problem of an EnsureDefaults'd Config at once.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrBadConfig}, args...)...))
+	}
+	switch c.Layer {
+	case LayerEngine, LayerMVCC, LayerCluster:
+	default:
+		errs = append(errs, fmt.Errorf("%w: %q (accepted: %s)", ErrUnknownLayer, c.Layer, strings.Join(Layers(), ", ")))
+	}
+	if _, err := engines.OptionsString(c.Engine, c.EngineOptions); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Nodes < 1 || c.Nodes > MaxNodes {
+		bad("nodes %d: accepted 1..%d", c.Nodes, MaxNodes)
+	} else if c.Nodes != 1 && c.Layer != LayerCluster {
+		bad("nodes %d: only the cluster layer has more than one node", c.Nodes)
+	}
+	if len(c.Endpoints) > 0 && c.Layer != LayerCluster {
+		bad("endpoints are for the cluster layer only")
+	}
+	if err := c.Workload.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Clients < 1 || c.Clients > MaxClients {
+		bad("clients %d: accepted 1..%d", c.Clients, MaxClients)
+	}
+	if c.Rate < 0 {
+		bad("rate %v: must be >= 0 (0 is closed loop)", c.Rate)
+	}
+	if c.Duration < 0 || c.Ops < 0 || c.Warmup < 0 {
+		bad("duration, ops and warmup must not be negative")
+	}
+	if c.Duration > 0 && c.Ops > 0 {
+		bad("give a duration or an op count, not both")
+	}
+	if c.Duration == 0 && c.Ops == 0 {
+		bad("give a duration or an op count")
+	}
+	if c.Ops > 0 && c.Ops < int64(c.Clients) {
+		bad("ops %d is fewer than clients %d", c.Ops, c.Clients)
+	}
+	if c.QuotaBytes < 0 {
+		bad("quota-bytes %d: must be >= 0", c.QuotaBytes)
+	}
+	if c.LinkDelay < 0 {
+		bad("link-delay %v: must be >= 0", c.LinkDelay)
+	}
+	if err := c.Backend.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Loop returns "open" or "closed".
+func (c *Config) Loop() string {
+	if c.Rate > 0 {
+		return "open"
+	}
+	return "closed"
+}

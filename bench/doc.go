@@ -1,0 +1,50 @@
+// Package bench is etcdlab's load generator and recorder: it drives one
+// layer of the pipeline with a workload and measures it honestly.
+//
+// Layers ("--layer"), so costs can be taken apart:
+//
+//   - engine: the raw engine under the shared batching layer
+//     (engines.Open + backend.New); ops become read txns and write txns.
+//   - mvcc: etcd's MVCC store without raft (like etcd's `benchmark mvcc`);
+//     ops become etcdserverpb requests.
+//   - cluster: the full pipeline (raft, WAL, snapshots, apply). Its
+//     constructor is the one function in cluster_target.go; until package
+//     cluster is wired in it fails with ErrLayerNotBuilt.
+//
+// A layer is a Target (Do one op, Close); optional capabilities are found by
+// type assertion: StatsSource (disk bytes, fsyncs, db and WAL size).
+// Layers report events (leader changes, snapshots, backend commits...)
+// through LayerEnv.Emit.
+//
+// Contract of a run (Run, RunTarget, RunToDir):
+//
+//  1. Config.EnsureDefaults fills documented defaults; Validate reports
+//     every problem at once. The master seed drives every workload stream.
+//  2. The preload (workloads Loader) is written first, then the workload
+//     runs unmeasured for Warmup, then the measured phase runs for Duration
+//     or until Ops ops have completed (split evenly over the clients).
+//  3. Closed loop: Clients clients each start an op when the last ends;
+//     latency is completion - start. Open loop (Rate > 0): each op has an
+//     intended start on a fixed schedule and latency is completion -
+//     intended start, so a stall shows in every op it delays (coordinated
+//     omission is not hidden); the service time (completion - actual start)
+//     is recorded separately.
+//  4. One HdrHistogram per op kind (1 µs .. 60 s, 3 significant digits,
+//     values in ns), recorded per client without shared locks, rotated
+//     every second into interval histograms; the totals are the sum of the
+//     intervals. Failed ops count as errors and are not in the histograms.
+//  5. Once a second: the interval's throughput and percentiles, RSS, Go
+//     heap, GC pauses, bytes written to disk (/proc/self/io), WAL and
+//     engine fsyncs and db size go on the timeline, with the layer's events.
+//     Write amplification is disk bytes written / logical (key + value)
+//     bytes of the acknowledged writes, over the measured phase.
+//  6. Cancelling the context during the measured phase stops the clients
+//     (in-flight ops get drainGrace to finish), and the figures measured so
+//     far are returned with Interrupted set; RunToDir still writes them.
+//  7. RunToDir writes a run directory (package results) atomically: nothing
+//     appears at the output path unless the run succeeds or is interrupted
+//     after measuring.
+//
+// The harness's own cost is measured by BenchmarkHarness (no-op target) and
+// BenchmarkRecord; BenchmarkPipeline runs the real layers.
+package bench

@@ -1,0 +1,570 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"etcdlab/engines"
+	"etcdlab/results"
+	"etcdlab/workloads"
+)
+
+// ErrInterrupted is returned when a run is cancelled before its measured
+// phase began (there is nothing to report). A run cancelled during the
+// measured phase returns its partial results with Interrupted set instead.
+var ErrInterrupted = errors.New("bench: interrupted before anything was measured")
+
+// drainGrace is how long in-flight ops may take to finish after the run
+// stops before their context is cancelled.
+const drainGrace = 5 * time.Second
+
+// maxEvents bounds the events kept for the timeline; counts stay exact.
+const maxEvents = 200_000
+
+// Outcome is a finished run held in memory: the result, the per-second
+// histogram logs and the timeline. WriteDir turns it into a run directory.
+type Outcome struct {
+	Result   *results.Result
+	Latency  []results.LogInterval
+	Service  []results.LogInterval // open loop only
+	Timeline []results.Sample
+	// Start is the wall time the measured phase began.
+	Start time.Time
+}
+
+// Run opens cfg's layer in a fresh data directory, preloads, warms up,
+// measures and closes it. Cancelling ctx during the measured phase stops
+// the clients and returns what was measured, marked Interrupted.
+func Run(ctx context.Context, cfg Config) (*Outcome, error) {
+	cfg.EnsureDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	ks, err := workloads.NewKeySpace(cfg.Workload, cfg.Seed)
+	if err != nil {
+		return nil, err
+	}
+	dataDir := cfg.DataDir
+	removeData := !cfg.KeepData
+	if dataDir == "" {
+		if dataDir, err = os.MkdirTemp("", "etcdlab-data-"); err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+	} else if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	if removeData {
+		defer os.RemoveAll(dataDir)
+	}
+	ev := &eventLog{counts: map[string][]time.Time{}}
+	t, err := OpenTarget(ctx, cfg, LayerEnv{Dir: dataDir, Emit: ev.emit})
+	if err != nil {
+		return nil, err
+	}
+	out, runErr := runTarget(ctx, cfg, ks, t, ev)
+	closeErr := t.Close()
+	if runErr != nil {
+		return nil, runErr
+	}
+	if closeErr != nil {
+		return nil, fmt.Errorf("bench: closing the %s layer: %w", cfg.Layer, closeErr)
+	}
+	return out, nil
+}
+
+// RunTarget runs cfg's workload against t (which the caller opened and
+// closes). It is how benchmarks measure the harness itself against a no-op
+// target, and how tests drive a fake one.
+func RunTarget(ctx context.Context, cfg Config, t Target) (*Outcome, error) {
+	cfg.EnsureDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	ks, err := workloads.NewKeySpace(cfg.Workload, cfg.Seed)
+	if err != nil {
+		return nil, err
+	}
+	return runTarget(ctx, cfg, ks, t, &eventLog{counts: map[string][]time.Time{}})
+}
+
+// eventLog collects the layer's events.
+type eventLog struct {
+	mu      sync.Mutex
+	events  []Event
+	dropped int64
+	counts  map[string][]time.Time // kind -> times, kept only as counts past maxEvents
+}
+
+func (l *eventLog) emit(e Event) {
+	l.mu.Lock()
+	if len(l.events) < maxEvents {
+		l.events = append(l.events, e)
+	} else {
+		l.dropped++
+		l.counts[e.Kind] = append(l.counts[e.Kind], e.At)
+	}
+	l.mu.Unlock()
+}
+
+// since counts events by kind from t on and returns those kept.
+func (l *eventLog) since(t time.Time) (map[string]int64, []Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	counts := map[string]int64{}
+	for _, e := range l.events {
+		if !e.At.Before(t) {
+			counts[e.Kind]++
+		}
+	}
+	for k, ts := range l.counts {
+		for _, at := range ts {
+			if !at.Before(t) {
+				counts[k]++
+			}
+		}
+	}
+	return counts, append([]Event(nil), l.events...)
+}
+
+// runner is one run's shared state.
+type runner struct {
+	cfg    Config
+	t      Target
+	base   time.Time     // clock reading all offsets count from
+	warm   time.Duration // offset where the measured phase begins
+	stop   atomic.Bool
+	stopCh chan struct{}
+	opCtx  context.Context
+}
+
+// client is one closed- or open-loop client.
+type client struct {
+	id      int
+	gen     *workloads.Generator
+	rec     *clientRec
+	quota   int64 // measured ops to run; 0: until stopped
+	warmOps int64
+	genErr  error
+	errMsgs map[string]int64
+}
+
+func (c *client) noteErr(err error) {
+	if c.errMsgs == nil {
+		c.errMsgs = map[string]int64{}
+	}
+	msg := err.Error()
+	if _, ok := c.errMsgs[msg]; ok || len(c.errMsgs) < 20 {
+		c.errMsgs[msg]++
+	} else {
+		c.errMsgs["(other errors)"]++
+	}
+}
+
+func logicalBytes(op *workloads.Op) int {
+	switch op.Kind {
+	case workloads.OpPut, workloads.OpInsert, workloads.OpRMW, workloads.OpTxnCAS:
+		return len(op.Key) + len(op.Value)
+	case workloads.OpDelete:
+		return len(op.Key)
+	}
+	return 0
+}
+
+func (r *runner) closedLoop(c *client) {
+	var op workloads.Op
+	var done int64
+	clk := r.cfg.Clock
+	for !r.stop.Load() {
+		if err := c.gen.Next(&op); err != nil {
+			c.genErr = err
+			return
+		}
+		t0 := clk.Since(r.base)
+		err := r.t.Do(r.opCtx, &op)
+		t1 := clk.Since(r.base)
+		if t0 < r.warm {
+			c.warmOps++
+			continue
+		}
+		if err != nil {
+			if r.opCtx.Err() != nil {
+				return // cancelled by the runner after the drain grace
+			}
+			c.noteErr(err)
+		}
+		c.rec.record(op.Kind, t1-t0, 0, err != nil, logicalBytes(&op))
+		done++
+		if c.quota > 0 && done >= c.quota {
+			return
+		}
+	}
+}
+
+// openLoop starts ops at the client's share of the target rate. Op j of
+// client i of n is due at (i + j*n)/rate seconds after the start, whether
+// or not the previous op has finished, and its latency runs from that
+// intended start: a stall delays the ops behind it and shows in their
+// latency (no coordinated omission). The service time, from the actual
+// start, is recorded separately.
+func (r *runner) openLoop(c *client, clients int) {
+	var op workloads.Op
+	var done int64
+	clk := r.cfg.Clock
+	gap := 1e9 / r.cfg.Rate
+	per := gap * float64(clients)
+	first := gap * float64(c.id)
+	for j := int64(0); !r.stop.Load(); j++ {
+		intended := time.Duration(first + float64(j)*per)
+		if now := clk.Since(r.base); intended > now {
+			tm := clk.NewTimer(intended - now)
+			select {
+			case <-tm.C():
+			case <-r.stopCh:
+				tm.Stop()
+				return
+			}
+		}
+		if err := c.gen.Next(&op); err != nil {
+			c.genErr = err
+			return
+		}
+		t0 := clk.Since(r.base)
+		err := r.t.Do(r.opCtx, &op)
+		t1 := clk.Since(r.base)
+		if intended < r.warm {
+			c.warmOps++
+			continue
+		}
+		if err != nil {
+			if r.opCtx.Err() != nil {
+				return
+			}
+			c.noteErr(err)
+		}
+		c.rec.record(op.Kind, t1-intended, t1-t0, err != nil, logicalBytes(&op))
+		done++
+		if c.quota > 0 && done >= c.quota {
+			return
+		}
+	}
+}
+
+// mixKinds lists the op kinds a mix can produce.
+func mixKinds(m workloads.OpMix) []workloads.OpKind {
+	var ks []workloads.OpKind
+	add := func(f float64, k workloads.OpKind) {
+		if f > 0 {
+			ks = append(ks, k)
+		}
+	}
+	add(m.Get, workloads.OpGet)
+	add(m.Put, workloads.OpPut)
+	add(m.Delete, workloads.OpDelete)
+	add(m.Range, workloads.OpRange)
+	add(m.TxnCAS, workloads.OpTxnCAS)
+	add(m.RMW, workloads.OpRMW)
+	add(m.Insert, workloads.OpInsert)
+	return ks
+}
+
+// preload writes the workload's preload through t with up to 8 loaders.
+func preload(ctx context.Context, cfg Config, ks *workloads.KeySpace, t Target) error {
+	if ks.Preload() == 0 {
+		return nil
+	}
+	parts := min(cfg.Clients, 8)
+	errs := make([]error, parts)
+	var wg sync.WaitGroup
+	for p := range parts {
+		l, err := ks.Loader(p, parts)
+		if err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var op workloads.Op
+			for l.Next(&op) {
+				if ctx.Err() != nil {
+					errs[p] = ErrInterrupted
+					return
+				}
+				if err := t.Do(ctx, &op); err != nil {
+					errs[p] = fmt.Errorf("bench: preload of key id %d: %w", op.ID, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func statsOf(t Target) Stats {
+	if s, ok := t.(StatsSource); ok {
+		return s.Stats()
+	}
+	return Stats{}
+}
+
+func fillConfig(res *results.Result, cfg Config) error {
+	opts, err := engines.OptionsString(cfg.Engine, cfg.EngineOptions)
+	if err != nil {
+		return err
+	}
+	spec, err := cfg.Workload.Encode()
+	if err != nil {
+		return err
+	}
+	rc := cfg.Workload.ReadConsistency
+	if rc == "" {
+		rc = workloads.Linearizable
+	}
+	res.Config = results.Config{
+		Layer:                  cfg.Layer,
+		Engine:                 cfg.Engine,
+		EngineOptions:          opts,
+		Nodes:                  cfg.Nodes,
+		Endpoints:              cfg.Endpoints,
+		Seed:                   cfg.Seed,
+		Workload:               results.Workload{Name: cfg.Workload.Name, Spec: string(spec)},
+		Clients:                cfg.Clients,
+		RateOpsS:               cfg.Rate,
+		Loop:                   cfg.Loop(),
+		DurationS:              cfg.Duration.Seconds(),
+		Ops:                    cfg.Ops,
+		WarmupS:                cfg.Warmup.Seconds(),
+		ReadConsistency:        rc,
+		SnapshotCount:          cfg.SnapshotCount,
+		SnapshotCatchupEntries: cfg.SnapshotCatchupEntries,
+		QuotaBytes:             cfg.QuotaBytes,
+		BatchIntervalMs:        float64(cfg.Backend.BatchInterval) / 1e6,
+		BatchLimit:             cfg.Backend.BatchLimit,
+		LinkDelayMs:            float64(cfg.LinkDelay) / 1e6,
+		Backend:                cfg.Backend.String(),
+	}
+	return nil
+}
+
+func runTarget(ctx context.Context, cfg Config, ks *workloads.KeySpace, t Target, ev *eventLog) (*Outcome, error) {
+	clk := cfg.Clock
+	res := results.New()
+	if err := fillConfig(res, cfg); err != nil {
+		return nil, err
+	}
+	res.Env.GOOS, res.Env.GOARCH = runtime.GOOS, runtime.GOARCH
+	res.Env.GOMAXPROCS, res.Env.NumCPU = runtime.GOMAXPROCS(0), runtime.NumCPU()
+	res.Env.GoVersion = runtime.Version()
+
+	preStart := clk.Now()
+	if err := preload(ctx, cfg, ks, t); err != nil {
+		return nil, err
+	}
+	res.Summary.PreloadKeys = ks.Preload()
+	res.Summary.PreloadS = clk.Since(preStart).Seconds()
+	if ctx.Err() != nil {
+		return nil, ErrInterrupted
+	}
+
+	open := cfg.Rate > 0
+	rec := newRecorder(cfg.Clients, mixKinds(cfg.Workload.Ops), open)
+	opCtx, cancelOps := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelOps()
+	r := &runner{cfg: cfg, t: t, warm: cfg.Warmup, stopCh: make(chan struct{}), opCtx: opCtx}
+	clients := make([]*client, cfg.Clients)
+	for i := range clients {
+		c := &client{id: i, gen: ks.Generator(i), rec: rec.clients[i]}
+		if cfg.Ops > 0 {
+			c.quota = cfg.Ops / int64(cfg.Clients)
+			if int64(i) < cfg.Ops%int64(cfg.Clients) {
+				c.quota++
+			}
+		}
+		clients[i] = c
+	}
+	res.Started = clk.Now()
+	r.base = clk.Now()
+	var wg sync.WaitGroup
+	for _, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if open {
+				r.openLoop(c, cfg.Clients)
+			} else {
+				r.closedLoop(c)
+			}
+		}()
+	}
+	allDone := make(chan struct{})
+	go func() { wg.Wait(); close(allDone) }()
+	stopClients := func() {
+		if !r.stop.Swap(true) {
+			close(r.stopCh)
+		}
+		grace := clk.NewTimer(drainGrace)
+		select {
+		case <-allDone:
+		case <-grace.C():
+			cancelOps()
+			<-allDone
+		}
+		grace.Stop()
+	}
+
+	if cfg.Warmup > 0 {
+		tm := clk.NewTimer(cfg.Warmup)
+		select {
+		case <-tm.C():
+		case <-allDone:
+		case <-ctx.Done():
+			tm.Stop()
+			stopClients()
+			return nil, ErrInterrupted
+		}
+		tm.Stop()
+	}
+	measureWall := clk.Now()
+	stats0, res0 := statsOf(t), sampleResources()
+	peak := res0
+	var timeline []results.Sample
+	ticker := clk.NewTicker(time.Second)
+	var durC <-chan time.Time
+	if cfg.Duration > 0 {
+		dt := clk.NewTimer(cfg.Duration)
+		defer dt.Stop()
+		durC = dt.C()
+	}
+	prog := newProgress(cfg)
+	prev := r.warm
+	sample := func(end time.Duration) {
+		smp := rec.rotate(prev-r.warm, end-r.warm)
+		prev = end
+		rs := sampleResources()
+		peak.RSS = max(peak.RSS, rs.RSS)
+		peak.Heap = max(peak.Heap, rs.Heap)
+		st := statsOf(t)
+		smp.RSSBytes, smp.HeapBytes = rs.RSS, rs.Heap
+		smp.GCPauseS = float64(rs.GCPauseTotal-res0.GCPauseTotal) / 1e9
+		if rs.DiskWritten >= 0 && res0.DiskWritten >= 0 {
+			smp.DiskWritten = rs.DiskWritten - res0.DiskWritten
+		}
+		smp.WALFsyncs = st.WALFsyncs - stats0.WALFsyncs
+		smp.EngFsyncs = st.EngineFsyncs - stats0.EngineFsyncs
+		smp.DBSize = st.DBSize
+		timeline = append(timeline, smp)
+		prog.update(end-r.warm, &smp, rec)
+	}
+	interrupted := false
+loop:
+	for {
+		select {
+		case <-ticker.C():
+			sample(clk.Since(r.base))
+		case <-durC:
+			break loop
+		case <-allDone:
+			break loop
+		case <-ctx.Done():
+			interrupted = true
+			break loop
+		}
+	}
+	ticker.Stop()
+	stopClients()
+	end := clk.Since(r.base)
+	if end < prev {
+		end = prev
+	}
+	sample(end)
+	prog.done()
+	stats1, res1 := statsOf(t), sampleResources()
+	peak.RSS = max(peak.RSS, res1.RSS)
+	peak.Heap = max(peak.Heap, res1.Heap)
+
+	res.Interrupted = interrupted
+	measured := end - r.warm
+	s := &res.Summary
+	s.DurationS = measured.Seconds()
+	for k := range numKinds {
+		h := rec.total.lat[k]
+		errs := rec.total.errs[k]
+		if (h == nil || h.TotalCount() == 0) && errs == 0 {
+			continue
+		}
+		l := latency(h)
+		o := results.OpStats{Errors: errs, P50Us: l.P50Us, P90Us: l.P90Us, P99Us: l.P99Us, P999Us: l.P999Us, MaxUs: l.MaxUs, MeanUs: l.MeanUs}
+		if h != nil {
+			o.Count = h.TotalCount()
+		}
+		if open {
+			sl := latency(rec.total.svc[k])
+			o.Service = &sl
+		}
+		res.Ops[workloads.OpKind(k).String()] = o
+		s.Ops += o.Count
+		s.Errors += errs
+	}
+	s.Latency = latency(rec.all)
+	if measured > 0 {
+		s.ThroughputOpsS = float64(s.Ops) / measured.Seconds()
+	}
+	s.LogicalBytes = rec.total.logical
+	var genErrs []error
+	for _, c := range clients {
+		s.WarmupOps += c.warmOps
+		for m, n := range c.errMsgs {
+			if s.ErrorsByMessage == nil {
+				s.ErrorsByMessage = map[string]int64{}
+			}
+			s.ErrorsByMessage[m] += n
+		}
+		if c.genErr != nil {
+			genErrs = append(genErrs, fmt.Errorf("client %d: %w", c.id, c.genErr))
+		}
+	}
+	if rec.total.clamped > 0 {
+		if s.ErrorsByMessage == nil {
+			s.ErrorsByMessage = map[string]int64{}
+		}
+		s.ErrorsByMessage[fmt.Sprintf("(latencies above %v recorded as %v)", time.Duration(histHighestNs), time.Duration(histHighestNs))] = rec.total.clamped
+	}
+	if len(genErrs) > 0 && s.Ops == 0 {
+		return nil, errors.Join(genErrs...)
+	}
+
+	d := &res.Disk
+	d.LayerBytesWritten = (stats1.EngineBytesWritten - stats0.EngineBytesWritten) + (stats1.WALBytesWritten - stats0.WALBytesWritten)
+	d.BytesWritten, d.BytesWrittenSource = d.LayerBytesWritten, "layer"
+	if res0.DiskWritten >= 0 && res1.DiskWritten >= 0 && res1.DiskWritten-res0.DiskWritten > 0 {
+		d.BytesWritten, d.BytesWrittenSource = res1.DiskWritten-res0.DiskWritten, "proc-io"
+	}
+	d.DBSizeBytes, d.DBSizeInUseBytes = stats1.DBSize, stats1.DBSizeInUse
+	d.WALBytes = stats1.WALBytesWritten - stats0.WALBytesWritten
+	if s.LogicalBytes > 0 {
+		d.WriteAmplification = float64(d.BytesWritten) / float64(s.LogicalBytes)
+	}
+	res.Fsyncs.WAL = stats1.WALFsyncs - stats0.WALFsyncs
+	res.Fsyncs.Engine = stats1.EngineFsyncs - stats0.EngineFsyncs
+	res.Memory = results.Memory{
+		PeakRSSBytes:  peak.RSS,
+		PeakHeapBytes: peak.Heap,
+		GCPauseTotalS: float64(res1.GCPauseTotal-res0.GCPauseTotal) / 1e9,
+		NumGC:         res1.NumGC - res0.NumGC,
+	}
+	counts, events := ev.since(measureWall)
+	res.Events = counts
+	for _, e := range events {
+		timeline = append(timeline, results.Sample{Type: "event", T: e.At.Sub(measureWall).Seconds(), Kind: e.Kind, Node: e.Node, Detail: e.Detail})
+	}
+	sort.SliceStable(timeline, func(i, j int) bool { return timeline[i].T < timeline[j].T })
+
+	return &Outcome{Result: res, Latency: rec.latLog, Service: rec.svcLog, Timeline: timeline, Start: measureWall}, nil
+}

@@ -1,0 +1,94 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"etcdlab/workloads"
+)
+
+// Target is what the runner drives: one layer of the pipeline. Do runs one
+// op and is called concurrently by every client; op's buffers are valid only
+// during the call (see workloads.Op), so a Target copies what it keeps.
+// A returned error counts the op as failed; it is not fatal to the run.
+type Target interface {
+	Do(ctx context.Context, op *workloads.Op) error
+	Close() error
+}
+
+// Stats are a layer's cumulative figures since it was opened. Zero means
+// "none" (a layer without a WAL has no WAL fsyncs).
+type Stats struct {
+	// EngineBytesWritten and WALBytesWritten are bytes the engine(s) and the
+	// WAL(s) say they wrote, summed over nodes.
+	EngineBytesWritten int64
+	WALBytesWritten    int64
+	EngineFsyncs       int64
+	WALFsyncs          int64
+	// DBSize and DBSizeInUse are the engine's size on disk and the part of it
+	// holding live data (the largest over nodes); WALSize is the WAL's size
+	// on disk (the largest over nodes).
+	DBSize      int64
+	DBSizeInUse int64
+	WALSize     int64
+	// Extra holds layer-specific figures by flat name
+	// ("backend.commits", "pebble.l0.files", ...).
+	Extra map[string]float64
+}
+
+// StatsSource is the optional capability of a Target that reports its
+// disk, fsync and size figures. The runner samples it once a second.
+type StatsSource interface {
+	Stats() Stats
+}
+
+// Event is something the layer did that a timeline should show: a leader
+// change, a snapshot, a WAL segment cut, a backend commit, a compaction, an
+// alarm. Kind is a short stable name ("leader-change", "snapshot",
+// "backend-commit", ...); Node is the node it happened on (0 if not
+// applicable).
+type Event struct {
+	At     time.Time
+	Kind   string
+	Node   int
+	Detail string
+}
+
+// LayerEnv is what the runner gives a layer constructor.
+type LayerEnv struct {
+	// Dir is the directory the layer keeps its data in (created, empty).
+	Dir string
+	// Emit records an event. Safe for concurrent use; keep calls cheap.
+	Emit func(Event)
+}
+
+// OpenFunc opens one layer for cfg.
+type OpenFunc func(ctx context.Context, cfg Config, env LayerEnv) (Target, error)
+
+// lookupLayer is the layer table: a switch, no registration. The cluster
+// layer's constructor lives alone in cluster_target.go.
+func lookupLayer(name string) (OpenFunc, error) {
+	switch name {
+	case LayerEngine:
+		return openEngineTarget, nil
+	case LayerMVCC:
+		return openMVCCTarget, nil
+	case LayerCluster:
+		return openClusterTarget, nil
+	}
+	return nil, fmt.Errorf("%w: %q (accepted: %s)", ErrUnknownLayer, name, strings.Join(Layers(), ", "))
+}
+
+// OpenTarget opens the layer cfg names (cfg after EnsureDefaults).
+func OpenTarget(ctx context.Context, cfg Config, env LayerEnv) (Target, error) {
+	open, err := lookupLayer(cfg.Layer)
+	if err != nil {
+		return nil, err
+	}
+	if env.Emit == nil {
+		env.Emit = func(Event) {}
+	}
+	return open(ctx, cfg, env)
+}

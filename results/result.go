@@ -1,0 +1,263 @@
+package results
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// SchemaV1 names the only schema this package reads and writes.
+const SchemaV1 = "etcdlab/result/v1"
+
+// File names inside a run directory.
+const (
+	ResultFile      = "result.json"
+	TimelineFile    = "timeline.jsonl"
+	BenchFile       = "bench.txt"
+	LatencyLogFile  = "latency.hlog" // per-second latency histograms (from the intended start in open loop)
+	ServiceLogFile  = "service.hlog" // per-second service-time histograms (open loop only)
+	resultFileMode  = 0o644
+	tempDirPrefix   = ".etcdlab-staging-"
+	defaultPkgLabel = "etcdlab/bench"
+)
+
+var (
+	// ErrUnknownSchema: result.json carries a schema this version cannot read.
+	ErrUnknownSchema = errors.New("results: unknown schema")
+	// ErrBadResult: result.json is not valid JSON of the expected shape.
+	ErrBadResult = errors.New("results: malformed result")
+	// ErrOutExists: the output directory already holds files.
+	ErrOutExists = errors.New("results: output directory is not empty")
+)
+
+// Result is the content of result.json.
+type Result struct {
+	Schema string `json:"schema"`
+	// Interrupted is true when the run was stopped early (Ctrl-C): the figures
+	// cover what was measured until then.
+	Interrupted bool      `json:"interrupted"`
+	Started     time.Time `json:"started"`
+	Config      Config    `json:"config"`
+	Env         Env       `json:"env"`
+	Summary     Summary   `json:"summary"`
+	// Ops holds one entry per op kind that ran, keyed by its name ("get",
+	// "put", "txn-cas", ...).
+	Ops    map[string]OpStats `json:"ops"`
+	Disk   Disk               `json:"disk"`
+	Fsyncs Fsyncs             `json:"fsyncs"`
+	Memory Memory             `json:"memory"`
+	// Events counts the layer's events (leader changes, snapshots, backend
+	// commits, compactions, alarms...) by kind; timeline.jsonl has each one.
+	Events map[string]int64 `json:"events"`
+	// Files lists the other files of the run directory.
+	Files []string `json:"files"`
+}
+
+// Config records what was run, exactly enough to run it again.
+type Config struct {
+	Layer string `json:"layer"`
+	// Engine is the engine name; EngineOptions the engine's normalized option
+	// string (every knob with its value, defaults included).
+	Engine                 string   `json:"engine"`
+	EngineOptions          string   `json:"engine_options"`
+	Nodes                  int      `json:"nodes"`
+	Endpoints              []string `json:"endpoints,omitempty"`
+	Seed                   int64    `json:"seed"`
+	Workload               Workload `json:"workload"`
+	Clients                int      `json:"clients"`
+	RateOpsS               float64  `json:"rate_ops_s"` // 0: closed loop
+	Loop                   string   `json:"loop"`       // "closed" or "open"
+	DurationS              float64  `json:"duration_s"` // 0 when run by op count
+	Ops                    int64    `json:"ops"`        // 0 when run by duration
+	WarmupS                float64  `json:"warmup_s"`
+	ReadConsistency        string   `json:"read_consistency"`
+	SnapshotCount          uint64   `json:"snapshot_count"`
+	SnapshotCatchupEntries uint64   `json:"snapshot_catchup_entries"`
+	QuotaBytes             int64    `json:"quota_bytes"`
+	BatchIntervalMs        float64  `json:"batch_interval_ms"`
+	BatchLimit             int      `json:"batch_limit"`
+	LinkDelayMs            float64  `json:"link_delay_ms"`
+	// Backend is the batching layer's String form.
+	Backend string `json:"backend"`
+}
+
+// Workload names the workload and holds its full spec as YAML
+// (workloads.ParseSpec reads it back).
+type Workload struct {
+	Name string `json:"name"`
+	Spec string `json:"spec"`
+}
+
+// Env fingerprints the machine the run happened on.
+type Env struct {
+	GoVersion  string `json:"go_version"`
+	GOOS       string `json:"goos"`
+	GOARCH     string `json:"goarch"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	NumCPU     int    `json:"num_cpu"`
+	CPU        string `json:"cpu"`
+	Kernel     string `json:"kernel"`
+	Filesystem string `json:"filesystem"`
+	Hostname   string `json:"hostname"`
+	Commit     string `json:"commit"`
+	// FsyncP50Us is the median of a short fdatasync probe (4 KiB overwrites of
+	// a file in the output directory's file system) taken before the run.
+	FsyncP50Us     float64 `json:"fsync_p50_us"`
+	FsyncP99Us     float64 `json:"fsync_p99_us"`
+	FsyncProbeSize int     `json:"fsync_probe_count"`
+}
+
+// Summary gives the measured phase in totals.
+type Summary struct {
+	Ops            int64   `json:"ops"`
+	Errors         int64   `json:"errors"`
+	DurationS      float64 `json:"duration_s"`
+	ThroughputOpsS float64 `json:"throughput_ops_s"`
+	PreloadKeys    int64   `json:"preload_keys"`
+	PreloadS       float64 `json:"preload_s"`
+	WarmupOps      int64   `json:"warmup_ops"`
+	LogicalBytes   int64   `json:"logical_bytes_written"`
+	// Latency is over every op kind together (microseconds).
+	Latency         Latency          `json:"latency"`
+	ErrorsByMessage map[string]int64 `json:"errors_by_message,omitempty"`
+}
+
+// OpStats are the latency figures of one op kind, in microseconds. In open
+// loop they are measured from each op's intended start (coordinated omission
+// corrected) and Service holds the time from the actual start.
+type OpStats struct {
+	Count   int64    `json:"count"`
+	Errors  int64    `json:"errors"`
+	P50Us   float64  `json:"p50_us"`
+	P90Us   float64  `json:"p90_us"`
+	P99Us   float64  `json:"p99_us"`
+	P999Us  float64  `json:"p999_us"`
+	MaxUs   float64  `json:"max_us"`
+	MeanUs  float64  `json:"mean_us"`
+	Service *Latency `json:"service,omitempty"`
+}
+
+// Latency is a percentile summary in microseconds.
+type Latency struct {
+	P50Us  float64 `json:"p50_us"`
+	P90Us  float64 `json:"p90_us"`
+	P99Us  float64 `json:"p99_us"`
+	P999Us float64 `json:"p999_us"`
+	MaxUs  float64 `json:"max_us"`
+	MeanUs float64 `json:"mean_us"`
+}
+
+// Disk figures cover the measured phase.
+type Disk struct {
+	// BytesWritten is what reached the block layer (/proc/self/io
+	// write_bytes) during the measured phase, or the layer's own count when
+	// the kernel does not report it; BytesWrittenSource says which.
+	BytesWritten       int64  `json:"bytes_written"`
+	BytesWrittenSource string `json:"bytes_written_source"`
+	// LayerBytesWritten is what the engine and WAL say they wrote.
+	LayerBytesWritten int64 `json:"layer_bytes_written"`
+	DBSizeBytes       int64 `json:"db_size_bytes"`
+	DBSizeInUseBytes  int64 `json:"db_size_in_use_bytes"`
+	WALBytes          int64 `json:"wal_bytes"`
+	// WriteAmplification is BytesWritten / logical bytes written (key and
+	// value bytes of the acknowledged writes), 0 when nothing was written.
+	WriteAmplification float64 `json:"write_amplification"`
+}
+
+// Fsyncs count fsync/fdatasync calls during the measured phase.
+type Fsyncs struct {
+	WAL    int64 `json:"wal"`
+	Engine int64 `json:"engine"`
+}
+
+// Memory holds peaks sampled once a second during the measured phase.
+type Memory struct {
+	PeakRSSBytes  int64   `json:"peak_rss_bytes"`
+	PeakHeapBytes int64   `json:"peak_heap_bytes"`
+	GCPauseTotalS float64 `json:"gc_pause_total_s"`
+	NumGC         int64   `json:"num_gc"`
+}
+
+// New returns an empty result with the schema set.
+func New() *Result {
+	return &Result{Schema: SchemaV1, Ops: map[string]OpStats{}, Events: map[string]int64{}}
+}
+
+// Marshal renders r as indented JSON.
+func (r *Result) Marshal() ([]byte, error) {
+	if r.Schema != SchemaV1 {
+		return nil, fmt.Errorf("%w: %q (this version writes %q)", ErrUnknownSchema, r.Schema, SchemaV1)
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// Parse decodes result.json content, refusing an unknown schema.
+func Parse(data []byte) (*Result, error) {
+	var head struct {
+		Schema *string `json:"schema"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadResult, err)
+	}
+	if head.Schema == nil {
+		return nil, fmt.Errorf("%w: no \"schema\" field (want %q)", ErrUnknownSchema, SchemaV1)
+	}
+	if *head.Schema != SchemaV1 {
+		return nil, fmt.Errorf("%w: %q; this version reads only %q", ErrUnknownSchema, *head.Schema, SchemaV1)
+	}
+	r := New()
+	if err := json.Unmarshal(data, r); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadResult, err)
+	}
+	return r, nil
+}
+
+// Read reads a result.json from rd.
+func Read(rd io.Reader) (*Result, error) {
+	data, err := io.ReadAll(rd)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(data)
+}
+
+// Load reads the result of run directory dir (or a result.json path).
+func Load(path string) (*Result, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		path = filepath.Join(path, ResultFile)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("results: %w", err)
+	}
+	r, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, nil
+}
+
+// RequiredFields are the JSON paths scripts may rely on; "ops.*" stands for
+// every op kind present. Their meaning does not change within SchemaV1.
+var requiredFields = []string{
+	"config.layer", "config.engine", "config.engine_options", "config.nodes", "config.seed",
+	"config.workload.name", "config.snapshot_count", "config.quota_bytes", "config.read_consistency",
+	"env.go_version", "env.cpu", "env.kernel", "env.filesystem", "env.commit", "env.fsync_p50_us",
+	"summary.ops", "summary.errors", "summary.duration_s", "summary.throughput_ops_s",
+	"ops.*.count", "ops.*.p50_us", "ops.*.p90_us", "ops.*.p99_us", "ops.*.p999_us", "ops.*.max_us", "ops.*.mean_us",
+	"disk.bytes_written", "disk.db_size_bytes", "disk.wal_bytes", "disk.write_amplification",
+	"fsyncs.wal", "fsyncs.engine",
+	"memory.peak_rss_bytes", "memory.peak_heap_bytes",
+	"events",
+}
+
+// RequiredFields returns the JSON paths that scripts may rely on.
+func RequiredFields() []string { return append([]string(nil), requiredFields...) }

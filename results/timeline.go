@@ -1,0 +1,73 @@
+package results
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+)
+
+// Sample is one line of timeline.jsonl: a second of the measured phase
+// (Type "interval") or one event of the layer (Type "event"). T is seconds
+// since the measured phase began (negative for events before it).
+type Sample struct {
+	Type string  `json:"type"`
+	T    float64 `json:"t_s"`
+
+	// Interval fields.
+	LengthS     float64               `json:"length_s,omitempty"`
+	Ops         int64                 `json:"ops,omitempty"`
+	Errors      int64                 `json:"errors,omitempty"`
+	OpsS        float64               `json:"ops_s,omitempty"`
+	P50Us       float64               `json:"p50_us,omitempty"`
+	P99Us       float64               `json:"p99_us,omitempty"`
+	MaxUs       float64               `json:"max_us,omitempty"`
+	PerOp       map[string]IntervalOp `json:"per_op,omitempty"`
+	RSSBytes    int64                 `json:"rss_bytes,omitempty"`
+	HeapBytes   int64                 `json:"heap_bytes,omitempty"`
+	GCPauseS    float64               `json:"gc_pause_total_s,omitempty"`
+	DiskWritten int64                 `json:"disk_bytes_written,omitempty"`
+	WALFsyncs   int64                 `json:"wal_fsyncs,omitempty"`
+	EngFsyncs   int64                 `json:"engine_fsyncs,omitempty"`
+	DBSize      int64                 `json:"db_size_bytes,omitempty"`
+	Extra       map[string]float64    `json:"extra,omitempty"`
+
+	// Event fields.
+	Kind   string `json:"kind,omitempty"`
+	Node   int    `json:"node,omitempty"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// IntervalOp is one op kind's second.
+type IntervalOp struct {
+	Count  int64   `json:"count"`
+	Errors int64   `json:"errors,omitempty"`
+	P50Us  float64 `json:"p50_us"`
+	P99Us  float64 `json:"p99_us"`
+	MaxUs  float64 `json:"max_us"`
+}
+
+// WriteTimeline writes samples as JSON lines.
+func WriteTimeline(w io.Writer, samples []Sample) error {
+	bw := bufio.NewWriter(w)
+	enc := json.NewEncoder(bw)
+	for i := range samples {
+		if err := enc.Encode(&samples[i]); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
+}
+
+// ReadTimeline reads timeline.jsonl back.
+func ReadTimeline(r io.Reader) ([]Sample, error) {
+	dec := json.NewDecoder(r)
+	var out []Sample
+	for dec.More() {
+		var s Sample
+		if err := dec.Decode(&s); err != nil {
+			return out, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
