@@ -33,7 +33,7 @@ func (h *countHandler) ProcessSnapshot(_ context.Context, _ raftpb.Message, r io
 	_, err := io.Copy(io.Discard, r)
 	return err
 }
-func (h *countHandler) ReportUnreachable(uint64)                  {}
+func (h *countHandler) ReportUnreachable(uint64)                   {}
 func (h *countHandler) ReportSnapshot(uint64, raft.SnapshotStatus) {}
 
 // waitFor blocks until the handler has seen at least n messages.

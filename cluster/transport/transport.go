@@ -1,13 +1,3 @@
-// Package transport moves raft messages between etcdlab nodes. Two
-// implementations share one interface: an in-process network whose links a
-// test or experiment controls (one-way delay, jitter, loss, partitions; every
-// random choice drawn from a seed), and TCP between processes, so that a
-// cluster can span processes and machines. Both stream snapshots: a MsgSnap
-// travels with the sender's backend image, as etcd's rafthttp does.
-//
-// Delivery follows raft's expectations of a network: messages between two
-// nodes may be dropped, delayed or (on the in-process network with jitter)
-// reordered, and raft retries; Send never blocks the caller's Ready loop.
 package transport
 
 import (
