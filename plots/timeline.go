@@ -1,0 +1,350 @@
+package plots
+
+import (
+	"fmt"
+	"image/color"
+	"math"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+)
+
+// Timeline is one run's per-second series. Seconds are the interval starts
+// (or ends, as the producer records them) since the start of measurement.
+// P50Micros, P99Micros and Throughput, when given, have one value per second;
+// a NaN latency marks a second without completed operations and leaves a gap
+// in the line (an idle second has no latency, not a latency of zero).
+type Timeline struct {
+	Label      string
+	Seconds    []float64
+	P50Micros  []float64
+	P99Micros  []float64
+	Throughput []float64 // ops/s
+	Events     []Event
+}
+
+// Event is something the cluster did at a point of the run.
+type Event struct {
+	Second float64
+	// Kind groups events in the legend: snapshot, leader_change,
+	// compaction, defrag, alarm, slow_apply, or any other word.
+	Kind string
+	// Label is a detail (e.g. "node 2", "NOSPACE"); not drawn, kept for
+	// callers that print event tables next to the figure.
+	Label string
+}
+
+// eventKinds fixes the look of the known kinds; unknown kinds follow in
+// order of first appearance with the remaining colors.
+var eventKinds = []struct {
+	kind  string
+	color color.RGBA
+	glyph draw.GlyphDrawer
+}{
+	{"snapshot", rgb(0x2c, 0xa0, 0x2c), draw.TriangleGlyph{}},
+	{"leader change", rgb(0xd6, 0x27, 0x28), draw.CrossGlyph{}},
+	{"compaction", rgb(0x94, 0x67, 0xbd), draw.BoxGlyph{}},
+	{"defrag", rgb(0x8c, 0x56, 0x4b), draw.PyramidGlyph{}},
+	{"alarm", rgb(0x00, 0x00, 0x00), draw.RingGlyph{}},
+	{"slow apply", rgb(0xe3, 0x77, 0xc2), draw.PlusGlyph{}},
+}
+
+var extraEventColors = []color.RGBA{
+	rgb(0xbc, 0xbd, 0x22), rgb(0x17, 0xbe, 0xcf), rgb(0x39, 0x3b, 0x79), rgb(0x63, 0x79, 0x39),
+}
+
+// normKind makes "leader_change", "LeaderChange"-free spellings such as
+// "leader-change" and "Leader change" one legend entry.
+func normKind(k string) string {
+	k = strings.ToLower(strings.TrimSpace(k))
+	k = strings.NewReplacer("_", " ", "-", " ").Replace(k)
+	return strings.Join(strings.Fields(k), " ")
+}
+
+// eventMarks draws the events of one kind as thin vertical lines across the
+// data area with a glyph at the top; the legend shows the glyph.
+type eventMarks struct {
+	seconds []float64
+	line    draw.LineStyle
+	glyph   draw.GlyphStyle
+}
+
+func (e *eventMarks) Plot(c draw.Canvas, p *plot.Plot) {
+	trX, _ := p.Transforms(&c)
+	for _, s := range e.seconds {
+		x := trX(s)
+		if x < c.Min.X || x > c.Max.X {
+			continue
+		}
+		c.StrokeLine2(e.line, x, c.Min.Y, x, c.Max.Y)
+		c.DrawGlyphNoClip(e.glyph, vg.Point{X: x, Y: c.Max.Y - e.glyph.Radius})
+	}
+}
+
+// DataRange widens only the x range; ±Inf for y leaves the y range to the data.
+func (e *eventMarks) DataRange() (xmin, xmax, ymin, ymax float64) {
+	xmin, xmax = math.Inf(1), math.Inf(-1)
+	for _, s := range e.seconds {
+		xmin, xmax = math.Min(xmin, s), math.Max(xmax, s)
+	}
+	return xmin, xmax, math.Inf(1), math.Inf(-1)
+}
+
+func (e *eventMarks) Thumbnail(c *draw.Canvas) {
+	mid := vg.Point{X: (c.Min.X + c.Max.X) / 2, Y: (c.Min.Y + c.Max.Y) / 2}
+	c.StrokeLine2(e.line, mid.X, c.Min.Y, mid.X, c.Max.Y)
+	c.DrawGlyphNoClip(e.glyph, mid)
+}
+
+// addEvents draws the events of all timelines, one legend entry per kind in
+// a fixed order (known kinds first, then others by first appearance).
+func addEvents(p *plot.Plot, tls []Timeline) error {
+	bySeconds := map[string][]float64{}
+	var unknown []string
+	for _, tl := range tls {
+		for _, ev := range tl.Events {
+			if !finite(ev.Second) {
+				return fmt.Errorf("%w: timeline %q: event %q at second %v", ErrBadInput, tl.Label, ev.Kind, ev.Second)
+			}
+			k := normKind(ev.Kind)
+			if k == "" {
+				return fmt.Errorf("%w: timeline %q: event at second %v has no kind", ErrBadInput, tl.Label, ev.Second)
+			}
+			if _, seen := bySeconds[k]; !seen && !isKnownKind(k) {
+				unknown = append(unknown, k)
+			}
+			bySeconds[k] = append(bySeconds[k], ev.Second)
+		}
+	}
+	type look struct {
+		kind  string
+		color color.RGBA
+		glyph draw.GlyphDrawer
+	}
+	var looks []look
+	for _, k := range eventKinds {
+		looks = append(looks, look{k.kind, k.color, k.glyph})
+	}
+	for i, k := range unknown {
+		looks = append(looks, look{k, extraEventColors[i%len(extraEventColors)], draw.CircleGlyph{}})
+	}
+	for _, lk := range looks {
+		secs, ok := bySeconds[lk.kind]
+		if !ok {
+			continue
+		}
+		lc := lk.color
+		lc.A = 140 // translucent, so dense events do not hide the data
+		m := &eventMarks{
+			seconds: secs,
+			line:    draw.LineStyle{Color: lc, Width: vg.Points(0.8), Dashes: []vg.Length{vg.Points(3), vg.Points(2)}},
+			glyph:   draw.GlyphStyle{Color: lk.color, Radius: vg.Points(3.5), Shape: lk.glyph},
+		}
+		p.Add(m)
+		p.Legend.Add(fmt.Sprintf("%s (%d)", lk.kind, len(secs)), m)
+	}
+	return nil
+}
+
+func isKnownKind(k string) bool {
+	for _, e := range eventKinds {
+		if e.kind == k {
+			return true
+		}
+	}
+	return false
+}
+
+// checkTimelines validates the shape common to both timeline figures; need
+// picks the series the figure draws.
+func checkTimelines(title string, tls []Timeline, need func(Timeline) [][]float64, what string) error {
+	if err := checkTitle(title); err != nil {
+		return err
+	}
+	if len(tls) == 0 {
+		return fmt.Errorf("%w: no timelines", ErrNoData)
+	}
+	for i, tl := range tls {
+		if tl.Label == "" {
+			return fmt.Errorf("%w: timeline %d has no label", ErrBadInput, i)
+		}
+		if len(tl.Seconds) == 0 {
+			return fmt.Errorf("%w: timeline %q has no seconds", ErrNoData, tl.Label)
+		}
+		for _, s := range tl.Seconds {
+			if !finite(s) {
+				return fmt.Errorf("%w: timeline %q: second %v", ErrBadInput, tl.Label, s)
+			}
+		}
+		for _, series := range need(tl) {
+			if len(series) != len(tl.Seconds) {
+				return fmt.Errorf("%w: timeline %q: %d seconds but %d %s values",
+					ErrBadInput, tl.Label, len(tl.Seconds), len(series), what)
+			}
+		}
+	}
+	return nil
+}
+
+// segments splits a series at NaN values so gaps stay gaps.
+func segments(xs, ys []float64, scale float64) []plotter.XYs {
+	var out []plotter.XYs
+	var cur plotter.XYs
+	for i := range xs {
+		if math.IsNaN(ys[i]) {
+			if len(cur) > 0 {
+				out = append(out, cur)
+				cur = nil
+			}
+			continue
+		}
+		cur = append(cur, plotter.XY{X: xs[i], Y: ys[i] / scale})
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// addSeries draws one series (possibly in several segments) and adds one
+// legend entry for it. It reports whether anything was drawn.
+func addSeries(p *plot.Plot, legend string, segs []plotter.XYs, style draw.LineStyle) (bool, error) {
+	var first *plotter.Line
+	for _, seg := range segs {
+		ln, err := plotter.NewLine(seg)
+		if err != nil {
+			return false, fmt.Errorf("%w: %s: %v", ErrBadInput, legend, err)
+		}
+		ln.LineStyle = style
+		p.Add(ln)
+		if first == nil {
+			first = ln
+		}
+		if len(seg) == 1 {
+			// A lone second between gaps would be invisible as a line.
+			sc, err := plotter.NewScatter(seg)
+			if err != nil {
+				return false, fmt.Errorf("%w: %s: %v", ErrBadInput, legend, err)
+			}
+			sc.GlyphStyle = draw.GlyphStyle{Color: style.Color, Radius: vg.Points(1.5), Shape: draw.CircleGlyph{}}
+			p.Add(sc)
+		}
+	}
+	if first == nil {
+		return false, nil
+	}
+	p.Legend.Add(legend, first)
+	return true, nil
+}
+
+// latencySeries returns the latency series a timeline has: either may be
+// left out, not both.
+func latencySeries(t Timeline) [][]float64 {
+	var out [][]float64
+	for _, s := range [][]float64{t.P50Micros, t.P99Micros} {
+		if s != nil {
+			out = append(out, s)
+		}
+	}
+	if out == nil {
+		return [][]float64{nil} // reported as a length mismatch
+	}
+	return out
+}
+
+// LatencyOverTime draws p50 (dashed) and p99 (solid) latency per second for
+// each timeline, with the timelines' events as vertical markers.
+func LatencyOverTime(title string, tls []Timeline, opts LatencyOptions) (*plot.Plot, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if err := checkTimelines(title, tls, latencySeries, "latency"); err != nil {
+		return nil, err
+	}
+	maxMicros := 0.0
+	for _, tl := range tls {
+		for _, s := range [][]float64{tl.P50Micros, tl.P99Micros} {
+			for i, v := range s {
+				if math.IsInf(v, 0) || v < 0 || opts.LogScale && v == 0 {
+					return nil, fmt.Errorf("%w: timeline %q: latency %v µs at second %v (use NaN for a second without ops)",
+						ErrBadInput, tl.Label, v, tl.Seconds[i])
+				}
+				if !math.IsNaN(v) {
+					maxMicros = math.Max(maxMicros, v)
+				}
+			}
+		}
+	}
+	unit, fixed, _ := parseUnit(opts.Unit)
+	if !fixed {
+		unit = pickUnit(maxMicros)
+	}
+	p := newPlot(title, "time since start (s)", "latency per second ("+unit.name+")")
+	if opts.LogScale {
+		setLogY(p)
+	}
+	p.Add(plotter.NewGrid())
+	cs := newColorer()
+	drawn := false
+	for _, tl := range tls {
+		lk := cs.look(tl.Label)
+		for _, q := range []struct {
+			name   string
+			ys     []float64
+			dashes []vg.Length
+			width  vg.Length
+		}{
+			{"p50", tl.P50Micros, []vg.Length{vg.Points(5), vg.Points(3)}, vg.Points(1.2)},
+			{"p99", tl.P99Micros, nil, vg.Points(1.5)},
+		} {
+			if q.ys == nil {
+				continue
+			}
+			style := draw.LineStyle{Color: lk.color, Width: q.width, Dashes: q.dashes}
+			ok, err := addSeries(p, tl.Label+" "+q.name, segments(tl.Seconds, q.ys, unit.micros), style)
+			if err != nil {
+				return nil, err
+			}
+			drawn = drawn || ok
+		}
+	}
+	if !drawn {
+		return nil, fmt.Errorf("%w: no latency values in any timeline", ErrNoData)
+	}
+	if err := addEvents(p, tls); err != nil {
+		return nil, err
+	}
+	finishLatencyAxis(&p.Y, opts.LogScale)
+	return p, nil
+}
+
+// ThroughputOverTime draws completed operations per second for each
+// timeline, with the timelines' events as vertical markers.
+func ThroughputOverTime(title string, tls []Timeline) (*plot.Plot, error) {
+	if err := checkTimelines(title, tls, func(t Timeline) [][]float64 { return [][]float64{t.Throughput} }, "throughput"); err != nil {
+		return nil, err
+	}
+	p := newPlot(title, "time since start (s)", "throughput (ops/s)")
+	p.Add(plotter.NewGrid())
+	cs := newColorer()
+	for _, tl := range tls {
+		for i, v := range tl.Throughput {
+			if !finite(v) || v < 0 {
+				return nil, fmt.Errorf("%w: timeline %q: throughput %v at second %v", ErrBadInput, tl.Label, v, tl.Seconds[i])
+			}
+		}
+		if _, err := addSeries(p, tl.Label, segments(tl.Seconds, tl.Throughput, 1), lineStyle(cs.look(tl.Label), vg.Points(1.5))); err != nil {
+			return nil, err
+		}
+	}
+	if err := addEvents(p, tls); err != nil {
+		return nil, err
+	}
+	startAtZero(&p.Y)
+	// Headroom for the legend and the event glyphs along the top.
+	p.Y.Max *= 1.15
+	return p, nil
+}
