@@ -695,14 +695,20 @@ func (l *link) streamSnapshot(dst *endpoint, m raftpb.Message, image io.ReadClos
 	src, n := l.from, l.from.net
 	defer src.wg.Done()
 	pr, pw := io.Pipe()
+	closeImage := sync.OnceFunc(func() { image.Close() })
 	copied := make(chan error, 1)
 	go func() {
 		_, err := io.Copy(pw, image)
-		image.Close()
+		closeImage()
 		pw.CloseWithError(err) // nil err: the reader sees EOF
 		copied <- err
 	}()
-	stopAbort := context.AfterFunc(src.ctx, func() { pr.CloseWithError(ErrClosed) })
+	// The sender closing aborts the stream: the receiver's reads fail, and
+	// closing the image unblocks a copier waiting on a slow image.
+	stopAbort := context.AfterFunc(src.ctx, func() {
+		pr.CloseWithError(ErrClosed)
+		closeImage()
+	})
 	var err error
 	dst.mu.RLock()
 	if dst.closed {

@@ -3,6 +3,7 @@ package transport
 import (
 	"bytes"
 	"errors"
+	"io"
 	"math"
 	"runtime"
 	"slices"
@@ -436,4 +437,37 @@ func TestNetworkQueueFull(t *testing.T) {
 	if st := n.Stats(); st.DroppedQueueFull != 5 || t1.Stats().MsgsDropped != 5 {
 		t.Fatalf("stats %+v %+v", st, t1.Stats())
 	}
+}
+
+// blockingImage never yields a byte until closed, like a backend snapshot
+// whose writer stalls.
+type blockingImage struct{ pr *io.PipeReader }
+
+func (b blockingImage) Read(p []byte) (int, error) { return b.pr.Read(p) }
+func (b blockingImage) Close() error               { return b.pr.Close() }
+
+// Closing a sender in the middle of a stalled snapshot stream returns and
+// leaves no goroutine behind; the receiver's handler sees a read error.
+func TestNetworkCloseDuringSnapshot(t *testing.T) {
+	base := runtime.NumGoroutine()
+	n := newTestNetwork(t, NetworkOptions{Seed: testSeed(t)})
+	h1, h2 := newRecHandler(), newRecHandler()
+	t1 := n.Join(1, h1)
+	t2 := n.Join(2, h2)
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	t1.SendSnapshot(snapMsg(1, 2), blockingImage{pr})
+	expectNoMsg(t, h2, 20*time.Millisecond)
+	done := make(chan struct{})
+	go func() { t1.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(waitLimit):
+		t.Fatal("Close hung on a stalled snapshot")
+	}
+	if len(h2.images) != 0 {
+		t.Fatal("a partial image was accepted")
+	}
+	t2.Close()
+	checkNoLeak(t, base)
 }

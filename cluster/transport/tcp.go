@@ -252,8 +252,12 @@ func (t *TCP) SendSnapshot(m raftpb.Message, image io.ReadCloser) {
 	}
 	go func() {
 		defer t.wg.Done()
+		closeImage := sync.OnceFunc(func() { image.Close() })
+		// Close aborts a stream in progress, also one waiting on the image.
+		stop := context.AfterFunc(t.ctx, closeImage)
 		err := t.sendSnapshot(addr, copyMessage(m), image)
-		image.Close()
+		stop()
+		closeImage()
 		if err != nil {
 			t.opts.Logf("transport: snapshot to %d at %s: %v", m.To, addr, err)
 			t.rep.snapshot(m.To, raft.SnapshotFailure)

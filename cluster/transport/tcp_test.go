@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"runtime"
 	"strings"
@@ -297,4 +298,27 @@ func TestTCPListenError(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 	_ = fmt.Sprint()
+}
+
+func TestTCPCloseDuringSnapshot(t *testing.T) {
+	base := runtime.NumGoroutine()
+	h1, h2 := newRecHandler(), newRecHandler()
+	t1 := newTestTCP(t, 1, "127.0.0.1:0", h1)
+	t2 := newTestTCP(t, 2, "127.0.0.1:0", h2)
+	t1.AddPeer(2, t2.Addr())
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	t1.SendSnapshot(snapMsg(1, 2), blockingImage{pr})
+	expectNoMsg(t, h2, 20*time.Millisecond)
+	done := make(chan struct{})
+	go func() { t1.Close(); t2.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(waitLimit):
+		t.Fatal("Close hung on a stalled snapshot")
+	}
+	if len(h2.images) != 0 {
+		t.Fatal("a partial image was accepted")
+	}
+	checkNoLeak(t, base)
 }
