@@ -432,6 +432,7 @@ type item struct {
 	at   time.Time // delivery time; zero means now
 	seq  uint64
 	m    raftpb.Message
+	size int           // m.Size(), computed once
 	snap io.ReadCloser // non-nil for a snapshot
 }
 
@@ -503,6 +504,9 @@ func (l *link) enqueue(it item) {
 		l.dropItem(&it, false)
 		return
 	}
+	if it.snap == nil {
+		it.size = it.m.Size()
+	}
 	d := cfg.Delay
 	if cfg.Jitter > 0 {
 		d += time.Duration(l.rng.Int64N(int64(cfg.Jitter) + 1))
@@ -531,7 +535,7 @@ func (l *link) enqueue(it item) {
 	n.c.queued.Add(1)
 	if it.snap == nil {
 		ep.msgsSent.Add(1)
-		ep.bytesSent.Add(int64(it.m.Size()))
+		ep.bytesSent.Add(int64(it.size))
 	}
 	l.signal()
 }
@@ -677,7 +681,7 @@ func (l *link) deliver(batch []item) {
 			go l.streamSnapshot(dst, it.m, it.snap)
 			continue
 		}
-		size := it.m.Size()
+		size := it.size
 		_ = dst.h.Process(dst.ctx, it.m) // an error is raft's to log; the network delivered
 		n.c.delivered.Add(1)
 		dst.msgsReceived.Add(1)
