@@ -1,0 +1,327 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+
+	"etcdlab/cluster/wal"
+	"etcdlab/mvcc"
+)
+
+// applyLoop applies committed entries in log order on one goroutine, apart
+// from the Ready loop (etcd's applyAll), and builds outgoing snapshots between
+// batches so that the image and its metadata describe the same applied state.
+func (n *Node) applyLoop() {
+	defer n.wg.Done()
+	for {
+		select {
+		case ap := <-n.applyc:
+			if !n.applyAll(ap) {
+				return
+			}
+		case m := <-n.msgSnapC:
+			n.sendMergedSnapshot(m)
+		case <-n.stopc:
+			return
+		}
+	}
+}
+
+func (n *Node) applyAll(ap *toApply) bool {
+	defer close(ap.done)
+	if !raft.IsEmptySnap(ap.snapshot) {
+		// The snapshot must be durable (its .snap and WAL marker) before the
+		// backend is swapped.
+		select {
+		case <-ap.notifyc:
+		case <-n.stopc:
+			return false
+		}
+		if err := n.installSnapshot(ap.snapshot); err != nil {
+			n.fail(err)
+			return false
+		}
+		ap.notifyc <- struct{}{} // re-arm for the wait below
+	}
+	for i := range ap.entries {
+		e := &ap.entries[i]
+		if e.Index <= n.ap.appliedIndex {
+			continue
+		}
+		start := n.clk.Now()
+		if err := n.applyEntry(e); err != nil {
+			n.fail(err)
+			return false
+		}
+		if d := n.clk.Since(start); d > n.opts.SlowApply {
+			n.emit(EventSlowApply, d, "apply request took too long: index=%d", e.Index)
+		}
+		n.ap.appliedIndex, n.ap.appliedTerm = e.Index, e.Term
+	}
+	n.applied.Store(n.ap.appliedIndex)
+	n.applyWait.trigger(n.ap.appliedIndex)
+	// Snapshots need the applied entries in the WAL and MemoryStorage.
+	select {
+	case <-ap.notifyc:
+	case <-n.stopc:
+		return false
+	}
+	if n.ap.appliedIndex-n.ap.snapIndex > n.opts.SnapshotCount {
+		if err := n.snapshot(); err != nil {
+			n.fail(err)
+			return false
+		}
+	}
+	return true
+}
+
+func (n *Node) applyEntry(e *raftpb.Entry) error {
+	switch e.Type {
+	case raftpb.EntryNormal:
+		if len(e.Data) == 0 {
+			// The empty entry a new leader commits: its first commit in the term.
+			n.storeMu.RLock()
+			if ci, _ := n.store.ConsistentIndex(); e.Index > ci {
+				n.store.SetConsistentIndex(e.Index, e.Term)
+			}
+			n.storeMu.RUnlock()
+			if e.Term == n.term.Load() {
+				n.notifyFirstCommitInTerm()
+			}
+			return nil
+		}
+		var req pb.InternalRaftRequest
+		if err := req.Unmarshal(e.Data); err != nil {
+			return fmt.Errorf("%w at index %d: %v", ErrCorrupt, e.Index, err)
+		}
+		id := uint64(0)
+		if req.Header != nil {
+			id = req.Header.ID
+		}
+		n.storeMu.RLock()
+		ci, _ := n.store.ConsistentIndex()
+		if e.Index <= ci {
+			// Replay after restart: already in the backend.
+			n.storeMu.RUnlock()
+			return nil
+		}
+		n.store.SetApplyingIndex(e.Index, e.Term)
+		r := n.applyRequest(&req)
+		if ci, _ := n.store.ConsistentIndex(); ci < e.Index {
+			// Nothing was written (an error, a compaction, an alarm): record
+			// the index on its own.
+			n.store.SetConsistentIndex(e.Index, e.Term)
+		}
+		n.storeMu.RUnlock()
+		n.stats.applied.Add(1)
+		if id != 0 {
+			n.wait.trigger(id, r)
+		}
+		return nil
+	case raftpb.EntryConfChange:
+		var cc raftpb.ConfChange
+		if err := cc.Unmarshal(e.Data); err != nil {
+			return fmt.Errorf("%w: conf change at index %d: %v", ErrCorrupt, e.Index, err)
+		}
+		return n.applyConfChange(e, cc)
+	case raftpb.EntryConfChangeV2:
+		var cc raftpb.ConfChangeV2
+		if err := cc.Unmarshal(e.Data); err != nil {
+			return fmt.Errorf("%w: conf change v2 at index %d: %v", ErrCorrupt, e.Index, err)
+		}
+		n.mu.Lock()
+		cs := n.rn.ApplyConfChange(cc)
+		n.mu.Unlock()
+		n.ap.confState = *cs
+		n.markConsistent(e)
+		return nil
+	}
+	return nil
+}
+
+func (n *Node) markConsistent(e *raftpb.Entry) {
+	n.storeMu.RLock()
+	if ci, _ := n.store.ConsistentIndex(); e.Index > ci {
+		n.store.SetConsistentIndex(e.Index, e.Term)
+	}
+	n.storeMu.RUnlock()
+}
+
+// applyRequest applies one request to the store. It must be deterministic:
+// every decision depends on the entry and on replicated state (alarms), except
+// the quota check, which (as etcd's) applies the write anyway and only then
+// reports NOSPACE and raises the alarm through raft.
+func (n *Node) applyRequest(r *pb.InternalRaftRequest) result {
+	switch {
+	case r.Put != nil:
+		if n.alarmActive(pb.AlarmType_NOSPACE) {
+			return result{err: ErrNoSpace}
+		}
+		ok := n.quotaAvailable(costPut(r.Put))
+		resp, err := n.store.Put(r.Put)
+		if err == nil && !ok {
+			n.raiseNoSpaceAsync()
+			return result{resp: resp, err: ErrNoSpace}
+		}
+		return result{resp: resp, err: err}
+	case r.DeleteRange != nil:
+		resp, err := n.store.DeleteRange(r.DeleteRange)
+		return result{resp: resp, err: err}
+	case r.Txn != nil:
+		cost := costTxn(r.Txn)
+		if cost > 0 && n.alarmActive(pb.AlarmType_NOSPACE) {
+			return result{err: ErrNoSpace}
+		}
+		ok := cost == 0 || n.quotaAvailable(cost)
+		resp, err := n.store.Txn(r.Txn)
+		if err == nil && !ok {
+			n.raiseNoSpaceAsync()
+			return result{resp: resp, err: ErrNoSpace}
+		}
+		return result{resp: resp, err: err}
+	case r.Compaction != nil:
+		start := n.clk.Now()
+		done, err := n.store.Compact(r.Compaction.Revision)
+		if err != nil {
+			return result{err: err}
+		}
+		n.emit(EventCompaction, n.clk.Since(start), "revision=%d", r.Compaction.Revision)
+		// A physical compaction is waited for by the proposer, not here:
+		// apply must not stall behind the background deletion.
+		return result{resp: compactResult{resp: &pb.CompactionResponse{Header: &pb.ResponseHeader{Revision: n.store.Rev()}}, done: done}}
+	case r.Alarm != nil:
+		resp, err := n.applyAlarm(r.Alarm)
+		return result{resp: resp, err: err}
+	}
+	return result{err: fmt.Errorf("%w: empty request", ErrCorrupt)}
+}
+
+// installSnapshot swaps in the backend image received with a snapshot: close
+// the old store, replace the engine from the image, rebuild the index.
+func (n *Node) installSnapshot(s raftpb.Snapshot) error {
+	idx := s.Metadata.Index
+	if idx <= n.ap.appliedIndex {
+		return nil
+	}
+	start := n.clk.Now()
+	path := n.ss.DBFilePath(idx)
+	n.storeMu.Lock()
+	if n.store != nil {
+		if err := n.store.Close(); err != nil && !errors.Is(err, mvcc.ErrClosed) {
+			n.storeMu.Unlock()
+			return fmt.Errorf("cluster: close store before snapshot install: %w", err)
+		}
+		n.store = nil
+	}
+	st, err := installImage(n.opts, n.engineDir, path, n.backendConfig())
+	if err != nil {
+		n.storeMu.Unlock()
+		return err
+	}
+	n.store = st
+	n.storeMu.Unlock()
+	if err := n.restoreMembers(s.Data); err != nil {
+		return err
+	}
+	n.amu.RLock()
+	for id, m := range n.members {
+		if id != n.id {
+			n.tr.AddPeer(id, m.Addr)
+		}
+	}
+	n.amu.RUnlock()
+	n.loadAlarms()
+	n.ap.appliedIndex, n.ap.appliedTerm = idx, s.Metadata.Term
+	n.ap.snapIndex = idx
+	n.ap.confState = s.Metadata.ConfState
+	n.updateLearner()
+	n.applied.Store(idx)
+	n.applyWait.trigger(idx)
+	n.stats.snapshotsInstalled.Add(1)
+	n.emit(EventSnapshotInstalled, n.clk.Since(start), "index=%d", idx)
+	return nil
+}
+
+// snapshot takes a snapshot at the applied index: backend committed first,
+// then the .snap file and its WAL marker, then the raft log is compacted to
+// keep SnapshotCatchUpEntries, unless a snapshot is being sent.
+func (n *Node) snapshot() error {
+	start := n.clk.Now()
+	idx := n.ap.appliedIndex
+	n.storeMu.RLock()
+	err := n.store.Commit()
+	n.storeMu.RUnlock()
+	if err != nil {
+		return fmt.Errorf("cluster: commit backend before snapshot: %w", err)
+	}
+	cs := n.ap.confState
+	s, err := n.storage.CreateSnapshot(idx, &cs, n.snapshotData())
+	if err != nil {
+		if errors.Is(err, raft.ErrSnapOutOfDate) {
+			return nil
+		}
+		return fmt.Errorf("cluster: create snapshot: %w", err)
+	}
+	if err := n.ss.SaveSnap(s); err != nil {
+		return fmt.Errorf("cluster: save snapshot: %w", err)
+	}
+	if err := n.w.SaveSnapshot(walSnapshot(s)); err != nil {
+		return fmt.Errorf("cluster: wal snapshot marker: %w", err)
+	}
+	n.ap.snapIndex = idx
+	n.stats.snapshots.Add(1)
+	n.emit(EventSnapshotTaken, n.clk.Since(start), "index=%d", idx)
+	if err := n.w.ReleaseLockTo(idx); err != nil {
+		return fmt.Errorf("cluster: release wal: %w", err)
+	}
+	if n.inflightSnapshots.Load() > 0 {
+		return nil // a follower may still need these entries after its snapshot
+	}
+	compact := uint64(1)
+	if idx > n.opts.SnapshotCatchUpEntries {
+		compact = idx - n.opts.SnapshotCatchUpEntries
+	}
+	if err := n.storage.Compact(compact); err != nil && !errors.Is(err, raft.ErrCompacted) {
+		return fmt.Errorf("cluster: compact raft log: %w", err)
+	}
+	n.emit(EventRaftLogCompacted, 0, "first-index=%d", compact)
+	return nil
+}
+
+// sendMergedSnapshot replaces raft's MsgSnap with one whose metadata matches
+// the backend image streamed with it (etcd's createMergedSnapshotMessage):
+// the applied index, its term and the current configuration.
+func (n *Node) sendMergedSnapshot(m raftpb.Message) {
+	cs := n.ap.confState
+	snapMeta := raftpb.Snapshot{
+		Data: n.snapshotData(),
+		Metadata: raftpb.SnapshotMetadata{
+			Index:     n.ap.appliedIndex,
+			Term:      n.ap.appliedTerm,
+			ConfState: cs,
+		},
+	}
+	m.Snapshot = &snapMeta
+	n.storeMu.RLock()
+	be := n.store.Backend()
+	n.storeMu.RUnlock()
+	pr, pw := io.Pipe()
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		_, err := be.Snapshot(pw)
+		pw.CloseWithError(err)
+	}()
+	n.tr.SendSnapshot(m, pr)
+	n.emit(EventSnapshotSent, 0, "index=%d to=%x", snapMeta.Metadata.Index, m.To)
+}
+
+func walSnapshot(s raftpb.Snapshot) wal.Snapshot {
+	cs := s.Metadata.ConfState
+	return wal.Snapshot{Index: s.Metadata.Index, Term: s.Metadata.Term, ConfState: &cs}
+}

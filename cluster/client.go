@@ -1,0 +1,260 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+)
+
+// KV is the request interface a client offers. A history recorder (for a
+// linearizability check) wraps a KV and records every call and its outcome.
+type KV interface {
+	Put(ctx context.Context, r *pb.PutRequest) (*pb.PutResponse, error)
+	Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeResponse, error)
+	DeleteRange(ctx context.Context, r *pb.DeleteRangeRequest) (*pb.DeleteRangeResponse, error)
+	Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, error)
+	Compact(ctx context.Context, r *pb.CompactionRequest) (*pb.CompactionResponse, error)
+}
+
+var (
+	_ KV = (*Client)(nil)
+	_ KV = (*Node)(nil)
+)
+
+// Policy chooses the endpoint for each request.
+type Policy int
+
+// Balancer policies.
+const (
+	PolicyLeader     Policy = iota // every request to the leader
+	PolicyRoundRobin               // endpoints in turn
+	PolicyRandom                   // a seeded random endpoint
+)
+
+func (p Policy) String() string {
+	switch p {
+	case PolicyLeader:
+		return "leader"
+	case PolicyRoundRobin:
+		return "round-robin"
+	case PolicyRandom:
+		return "random"
+	}
+	return fmt.Sprintf("policy(%d)", int(p))
+}
+
+// ClientOptions configures a client.
+type ClientOptions struct {
+	// Policy is the balancer policy. Default PolicyLeader.
+	Policy Policy
+	// Endpoints restricts the client to these node IDs. Default: every
+	// initial member.
+	Endpoints []uint64
+	// Seed drives PolicyRandom.
+	Seed uint64
+	// MaxRetries bounds retries after a leader change or an unavailable
+	// endpoint. Default 10.
+	MaxRetries int
+}
+
+// Client sends requests to a cluster's nodes through a balancer, retrying on
+// leader change. A write is retried only when the error proves it was never
+// proposed (no leader, not leader, too many requests); a read is retried on
+// any unavailability. Safe for concurrent use.
+type Client struct {
+	c    *Cluster
+	opts ClientOptions
+	mu   sync.Mutex
+	rng  *rand.Rand
+	next int
+	lead uint64
+}
+
+// Client returns a new client of the cluster.
+func (c *Cluster) Client(opts ClientOptions) *Client {
+	if opts.MaxRetries == 0 {
+		opts.MaxRetries = 10
+	}
+	if len(opts.Endpoints) == 0 {
+		for _, p := range c.peers {
+			opts.Endpoints = append(opts.Endpoints, p.ID)
+		}
+	}
+	return &Client{c: c, opts: opts, rng: rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15))}
+}
+
+// pick chooses a node for one attempt.
+func (cl *Client) pick(attempt int) (*Node, error) {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	switch cl.opts.Policy {
+	case PolicyLeader:
+		if cl.lead != 0 && attempt == 0 {
+			if n := cl.c.Node(cl.lead); n != nil && n.IsLeader() {
+				return n, nil
+			}
+		}
+		cl.lead = cl.c.Leader()
+		if cl.lead != 0 {
+			if n := cl.c.Node(cl.lead); n != nil {
+				return n, nil
+			}
+		}
+		// No leader known: any live endpoint will answer "no leader" or
+		// forward.
+		for i := range cl.opts.Endpoints {
+			if n := cl.c.Node(cl.opts.Endpoints[(cl.next+i)%len(cl.opts.Endpoints)]); n != nil {
+				cl.next++
+				return n, nil
+			}
+		}
+	case PolicyRoundRobin, PolicyRandom:
+		for i := 0; i < len(cl.opts.Endpoints); i++ {
+			var id uint64
+			if cl.opts.Policy == PolicyRandom {
+				id = cl.opts.Endpoints[cl.rng.IntN(len(cl.opts.Endpoints))]
+			} else {
+				id = cl.opts.Endpoints[cl.next%len(cl.opts.Endpoints)]
+				cl.next++
+			}
+			if n := cl.c.Node(id); n != nil {
+				return n, nil
+			}
+		}
+	}
+	return nil, ErrNoLeader
+}
+
+// retryable says whether err allows another attempt; write is set for
+// mutations, which must not be repeated unless they were surely not proposed.
+func retryable(err error, write bool) bool {
+	switch {
+	case errors.Is(err, ErrNoLeader), errors.Is(err, ErrNotLeader), errors.Is(err, ErrTooManyRequests):
+		return true
+	case write:
+		return false
+	case errors.Is(err, ErrLeaderChanged), errors.Is(err, ErrStopped), errors.Is(err, ErrTimeout):
+		return true
+	}
+	return false
+}
+
+func (cl *Client) backoff(ctx context.Context, attempt int) error {
+	d := cl.c.opts.Node.TickInterval
+	if d == 0 {
+		d = DefaultTickInterval
+	}
+	t := cl.c.opts.Clock.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func do[T any](cl *Client, ctx context.Context, write bool, f func(n *Node) (T, error)) (T, error) {
+	var zero T
+	var err error
+	for attempt := 0; attempt <= cl.opts.MaxRetries; attempt++ {
+		if attempt > 0 {
+			if berr := cl.backoff(ctx, attempt); berr != nil {
+				return zero, errors.Join(err, berr)
+			}
+		}
+		var n *Node
+		n, err = cl.pick(attempt)
+		if err != nil {
+			continue
+		}
+		var r T
+		r, err = f(n)
+		if err == nil || !retryable(err, write) {
+			return r, err
+		}
+	}
+	return zero, err
+}
+
+// Put writes a key.
+func (cl *Client) Put(ctx context.Context, r *pb.PutRequest) (*pb.PutResponse, error) {
+	return do(cl, ctx, true, func(n *Node) (*pb.PutResponse, error) { return n.Put(ctx, r) })
+}
+
+// Range reads keys (r.Serializable chooses the consistency).
+func (cl *Client) Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeResponse, error) {
+	return do(cl, ctx, false, func(n *Node) (*pb.RangeResponse, error) { return n.Range(ctx, r) })
+}
+
+// DeleteRange deletes keys.
+func (cl *Client) DeleteRange(ctx context.Context, r *pb.DeleteRangeRequest) (*pb.DeleteRangeResponse, error) {
+	return do(cl, ctx, true, func(n *Node) (*pb.DeleteRangeResponse, error) { return n.DeleteRange(ctx, r) })
+}
+
+// Txn runs a transaction.
+func (cl *Client) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, error) {
+	return do(cl, ctx, !txnReadOnly(r), func(n *Node) (*pb.TxnResponse, error) { return n.Txn(ctx, r) })
+}
+
+// Compact compacts the key history.
+func (cl *Client) Compact(ctx context.Context, r *pb.CompactionRequest) (*pb.CompactionResponse, error) {
+	return do(cl, ctx, true, func(n *Node) (*pb.CompactionResponse, error) { return n.Compact(ctx, r) })
+}
+
+// AlarmList lists the cluster's alarms.
+func (cl *Client) AlarmList(ctx context.Context) ([]*pb.AlarmMember, error) {
+	return do(cl, ctx, false, func(n *Node) ([]*pb.AlarmMember, error) { return n.AlarmList(), nil })
+}
+
+// AlarmDisarm disarms the given alarms (every raised alarm when am is nil).
+func (cl *Client) AlarmDisarm(ctx context.Context, am *pb.AlarmMember) error {
+	var list []*pb.AlarmMember
+	if am != nil {
+		list = []*pb.AlarmMember{am}
+	} else {
+		var err error
+		if list, err = cl.AlarmList(ctx); err != nil {
+			return err
+		}
+	}
+	for _, a := range list {
+		req := &pb.AlarmRequest{Action: pb.AlarmRequest_DEACTIVATE, MemberID: a.MemberID, Alarm: a.Alarm}
+		if _, err := do(cl, ctx, true, func(n *Node) (*pb.AlarmResponse, error) { return n.Alarm(ctx, req) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (cl *Client) leaderDo(ctx context.Context, f func(n *Node) (*MemberResponse, error)) (*MemberResponse, error) {
+	saved := cl.opts.Policy
+	_ = saved
+	return do(cl, ctx, true, func(n *Node) (*MemberResponse, error) {
+		if !n.IsLeader() {
+			if l := cl.c.Node(cl.c.Leader()); l != nil {
+				n = l
+			}
+		}
+		return f(n)
+	})
+}
+
+// MemberAdd adds a member (a learner when learner is set).
+func (cl *Client) MemberAdd(ctx context.Context, id uint64, addr string, learner bool) (*MemberResponse, error) {
+	return cl.leaderDo(ctx, func(n *Node) (*MemberResponse, error) { return n.AddMember(ctx, id, addr, learner) })
+}
+
+// MemberPromote promotes a learner that has caught up.
+func (cl *Client) MemberPromote(ctx context.Context, id uint64) (*MemberResponse, error) {
+	return cl.leaderDo(ctx, func(n *Node) (*MemberResponse, error) { return n.PromoteMember(ctx, id) })
+}
+
+// MemberRemove removes a member.
+func (cl *Client) MemberRemove(ctx context.Context, id uint64) (*MemberResponse, error) {
+	return cl.leaderDo(ctx, func(n *Node) (*MemberResponse, error) { return n.RemoveMember(ctx, id) })
+}

@@ -1,0 +1,75 @@
+package cluster
+
+import (
+	"fmt"
+	"time"
+)
+
+// EventKind classifies an Event.
+type EventKind int
+
+// Event kinds, for the bench timeline.
+const (
+	EventLeaderElected EventKind = iota + 1 // this node became leader
+	EventLeaderChanged                      // the node saw a new leader (or none)
+	EventSnapshotTaken
+	EventSnapshotSent
+	EventSnapshotReceived
+	EventSnapshotInstalled
+	EventWALCut
+	EventSlowFsync
+	EventSlowApply
+	EventBackendCommit
+	EventCompaction
+	EventDefrag
+	EventAlarmRaised
+	EventAlarmDisarmed
+	EventMemberChange
+	EventRaftLogCompacted
+)
+
+var eventNames = map[EventKind]string{
+	EventLeaderElected:     "leader-elected",
+	EventLeaderChanged:     "leader-changed",
+	EventSnapshotTaken:     "snapshot-taken",
+	EventSnapshotSent:      "snapshot-sent",
+	EventSnapshotReceived:  "snapshot-received",
+	EventSnapshotInstalled: "snapshot-installed",
+	EventWALCut:            "wal-cut",
+	EventSlowFsync:         "slow-fsync",
+	EventSlowApply:         "slow-apply",
+	EventBackendCommit:     "backend-commit",
+	EventCompaction:        "compaction",
+	EventDefrag:            "defrag",
+	EventAlarmRaised:       "alarm-raised",
+	EventAlarmDisarmed:     "alarm-disarmed",
+	EventMemberChange:      "member-change",
+	EventRaftLogCompacted:  "raft-log-compacted",
+}
+
+func (k EventKind) String() string {
+	if s, ok := eventNames[k]; ok {
+		return s
+	}
+	return fmt.Sprintf("event(%d)", int(k))
+}
+
+// Event is something that happened on one node at one time.
+type Event struct {
+	Node     uint64
+	Time     time.Time
+	Kind     EventKind
+	Detail   string
+	Duration time.Duration
+}
+
+func (e Event) String() string {
+	return fmt.Sprintf("%s node=%x %s %s (%v)", e.Time.Format(time.RFC3339Nano), e.Node, e.Kind, e.Detail, e.Duration)
+}
+
+func (n *Node) emit(kind EventKind, d time.Duration, format string, a ...any) {
+	if n.opts.OnEvent == nil {
+		return
+	}
+	n.opts.OnEvent(Event{Node: n.id, Time: n.clk.Now(), Kind: kind, Detail: fmt.Sprintf(format, a...), Duration: d})
+}

@@ -1,0 +1,290 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"sync"
+
+	"etcdlab/cluster/transport"
+	"etcdlab/internal/clock"
+)
+
+// Options configures a cluster started by Start.
+type Options struct {
+	// Nodes is the number of initial members (1, 3, 5, 7...). Default 1.
+	Nodes int
+	// Dir holds one data directory per node (Dir/node-<id>). Required.
+	Dir string
+	// Node is the template for every node's options; ID, Dir and Peers are
+	// filled in per node, OnEvent and Clock from below if unset there.
+	Node NodeOptions
+	// Seed drives the in-process network's random choices (loss, jitter).
+	Seed uint64
+	// Link shapes every link of the in-process network at start.
+	Link transport.LinkConfig
+	// TCP runs the nodes over TCP on 127.0.0.1 instead of the in-process
+	// network.
+	TCP bool
+	// Clock drives every node and the network. Default clock.Real().
+	Clock clock.Clock
+	// OnEvent receives every node's events.
+	OnEvent func(Event)
+}
+
+// EnsureDefaults fills unset fields.
+func (o *Options) EnsureDefaults() {
+	if o.Nodes == 0 {
+		o.Nodes = 1
+	}
+	if o.Clock == nil {
+		o.Clock = clock.Real()
+	}
+	if o.Node.Clock == nil {
+		o.Node.Clock = o.Clock
+	}
+	if o.Node.OnEvent == nil {
+		o.Node.OnEvent = o.OnEvent
+	}
+}
+
+// Validate reports every problem at once.
+func (o Options) Validate() error {
+	var errs []error
+	if o.Nodes < 1 {
+		errs = append(errs, fmt.Errorf("%w: Nodes %d must be at least 1", ErrBadOption, o.Nodes))
+	}
+	if o.Dir == "" {
+		errs = append(errs, fmt.Errorf("%w: Dir must be set", ErrBadOption))
+	}
+	if err := o.Link.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("%w: link: %w", ErrBadOption, err))
+	}
+	t := o.Node
+	t.ID, t.Dir = 1, "x"
+	t.EnsureDefaults()
+	if err := t.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Cluster is a set of nodes in one process, on the in-process network or
+// over TCP, with the controls tests and experiments need.
+type Cluster struct {
+	opts Options
+	net  *transport.Network
+
+	mu     sync.Mutex
+	nodes  map[uint64]*Node
+	addrs  map[uint64]string
+	peers  []Peer
+	nextID uint64
+}
+
+// Start creates (or reopens) a cluster of opts.Nodes nodes and starts them.
+func Start(opts Options) (*Cluster, error) {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	c := &Cluster{opts: opts, nodes: make(map[uint64]*Node), addrs: make(map[uint64]string)}
+	if !opts.TCP {
+		nw, err := transport.NewNetwork(transport.NetworkOptions{Seed: opts.Seed, Clock: opts.Clock})
+		if err != nil {
+			return nil, err
+		}
+		if err := nw.SetAllLinks(opts.Link); err != nil {
+			return nil, err
+		}
+		c.net = nw
+	}
+	for i := 1; i <= opts.Nodes; i++ {
+		id := uint64(i)
+		addr := ""
+		if opts.TCP {
+			// Bind now so every node knows every address before it starts.
+			a, err := reservePort()
+			if err != nil {
+				return nil, err
+			}
+			addr = a
+		}
+		c.addrs[id] = addr
+		c.peers = append(c.peers, Peer{ID: id, Addr: addr})
+	}
+	c.nextID = uint64(opts.Nodes) + 1
+	for _, p := range c.peers {
+		if err := c.startNode(p.ID, false); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func (c *Cluster) nodeOptions(id uint64, join bool) NodeOptions {
+	o := c.opts.Node
+	o.ID = id
+	o.Dir = filepath.Join(c.opts.Dir, fmt.Sprintf("node-%d", id))
+	o.Peers = append([]Peer(nil), c.peers...)
+	o.Join = join
+	return o
+}
+
+func (c *Cluster) startNode(id uint64, join bool) error {
+	o := c.nodeOptions(id, join)
+	newTr := func(h transport.Handler) (transport.Transport, error) {
+		if c.net != nil {
+			return c.net.Join(id, h), nil
+		}
+		peers := make(map[uint64]string)
+		for pid, a := range c.addrs {
+			if pid != id {
+				peers[pid] = a
+			}
+		}
+		return transport.NewTCP(transport.TCPOptions{ID: id, ListenAddr: c.addrs[id], Handler: h, Peers: peers, Clock: c.opts.Clock})
+	}
+	n, err := StartNode(o, newTr)
+	if err != nil {
+		return fmt.Errorf("cluster: start node %d: %w", id, err)
+	}
+	c.mu.Lock()
+	c.nodes[id] = n
+	c.mu.Unlock()
+	return nil
+}
+
+// Node returns the running node id (nil if stopped or unknown).
+func (c *Cluster) Node(id uint64) *Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nodes[id]
+}
+
+// Nodes returns the running nodes ordered by ID.
+func (c *Cluster) Nodes() []*Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]*Node, 0, len(c.nodes))
+	for _, n := range c.nodes {
+		out = append(out, n)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out
+}
+
+// Leader returns the ID of a running node that believes it leads, with the
+// highest term among such nodes, or 0.
+func (c *Cluster) Leader() uint64 {
+	var best uint64
+	var term uint64
+	for _, n := range c.Nodes() {
+		if n.IsLeader() && n.Term() >= term {
+			best, term = n.id, n.Term()
+		}
+	}
+	return best
+}
+
+// Network returns the in-process network (nil over TCP).
+func (c *Cluster) Network() *transport.Network { return c.net }
+
+// Kill drops node id without a clean shutdown: its pending backend writes
+// are lost, as in a crash; only what the WAL synced survives.
+func (c *Cluster) Kill(id uint64) error {
+	c.mu.Lock()
+	n := c.nodes[id]
+	delete(c.nodes, id)
+	c.mu.Unlock()
+	if n == nil {
+		return fmt.Errorf("%w: node %d is not running", ErrBadOption, id)
+	}
+	n.kill()
+	return nil
+}
+
+// Stop stops node id cleanly.
+func (c *Cluster) Stop(id uint64) error {
+	c.mu.Lock()
+	n := c.nodes[id]
+	delete(c.nodes, id)
+	c.mu.Unlock()
+	if n == nil {
+		return fmt.Errorf("%w: node %d is not running", ErrBadOption, id)
+	}
+	return n.Stop()
+}
+
+// Restart starts a stopped or killed node again from its data directory.
+func (c *Cluster) Restart(id uint64) error {
+	if c.Node(id) != nil {
+		return fmt.Errorf("%w: node %d is running", ErrBadOption, id)
+	}
+	return c.startNode(id, false)
+}
+
+// Partition cuts the in-process network into groups.
+func (c *Cluster) Partition(groups ...[]uint64) { c.net.Partition(groups...) }
+
+// Heal removes every partition.
+func (c *Cluster) Heal() { c.net.Heal() }
+
+// NewMemberID reserves an ID (and over TCP an address) for a member to add.
+func (c *Cluster) NewMemberID() (uint64, string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	id := c.nextID
+	c.nextID++
+	addr := ""
+	if c.opts.TCP {
+		a, err := reservePort()
+		if err != nil {
+			return 0, "", err
+		}
+		addr = a
+	}
+	c.addrs[id] = addr
+	return id, addr, nil
+}
+
+// StartMember starts a node added by a membership change: it begins empty
+// and receives the log (or a snapshot) from the leader.
+func (c *Cluster) StartMember(id uint64) error {
+	c.mu.Lock()
+	if _, ok := c.addrs[id]; !ok {
+		c.mu.Unlock()
+		return fmt.Errorf("%w: member %d was not reserved with NewMemberID", ErrBadOption, id)
+	}
+	c.mu.Unlock()
+	return c.startNode(id, true)
+}
+
+// Defrag defragments node id's backend.
+func (c *Cluster) Defrag(id uint64) error {
+	n := c.Node(id)
+	if n == nil {
+		return fmt.Errorf("%w: node %d is not running", ErrBadOption, id)
+	}
+	return n.Defrag()
+}
+
+// Close stops every node.
+func (c *Cluster) Close() error {
+	var errs []error
+	for _, n := range c.Nodes() {
+		c.mu.Lock()
+		delete(c.nodes, n.id)
+		c.mu.Unlock()
+		errs = append(errs, n.Stop())
+	}
+	return errors.Join(errs...)
+}
+
+// NodeDir returns the data directory of node id.
+func (c *Cluster) NodeDir(id uint64) string {
+	return filepath.Join(c.opts.Dir, fmt.Sprintf("node-%d", id))
+}
+

@@ -1,0 +1,160 @@
+package cluster
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+)
+
+var seedFlag = flag.Uint64("seed", 0, "seed for randomized cluster tests (0: derived from the test name)")
+
+// testSeed returns the seed for t, logging it so a failure can be replayed
+// with -seed.
+func testSeed(t testing.TB) uint64 {
+	s := *seedFlag
+	if s == 0 {
+		for _, c := range t.Name() {
+			s = s*31 + uint64(c)
+		}
+	}
+	t.Logf("seed %d (replay with -seed=%d)", s, s)
+	return s
+}
+
+// fastNode is a node template for tests: a 10ms tick keeps elections quick
+// on a loaded machine (election after 10-20 ticks).
+func fastNode(engine string) NodeOptions {
+	return NodeOptions{
+		Engine:               engine,
+		TickInterval:         10 * time.Millisecond,
+		RequestTimeout:       5 * time.Second,
+		ReadRetry:            50 * time.Millisecond,
+		BackendBatchInterval: 10 * time.Millisecond,
+	}
+}
+
+func startCluster(t testing.TB, nodes int, node NodeOptions, mod func(*Options)) *Cluster {
+	t.Helper()
+	base := runtime.NumGoroutine()
+	o := Options{Nodes: nodes, Dir: t.TempDir(), Node: node, Seed: testSeed(t)}
+	if mod != nil {
+		mod(&o)
+	}
+	c, err := Start(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+		checkGoroutines(t, base)
+	})
+	return c
+}
+
+// checkGoroutines waits (bounded) for the goroutine count to return near
+// base after a cluster closed.
+func checkGoroutines(t testing.TB, base int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n := runtime.NumGoroutine()
+		if n <= base+2 {
+			return
+		}
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			buf = buf[:runtime.Stack(buf, true)]
+			t.Errorf("goroutines: %d after close, %d before\n%s", n, base, buf)
+			return
+		}
+		runtime.Gosched()
+		<-time.After(20 * time.Millisecond)
+	}
+}
+
+// waitLeader waits until the cluster has a leader known to every running
+// node, and returns it.
+func waitLeader(t testing.TB, c *Cluster) uint64 {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if l := c.Leader(); l != 0 {
+			agree := true
+			for _, n := range c.Nodes() {
+				if n.Leader() != l {
+					agree = false
+				}
+			}
+			if agree {
+				return l
+			}
+		}
+		<-time.After(5 * time.Millisecond)
+	}
+	t.Fatalf("no leader within 20s")
+	return 0
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		<-time.After(5 * time.Millisecond)
+	}
+}
+
+func ctxT(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func put(k, v string) *pb.PutRequest { return &pb.PutRequest{Key: []byte(k), Value: []byte(v)} }
+
+func key(i int) string { return fmt.Sprintf("k%06d", i) }
+
+// waitApplied waits until every running node has applied index.
+func waitApplied(t testing.TB, c *Cluster, index uint64) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("every node to apply %d", index), 30*time.Second, func() bool {
+		for _, n := range c.Nodes() {
+			if n.AppliedIndex() < index {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// checkConverged requires equal revisions and hashes on every running node.
+func checkConverged(t testing.TB, c *Cluster) {
+	t.Helper()
+	l := c.Node(waitLeader(t, c))
+	waitApplied(t, c, l.CommittedIndex())
+	var rev int64 = -1
+	var hash uint32
+	for _, n := range c.Nodes() {
+		h, r, err := n.Hash(0)
+		if err != nil {
+			t.Fatalf("node %d hash: %v", n.ID(), err)
+		}
+		if rev == -1 {
+			rev, hash = r, h.Hash
+			continue
+		}
+		if r != rev || h.Hash != hash {
+			t.Fatalf("node %d: rev %d hash %x, others rev %d hash %x", n.ID(), r, h.Hash, rev, hash)
+		}
+	}
+}

@@ -1,0 +1,624 @@
+package cluster
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+
+	"etcdlab/cluster/snap"
+	"etcdlab/cluster/transport"
+	"etcdlab/cluster/wal"
+	"etcdlab/engines/backend"
+	"etcdlab/internal/clock"
+	"etcdlab/mvcc"
+)
+
+// Peer is a member known at bootstrap: its raft ID and transport address
+// (ignored by the in-process network).
+type Peer struct {
+	ID   uint64
+	Addr string
+}
+
+// member is the node's view of one member, kept in snapshots (Data) so that a
+// restart from a snapshot still knows every peer's address.
+type member struct {
+	ID      uint64 `json:"id"`
+	Addr    string `json:"addr"`
+	Learner bool   `json:"learner"`
+}
+
+// snapshotData is what a .snap file carries besides raft's metadata: the
+// membership, as etcd keeps it in the snapshot (never the backend db).
+type snapshotData struct {
+	Members []member `json:"members"`
+	Removed []uint64 `json:"removed"`
+}
+
+// NewTransport builds the node's transport once the node (its handler)
+// exists.
+type NewTransport func(h transport.Handler) (transport.Transport, error)
+
+// Node is one etcdlab member: a raft RawNode, its WAL and snapshotter, an
+// MVCC store over an engine, an apply goroutine and a read loop.
+type Node struct {
+	id   uint64
+	opts NodeOptions
+	clk  clock.Clock
+	fs   vfs.FS
+
+	memberDir, walDir, snapDir, engineDir string
+
+	// mu guards rn: RawNode is not safe for concurrent use. Callers step,
+	// propose and read-index under mu; the raft loop takes Ready and Advances.
+	mu      sync.Mutex
+	rn      *raft.RawNode
+	storage *raft.MemoryStorage
+	w       *wal.WAL
+	ss      *snap.Snapshotter
+	tr      transport.Transport
+
+	// storeMu guards the store pointer, swapped when a snapshot's backend is
+	// installed; readers hold it shared for the duration of a read.
+	storeMu sync.RWMutex
+	store   *mvcc.Store
+
+	applied   atomic.Uint64
+	committed atomic.Uint64
+	term      atomic.Uint64
+	lead      atomic.Uint64
+	isLearner atomic.Bool
+
+	reqSeq atomic.Uint64 // request ID generator (low bits)
+	idBase uint64
+
+	vcfg      mvcc.Config // request validation, as the store's
+	wait      *waiter
+	applyWait *indexWaiter
+
+	// Leadership and first-commit notifications for the read loop.
+	notifyMu         sync.Mutex
+	leaderChanged    chan struct{}
+	firstCommitInTerm chan struct{}
+
+	// Read loop.
+	readMu       sync.RWMutex
+	readNotifier *notifier
+	readwaitc    chan struct{}
+	readStateC   chan raft.ReadState
+
+	applyc   chan *toApply
+	msgSnapC chan raftpb.Message
+	readyc   chan struct{}
+	stopc    chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
+
+	// Apply-goroutine state (only the apply goroutine writes these).
+	ap applyState
+
+	// Shared with clients: alarms and members, read under amu.
+	amu      sync.RWMutex
+	alarms   map[alarmKey]struct{}
+	members  map[uint64]member
+	removed  map[uint64]bool
+	confBusy atomic.Bool
+
+	inflightSnapshots atomic.Int64
+	stats             nodeStats
+	err               atomic.Value // first fatal error (error)
+}
+
+type applyState struct {
+	appliedIndex, appliedTerm uint64
+	snapIndex                 uint64
+	confState                 raftpb.ConfState
+}
+
+type nodeStats struct {
+	proposals, applied, readIndexRounds, snapshots, snapshotsInstalled atomic.Int64
+}
+
+type toApply struct {
+	entries  []raftpb.Entry
+	snapshot raftpb.Snapshot
+	// notifyc is signalled once the Ready's entries and snapshot are durable
+	// and in MemoryStorage.
+	notifyc chan struct{}
+	// done is closed when the apply goroutine has applied this batch.
+	done chan struct{}
+}
+
+// StartNode opens (or creates) a node and starts its loops.
+func StartNode(opts NodeOptions, newTr NewTransport) (*Node, error) {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if newTr == nil {
+		return nil, fmt.Errorf("%w: no transport", ErrBadOption)
+	}
+	n := &Node{
+		id:                opts.ID,
+		opts:              opts,
+		clk:               opts.Clock,
+		fs:                opts.FS,
+		memberDir:         filepath.Join(opts.Dir, "member"),
+		wait:              newWaiter(),
+		applyWait:         newIndexWaiter(),
+		leaderChanged:     make(chan struct{}),
+		firstCommitInTerm: make(chan struct{}),
+		readNotifier:      newNotifier(),
+		readwaitc:         make(chan struct{}, 1),
+		readStateC:        make(chan raft.ReadState, 64),
+		applyc:            make(chan *toApply, 64),
+		msgSnapC:          make(chan raftpb.Message, 16),
+		readyc:            make(chan struct{}, 1),
+		stopc:             make(chan struct{}),
+		alarms:            make(map[alarmKey]struct{}),
+		members:           make(map[uint64]member),
+		removed:           make(map[uint64]bool),
+	}
+	n.vcfg = mvcc.Config{MaxRequestBytes: opts.MaxRequestBytes, Clock: opts.Clock}
+	n.vcfg.EnsureDefaults()
+	n.walDir = filepath.Join(n.memberDir, "wal")
+	n.snapDir = filepath.Join(n.memberDir, "snap")
+	n.engineDir = filepath.Join(n.memberDir, "engine")
+	// etcd's idutil: member ID in the top 16 bits, a time prefix, a counter,
+	// so IDs do not repeat across restarts of the same member.
+	n.idBase = (opts.ID&0xffff)<<48 | (uint64(n.clk.Now().UnixMilli())&0xffffffffff)<<8
+	if err := n.open(); err != nil {
+		n.closeFiles()
+		return nil, err
+	}
+	tr, err := newTr(n)
+	if err != nil {
+		n.closeFiles()
+		return nil, err
+	}
+	n.tr = tr
+	n.amu.RLock()
+	for id, m := range n.members {
+		if id != n.id {
+			tr.AddPeer(id, m.Addr)
+		}
+	}
+	n.amu.RUnlock()
+	n.wg.Add(3)
+	go n.raftLoop()
+	go n.applyLoop()
+	go n.readLoop()
+	return n, nil
+}
+
+func (n *Node) walOptions() wal.Options {
+	return wal.Options{
+		SegmentSize: n.opts.WALSegmentSize,
+		Clock:       n.clk,
+		OnEvent: func(e wal.Event) {
+			switch e.Kind {
+			case wal.EventCut:
+				n.emit(EventWALCut, 0, "segment %s", e.File)
+			case wal.EventSlowSync:
+				n.emit(EventSlowFsync, e.Duration, "wal sync of %s took %v", e.File, e.Duration)
+			}
+		},
+	}
+}
+
+func (n *Node) backendConfig() backend.Config {
+	return backend.Config{
+		BatchInterval: n.opts.BackendBatchInterval,
+		BatchLimit:    n.opts.BackendBatchLimit,
+		Clock:         n.clk,
+		OnCommit: func(ci backend.CommitInfo) {
+			if n.opts.OnEvent != nil {
+				n.emit(EventBackendCommit, ci.Duration, "ops=%d reason=%s err=%v", ci.Ops, ci.Reason, ci.Err)
+			}
+		},
+	}
+}
+
+func (n *Node) raftConfig() *raft.Config {
+	return &raft.Config{
+		ID:                        n.id,
+		ElectionTick:              n.opts.ElectionTicks,
+		HeartbeatTick:             n.opts.HeartbeatTicks,
+		Storage:                   n.storage,
+		MaxSizePerMsg:             n.opts.MaxSizePerMsg,
+		MaxInflightMsgs:           n.opts.MaxInflightMsgs,
+		MaxUncommittedEntriesSize: n.opts.MaxUncommittedBytes,
+		CheckQuorum:               true,
+		PreVote:                   true,
+		ReadOnlyOption:            raft.ReadOnlySafe,
+		Logger:                    &raft.DefaultLogger{Logger: log.New(io.Discard, "", 0)},
+	}
+}
+
+// open restores the node from its data dir, or creates it: etcd's
+// bootstrap (server/etcdserver/bootstrap.go) in the small.
+func (n *Node) open() error {
+	if err := n.fs.MkdirAll(n.snapDir, 0o755); err != nil {
+		return fmt.Errorf("cluster: create %s: %w", n.snapDir, err)
+	}
+	n.ss = snap.New(n.fs, n.snapDir)
+	n.storage = raft.NewMemoryStorage()
+
+	if !wal.Exist(n.fs, n.walDir) {
+		st, err := openStore(n.opts, n.engineDir, n.backendConfig(), nil)
+		if err != nil {
+			return err
+		}
+		n.store = st
+		meta := make([]byte, 8)
+		binary.BigEndian.PutUint64(meta, n.id)
+		w, err := wal.Create(n.fs, n.walDir, meta, n.walOptions())
+		if err != nil {
+			return fmt.Errorf("cluster: create wal: %w", err)
+		}
+		n.w = w
+		rn, err := raft.NewRawNode(n.raftConfig())
+		if err != nil {
+			return fmt.Errorf("cluster: raft: %w", err)
+		}
+		n.rn = rn
+		if !n.opts.Join {
+			if len(n.opts.Peers) == 0 {
+				return fmt.Errorf("%w: a new cluster needs Peers", ErrBadOption)
+			}
+			peers := make([]raft.Peer, len(n.opts.Peers))
+			for i, p := range n.opts.Peers {
+				peers[i] = raft.Peer{ID: p.ID, Context: encodeConfContext(0, p.Addr)}
+				n.members[p.ID] = member{ID: p.ID, Addr: p.Addr}
+			}
+			if err := rn.Bootstrap(peers); err != nil {
+				return fmt.Errorf("cluster: bootstrap: %w", err)
+			}
+		} else {
+			for _, p := range n.opts.Peers {
+				n.members[p.ID] = member{ID: p.ID, Addr: p.Addr}
+			}
+		}
+		return nil
+	}
+
+	walSnaps, err := wal.ValidSnapshotEntries(n.fs, n.walDir)
+	if err != nil {
+		return fmt.Errorf("cluster: wal snapshots: %w", err)
+	}
+	var snapshot *raftpb.Snapshot
+	if s, err := n.ss.LoadNewestAvailable(walSnaps); err == nil {
+		snapshot = s
+	} else if !errors.Is(err, snap.ErrNoSnapshot) {
+		return fmt.Errorf("cluster: load snapshot: %w", err)
+	}
+	var walSnap wal.Snapshot
+	var image string
+	if snapshot != nil {
+		walSnap = wal.Snapshot{Index: snapshot.Metadata.Index, Term: snapshot.Metadata.Term, ConfState: &snapshot.Metadata.ConfState}
+		image = n.ss.DBFilePath(snapshot.Metadata.Index)
+	}
+	st, err := openStore(n.opts, n.engineDir, n.backendConfig(), nil)
+	if err == nil && snapshot != nil {
+		if ci, _ := st.ConsistentIndex(); ci < snapshot.Metadata.Index {
+			// The backend is older than the snapshot: a received image was
+			// saved but not yet swapped in when the node stopped.
+			_ = st.Close()
+			st, err = nil, errBackendBehind
+		}
+	}
+	if err != nil && snapshot != nil && fileExists(n.fs, image) {
+		st, err = installImage(n.opts, n.engineDir, image, n.backendConfig())
+	}
+	if err != nil {
+		return err
+	}
+	n.store = st
+	if ci, _ := st.ConsistentIndex(); snapshot != nil && ci < snapshot.Metadata.Index {
+		return fmt.Errorf("cluster: backend consistent index %d is behind snapshot %d and no image is available", ci, snapshot.Metadata.Index)
+	}
+	w, err := wal.Open(n.fs, n.walDir, walSnap, n.walOptions())
+	if err != nil {
+		return fmt.Errorf("cluster: open wal: %w", err)
+	}
+	n.w = w
+	_, hs, ents, err := w.ReadAll()
+	if err != nil {
+		return fmt.Errorf("cluster: read wal: %w", err)
+	}
+	if snapshot != nil {
+		if err := n.storage.ApplySnapshot(*snapshot); err != nil {
+			return fmt.Errorf("cluster: apply snapshot to raft storage: %w", err)
+		}
+		n.ap.appliedIndex, n.ap.appliedTerm = snapshot.Metadata.Index, snapshot.Metadata.Term
+		n.ap.snapIndex = snapshot.Metadata.Index
+		n.ap.confState = snapshot.Metadata.ConfState
+		n.applied.Store(snapshot.Metadata.Index)
+		if err := n.restoreMembers(snapshot.Data); err != nil {
+			return err
+		}
+	}
+	if err := n.storage.SetHardState(hs); err != nil {
+		return fmt.Errorf("cluster: raft hard state: %w", err)
+	}
+	if err := n.storage.Append(ents); err != nil {
+		return fmt.Errorf("cluster: raft entries: %w", err)
+	}
+	n.committed.Store(hs.Commit)
+	for _, p := range n.opts.Peers {
+		if _, ok := n.members[p.ID]; !ok {
+			n.members[p.ID] = member{ID: p.ID, Addr: p.Addr}
+		}
+	}
+	// Conf-change entries after the snapshot carry addresses too.
+	for _, e := range ents {
+		if e.Type == raftpb.EntryConfChange {
+			var cc raftpb.ConfChange
+			if cc.Unmarshal(e.Data) == nil && cc.Type != raftpb.ConfChangeRemoveNode {
+				_, addr := decodeConfContext(cc.Context)
+				if _, ok := n.members[cc.NodeID]; !ok {
+					n.members[cc.NodeID] = member{ID: cc.NodeID, Addr: addr}
+				}
+			}
+		}
+	}
+	n.loadAlarms()
+	rn, err := raft.NewRawNode(n.raftConfig())
+	if err != nil {
+		return fmt.Errorf("cluster: raft: %w", err)
+	}
+	n.rn = rn
+	return nil
+}
+
+var errBackendBehind = errors.New("cluster: backend behind snapshot")
+
+func (n *Node) restoreMembers(data []byte) error {
+	if len(data) == 0 {
+		return nil
+	}
+	var sd snapshotData
+	if err := json.Unmarshal(data, &sd); err != nil {
+		return fmt.Errorf("%w: snapshot membership: %v", ErrCorrupt, err)
+	}
+	n.amu.Lock()
+	defer n.amu.Unlock()
+	clear(n.members)
+	for _, m := range sd.Members {
+		n.members[m.ID] = m
+	}
+	for _, id := range sd.Removed {
+		n.removed[id] = true
+	}
+	return nil
+}
+
+func (n *Node) snapshotData() []byte {
+	n.amu.RLock()
+	defer n.amu.RUnlock()
+	var sd snapshotData
+	for _, m := range n.members {
+		sd.Members = append(sd.Members, m)
+	}
+	for id := range n.removed {
+		sd.Removed = append(sd.Removed, id)
+	}
+	b, _ := json.Marshal(sd)
+	return b
+}
+
+func fileExists(fs vfs.FS, path string) bool {
+	_, err := fs.Stat(path)
+	return err == nil
+}
+
+// ID returns the node's raft ID.
+func (n *Node) ID() uint64 { return n.id }
+
+// Leader returns the leader this node knows of (0 if none).
+func (n *Node) Leader() uint64 { return n.lead.Load() }
+
+// IsLeader reports whether this node is the leader.
+func (n *Node) IsLeader() bool { return n.lead.Load() == n.id }
+
+// Term returns the node's current raft term.
+func (n *Node) Term() uint64 { return n.term.Load() }
+
+// AppliedIndex returns the index of the last applied entry.
+func (n *Node) AppliedIndex() uint64 { return n.applied.Load() }
+
+// CommittedIndex returns the last committed index the node knows of.
+func (n *Node) CommittedIndex() uint64 { return n.committed.Load() }
+
+// Err returns the fatal error that stopped the node, if any.
+func (n *Node) Err() error {
+	if e, ok := n.err.Load().(error); ok {
+		return e
+	}
+	return nil
+}
+
+// fail records a fatal error and stops the node: a WAL or snapshot write that
+// failed leaves raft's promises unkept, so the node must not go on (etcd
+// panics here).
+func (n *Node) fail(err error) {
+	n.err.CompareAndSwap(nil, err)
+	n.stopOnce.Do(func() { close(n.stopc) })
+}
+
+// RaftStatus returns raft's status (progress of followers on a leader).
+func (n *Node) RaftStatus() raft.Status {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.rn.Status()
+}
+
+// FirstIndex is the first index still in the raft log (after compaction).
+func (n *Node) FirstIndex() uint64 {
+	i, _ := n.storage.FirstIndex()
+	return i
+}
+
+// SnapshotIndex is the index of the newest snapshot the node holds.
+func (n *Node) SnapshotIndex() uint64 {
+	s, _ := n.storage.Snapshot()
+	return s.Metadata.Index
+}
+
+// WALStats returns the WAL's counters (fsyncs for puts-per-fsync figures).
+func (n *Node) WALStats() wal.Stats { return n.w.Stats() }
+
+// BackendSize is the backend's size on disk.
+func (n *Node) BackendSize() int64 {
+	n.storeMu.RLock()
+	defer n.storeMu.RUnlock()
+	return n.store.Backend().Size()
+}
+
+// Hash returns the store's HashKV at rev (0: current) and its revision.
+func (n *Node) Hash(rev int64) (mvcc.KeyValueHash, int64, error) {
+	n.storeMu.RLock()
+	defer n.storeMu.RUnlock()
+	return n.store.HashByRev(rev)
+}
+
+// Rev returns the store's current revision.
+func (n *Node) Rev() int64 {
+	n.storeMu.RLock()
+	defer n.storeMu.RUnlock()
+	return n.store.Rev()
+}
+
+// Transport returns the node's transport.
+func (n *Node) Transport() transport.Transport { return n.tr }
+
+// Stop stops the node cleanly: loops end, the backend commits, the WAL syncs.
+func (n *Node) Stop() error {
+	n.stopOnce.Do(func() { close(n.stopc) })
+	var errs []error
+	// The transport first: it ends snapshot streams the loops may wait on.
+	if n.tr != nil {
+		errs = append(errs, n.tr.Close())
+	}
+	n.wg.Wait()
+	n.wait.failAll(ErrStopped)
+	errs = append(errs, n.closeFiles())
+	return errors.Join(errs...)
+}
+
+// kill stops the node as a crash would for what matters: the engine is
+// closed before the backend so pending (uncommitted) backend writes are lost,
+// and only the raft WAL's synced records can bring them back on restart.
+func (n *Node) kill() {
+	n.stopOnce.Do(func() { close(n.stopc) })
+	if n.tr != nil {
+		_ = n.tr.Close()
+	}
+	n.wg.Wait()
+	n.wait.failAll(ErrStopped)
+	n.storeMu.Lock()
+	if n.store != nil {
+		_ = n.store.Backend().Engine().Close()
+		_ = n.store.Close()
+		n.store = nil
+	}
+	n.storeMu.Unlock()
+	if n.w != nil {
+		_ = n.w.Close()
+		n.w = nil
+	}
+}
+
+func (n *Node) closeFiles() error {
+	var errs []error
+	n.storeMu.Lock()
+	if n.store != nil {
+		errs = append(errs, n.store.Close())
+		n.store = nil
+	}
+	n.storeMu.Unlock()
+	if n.w != nil {
+		errs = append(errs, n.w.Close())
+		n.w = nil
+	}
+	return errors.Join(errs...)
+}
+
+func (n *Node) nextID() uint64 { return n.idBase + n.reqSeq.Add(1) }
+
+func (n *Node) signal() {
+	select {
+	case n.readyc <- struct{}{}:
+	default:
+	}
+}
+
+// --- transport.Handler ---
+
+var _ transport.Handler = (*Node)(nil)
+
+// Process steps a message from a peer into raft.
+func (n *Node) Process(ctx context.Context, m raftpb.Message) error {
+	select {
+	case <-n.stopc:
+		return ErrStopped
+	default:
+	}
+	n.amu.RLock()
+	removed := n.removed[m.From]
+	n.amu.RUnlock()
+	if removed {
+		return ErrIDRemoved
+	}
+	n.mu.Lock()
+	err := n.rn.Step(m)
+	n.mu.Unlock()
+	n.signal()
+	if errors.Is(err, raft.ErrStepPeerNotFound) || errors.Is(err, raft.ErrStepLocalMsg) {
+		return nil
+	}
+	return err
+}
+
+// ProcessSnapshot saves the leader's backend image durably, then steps the
+// MsgSnap: by the time raft hands the snapshot to the Ready loop, the image
+// it refers to is on disk (etcd's rafthttp snapshot handler).
+func (n *Node) ProcessSnapshot(ctx context.Context, m raftpb.Message, image io.Reader) error {
+	if m.Snapshot == nil {
+		return fmt.Errorf("%w: MsgSnap without a snapshot", ErrCorrupt)
+	}
+	start := n.clk.Now()
+	_, size, err := n.ss.ReceiveDBImage(image, m.Snapshot.Metadata.Index)
+	if err != nil {
+		return fmt.Errorf("cluster: receive snapshot image: %w", err)
+	}
+	n.emit(EventSnapshotReceived, n.clk.Since(start), "index=%d from=%x bytes=%d", m.Snapshot.Metadata.Index, m.From, size)
+	return n.Process(ctx, m)
+}
+
+// ReportUnreachable tells raft a peer could not be reached.
+func (n *Node) ReportUnreachable(id uint64) {
+	n.mu.Lock()
+	n.rn.ReportUnreachable(id)
+	n.mu.Unlock()
+}
+
+// ReportSnapshot tells raft how a snapshot send ended.
+func (n *Node) ReportSnapshot(id uint64, status raft.SnapshotStatus) {
+	n.inflightSnapshots.Add(-1)
+	n.mu.Lock()
+	n.rn.ReportSnapshot(id, status)
+	n.mu.Unlock()
+	n.signal()
+}

@@ -1,0 +1,197 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"etcdlab/engines"
+	"etcdlab/internal/clock"
+)
+
+// Defaults, etcd's unless noted.
+const (
+	DefaultTickInterval           = 100 * time.Millisecond // --heartbeat-interval
+	DefaultHeartbeatTicks         = 1
+	DefaultElectionTicks          = 10 // --election-timeout 1000ms
+	DefaultSnapshotCount          = 10000
+	DefaultSnapshotCatchUpEntries = 5000
+	DefaultQuotaBytes             = 2 << 30 // --quota-backend-bytes
+	DefaultMaxRequestBytes        = 1536 * 1024
+	DefaultMaxGapApplied          = 5000 // maxGapBetweenApplyAndCommitIndex
+	DefaultSlowApply              = 100 * time.Millisecond
+	DefaultReadRetry              = 500 * time.Millisecond
+	DefaultMaxSizePerMsg          = 1 << 20
+	DefaultMaxInflightMsgs        = 512
+	DefaultMaxUncommittedBytes    = 1 << 30
+	DefaultEngine                 = "bbolt"
+)
+
+// NodeOptions configures one node. The zero value, after EnsureDefaults, is
+// etcd's configuration (with an in-memory nothing: ID, Dir, Peers and a
+// transport must be given).
+type NodeOptions struct {
+	// ID is the node's raft ID (non-zero).
+	ID uint64
+	// Dir is the node's data directory: Dir/member/{wal,snap,engine}.
+	Dir string
+	// Peers are the IDs of the initial voters (bootstrap of a new cluster).
+	// Ignored when Dir already holds a WAL. With Join set, the node starts
+	// empty and waits for the leader to send it the log.
+	Peers []Peer
+	// Join starts a node added by a membership change (no bootstrap).
+	Join bool
+	// Engine names the storage engine (bbolt, pebble, memory). Default bbolt.
+	Engine string
+	// EngineOptions are "key=value" options for the engine.
+	EngineOptions []string
+
+	// TickInterval is one raft tick. Default 100ms.
+	TickInterval time.Duration
+	// HeartbeatTicks and ElectionTicks are raft's, in ticks. Defaults 1, 10.
+	HeartbeatTicks, ElectionTicks int
+	// SnapshotCount is the number of applied entries between snapshots.
+	// Default 10000 (etcd 3.6).
+	SnapshotCount uint64
+	// SnapshotCatchUpEntries is how many entries the raft log keeps behind a
+	// snapshot for slow followers. Default 5000.
+	SnapshotCatchUpEntries uint64
+	// QuotaBytes is the backend quota; negative disables it. Default 2 GiB.
+	QuotaBytes int64
+	// MaxRequestBytes bounds a proposal. Default 1.5 MiB.
+	MaxRequestBytes int
+	// RequestTimeout bounds a proposal or a linearizable read. Default etcd's
+	// 5s + 2 × election timeout.
+	RequestTimeout time.Duration
+	// ReadRetry is the interval at which an unanswered ReadIndex is re-sent.
+	// Default 500ms.
+	ReadRetry time.Duration
+	// SlowApply is the apply duration above which EventSlowApply is emitted.
+	// Default 100ms (--warning-apply-duration).
+	SlowApply time.Duration
+	// MaxSizePerMsg, MaxInflightMsgs and MaxUncommittedBytes are raft's.
+	// Defaults 1 MiB, 512, 1 GiB.
+	MaxSizePerMsg       uint64
+	MaxInflightMsgs     int
+	MaxUncommittedBytes uint64
+	// BackendBatchInterval and BackendBatchLimit are etcd's backend batching.
+	// Defaults 100ms and 10000.
+	BackendBatchInterval time.Duration
+	BackendBatchLimit    int
+	// WALSegmentSize is the WAL segment size. Default 64,000,000.
+	WALSegmentSize int64
+	// FS is the filesystem for the WAL and snapshots. Default vfs.Default.
+	FS vfs.FS
+	// Clock drives ticks, timeouts and measurements. Default clock.Real().
+	Clock clock.Clock
+	// OnEvent receives the node's events (optional). It must not block.
+	OnEvent func(Event)
+}
+
+// EnsureDefaults fills unset fields with their defaults.
+func (o *NodeOptions) EnsureDefaults() {
+	if o.Engine == "" {
+		o.Engine = DefaultEngine
+	}
+	if o.TickInterval == 0 {
+		o.TickInterval = DefaultTickInterval
+	}
+	if o.HeartbeatTicks == 0 {
+		o.HeartbeatTicks = DefaultHeartbeatTicks
+	}
+	if o.ElectionTicks == 0 {
+		o.ElectionTicks = DefaultElectionTicks
+	}
+	if o.SnapshotCount == 0 {
+		o.SnapshotCount = DefaultSnapshotCount
+	}
+	if o.SnapshotCatchUpEntries == 0 {
+		o.SnapshotCatchUpEntries = DefaultSnapshotCatchUpEntries
+	}
+	if o.QuotaBytes == 0 {
+		o.QuotaBytes = DefaultQuotaBytes
+	}
+	if o.MaxRequestBytes == 0 {
+		o.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if o.RequestTimeout == 0 {
+		o.RequestTimeout = 5*time.Second + 2*time.Duration(o.ElectionTicks)*o.TickInterval
+	}
+	if o.ReadRetry == 0 {
+		o.ReadRetry = DefaultReadRetry
+	}
+	if o.SlowApply == 0 {
+		o.SlowApply = DefaultSlowApply
+	}
+	if o.MaxSizePerMsg == 0 {
+		o.MaxSizePerMsg = DefaultMaxSizePerMsg
+	}
+	if o.MaxInflightMsgs == 0 {
+		o.MaxInflightMsgs = DefaultMaxInflightMsgs
+	}
+	if o.MaxUncommittedBytes == 0 {
+		o.MaxUncommittedBytes = DefaultMaxUncommittedBytes
+	}
+	if o.FS == nil {
+		o.FS = vfs.Default
+	}
+	if o.Clock == nil {
+		o.Clock = clock.Real()
+	}
+}
+
+// Validate reports every problem at once.
+func (o NodeOptions) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrBadOption}, a...)...))
+	}
+	if o.ID == 0 {
+		bad("ID must be non-zero")
+	}
+	if o.Dir == "" {
+		bad("Dir must be set")
+	}
+	if _, err := engines.OptionsString(o.Engine, o.EngineOptions); err != nil {
+		errs = append(errs, fmt.Errorf("%w: engine: %w", ErrBadOption, err))
+	}
+	if o.TickInterval < 0 {
+		bad("TickInterval %v is negative", o.TickInterval)
+	}
+	if o.HeartbeatTicks < 0 || o.ElectionTicks < 0 {
+		bad("HeartbeatTicks %d and ElectionTicks %d must be positive", o.HeartbeatTicks, o.ElectionTicks)
+	}
+	if o.ElectionTicks > 0 && o.HeartbeatTicks >= o.ElectionTicks {
+		bad("ElectionTicks %d must exceed HeartbeatTicks %d", o.ElectionTicks, o.HeartbeatTicks)
+	}
+	if o.MaxRequestBytes < 0 {
+		bad("MaxRequestBytes %d is negative", o.MaxRequestBytes)
+	}
+	if o.RequestTimeout < 0 || o.ReadRetry < 0 || o.SlowApply < 0 || o.BackendBatchInterval < 0 {
+		bad("durations must not be negative")
+	}
+	if o.MaxInflightMsgs < 0 || o.BackendBatchLimit < 0 || o.WALSegmentSize < 0 {
+		bad("MaxInflightMsgs, BackendBatchLimit and WALSegmentSize must not be negative")
+	}
+	for _, p := range o.Peers {
+		if p.ID == 0 {
+			bad("peer ID 0")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// String renders the options for result files.
+func (o NodeOptions) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "engine=%s engine-options=%s tick=%v heartbeat-ticks=%d election-ticks=%d",
+		o.Engine, strings.Join(o.EngineOptions, ","), o.TickInterval, o.HeartbeatTicks, o.ElectionTicks)
+	fmt.Fprintf(&b, " snapshot-count=%d snapshot-catchup-entries=%d quota-bytes=%d max-request-bytes=%d",
+		o.SnapshotCount, o.SnapshotCatchUpEntries, o.QuotaBytes, o.MaxRequestBytes)
+	fmt.Fprintf(&b, " request-timeout=%v backend-batch-interval=%v backend-batch-limit=%d wal-segment-size=%d",
+		o.RequestTimeout, o.BackendBatchInterval, o.BackendBatchLimit, o.WALSegmentSize)
+	return b.String()
+}

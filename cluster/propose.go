@@ -1,0 +1,215 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/raft/v3"
+)
+
+// compactResult carries a compaction's answer and the channel closed when
+// the background deletion ends.
+type compactResult struct {
+	resp *pb.CompactionResponse
+	done <-chan struct{}
+}
+
+// propose replicates one request and waits for its own result by request ID
+// (etcd's processInternalRaftRequestOnce).
+func (n *Node) propose(ctx context.Context, r *pb.InternalRaftRequest) (result, error) {
+	select {
+	case <-n.stopc:
+		return result{}, ErrStopped
+	default:
+	}
+	if ci, ai := n.committed.Load(), n.applied.Load(); ci > ai+DefaultMaxGapApplied {
+		return result{}, ErrTooManyRequests
+	}
+	id := n.nextID()
+	r.Header = &pb.RequestHeader{ID: id}
+	data, err := r.Marshal()
+	if err != nil {
+		return result{}, fmt.Errorf("cluster: marshal request: %w", err)
+	}
+	if len(data) > n.opts.MaxRequestBytes {
+		return result{}, ErrRequestTooLarge
+	}
+	ch := n.wait.register(id)
+	n.mu.Lock()
+	err = n.rn.Propose(data)
+	n.mu.Unlock()
+	if err != nil {
+		n.wait.cancel(id)
+		return result{}, mapProposeErr(n, err)
+	}
+	n.stats.proposals.Add(1)
+	n.signal()
+	return n.waitResult(ctx, id, ch)
+}
+
+func (n *Node) waitResult(ctx context.Context, id uint64, ch chan result) (result, error) {
+	timer := n.clk.NewTimer(n.opts.RequestTimeout)
+	defer timer.Stop()
+	select {
+	case r := <-ch:
+		return r, nil
+	case <-timer.C():
+		n.wait.cancel(id)
+		return result{}, ErrTimeout
+	case <-ctx.Done():
+		n.wait.cancel(id)
+		return result{}, ctx.Err()
+	case <-n.stopc:
+		n.wait.cancel(id)
+		return result{}, ErrStopped
+	}
+}
+
+func mapProposeErr(n *Node, err error) error {
+	if errors.Is(err, raft.ErrProposalDropped) {
+		if n.Leader() == 0 {
+			return ErrNoLeader
+		}
+		return fmt.Errorf("%w: %w", ErrNoLeader, err)
+	}
+	return err
+}
+
+// Put replicates a put.
+func (n *Node) Put(ctx context.Context, r *pb.PutRequest) (*pb.PutResponse, error) {
+	if err := n.vcfg.ValidatePut(r); err != nil {
+		return nil, err
+	}
+	if err := n.checkQuota(ctx, costPut(r)); err != nil {
+		return nil, err
+	}
+	res, err := n.propose(ctx, &pb.InternalRaftRequest{Put: r})
+	if err != nil {
+		return nil, err
+	}
+	resp, _ := res.resp.(*pb.PutResponse)
+	return resp, res.err
+}
+
+// DeleteRange replicates a delete.
+func (n *Node) DeleteRange(ctx context.Context, r *pb.DeleteRangeRequest) (*pb.DeleteRangeResponse, error) {
+	if err := n.vcfg.ValidateDeleteRange(r); err != nil {
+		return nil, err
+	}
+	res, err := n.propose(ctx, &pb.InternalRaftRequest{DeleteRange: r})
+	if err != nil {
+		return nil, err
+	}
+	resp, _ := res.resp.(*pb.DeleteRangeResponse)
+	return resp, res.err
+}
+
+// Txn runs a transaction: a read-only one is served like a Range (through
+// ReadIndex unless every range is serializable), a mutating one is validated
+// before it is proposed, so that no node can fail it half way.
+func (n *Node) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, error) {
+	if err := n.vcfg.ValidateTxn(r); err != nil {
+		return nil, err
+	}
+	if txnReadOnly(r) {
+		if !txnSerializable(r) {
+			if err := n.linearizableReadNotify(ctx); err != nil {
+				return nil, err
+			}
+		}
+		n.storeMu.RLock()
+		defer n.storeMu.RUnlock()
+		if n.store == nil {
+			return nil, ErrStopped
+		}
+		return n.store.Txn(r)
+	}
+	if err := n.checkQuota(ctx, costTxn(r)); err != nil {
+		return nil, err
+	}
+	res, err := n.propose(ctx, &pb.InternalRaftRequest{Txn: r})
+	if err != nil {
+		return nil, err
+	}
+	resp, _ := res.resp.(*pb.TxnResponse)
+	return resp, res.err
+}
+
+// Compact replicates a compaction; with Physical set it returns after the
+// deletion has finished on this node.
+func (n *Node) Compact(ctx context.Context, r *pb.CompactionRequest) (*pb.CompactionResponse, error) {
+	res, err := n.propose(ctx, &pb.InternalRaftRequest{Compaction: r})
+	if err != nil {
+		return nil, err
+	}
+	if res.err != nil {
+		return nil, res.err
+	}
+	cr := res.resp.(compactResult)
+	if r.Physical {
+		select {
+		case <-cr.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-n.stopc:
+			return nil, ErrStopped
+		}
+	}
+	return cr.resp, nil
+}
+
+// Range reads keys: serializable from the local store at once, otherwise
+// after a ReadIndex round confirms the state is current.
+func (n *Node) Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeResponse, error) {
+	if err := n.vcfg.ValidateRange(r); err != nil {
+		return nil, err
+	}
+	if !r.Serializable {
+		if err := n.linearizableReadNotify(ctx); err != nil {
+			return nil, err
+		}
+	}
+	n.storeMu.RLock()
+	defer n.storeMu.RUnlock()
+	if n.store == nil {
+		return nil, ErrStopped
+	}
+	return n.store.Range(r)
+}
+
+func txnReadOnly(r *pb.TxnRequest) bool {
+	for _, ops := range [][]*pb.RequestOp{r.Success, r.Failure} {
+		for _, op := range ops {
+			switch x := op.Request.(type) {
+			case *pb.RequestOp_RequestRange:
+			case *pb.RequestOp_RequestTxn:
+				if !txnReadOnly(x.RequestTxn) {
+					return false
+				}
+			default:
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func txnSerializable(r *pb.TxnRequest) bool {
+	for _, ops := range [][]*pb.RequestOp{r.Success, r.Failure} {
+		for _, op := range ops {
+			switch x := op.Request.(type) {
+			case *pb.RequestOp_RequestRange:
+				if !x.RequestRange.Serializable {
+					return false
+				}
+			case *pb.RequestOp_RequestTxn:
+				if !txnSerializable(x.RequestTxn) {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}

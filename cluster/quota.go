@@ -1,0 +1,223 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+
+	"etcdlab/engines/engine"
+)
+
+// kvOverhead is etcd's per-put allowance for the revision key and the
+// KeyValue record around the key and value (storage/quota.go).
+const kvOverhead = 256
+
+func costPut(r *pb.PutRequest) int { return kvOverhead + len(r.Key) + len(r.Value) }
+
+// costTxn is the larger of the two branches' put costs, as etcd's costTxn
+// (nested txns are not counted, as in etcd).
+func costTxn(r *pb.TxnRequest) int {
+	branch := func(ops []*pb.RequestOp) int {
+		c := 0
+		for _, op := range ops {
+			if p := op.GetRequestPut(); p != nil {
+				c += costPut(p)
+			}
+		}
+		return c
+	}
+	return max(branch(r.Success), branch(r.Failure))
+}
+
+// quotaAvailable is etcd's BackendQuota.Available: size + cost < quota.
+func (n *Node) quotaAvailable(cost int) bool {
+	if n.opts.QuotaBytes < 0 {
+		return true
+	}
+	return n.store.Backend().Size()+int64(cost) < n.opts.QuotaBytes
+}
+
+// checkQuota rejects a write before it is proposed when it would not fit,
+// and raises the NOSPACE alarm through raft (etcd's quotaKVServer.check).
+func (n *Node) checkQuota(ctx context.Context, cost int) error {
+	if cost == 0 || n.opts.QuotaBytes < 0 {
+		return nil
+	}
+	n.storeMu.RLock()
+	if n.store == nil {
+		n.storeMu.RUnlock()
+		return ErrStopped
+	}
+	ok := n.quotaAvailable(cost)
+	n.storeMu.RUnlock()
+	if ok {
+		return nil
+	}
+	if !n.alarmActive(pb.AlarmType_NOSPACE) {
+		_, _ = n.Alarm(ctx, &pb.AlarmRequest{Action: pb.AlarmRequest_ACTIVATE, MemberID: n.id, Alarm: pb.AlarmType_NOSPACE})
+	}
+	return ErrNoSpace
+}
+
+// alarmKey is one raised alarm.
+type alarmKey struct {
+	member uint64
+	alarm  pb.AlarmType
+}
+
+// alarmBucket persists alarms in the backend (etcd's `alarm` bucket), so a
+// restarted node still refuses writes.
+func alarmBucket() engine.Bucket { return engine.Bucket{ID: 5, Name: "alarm"} }
+
+func (n *Node) alarmActive(t pb.AlarmType) bool {
+	n.amu.RLock()
+	defer n.amu.RUnlock()
+	for k := range n.alarms {
+		if k.alarm == t {
+			return true
+		}
+	}
+	return false
+}
+
+// applyAlarm applies an AlarmRequest replicated through raft, so every node
+// holds the same alarms.
+func (n *Node) applyAlarm(r *pb.AlarmRequest) (*pb.AlarmResponse, error) {
+	resp := &pb.AlarmResponse{Header: &pb.ResponseHeader{}}
+	k := alarmKey{member: r.MemberID, alarm: r.Alarm}
+	switch r.Action {
+	case pb.AlarmRequest_GET:
+		resp.Alarms = n.AlarmList()
+		return resp, nil
+	case pb.AlarmRequest_ACTIVATE:
+		if r.Alarm == pb.AlarmType_NONE {
+			return resp, nil
+		}
+		n.amu.Lock()
+		_, had := n.alarms[k]
+		n.alarms[k] = struct{}{}
+		n.amu.Unlock()
+		if !had {
+			n.persistAlarm(k, true)
+			n.emit(EventAlarmRaised, 0, "%s member=%x", r.Alarm, r.MemberID)
+		}
+		resp.Alarms = []*pb.AlarmMember{{MemberID: r.MemberID, Alarm: r.Alarm}}
+	case pb.AlarmRequest_DEACTIVATE:
+		n.amu.Lock()
+		_, had := n.alarms[k]
+		delete(n.alarms, k)
+		n.amu.Unlock()
+		if had {
+			n.persistAlarm(k, false)
+			n.emit(EventAlarmDisarmed, 0, "%s member=%x", r.Alarm, r.MemberID)
+			resp.Alarms = []*pb.AlarmMember{{MemberID: r.MemberID, Alarm: r.Alarm}}
+		}
+	}
+	return resp, nil
+}
+
+func alarmKeyBytes(k alarmKey) []byte {
+	b, _ := (&pb.AlarmMember{MemberID: k.member, Alarm: k.alarm}).Marshal()
+	return b
+}
+
+// persistAlarm writes the alarm into the backend within the applying entry's
+// write txn, so it is committed together with the consistent index.
+func (n *Node) persistAlarm(k alarmKey, on bool) {
+	tx := n.store.Backend().BatchTx()
+	tx.Lock()
+	if on {
+		tx.UnsafePut(alarmBucket(), alarmKeyBytes(k), []byte{})
+	} else {
+		tx.UnsafeDelete(alarmBucket(), alarmKeyBytes(k))
+	}
+	tx.Unlock()
+}
+
+func (n *Node) loadAlarms() {
+	n.storeMu.RLock()
+	rt := n.store.Backend().ReadTx()
+	n.storeMu.RUnlock()
+	defer rt.Close()
+	alarms := make(map[alarmKey]struct{})
+	_ = rt.Scan(alarmBucket(), nil, nil, 0, func(k, _ []byte) bool {
+		var am pb.AlarmMember
+		if am.Unmarshal(k) == nil {
+			alarms[alarmKey{member: am.MemberID, alarm: am.Alarm}] = struct{}{}
+		}
+		return true
+	})
+	n.amu.Lock()
+	n.alarms = alarms
+	n.amu.Unlock()
+}
+
+// AlarmList returns the alarms raised in the cluster, as this node knows.
+func (n *Node) AlarmList() []*pb.AlarmMember {
+	n.amu.RLock()
+	defer n.amu.RUnlock()
+	out := make([]*pb.AlarmMember, 0, len(n.alarms))
+	for k := range n.alarms {
+		out = append(out, &pb.AlarmMember{MemberID: k.member, Alarm: k.alarm})
+	}
+	return out
+}
+
+// Alarm replicates an alarm change (GET is answered locally).
+func (n *Node) Alarm(ctx context.Context, r *pb.AlarmRequest) (*pb.AlarmResponse, error) {
+	if r.Action == pb.AlarmRequest_GET {
+		return &pb.AlarmResponse{Header: &pb.ResponseHeader{}, Alarms: n.AlarmList()}, nil
+	}
+	res, err := n.propose(ctx, &pb.InternalRaftRequest{Alarm: r})
+	if err != nil {
+		return nil, err
+	}
+	resp, _ := res.resp.(*pb.AlarmResponse)
+	return resp, res.err
+}
+
+// raiseNoSpaceAsync proposes the NOSPACE alarm from outside the apply
+// goroutine (which must not wait on its own proposals), as etcd does.
+func (n *Node) raiseNoSpaceAsync() {
+	if n.alarmActive(pb.AlarmType_NOSPACE) {
+		return
+	}
+	select {
+	case <-n.stopc:
+		return
+	default:
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() {
+			select {
+			case <-n.stopc:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		_, _ = n.Alarm(ctx, &pb.AlarmRequest{Action: pb.AlarmRequest_ACTIVATE, MemberID: n.id, Alarm: pb.AlarmType_NOSPACE})
+	}()
+}
+
+// Defrag reclaims the backend's free space on this node (etcd's defragment,
+// per member).
+func (n *Node) Defrag() error {
+	n.storeMu.RLock()
+	defer n.storeMu.RUnlock()
+	if n.store == nil {
+		return ErrStopped
+	}
+	start := n.clk.Now()
+	before := n.store.Backend().Size()
+	err := n.store.Backend().Defrag()
+	if err != nil {
+		return errors.Join(errors.New("cluster: defrag"), err)
+	}
+	n.emit(EventDefrag, n.clk.Since(start), "size %d -> %d", before, n.store.Backend().Size())
+	return nil
+}

@@ -1,0 +1,117 @@
+package cluster
+
+import (
+	"context"
+	"encoding/binary"
+)
+
+// linearizableReadNotify joins the next ReadIndex round and returns once the
+// node has applied at least the read index of that round (etcd's
+// linearizableReadNotify): every reader waiting at the moment a round starts
+// shares it.
+func (n *Node) linearizableReadNotify(ctx context.Context) error {
+	if n.isLearner.Load() {
+		return ErrLearnerRead
+	}
+	n.readMu.RLock()
+	nc := n.readNotifier
+	n.readMu.RUnlock()
+	select {
+	case n.readwaitc <- struct{}{}:
+	default:
+	}
+	timer := n.clk.NewTimer(n.opts.RequestTimeout)
+	defer timer.Stop()
+	select {
+	case <-nc.c:
+		return nc.err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C():
+		return ErrTimeout
+	case <-n.stopc:
+		return ErrStopped
+	}
+}
+
+// readLoop runs one ReadIndex round at a time for all waiting readers.
+func (n *Node) readLoop() {
+	defer n.wg.Done()
+	for {
+		select {
+		case <-n.readwaitc:
+		case <-n.stopc:
+			n.readMu.Lock()
+			n.readNotifier.notify(ErrStopped)
+			n.readMu.Unlock()
+			return
+		}
+		// Readers arriving from now on wait for the next round.
+		n.readMu.Lock()
+		nr := n.readNotifier
+		n.readNotifier = newNotifier()
+		n.readMu.Unlock()
+
+		index, err := n.requestReadIndex()
+		if err != nil {
+			nr.notify(err)
+			continue
+		}
+		n.stats.readIndexRounds.Add(1)
+		if n.applied.Load() < index {
+			select {
+			case <-n.applyWait.wait(index):
+			case <-n.stopc:
+				nr.notify(ErrStopped)
+				return
+			}
+		}
+		nr.notify(nil)
+	}
+}
+
+// requestReadIndex asks raft for a read index, retrying every ReadRetry and
+// when the leader's first commit in its term lands (a new leader queues
+// reads until then), failing when the leader changes or after
+// RequestTimeout.
+func (n *Node) requestReadIndex() (uint64, error) {
+	id := n.nextID()
+	rctx := make([]byte, 8)
+	binary.BigEndian.PutUint64(rctx, id)
+	leaderChanged := n.leaderChangedNotify()
+	firstCommit := n.firstCommitInTermNotify()
+	if n.Leader() == 0 {
+		return 0, ErrNoLeader
+	}
+	send := func() {
+		n.mu.Lock()
+		n.rn.ReadIndex(rctx)
+		n.mu.Unlock()
+		n.signal()
+	}
+	send()
+	timeout := n.clk.NewTimer(n.opts.RequestTimeout)
+	defer timeout.Stop()
+	retry := n.clk.NewTicker(n.opts.ReadRetry)
+	defer retry.Stop()
+	for {
+		select {
+		case rs := <-n.readStateC:
+			if len(rs.RequestCtx) == 8 && binary.BigEndian.Uint64(rs.RequestCtx) == id {
+				return rs.Index, nil
+			}
+			// A stale answer to an earlier round: keep waiting.
+		case <-leaderChanged:
+			return 0, ErrLeaderChanged
+		case <-firstCommit:
+			firstCommit = n.firstCommitInTermNotify()
+			send()
+		case <-retry.C():
+			send()
+		case <-timeout.C():
+			return 0, ErrTimeout
+		case <-n.stopc:
+			return 0, ErrStopped
+		}
+	}
+}

@@ -1,0 +1,195 @@
+package cluster
+
+import (
+	"fmt"
+
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+
+	"etcdlab/cluster/wal"
+)
+
+// raftLoop ticks raft and handles its Readys in etcd's order (see doc.go).
+func (n *Node) raftLoop() {
+	defer n.wg.Done()
+	ticker := n.clk.NewTicker(n.opts.TickInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ticker.C():
+			n.mu.Lock()
+			n.rn.Tick()
+			n.mu.Unlock()
+		case <-n.readyc:
+		case <-n.stopc:
+			return
+		}
+		for {
+			n.mu.Lock()
+			if !n.rn.HasReady() {
+				n.mu.Unlock()
+				break
+			}
+			rd := n.rn.Ready()
+			n.mu.Unlock()
+			if !n.handleReady(rd) {
+				return
+			}
+			n.mu.Lock()
+			n.rn.Advance(rd)
+			n.mu.Unlock()
+		}
+	}
+}
+
+// handleReady persists, sends and hands off one Ready. It returns false when
+// the node must stop (stopped, or a write failed).
+func (n *Node) handleReady(rd raft.Ready) bool {
+	// 1. Leader state.
+	if rd.SoftState != nil {
+		n.updateLeader(rd.SoftState.Lead, rd.SoftState.RaftState)
+	}
+	if !raft.IsEmptyHardState(rd.HardState) {
+		n.term.Store(rd.HardState.Term)
+		if rd.HardState.Commit > n.committed.Load() {
+			n.committed.Store(rd.HardState.Commit)
+		}
+	}
+	// 2. ReadStates to the read loop.
+	for _, rs := range rd.ReadStates {
+		select {
+		case n.readStateC <- rs:
+		default: // the read loop retries; never block the Ready loop
+		}
+	}
+	// 3. Committed entries (and a snapshot) to the apply goroutine.
+	var ap *toApply
+	if len(rd.CommittedEntries) > 0 || !raft.IsEmptySnap(rd.Snapshot) {
+		ap = &toApply{entries: rd.CommittedEntries, snapshot: rd.Snapshot,
+			notifyc: make(chan struct{}, 1), done: make(chan struct{})}
+		select {
+		case n.applyc <- ap:
+		case <-n.stopc:
+			return false
+		}
+	}
+	isLeader := n.lead.Load() == n.id
+	// 4. The leader sends at once, in parallel with its own disk write: raft
+	// counts the leader's own acknowledgement only at Advance.
+	if isLeader {
+		n.send(rd.Messages)
+	}
+	// 5. Snapshot file, then its WAL marker.
+	if !raft.IsEmptySnap(rd.Snapshot) {
+		if err := n.ss.SaveSnap(rd.Snapshot); err != nil {
+			n.fail(fmt.Errorf("cluster: save snapshot: %w", err))
+			return false
+		}
+		md := rd.Snapshot.Metadata
+		if err := n.w.SaveSnapshot(wal.Snapshot{Index: md.Index, Term: md.Term, ConfState: &md.ConfState}); err != nil {
+			n.fail(fmt.Errorf("cluster: save wal snapshot marker: %w", err))
+			return false
+		}
+	}
+	// 6. Entries and hard state, fdatasync iff raft.MustSync.
+	if err := n.w.Save(rd.HardState, rd.Entries); err != nil {
+		n.fail(fmt.Errorf("cluster: wal save: %w", err))
+		return false
+	}
+	// 7. MemoryStorage after the WAL.
+	if !raft.IsEmptySnap(rd.Snapshot) {
+		if err := n.storage.ApplySnapshot(rd.Snapshot); err != nil {
+			n.fail(fmt.Errorf("cluster: raft storage apply snapshot: %w", err))
+			return false
+		}
+	}
+	if err := n.storage.Append(rd.Entries); err != nil {
+		n.fail(fmt.Errorf("cluster: raft storage append: %w", err))
+		return false
+	}
+	if ap != nil {
+		ap.notifyc <- struct{}{}
+	}
+	// 8. Followers send only now that entries and votes are durable; with a
+	// committed conf change they wait for it to be applied first, so votes
+	// are counted under the new configuration.
+	if !isLeader {
+		if ap != nil && hasConfChange(rd.CommittedEntries) {
+			select {
+			case <-ap.done:
+			case <-n.stopc:
+				return false
+			}
+		}
+		n.send(rd.Messages)
+	}
+	return true
+}
+
+func hasConfChange(ents []raftpb.Entry) bool {
+	for i := range ents {
+		if ents[i].Type == raftpb.EntryConfChange || ents[i].Type == raftpb.EntryConfChangeV2 {
+			return true
+		}
+	}
+	return false
+}
+
+// send hands messages to the transport; a MsgSnap goes to the apply
+// goroutine, which replaces it with one that matches a fresh backend image.
+func (n *Node) send(msgs []raftpb.Message) {
+	if len(msgs) == 0 {
+		return
+	}
+	out := msgs[:0:0]
+	for _, m := range msgs {
+		if m.Type == raftpb.MsgSnap {
+			n.inflightSnapshots.Add(1)
+			select {
+			case n.msgSnapC <- m:
+			case <-n.stopc:
+				return
+			}
+			continue
+		}
+		out = append(out, m)
+	}
+	if len(out) > 0 {
+		n.tr.Send(out)
+	}
+}
+
+func (n *Node) updateLeader(lead uint64, state raft.StateType) {
+	old := n.lead.Swap(lead)
+	if old == lead {
+		return
+	}
+	n.notifyMu.Lock()
+	close(n.leaderChanged)
+	n.leaderChanged = make(chan struct{})
+	n.notifyMu.Unlock()
+	if lead == n.id {
+		n.emit(EventLeaderElected, 0, "term=%d", n.term.Load())
+	} else {
+		n.emit(EventLeaderChanged, 0, "leader=%x (was %x)", lead, old)
+	}
+}
+
+func (n *Node) leaderChangedNotify() <-chan struct{} {
+	n.notifyMu.Lock()
+	defer n.notifyMu.Unlock()
+	return n.leaderChanged
+}
+
+func (n *Node) firstCommitInTermNotify() <-chan struct{} {
+	n.notifyMu.Lock()
+	defer n.notifyMu.Unlock()
+	return n.firstCommitInTerm
+}
+
+func (n *Node) notifyFirstCommitInTerm() {
+	n.notifyMu.Lock()
+	close(n.firstCommitInTerm)
+	n.firstCommitInTerm = make(chan struct{})
+	n.notifyMu.Unlock()
+}
