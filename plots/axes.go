@@ -98,3 +98,53 @@ func startAtZero(a *plot.Axis) {
 		a.Max = a.Min + 1
 	}
 }
+
+// plainTicks label a linear axis at about six "nice" steps (1, 2 or 5 times
+// a power of ten) with plain numbers ("25", not "25.00"; "15000", not
+// "1.5e+04"), and put four minor ticks between labels. gonum's default picks
+// about three labels, too few to read a value off a latency axis.
+type plainTicks struct{}
+
+func (plainTicks) Ticks(min, max float64) []plot.Tick {
+	if !(max > min) || math.IsInf(max-min, 0) {
+		return nil
+	}
+	step := niceStep((max - min) / 6)
+	decimals := max0(-int(math.Floor(math.Log10(step))))
+	minor := step / 5
+	var ts []plot.Tick
+	first := math.Ceil(min/minor-1e-9) * minor
+	for i := 0; ; i++ {
+		v := first + float64(i)*minor
+		if v > max+minor*1e-9 {
+			break
+		}
+		t := plot.Tick{Value: v}
+		if k := v / step; math.Abs(k-math.Round(k)) < 1e-6 {
+			if math.Abs(v) < step*1e-9 {
+				v = 0 // no "-0"
+			}
+			t.Label = strconv.FormatFloat(v, 'f', decimals, 64)
+		}
+		ts = append(ts, t)
+	}
+	return ts
+}
+
+// niceStep rounds x up to 1, 2 or 5 times a power of ten.
+func niceStep(x float64) float64 {
+	e := math.Pow(10, math.Floor(math.Log10(x)))
+	for _, m := range []float64{1, 2, 5, 10} {
+		if m*e >= x*(1-1e-9) {
+			return m * e
+		}
+	}
+	return 10 * e
+}
+
+func max0(i int) int {
+	if i < 0 {
+		return 0
+	}
+	return i
+}

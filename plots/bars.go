@@ -129,7 +129,9 @@ func Bars(bc BarChart) (*plot.Plot, error) {
 		plotter.XYs
 		plotter.YErrors
 	}
+	var ns []int
 	for _, b := range bc.Bars {
+		ns = append(ns, len(b.Values))
 		li := lIdx[b.Label]
 		if perLabel[li] == nil {
 			lk := cs.look(b.Label)
@@ -159,10 +161,12 @@ func Bars(bc BarChart) (*plot.Plot, error) {
 		eb.CapWidth = vg.Points(5)
 		p.Add(eb)
 	}
+	if note := ciNote(ns); note != "" {
+		p.Legend.Add(note)
+	}
 	p.NominalX(groups...)
 	p.X.Min, p.X.Max = -0.5, float64(len(groups))-0.5
 	startAtZero(&p.Y)
-	// Headroom so the legend at the top does not cover the tallest bars.
-	p.Y.Max += (p.Y.Max - p.Y.Min) * 0.25
+	p.Y.Max += (p.Y.Max - p.Y.Min) * 0.05
 	return p, nil
 }

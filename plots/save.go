@@ -123,11 +123,11 @@ func SaveWith(p *plot.Plot, dir, name string, opts SaveOptions) ([]string, error
 		switch f {
 		case PNG:
 			c := vgimg.NewWith(vgimg.UseWH(opts.Width, opts.Height), vgimg.UseDPI(opts.DPI))
-			p.Draw(draw.New(c))
+			drawFigure(p, draw.New(c))
 			wt = vgimg.PngCanvas{Canvas: c}
 		case SVG:
 			c := vgsvg.New(opts.Width, opts.Height)
-			p.Draw(draw.New(c))
+			drawFigure(p, draw.New(c))
 			wt = c
 		}
 		path := filepath.Join(dir, name+"."+string(f))
@@ -163,4 +163,32 @@ func writeAtomic(path string, wt io.WriterTo) (err error) {
 		return fmt.Errorf("plots: %w", err)
 	}
 	return nil
+}
+
+// drawFigure draws the plot with its legend in a column to the right of the
+// data area rather than over it: timelines carry up to a dozen entries
+// (lines and event kinds), and a legend inside would hide data. The caller's
+// plot is not modified.
+func drawFigure(p *plot.Plot, c draw.Canvas) {
+	leg := p.Legend
+	width := leg.Rectangle(c).Size().X
+	if width <= 0 {
+		p.Draw(c)
+		return
+	}
+	gap := vg.Points(10)
+	q := *p
+	q.Legend = plot.NewLegend() // empty: drawn separately below
+	q.Draw(draw.Crop(c, 0, -(width + 2*gap), 0, 0))
+
+	lc := c
+	lc.Min.X = c.Max.X - width - gap
+	// Align the legend's top with the top of the data area.
+	if p.Title.Text != "" {
+		lc.Max.Y -= p.Title.TextStyle.Rectangle(p.Title.Text).Size().Y + p.Title.Padding
+	}
+	lc.Max.Y -= p.Y.Padding
+	leg.Top, leg.Left = true, true
+	leg.XOffs, leg.YOffs = 0, 0
+	leg.Draw(lc)
 }

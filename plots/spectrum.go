@@ -214,9 +214,6 @@ func CDF(title string, lines []SpectrumLine, opts LatencyOptions) (*plot.Plot, e
 		{Value: 75, Label: "75"}, {Value: 90, Label: "90"}, {Value: 100, Label: "100"},
 	}
 	finishLatencyAxis(&p.X, opts.LogScale)
-	// The legend sits where the curves are not: bottom right.
-	p.Legend.Top, p.Legend.Left = false, false
-	p.Legend.XOffs, p.Legend.YOffs = -vg.Points(8), vg.Points(8)
 	return p, nil
 }
 

@@ -1,6 +1,9 @@
 package plots
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // tTable975 holds the 0.975 quantile of Student's t distribution for 1..30
 // degrees of freedom (two-sided 95%), index = df-1. Repeats are usually few
@@ -68,4 +71,30 @@ func MeanCI(values []float64) (mean, lo, hi float64) {
 	sd := math.Sqrt(ss / float64(n-1))
 	half := TCritical95(n-1) * sd / math.Sqrt(float64(n))
 	return mean, mean - half, mean + half
+}
+
+// ciNote describes the error bars of a figure for its legend, given the
+// number of repeats behind each point: "" when no point has two repeats
+// (no bars drawn), else e.g. "error bars: 95% CI, n=5" or "n=3–5", noting
+// points drawn without a bar because they have a single repeat.
+func ciNote(ns []int) string {
+	lo, hi, singles := math.MaxInt, 0, false
+	for _, n := range ns {
+		if n < 2 {
+			singles = true
+			continue
+		}
+		lo, hi = min(lo, n), max(hi, n)
+	}
+	if hi == 0 {
+		return ""
+	}
+	s := fmt.Sprintf("error bars: 95%% CI, n=%d", lo)
+	if hi != lo {
+		s = fmt.Sprintf("error bars: 95%% CI, n=%d–%d", lo, hi)
+	}
+	if singles {
+		s += " (n=1: none)"
+	}
+	return s
 }

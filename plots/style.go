@@ -187,8 +187,8 @@ func (o LatencyOptions) Validate() error {
 	return nil
 }
 
-// newPlot returns a plot with the common look: title, grid-friendly fonts and
-// the legend at the top left inside the data area.
+// newPlot returns a plot with the common look: title, readable fonts, plain
+// tick labels. Save draws the legend to the right of the data area.
 func newPlot(title, xLabel, yLabel string) *plot.Plot {
 	p := plot.New()
 	p.Title.Text = title
@@ -204,8 +204,9 @@ func newPlot(title, xLabel, yLabel string) *plot.Plot {
 	p.Legend.Left = true
 	p.Legend.TextStyle.Font.Size = 10
 	p.Legend.ThumbnailWidth = vg.Points(22)
-	p.Legend.XOffs = vg.Points(8)
-	p.Legend.YOffs = -vg.Points(4)
+	p.Legend.Padding = vg.Points(3)
+	p.X.Tick.Marker = plainTicks{}
+	p.Y.Tick.Marker = plainTicks{}
 	return p
 }
 

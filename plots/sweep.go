@@ -89,6 +89,7 @@ func SweepCurve(s Sweep) (*plot.Plot, error) {
 	}
 	p.Add(plotter.NewGrid())
 	cs := newColorer()
+	var ns []int
 	for _, e := range engines {
 		xsMap := byEngine[e]
 		xs := make([]float64, 0, len(xsMap))
@@ -103,6 +104,7 @@ func SweepCurve(s Sweep) (*plot.Plot, error) {
 		}
 		for _, x := range xs {
 			m, lo, hi := MeanCI(xsMap[x])
+			ns = append(ns, len(xsMap[x]))
 			means = append(means, plotter.XY{X: x, Y: m})
 			if len(xsMap[x]) > 1 {
 				bars.XYs = append(bars.XYs, plotter.XY{X: x, Y: m})
@@ -128,6 +130,9 @@ func SweepCurve(s Sweep) (*plot.Plot, error) {
 		}
 		p.Legend.Add(e, ln, sc)
 	}
+	if note := ciNote(ns); note != "" {
+		p.Legend.Add(note)
+	}
 	if s.LogX {
 		padLogRange(&p.X)
 	} else {
@@ -135,6 +140,7 @@ func SweepCurve(s Sweep) (*plot.Plot, error) {
 	}
 	if s.ZeroY {
 		startAtZero(&p.Y)
+		p.Y.Max += (p.Y.Max - p.Y.Min) * 0.05
 	} else {
 		padLinear(&p.Y)
 	}

@@ -136,8 +136,9 @@ func addEvents(p *plot.Plot, tls []Timeline) error {
 		if !ok {
 			continue
 		}
-		lc := lk.color
-		lc.A = 140 // translucent, so dense events do not hide the data
+		// Translucent, so dense events do not hide the data. NRGBA: a
+		// premultiplied RGBA with a lowered alpha alone is a different color.
+		lc := color.NRGBA{R: lk.color.R, G: lk.color.G, B: lk.color.B, A: 150}
 		m := &eventMarks{
 			seconds: secs,
 			line:    draw.LineStyle{Color: lc, Width: vg.Points(0.8), Dashes: []vg.Length{vg.Points(3), vg.Points(2)}},
@@ -318,7 +319,23 @@ func LatencyOverTime(title string, tls []Timeline, opts LatencyOptions) (*plot.P
 		return nil, err
 	}
 	finishLatencyAxis(&p.Y, opts.LogScale)
+	eventHeadroom(&p.Y, opts.LogScale, tls)
 	return p, nil
+}
+
+// eventHeadroom raises the top of the y axis when there are event glyphs, so
+// they sit above the data rather than on a peak.
+func eventHeadroom(a *plot.Axis, logScale bool, tls []Timeline) {
+	for _, tl := range tls {
+		if len(tl.Events) > 0 {
+			if logScale {
+				a.Max *= 1.5
+			} else {
+				a.Max += (a.Max - a.Min) * 0.08
+			}
+			return
+		}
+	}
 }
 
 // ThroughputOverTime draws completed operations per second for each
@@ -344,7 +361,6 @@ func ThroughputOverTime(title string, tls []Timeline) (*plot.Plot, error) {
 		return nil, err
 	}
 	startAtZero(&p.Y)
-	// Headroom for the legend and the event glyphs along the top.
-	p.Y.Max *= 1.15
+	eventHeadroom(&p.Y, false, tls)
 	return p, nil
 }
