@@ -287,4 +287,3 @@ func (c *Cluster) Close() error {
 func (c *Cluster) NodeDir(id uint64) string {
 	return filepath.Join(c.opts.Dir, fmt.Sprintf("node-%d", id))
 }
-

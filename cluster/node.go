@@ -88,8 +88,8 @@ type Node struct {
 	applyWait *indexWaiter
 
 	// Leadership and first-commit notifications for the read loop.
-	notifyMu         sync.Mutex
-	leaderChanged    chan struct{}
+	notifyMu          sync.Mutex
+	leaderChanged     chan struct{}
 	firstCommitInTerm chan struct{}
 
 	// Read loop.
