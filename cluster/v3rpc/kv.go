@@ -1,0 +1,96 @@
+package v3rpc
+
+import (
+	"context"
+
+	"etcdlab/mvcc"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+)
+
+// header fills response headers as etcd's header.fill.
+type header struct{ h Headers }
+
+func (h header) fill(rh *pb.ResponseHeader) *pb.ResponseHeader {
+	if rh == nil {
+		rh = &pb.ResponseHeader{}
+	}
+	info := h.h.Header()
+	rh.ClusterId = info.ClusterID
+	rh.MemberId = info.MemberID
+	rh.RaftTerm = info.RaftTerm
+	if rh.Revision == 0 {
+		rh.Revision = info.Revision
+	}
+	return rh
+}
+
+// kvServer is etcd's KV service: check the request, hand it to the node, map
+// the error, fill the header.
+type kvServer struct {
+	kv     KV
+	hdr    header
+	check  mvcc.Config // only MaxTxnOps and MaxRequestBytes are used
+	errMap []ErrorMapping
+}
+
+var _ pb.KVServer = (*kvServer)(nil)
+
+func (s *kvServer) Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeResponse, error) {
+	if err := s.check.ValidateRange(r); err != nil {
+		return nil, ToGRPCError(err)
+	}
+	resp, err := s.kv.Range(ctx, r)
+	if err != nil {
+		return nil, ToGRPCError(err, s.errMap...)
+	}
+	resp.Header = s.hdr.fill(resp.Header)
+	return resp, nil
+}
+
+func (s *kvServer) Put(ctx context.Context, r *pb.PutRequest) (*pb.PutResponse, error) {
+	if err := s.check.ValidatePut(r); err != nil {
+		return nil, ToGRPCError(err)
+	}
+	resp, err := s.kv.Put(ctx, r)
+	if err != nil {
+		return nil, ToGRPCError(err, s.errMap...)
+	}
+	resp.Header = s.hdr.fill(resp.Header)
+	return resp, nil
+}
+
+func (s *kvServer) DeleteRange(ctx context.Context, r *pb.DeleteRangeRequest) (*pb.DeleteRangeResponse, error) {
+	if err := s.check.ValidateDeleteRange(r); err != nil {
+		return nil, ToGRPCError(err)
+	}
+	resp, err := s.kv.DeleteRange(ctx, r)
+	if err != nil {
+		return nil, ToGRPCError(err, s.errMap...)
+	}
+	resp.Header = s.hdr.fill(resp.Header)
+	return resp, nil
+}
+
+func (s *kvServer) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, error) {
+	// Too many ops, empty keys, malformed ops and duplicate keys, as etcd's
+	// checkTxnRequest and checkIntervals, before anything is proposed.
+	if err := s.check.ValidateTxn(r); err != nil {
+		return nil, ToGRPCError(err)
+	}
+	resp, err := s.kv.Txn(ctx, r)
+	if err != nil {
+		return nil, ToGRPCError(err, s.errMap...)
+	}
+	resp.Header = s.hdr.fill(resp.Header)
+	return resp, nil
+}
+
+func (s *kvServer) Compact(ctx context.Context, r *pb.CompactionRequest) (*pb.CompactionResponse, error) {
+	resp, err := s.kv.Compact(ctx, r)
+	if err != nil {
+		return nil, ToGRPCError(err, s.errMap...)
+	}
+	resp.Header = s.hdr.fill(resp.Header)
+	return resp, nil
+}
