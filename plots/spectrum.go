@@ -10,6 +10,7 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 )
 
 // SpectrumLine is one latency distribution (one run, engine or op) on a
@@ -159,9 +160,15 @@ func PercentileSpectrum(title string, lines []SpectrumLine, opts LatencyOptions)
 		if err != nil {
 			return nil, fmt.Errorf("%w: line %q: %v", ErrBadInput, lines[i].Label, err)
 		}
-		ln.LineStyle = lineStyle(cs.look(lines[i].Label), vg.Points(1.5))
+		lk := cs.look(lines[i].Label)
+		ln.LineStyle = lineStyle(lk, vg.Points(1.5))
 		p.Add(ln)
-		p.Legend.Add(lines[i].Label, ln)
+		if sc := pointMarks(lines[i], xys, lk); sc != nil {
+			p.Add(sc)
+			p.Legend.Add(lines[i].Label, ln, sc)
+		} else {
+			p.Legend.Add(lines[i].Label, ln)
+		}
 	}
 	p.X.Min = 0
 	if p.X.Max < 1 {
@@ -204,9 +211,15 @@ func CDF(title string, lines []SpectrumLine, opts LatencyOptions) (*plot.Plot, e
 		if step {
 			ln.StepStyle = plotter.PostStep
 		}
-		ln.LineStyle = lineStyle(cs.look(l.Label), vg.Points(1.5))
+		lk := cs.look(l.Label)
+		ln.LineStyle = lineStyle(lk, vg.Points(1.5))
 		p.Add(ln)
-		p.Legend.Add(l.Label, ln)
+		if sc := pointMarks(l, xys, lk); sc != nil {
+			p.Add(sc)
+			p.Legend.Add(l.Label, ln, sc)
+		} else {
+			p.Legend.Add(l.Label, ln)
+		}
 	}
 	p.Y.Min, p.Y.Max = 0, 100
 	p.Y.Tick.Marker = plot.ConstantTicks{
@@ -249,4 +262,19 @@ func finishLatencyAxis(a *plot.Axis, logScale bool) {
 		return
 	}
 	startAtZero(a)
+}
+
+// pointMarks marks the measured points of a line given as a percentile list:
+// between them the line is only an interpolation, and the reader should see
+// where the data is. Histogram lines are dense and get no marks.
+func pointMarks(l SpectrumLine, xys plotter.XYs, lk lineLook) *plotter.Scatter {
+	if l.Hist != nil {
+		return nil
+	}
+	sc, err := plotter.NewScatter(xys)
+	if err != nil {
+		return nil // the line itself was built from the same points
+	}
+	sc.GlyphStyle = draw.GlyphStyle{Color: lk.color, Radius: vg.Points(2.5), Shape: draw.CircleGlyph{}}
+	return sc
 }

@@ -1,0 +1,60 @@
+package plots
+
+import (
+	"errors"
+	"math"
+	"testing"
+
+	"etcdlab/results"
+)
+
+func TestFromResults(t *testing.T) {
+	r := results.New()
+	r.Ops = map[string]results.OpStats{
+		"range": {Count: 100, P50Us: 100, P90Us: 200, P99Us: 400, P999Us: 900},
+		"put":   {Count: 50, P50Us: 300, P90Us: 500, P99Us: 1500, P999Us: 4000},
+		"txn":   {Count: 0},
+	}
+	lines := RunSpectra("bbolt", r)
+	if len(lines) != 2 || lines[0].Label != "bbolt put" || lines[1].Label != "bbolt range" {
+		t.Fatalf("RunSpectra labels: %+v", lines)
+	}
+	if lines[0].LatencyMicros[2] != 1500 || lines[0].Percentiles[2] != 99 {
+		t.Fatalf("put p99 not carried over: %+v", lines[0])
+	}
+	if _, err := PercentileSpectrum("t", lines, LatencyOptions{LogScale: true}); err != nil {
+		t.Fatal(err)
+	}
+
+	samples := []results.Sample{
+		{Type: "event", T: -0.5, Kind: "snapshot"},
+		{Type: "interval", T: 0, LengthS: 1, Ops: 10, OpsS: 10, P50Us: 5, P99Us: 9,
+			PerOp: map[string]results.IntervalOp{"put": {Count: 4, P50Us: 7, P99Us: 8}}},
+		{Type: "event", T: 0.5, Kind: "snapshot", Node: 2, Detail: "index=100"},
+		{Type: "event", T: 0.6, Kind: "backend-commit"},
+		{Type: "interval", T: 1, LengthS: 0.5},
+	}
+	tl, err := TimelineFromSamples("bbolt", samples, "", "snapshot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tl.Seconds) != 2 || tl.P50Micros[0] != 5 || !math.IsNaN(tl.P99Micros[1]) || tl.Throughput[0] != 10 {
+		t.Fatalf("timeline: %+v", tl)
+	}
+	if len(tl.Events) != 1 || tl.Events[0].Label != "node 2 index=100" {
+		t.Fatalf("events: %+v", tl.Events)
+	}
+	tl, err = TimelineFromSamples("bbolt", samples, "put")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tl.P50Micros[0] != 7 || tl.Throughput[0] != 4 || tl.Throughput[1] != 0 || len(tl.Events) != 2 {
+		t.Fatalf("per-op timeline: %+v", tl)
+	}
+	if _, err := ThroughputOverTime("t", []Timeline{tl}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := TimelineFromSamples("x", samples[:1], ""); !errors.Is(err, ErrNoData) {
+		t.Fatalf("events only: %v, want ErrNoData", err)
+	}
+}
