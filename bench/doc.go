@@ -12,7 +12,9 @@
 //     cluster is wired in it fails with ErrLayerNotBuilt.
 //
 // A layer is a Target (Do one op, Close); optional capabilities are found by
-// type assertion: StatsSource (disk bytes, fsyncs, db and WAL size).
+// type assertion: StatsSource (disk bytes, fsyncs, db and WAL size) and
+// Flusher (make acknowledged but still batched writes durable after the
+// measured phase, so their disk bytes and fsyncs are counted with them).
 // Layers report events (leader changes, snapshots, backend commits...)
 // through LayerEnv.Emit.
 //

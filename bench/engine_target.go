@@ -26,6 +26,7 @@ type engineTarget struct {
 var (
 	_ Target      = (*engineTarget)(nil)
 	_ StatsSource = (*engineTarget)(nil)
+	_ Flusher     = (*engineTarget)(nil)
 )
 
 func openEngineTarget(_ context.Context, cfg Config, env LayerEnv) (Target, error) {
@@ -94,6 +95,8 @@ func ownedKV(key, value []byte) ([]byte, []byte) {
 	copy(buf[len(key):], value)
 	return buf[:len(key):len(key)], buf[len(key):]
 }
+
+func (t *engineTarget) Flush() error { return t.b.ForceCommit() }
 
 func (t *engineTarget) Stats() Stats { return backendStats(t.b) }
 

@@ -26,6 +26,7 @@ type mvccTarget struct {
 var (
 	_ Target      = (*mvccTarget)(nil)
 	_ StatsSource = (*mvccTarget)(nil)
+	_ Flusher     = (*mvccTarget)(nil)
 )
 
 func openMVCCTarget(_ context.Context, cfg Config, env LayerEnv) (Target, error) {
@@ -109,6 +110,8 @@ func (t *mvccTarget) put(key, value []byte) error {
 	_, err := t.s.Put(r)
 	return err
 }
+
+func (t *mvccTarget) Flush() error { return t.s.Commit() }
 
 func (t *mvccTarget) Stats() Stats {
 	st := backendStats(t.s.Backend())

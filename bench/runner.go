@@ -485,6 +485,11 @@ loop:
 	}
 	sample(end)
 	prog.done()
+	if f, ok := t.(Flusher); ok {
+		if err := f.Flush(); err != nil {
+			return nil, fmt.Errorf("bench: flushing the %s layer after the run: %w", cfg.Layer, err)
+		}
+	}
 	stats1, res1 := statsOf(t), sampleResources()
 	peak.RSS = max(peak.RSS, res1.RSS)
 	peak.Heap = max(peak.Heap, res1.Heap)

@@ -44,6 +44,15 @@ type StatsSource interface {
 	Stats() Stats
 }
 
+// Flusher is the optional capability of a Target that holds acknowledged
+// writes in memory for a while (the batching layer's pending batch): Flush
+// makes them durable. The runner calls it after the measured phase, outside
+// the measured time, so the disk bytes and fsyncs those writes cost are
+// counted with them.
+type Flusher interface {
+	Flush() error
+}
+
 // Event is something the layer did that a timeline should show: a leader
 // change, a snapshot, a WAL segment cut, a backend commit, a compaction, an
 // alarm. Kind is a short stable name ("leader-change", "snapshot",

@@ -1,0 +1,108 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"etcdlab/workloads"
+)
+
+// noopTarget does nothing: running against it measures the harness alone.
+type noopTarget struct{}
+
+func (noopTarget) Do(context.Context, *workloads.Op) error { return nil }
+func (noopTarget) Close() error                            { return nil }
+
+// BenchmarkHarness measures the runner and recorder against a no-op target:
+// ns/op is the harness's cost per op (generation, two clock reads, Do
+// through an interface, recording) and ops/s its ceiling. The goal is >= 5M
+// ops/s with 2 clients on 2 cores.
+func BenchmarkHarness(b *testing.B) {
+	for _, loop := range []string{"closed", "open"} {
+		for _, clients := range []int{1, 2} {
+			b.Run(fmt.Sprintf("loop=%s/clients=%d", loop, clients), func(b *testing.B) {
+				cfg := Config{Layer: LayerEngine, Engine: "memory", Workload: noPreload(smallSpec(b, "ycsb-a", 100_000)),
+					Seed: 1, Clients: clients, Ops: int64(max(b.N, clients))}
+				if loop == "open" {
+					cfg.Rate = 1e9 // far above what is reachable: the pacer never waits
+				}
+				b.ResetTimer()
+				o, err := RunTarget(context.Background(), cfg, noopTarget{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				s := o.Result.Summary
+				if s.Ops != cfg.Ops {
+					b.Fatalf("ran %d ops, want %d", s.Ops, cfg.Ops)
+				}
+				b.ReportMetric(s.ThroughputOpsS, "ops/s")
+			})
+		}
+	}
+}
+
+// BenchmarkRecord measures recording one op (lock, one histogram
+// increment, unlock) on a client's recorder: the goal is <= 100 ns.
+func BenchmarkRecord(b *testing.B) {
+	for _, open := range []bool{false, true} {
+		b.Run(fmt.Sprintf("open=%t", open), func(b *testing.B) {
+			c := newClientRec([]workloads.OpKind{workloads.OpGet, workloads.OpPut}, open)
+			kinds := [2]workloads.OpKind{workloads.OpGet, workloads.OpPut}
+			b.ResetTimer()
+			for i := range b.N {
+				d := time.Duration(1000 + i&0xffff)
+				c.record(kinds[i&1], d, d/2, false, 24)
+			}
+		})
+	}
+}
+
+// BenchmarkPipeline runs workloads against every layer and engine with the
+// same runner as `etcdlab run`: b.N is the op count, split over 4 clients.
+// Metrics: ops/s, p50/p99/p999 latency in ns, fsyncs/op and write
+// amplification (disk bytes / logical bytes). ns/op is reported as wall
+// time per op of the measured phase (1/throughput), not counting the
+// preload. Layers not built yet are skipped.
+func BenchmarkPipeline(b *testing.B) {
+	type point struct {
+		layer string
+		nodes int
+	}
+	points := []point{{LayerEngine, 1}, {LayerMVCC, 1}, {LayerCluster, 1}, {LayerCluster, 3}}
+	for _, p := range points {
+		for _, eng := range []string{"memory", "bbolt", "pebble"} {
+			for _, wl := range []string{"ycsb-a", "etcd-put"} {
+				name := fmt.Sprintf("layer=%s/engine=%s/nodes=%d/workload=%s", p.layer, eng, p.nodes, wl)
+				b.Run(name, func(b *testing.B) {
+					const clients = 4
+					spec := smallSpec(b, wl, 10_000)
+					cfg := Config{Layer: p.layer, Engine: eng, Nodes: p.nodes, Workload: spec, Seed: 1,
+						Clients: clients, Ops: int64(max(b.N, clients)), DataDir: b.TempDir()}
+					o, err := Run(context.Background(), cfg)
+					if errors.Is(err, ErrLayerNotBuilt) {
+						b.Skip(err)
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					r := o.Result
+					s := r.Summary
+					if s.Errors > 0 {
+						b.Fatalf("%d errors: %v", s.Errors, s.ErrorsByMessage)
+					}
+					b.ReportMetric(1e9/s.ThroughputOpsS, "ns/op")
+					b.ReportMetric(s.ThroughputOpsS, "ops/s")
+					b.ReportMetric(s.Latency.P50Us*1e3, "p50-ns")
+					b.ReportMetric(s.Latency.P99Us*1e3, "p99-ns")
+					b.ReportMetric(s.Latency.P999Us*1e3, "p999-ns")
+					b.ReportMetric(float64(r.Fsyncs.WAL+r.Fsyncs.Engine)/float64(s.Ops), "fsyncs/op")
+					b.ReportMetric(r.Disk.WriteAmplification, "w-amp")
+				})
+			}
+		}
+	}
+}
