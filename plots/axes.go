@@ -45,7 +45,7 @@ func (logTicks) Ticks(min, max float64) []plot.Tick {
 	}
 	lo := math.Floor(math.Log10(min))
 	hi := math.Ceil(math.Log10(max))
-	few := hi-lo <= 2
+	few := math.Log10(max/min) <= 2.5
 	var ts []plot.Tick
 	for e := lo; e <= hi; e++ {
 		base := math.Pow(10, e)

@@ -186,6 +186,16 @@ func TestFigures(t *testing.T) {
 		}
 		checkSaved(t, p, dir, "latency-over-time")
 	})
+	t.Run("latency-over-time-log", func(t *testing.T) {
+		p, err := LatencyOverTime("put latency per second, log scale (synthetic)", []Timeline{tlB}, LatencyOptions{LogScale: true, Unit: "us"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := p.Y.Label.Text, "latency per second (µs)"; got != want {
+			t.Errorf("y label %q, want %q", got, want)
+		}
+		checkSaved(t, p, dir, "latency-over-time-log")
+	})
 	t.Run("throughput-over-time", func(t *testing.T) {
 		p, err := ThroughputOverTime("throughput per second (synthetic)", []Timeline{tlB, tlP})
 		if err != nil {
@@ -301,6 +311,8 @@ func TestBadInput(t *testing.T) {
 	noKind.Events = []Event{{Second: 1}}
 	zeroLat := okTL
 	zeroLat.P50Micros = []float64{0, 1}
+	unsorted := okTL
+	unsorted.Seconds = []float64{1, 0}
 
 	for _, tc := range []struct {
 		name string
@@ -346,6 +358,7 @@ func TestBadInput(t *testing.T) {
 			return LatencyOverTime("t", []Timeline{zeroLat}, LatencyOptions{LogScale: true})
 		}, ErrBadInput},
 		{"latency event without kind", func() (*plot.Plot, error) { return LatencyOverTime("t", []Timeline{noKind}, LatencyOptions{}) }, ErrBadInput},
+		{"throughput unsorted seconds", func() (*plot.Plot, error) { return ThroughputOverTime("t", []Timeline{unsorted}) }, ErrBadInput},
 		{"throughput no seconds", func() (*plot.Plot, error) { return ThroughputOverTime("t", []Timeline{{Label: "a"}}) }, ErrNoData},
 		{"throughput negative", func() (*plot.Plot, error) { return ThroughputOverTime("t", []Timeline{negTP}) }, ErrBadInput},
 		{"throughput missing", func() (*plot.Plot, error) {
@@ -439,7 +452,7 @@ func TestColors(t *testing.T) {
 	}
 	c := newColorer()
 	b1, b2, x := c.look("bbolt snap=10k"), c.look("bbolt snap=100k"), c.look("other")
-	if b1.color != engineColors["bbolt"] {
+	if b1.color != engineColor("bbolt") {
 		t.Errorf("first bbolt line is not bbolt blue")
 	}
 	if b2.color == b1.color || x.color == b1.color || x.color == b2.color {
@@ -515,5 +528,38 @@ func TestPercentileAxis(t *testing.T) {
 		if _, ok := labels[l]; !ok {
 			t.Errorf("percentile axis lacks the %q label (has %v)", l, labels)
 		}
+	}
+}
+
+func TestTickers(t *testing.T) {
+	labels := func(ts []plot.Tick) []string {
+		var out []string
+		for _, tk := range ts {
+			if tk.Label != "" {
+				out = append(out, tk.Label)
+			}
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name  string
+		ticks []plot.Tick
+		want  string
+	}{
+		{"linear 0..60", plainTicks{}.Ticks(0, 60), "0 10 20 30 40 50 60"},
+		{"linear 0..21000", plainTicks{}.Ticks(0, 21000), "0 5000 10000 15000 20000"},
+		{"linear 0..0.9", plainTicks{}.Ticks(0, 0.9), "0.0 0.2 0.4 0.6 0.8"},
+		{"log short", logTicks{}.Ticks(700, 45000), "1000 2000 5000 10000 20000"},
+		{"log long", logTicks{}.Ticks(0.004, 20), "0.01 0.1 1 10"},
+	} {
+		if got := strings.Join(labels(tc.ticks), " "); got != tc.want {
+			t.Errorf("%s: labels %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	if ts := (logTicks{}).Ticks(0, 10); ts != nil {
+		t.Errorf("log ticks over a non-positive range: %v", ts)
+	}
+	if ts := (plainTicks{}).Ticks(5, 5); ts != nil {
+		t.Errorf("linear ticks over an empty range: %v", ts)
 	}
 }

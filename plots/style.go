@@ -23,12 +23,18 @@ var (
 
 func rgb(r, g, b uint8) color.RGBA { return color.RGBA{R: r, G: g, B: b, A: 255} }
 
-// engineColors pins each engine to one color so a reader can follow an engine
+// engineColor pins each engine to one color so a reader can follow an engine
 // from figure to figure.
-var engineColors = map[string]color.RGBA{
-	"bbolt":  rgb(0x1f, 0x77, 0xb4), // blue
-	"pebble": rgb(0xff, 0x7f, 0x0e), // orange
-	"memory": rgb(0x7f, 0x7f, 0x7f), // gray
+func engineColor(engine string) color.RGBA {
+	switch engine {
+	case "bbolt":
+		return rgb(0x1f, 0x77, 0xb4) // blue
+	case "pebble":
+		return rgb(0xff, 0x7f, 0x0e) // orange
+	case "memory":
+		return rgb(0x7f, 0x7f, 0x7f) // gray
+	}
+	return color.RGBA{}
 }
 
 // engineNames in a fixed order, for deterministic matching.
@@ -101,8 +107,8 @@ func (c *colorer) look(label string) lineLook {
 		return l
 	}
 	var l lineLook
-	if e := EngineOf(label); e != "" && !c.used[engineColors[e]] {
-		l.color = engineColors[e]
+	if e := EngineOf(label); e != "" && !c.used[engineColor(e)] {
+		l.color = engineColor(e)
 	} else {
 		// Skip colors already taken by engines; after the palette wraps,
 		// vary the dash pattern instead.

@@ -175,9 +175,12 @@ func checkTimelines(title string, tls []Timeline, need func(Timeline) [][]float6
 		if len(tl.Seconds) == 0 {
 			return fmt.Errorf("%w: timeline %q has no seconds", ErrNoData, tl.Label)
 		}
-		for _, s := range tl.Seconds {
+		for j, s := range tl.Seconds {
 			if !finite(s) {
 				return fmt.Errorf("%w: timeline %q: second %v", ErrBadInput, tl.Label, s)
+			}
+			if j > 0 && s <= tl.Seconds[j-1] {
+				return fmt.Errorf("%w: timeline %q: seconds not increasing (%v after %v)", ErrBadInput, tl.Label, s, tl.Seconds[j-1])
 			}
 		}
 		for _, series := range need(tl) {
