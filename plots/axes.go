@@ -148,3 +148,16 @@ func max0(i int) int {
 	}
 	return i
 }
+
+// Compile-time checks of the gonum interfaces the package's own drawing
+// types implement.
+var (
+	_ plot.Ticker      = logTicks{}
+	_ plot.Ticker      = plainTicks{}
+	_ plot.Plotter     = (*eventMarks)(nil)
+	_ plot.DataRanger  = (*eventMarks)(nil)
+	_ plot.Thumbnailer = (*eventMarks)(nil)
+	_ plot.Plotter     = (*bars)(nil)
+	_ plot.DataRanger  = (*bars)(nil)
+	_ plot.Thumbnailer = (*bars)(nil)
+)
