@@ -500,6 +500,13 @@ func (n *Node) Rev() int64 {
 	return n.store.Rev()
 }
 
+// CompactRev returns the store's compaction revision.
+func (n *Node) CompactRev() int64 {
+	n.storeMu.RLock()
+	defer n.storeMu.RUnlock()
+	return n.store.CompactRev()
+}
+
 // Transport returns the node's transport.
 func (n *Node) Transport() transport.Transport { return n.tr }
 

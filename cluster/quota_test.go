@@ -1,0 +1,152 @@
+package cluster
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+)
+
+// TestQuota: with a small quota, writes run until NOSPACE; the alarm reaches
+// every node; reads and deletes still work, puts and txns with puts fail with
+// etcd's message; compact + defrag on every node + disarm restores writes;
+// disarming without freeing space re-arms on the next write.
+func TestQuota(t *testing.T) {
+	node := fastNode("bbolt")
+	// A bbolt file starts at 16 MiB here and grows by doubling: a 20 MiB
+	// quota is hit at the first growth.
+	node.QuotaBytes = 20 << 20
+	c := startCluster(t, 3, node, nil)
+	waitLeader(t, c)
+	cl := c.Client(ClientOptions{Policy: PolicyLeader})
+	ctx := ctxT(t)
+	val := strings.Repeat("v", 16<<10)
+	var nospace error
+	for i := 0; i < 10000; i++ {
+		_, err := cl.Put(ctx, put(key(i%200), val))
+		if err != nil {
+			nospace = err
+			break
+		}
+	}
+	if !errors.Is(nospace, ErrNoSpace) || nospace.Error() != "etcdserver: mvcc: database space exceeded" {
+		t.Fatalf("writes ended with %v, want NOSPACE", nospace)
+	}
+	waitFor(t, "NOSPACE alarm on every node", 10*time.Second, func() bool {
+		for _, n := range c.Nodes() {
+			if !n.alarmActive(pb.AlarmType_NOSPACE) {
+				return false
+			}
+		}
+		return true
+	})
+	// Every node refuses puts (the alarm is applied, not the local size).
+	for _, n := range c.Nodes() {
+		if _, err := n.Put(ctx, put("small", "x")); !errors.Is(err, ErrNoSpace) {
+			t.Fatalf("node %d put under alarm: %v", n.ID(), err)
+		}
+	}
+	txnPut := &pb.TxnRequest{Success: []*pb.RequestOp{{Request: &pb.RequestOp_RequestPut{RequestPut: put("t", "1")}}}}
+	if _, err := cl.Txn(ctx, txnPut); !errors.Is(err, ErrNoSpace) {
+		t.Fatalf("txn with a put under alarm: %v", err)
+	}
+	if _, err := cl.Range(ctx, &pb.RangeRequest{Key: []byte(key(0))}); err != nil {
+		t.Fatalf("range under alarm: %v", err)
+	}
+	dr, err := cl.DeleteRange(ctx, &pb.DeleteRangeRequest{Key: []byte("k"), RangeEnd: []byte("l")})
+	if err != nil || dr.Deleted == 0 {
+		t.Fatalf("delete under alarm: %v %v", dr, err)
+	}
+	txnDel := &pb.TxnRequest{Success: []*pb.RequestOp{{Request: &pb.RequestOp_RequestDeleteRange{RequestDeleteRange: &pb.DeleteRangeRequest{Key: []byte("zz")}}}}}
+	if _, err := cl.Txn(ctx, txnDel); err != nil {
+		t.Fatalf("txn with only a delete under alarm: %v", err)
+	}
+	// Disarm without freeing space: the next write re-arms.
+	if err := cl.AlarmDisarm(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "alarm disarmed everywhere", 10*time.Second, func() bool {
+		for _, n := range c.Nodes() {
+			if n.alarmActive(pb.AlarmType_NOSPACE) {
+				return false
+			}
+		}
+		return true
+	})
+	// Each node checks its own backend size; the next writes must hit a
+	// node over the quota and raise the alarm again.
+	rearmed := false
+	for i := 0; i < 100 && !rearmed; i++ {
+		_, err := cl.Put(ctx, put("again", val))
+		rearmed = errors.Is(err, ErrNoSpace)
+		if err != nil && !rearmed {
+			t.Fatal(err)
+		}
+	}
+	if !rearmed {
+		t.Fatalf("writes after a disarm without freeing space never hit NOSPACE")
+	}
+	waitFor(t, "alarm re-armed", 10*time.Second, func() bool { return len(c.Node(c.Leader()).AlarmList()) > 0 })
+	// Recovery: compact, defrag every member, disarm.
+	rev := c.Node(c.Leader()).Rev()
+	if _, err := cl.Compact(ctx, &pb.CompactionRequest{Revision: rev, Physical: true}); err != nil {
+		t.Fatalf("compact under alarm: %v", err)
+	}
+	for _, n := range c.Nodes() {
+		waitFor(t, "compaction applied", 10*time.Second, func() bool { return n.CompactRev() == rev })
+		n.storeMu.RLock()
+		n.store.WaitCompactions()
+		n.storeMu.RUnlock()
+	}
+	checkConverged(t, c)
+	for _, n := range c.Nodes() {
+		if err := c.Defrag(n.ID()); err != nil {
+			t.Fatal(err)
+		}
+		if s := n.BackendSize(); s >= node.QuotaBytes {
+			t.Fatalf("node %d: size %d after defrag still over quota", n.ID(), s)
+		}
+	}
+	if err := cl.AlarmDisarm(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "alarm disarmed everywhere", 10*time.Second, func() bool {
+		for _, n := range c.Nodes() {
+			if n.alarmActive(pb.AlarmType_NOSPACE) {
+				return false
+			}
+		}
+		return true
+	})
+	if _, err := cl.Put(ctx, put("after", "x")); err != nil {
+		t.Fatalf("write after recovery: %v", err)
+	}
+	checkConverged(t, c)
+}
+
+// TestRequestLimits: an oversized request and an invalid txn are rejected
+// before they are proposed.
+func TestRequestLimits(t *testing.T) {
+	node := fastNode("memory")
+	node.MaxRequestBytes = 1024
+	c := startCluster(t, 1, node, nil)
+	waitLeader(t, c)
+	n := c.Nodes()[0]
+	ctx := ctxT(t)
+	if _, err := n.Put(ctx, put("k", strings.Repeat("v", 2048))); !errors.Is(err, ErrRequestTooLarge) && !strings.Contains(err.Error(), "too large") {
+		t.Fatalf("oversized put: %v", err)
+	}
+	dup := &pb.TxnRequest{Success: []*pb.RequestOp{
+		{Request: &pb.RequestOp_RequestPut{RequestPut: put("a", "1")}},
+		{Request: &pb.RequestOp_RequestPut{RequestPut: put("a", "2")}},
+	}}
+	before := n.stats.proposals.Load()
+	if _, err := n.Txn(ctx, dup); err == nil || !strings.Contains(err.Error(), "duplicate key") {
+		t.Fatalf("duplicate-key txn: %v", err)
+	}
+	if n.stats.proposals.Load() != before {
+		t.Fatalf("an invalid txn was proposed")
+	}
+}
