@@ -158,3 +158,5 @@ func checkConverged(t testing.TB, c *Cluster) {
 		}
 	}
 }
+
+func rangeAll() *pb.RangeRequest { return &pb.RangeRequest{Key: []byte{0}, RangeEnd: []byte{0}} }
