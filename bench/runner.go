@@ -222,14 +222,8 @@ func (r *runner) openLoop(c *client, clients int) {
 	first := gap * float64(c.id)
 	for j := int64(0); !r.stop.Load(); j++ {
 		intended := time.Duration(first + float64(j)*per)
-		if now := clk.Since(r.base); intended > now {
-			tm := clk.NewTimer(intended - now)
-			select {
-			case <-tm.C():
-			case <-r.stopCh:
-				tm.Stop()
-				return
-			}
+		if !r.waitUntil(intended) {
+			return
 		}
 		if err := c.gen.Next(&op); err != nil {
 			c.genErr = err
@@ -253,6 +247,39 @@ func (r *runner) openLoop(c *client, clients int) {
 		if c.quota > 0 && done >= c.quota {
 			return
 		}
+	}
+}
+
+// spinWindow is how close to an op's intended start the pacer stops
+// sleeping and spins (yielding the processor): Go's timers wake in steps of
+// about 1 ms on Linux when the processors are idle (the netpoller's
+// millisecond timeout), which would add up to a millisecond of harness lag
+// to every open-loop latency.
+const spinWindow = 1500 * time.Microsecond
+
+// waitUntil waits for offset intended, sleeping while it is far and
+// spinning for the last spinWindow. It returns false if the run stopped.
+func (r *runner) waitUntil(intended time.Duration) bool {
+	clk := r.cfg.Clock
+	for {
+		d := intended - clk.Since(r.base)
+		if d <= 0 {
+			return true
+		}
+		if r.stop.Load() {
+			return false
+		}
+		if d > spinWindow {
+			tm := clk.NewTimer(d - spinWindow)
+			select {
+			case <-tm.C():
+			case <-r.stopCh:
+				tm.Stop()
+				return false
+			}
+			continue
+		}
+		runtime.Gosched()
 	}
 }
 
