@@ -162,7 +162,7 @@ func StartNode(opts NodeOptions, newTr NewTransport) (*Node, error) {
 		readNotifier:      newNotifier(),
 		readwaitc:         make(chan struct{}, 1),
 		readStateC:        make(chan raft.ReadState, 64),
-		applyc:            make(chan *toApply, 64),
+		applyc:            make(chan *toApply), // unbuffered, as etcd's: the Ready loop stays one batch ahead of apply
 		msgSnapC:          make(chan raftpb.Message, 16),
 		readyc:            make(chan struct{}, 1),
 		stopc:             make(chan struct{}),

@@ -1,0 +1,81 @@
+// Package cluster is etcdlab's replicated pipeline: etcd's server loop
+// (server/etcdserver) rebuilt on raft's RawNode (go.etcd.io/raft/v3 v3.6)
+// over the WAL (cluster/wal), the snapshotter (cluster/snap), the MVCC store
+// (mvcc) on any engine, and a transport (cluster/transport: in-process or
+// TCP).
+//
+// # A node
+//
+// StartNode opens or creates a member in Dir/member/{wal,snap,engine}. Raft
+// runs with etcd's configuration: one tick every TickInterval (100ms) from
+// the injected clock, heartbeat 1 tick, election 10 ticks, CheckQuorum,
+// PreVote, ReadOnlySafe, MaxSizePerMsg 1 MiB, MaxInflightMsgs 512.
+//
+// The Ready loop (ready.go) handles each Ready in etcd's order:
+//
+//  1. Update the leader; on a change wake the read loop (pending linearizable
+//     reads fail with ErrLeaderChanged) and emit an event.
+//  2. Publish ReadStates to the read loop.
+//  3. Hand committed entries (and a snapshot) to the apply goroutine, which
+//     works in parallel with the disk writes below.
+//  4. The leader sends its messages now, in parallel with its own WAL write:
+//     raft counts the leader's own acknowledgement only at Advance.
+//  5. If the Ready has a snapshot: write the .snap file (fsync, rename), then
+//     its WAL snapshot marker (fsync).
+//  6. wal.Save(HardState, Entries): fdatasync exactly when raft.MustSync.
+//  7. MemoryStorage: ApplySnapshot, then Append; then tell the apply goroutine
+//     the Ready is durable.
+//  8. A follower or candidate sends its messages only now (MsgAppResp and
+//     votes never leave before their fsync); if the Ready committed a conf
+//     change it first waits for it to be applied.
+//  9. Advance.
+//
+// A MsgSnap is not sent as raft made it: the apply goroutine replaces its
+// metadata with the applied index, term and configuration and streams the
+// backend image with it (etcd's merged snapshot message). The receiver stores
+// the image durably (snap.ReceiveDBImage) before stepping the message.
+//
+// # Apply
+//
+// One goroutine applies entries in log order. An entry at or below the
+// store's consistent index is skipped, so replay after a restart is
+// idempotent; otherwise SetApplyingIndex stages the index so that it reaches
+// the backend in the same commit as the entry's writes. The proposer waiting
+// on the entry's request ID receives the result. A received snapshot is
+// installed only once it is durable: close the store, replace the engine from
+// the image, rebuild the index. Every SnapshotCount applied entries: commit
+// the backend, save the .snap and its WAL marker, release WAL segments, and
+// compact the raft log keeping SnapshotCatchUpEntries, unless a snapshot is
+// being sent.
+//
+// # Requests
+//
+// Writes are etcd's InternalRaftRequest (Put, DeleteRange, Txn, Compaction,
+// Alarm) with a request ID; each is validated before proposing (size,
+// duplicate keys in a txn, quota), rejected when committed − applied > 5000,
+// and waits for its own result with RequestTimeout. Followers forward
+// proposals to the leader (raft does). Serializable reads go to the local
+// store at once; linearizable reads batch every waiting reader into one
+// ReadIndex round, retried every ReadRetry and when the leader's first commit
+// in its term lands, failing on a leader change, and are served once
+// applied ≥ read index.
+//
+// Quota: cost = 256 + key + value per put (txn: its larger branch), checked
+// before proposing and at apply (applied anyway, then the NOSPACE alarm is
+// raised through raft). While NOSPACE is raised, puts and txns with puts fail
+// with "etcdserver: mvcc: database space exceeded" on every node.
+//
+// Membership: add a voter or learner, promote a caught-up learner, remove;
+// one change at a time, answered after raft applied it; removed IDs are never
+// reused.
+//
+// # Harness and client
+//
+// Start runs N nodes in one process (in-process network or TCP on
+// 127.0.0.1) with Kill (crash: pending backend writes lost), Restart,
+// Partition, Heal, Leader and membership helpers. Client balances requests
+// over nodes (leader, round-robin, random) and retries on leader change;
+// writes are retried only when they were surely not proposed. KV is the
+// interface a history recorder wraps. RunNode runs one node over TCP for a
+// process-per-node CLI.
+package cluster
