@@ -119,9 +119,14 @@ func ToGRPCError(err error, extra ...ErrorMapping) error {
 			return m.GRPC
 		}
 	}
-	var st interface{ GRPCStatus() *status.Status }
+	// The first error in the chain carrying a status, itself, so that its message
+	// reaches the client without the wrappers' text.
+	var st interface {
+		error
+		GRPCStatus() *status.Status
+	}
 	if errors.As(err, &st) {
-		return st.GRPCStatus().Err()
+		return st
 	}
 	if g := byMessage(err); g != nil {
 		return g

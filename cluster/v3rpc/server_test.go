@@ -653,3 +653,11 @@ func TestClusterThroughClient(t *testing.T) {
 		t.Fatalf("member list after: %v %v", ml, err)
 	}
 }
+
+func opPuts(n int) []clientv3.Op {
+	ops := make([]clientv3.Op, n)
+	for i := range ops {
+		ops[i] = clientv3.OpPut(fmt.Sprintf("k%d", i), "v")
+	}
+	return ops
+}
