@@ -136,7 +136,6 @@ type recorder struct {
 	ivAll   *hdr.Histogram
 	latLog  []results.LogInterval
 	svcLog  []results.LogInterval
-	samples []results.Sample
 	lastEnd time.Duration
 }
 

@@ -35,8 +35,6 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
-func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
-
 // interrupted marks a run stopped by a signal after measuring.
 var errInterrupted = errors.New("run interrupted; partial results written")
 
@@ -123,9 +121,6 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 			if err != nil {
 				if errors.Is(err, bench.ErrLayerNotBuilt) {
 					return usageError{err}
-				}
-				if errors.Is(err, bench.ErrInterrupted) {
-					return runtimeError{err}
 				}
 				return runtimeError{err}
 			}
