@@ -17,8 +17,9 @@
 //
 //   - Requests are checked before they reach the node (etcd's key.go): empty
 //     keys, ignore_value with a value, ignore_lease with a lease, at most
-//     MaxTxnOps compares and ops per txn branch, no key written twice in a
-//     txn, the request size limit; a rejected request changes nothing.
+//     MaxTxnOps compares and ops per txn branch (a nested txn gets what its
+//     parent left, as etcd's budget), no key written twice in a txn, the
+//     request size limit; a rejected request changes nothing.
 //   - The gRPC server accepts messages up to MaxRequestBytes plus etcd's
 //     512 KiB gRPC overhead (MaxRecvMsgSize); a request between the two
 //     limits gets etcd's "request is too large", a bigger one gRPC's own

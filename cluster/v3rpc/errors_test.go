@@ -10,6 +10,7 @@ import (
 	"etcdlab/mvcc"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -127,6 +128,14 @@ func TestSmallLimits(t *testing.T) {
 	}
 	if _, err := cli.Txn(ctx).Then(opPuts(2)...).Commit(); err != nil {
 		t.Fatalf("2 ops with MaxTxnOps 2: %v", err)
+	}
+	// etcd's nested budget: a txn nested in a 2-op branch has 2-2 = 0 left.
+	nested := clientv3.OpTxn(nil, []clientv3.Op{clientv3.OpPut("n", "v")}, nil)
+	if _, err := cli.Txn(ctx).Then(clientv3.OpPut("a", "v"), nested).Commit(); !errors.Is(err, rpctypes.ErrTooManyOps) {
+		t.Fatalf("nested txn over the remaining budget: %v", err)
+	}
+	if _, err := cli.Txn(ctx).Then(nested).Commit(); err != nil {
+		t.Fatalf("nested txn within the remaining budget: %v", err)
 	}
 	if _, err := cli.Put(ctx, "k", strings.Repeat("v", 2000)); !errors.Is(err, rpctypes.ErrRequestTooLarge) {
 		t.Fatalf("2000-byte put with a 1024-byte limit: %v", err)

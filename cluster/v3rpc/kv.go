@@ -6,6 +6,7 @@ import (
 	"etcdlab/mvcc"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 )
 
 // header fills response headers as etcd's header.fill.
@@ -75,6 +76,9 @@ func (s *kvServer) DeleteRange(ctx context.Context, r *pb.DeleteRangeRequest) (*
 func (s *kvServer) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, error) {
 	// Too many ops, empty keys, malformed ops and duplicate keys, as etcd's
 	// checkTxnRequest and checkIntervals, before anything is proposed.
+	if err := checkTxnBudget(r, s.check.MaxTxnOps); err != nil {
+		return nil, err
+	}
 	if err := s.check.ValidateTxn(r); err != nil {
 		return nil, ToGRPCError(err)
 	}
@@ -93,4 +97,25 @@ func (s *kvServer) Compact(ctx context.Context, r *pb.CompactionRequest) (*pb.Co
 	}
 	resp.Header = s.hdr.fill(resp.Header)
 	return resp, nil
+}
+
+// checkTxnBudget applies etcd's checkTxnRequest op budget, which mvcc's
+// validation (a flat MaxTxnOps per level) does not: a txn may hold at most
+// budget compares and ops per branch, and a txn nested in it gets the budget
+// its parent left (budget minus the parent's largest count).
+func checkTxnBudget(r *pb.TxnRequest, budget int) error {
+	opc := max(len(r.Compare), len(r.Success), len(r.Failure))
+	if opc > budget {
+		return rpctypes.ErrGRPCTooManyOps
+	}
+	for _, ops := range [][]*pb.RequestOp{r.Success, r.Failure} {
+		for _, op := range ops {
+			if t := op.GetRequestTxn(); t != nil {
+				if err := checkTxnBudget(t, budget-opc); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }
