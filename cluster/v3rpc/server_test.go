@@ -31,7 +31,7 @@ type testEnv struct {
 	addr string
 }
 
-func startEnv(t *testing.T, engineName string, opts Options) *testEnv {
+func startEnv(t testing.TB, engineName string, opts Options) *testEnv {
 	t.Helper()
 	node := newFakeNode(t, engineName)
 	if opts.SnapshotSpoolDir == "" {
@@ -68,7 +68,7 @@ func startEnv(t *testing.T, engineName string, opts Options) *testEnv {
 	return &testEnv{node: node, cli: cli, addr: lis.Addr().String()}
 }
 
-func testCtx(t *testing.T) context.Context {
+func testCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
@@ -82,7 +82,7 @@ func gotKeys(resp *clientv3.GetResponse) string {
 	return strings.Join(ks, ",")
 }
 
-func mustPut(t *testing.T, ctx context.Context, cli *clientv3.Client, k, v string) int64 {
+func mustPut(t testing.TB, ctx context.Context, cli *clientv3.Client, k, v string) int64 {
 	t.Helper()
 	resp, err := cli.Put(ctx, k, v)
 	if err != nil {
