@@ -103,10 +103,11 @@ type Config struct {
 	// Zero fields take etcd's defaults.
 	Backend backend.Config
 
-	// DataDir is where engines keep their files. Default: a temporary
-	// directory next to the output directory (so the fsync probe and the
-	// engine share a file system), or under the system temp dir when there
-	// is no output; removed at the end unless KeepData.
+	// DataDir is the directory in which the layer gets a fresh
+	// subdirectory for its files (nothing else in DataDir is touched).
+	// Default: next to the output directory (so the fsync probe and the
+	// engine share a file system), or the system temp dir when there is no
+	// output. The subdirectory is removed at the end unless KeepData.
 	DataDir  string
 	KeepData bool
 

@@ -37,6 +37,8 @@ type Outcome struct {
 	Timeline []results.Sample
 	// Start is the wall time the measured phase began.
 	Start time.Time
+	// DataDir is the layer's data directory when Config.KeepData kept it.
+	DataDir string
 }
 
 // Run opens cfg's layer in a fresh data directory, preloads, warms up,
@@ -51,16 +53,18 @@ func Run(ctx context.Context, cfg Config) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	dataDir := cfg.DataDir
-	removeData := !cfg.KeepData
-	if dataDir == "" {
-		if dataDir, err = os.MkdirTemp("", "etcdlab-data-"); err != nil {
+	// The layer gets a fresh directory of its own, inside DataDir when one
+	// is given: removing it afterwards never touches anything else there.
+	if cfg.DataDir != "" {
+		if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 			return nil, fmt.Errorf("bench: %w", err)
 		}
-	} else if err := os.MkdirAll(dataDir, 0o755); err != nil {
+	}
+	dataDir, err := os.MkdirTemp(cfg.DataDir, "etcdlab-data-")
+	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
-	if removeData {
+	if !cfg.KeepData {
 		defer os.RemoveAll(dataDir)
 	}
 	ev := &eventLog{counts: map[string][]time.Time{}}
@@ -69,6 +73,9 @@ func Run(ctx context.Context, cfg Config) (*Outcome, error) {
 		return nil, err
 	}
 	out, runErr := runTarget(ctx, cfg, ks, t, ev)
+	if out != nil && cfg.KeepData {
+		out.DataDir = dataDir
+	}
 	closeErr := t.Close()
 	if runErr != nil {
 		return nil, runErr
@@ -560,6 +567,10 @@ loop:
 		}
 		if c.genErr != nil {
 			genErrs = append(genErrs, fmt.Errorf("client %d: %w", c.id, c.genErr))
+			if s.ErrorsByMessage == nil {
+				s.ErrorsByMessage = map[string]int64{}
+			}
+			s.ErrorsByMessage["(client stopped early) "+c.genErr.Error()]++
 		}
 	}
 	if rec.total.clamped > 0 {

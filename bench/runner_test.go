@@ -261,7 +261,7 @@ func TestLayers(t *testing.T) {
 				if preset == "k8s" {
 					spec.ValueSize = workloads.Between(10, 100)
 				}
-				cfg := Config{Layer: layer, Engine: "memory", Workload: spec, Seed: seed(t), Clients: 3, Ops: 600}
+				cfg := Config{Layer: layer, Engine: "memory", Workload: spec, Seed: seed(t), Clients: 3, Ops: 600, DataDir: t.TempDir()}
 				o, err := Run(context.Background(), cfg)
 				if err != nil {
 					t.Fatal(err)

@@ -125,6 +125,9 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 				return runtimeError{err}
 			}
 			printSummary(stdout, o.Result, f.out)
+			if o.DataDir != "" {
+				fmt.Fprintf(stdout, "data kept in %s\n", o.DataDir)
+			}
 			if o.Result.Interrupted {
 				return errInterrupted
 			}
@@ -156,7 +159,7 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 	fl.DurationVar(&f.linkDelay, "link-delay", 0, "per-link delay of the in-process transport (cluster layer)")
 	fl.Int64Var(&f.seed, "seed", 1, "master seed of the workload")
 	fl.StringVar(&f.out, "out", "", "result directory to create (must not exist or be empty)")
-	fl.StringVar(&f.dataDir, "data-dir", "", "where engines keep data (default: a temporary directory next to --out)")
+	fl.StringVar(&f.dataDir, "data-dir", "", "directory in which the layer gets a fresh data subdirectory (default: next to --out)")
 	fl.BoolVar(&f.keepData, "keep-data", false, "keep the data directory after the run")
 	fl.IntVar(&f.fsyncProbe, "fsync-probe", bench.DefaultFsyncProbe, "fdatasyncs of the environment probe (negative: skip)")
 	return cmd
