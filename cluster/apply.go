@@ -90,6 +90,7 @@ func (n *Node) applyEntry(e *raftpb.Entry) error {
 				n.store.SetConsistentIndex(e.Index, e.Term)
 			}
 			n.storeMu.RUnlock()
+			n.leaderCommitTerm.Store(e.Term)
 			if e.Term == n.term.Load() {
 				n.notifyFirstCommitInTerm()
 			}
@@ -138,6 +139,7 @@ func (n *Node) applyEntry(e *raftpb.Entry) error {
 		cs := n.rn.ApplyConfChange(cc)
 		n.mu.Unlock()
 		n.ap.confState = *cs
+		n.updateLearner()
 		n.markConsistent(e)
 		return nil
 	}

@@ -79,6 +79,11 @@ type Node struct {
 	term      atomic.Uint64
 	lead      atomic.Uint64
 	isLearner atomic.Bool
+	// singleVoter: this node is the only voter (raft answers its ReadIndex
+	// at once); leaderCommitTerm: the term of the last applied empty entry,
+	// i.e. of the newest leader's first commit in its term.
+	singleVoter      atomic.Bool
+	leaderCommitTerm atomic.Uint64
 
 	reqSeq atomic.Uint64 // request ID generator (low bits)
 	idBase uint64
@@ -344,6 +349,7 @@ func (n *Node) open() error {
 		n.ap.appliedIndex, n.ap.appliedTerm = snapshot.Metadata.Index, snapshot.Metadata.Term
 		n.ap.snapIndex = snapshot.Metadata.Index
 		n.ap.confState = snapshot.Metadata.ConfState
+		n.updateLearner()
 		n.applied.Store(snapshot.Metadata.Index)
 		if err := n.restoreMembers(snapshot.Data); err != nil {
 			return err

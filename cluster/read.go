@@ -3,6 +3,8 @@ package cluster
 import (
 	"context"
 	"encoding/binary"
+
+	"go.etcd.io/raft/v3"
 )
 
 // linearizableReadNotify joins the next ReadIndex round and returns once the
@@ -12,6 +14,9 @@ import (
 func (n *Node) linearizableReadNotify(ctx context.Context) error {
 	if n.isLearner.Load() {
 		return ErrLearnerRead
+	}
+	if n.singleVoterRead() {
+		return nil
 	}
 	n.readMu.RLock()
 	nc := n.readNotifier
@@ -114,4 +119,23 @@ func (n *Node) requestReadIndex() (uint64, error) {
 			return 0, ErrStopped
 		}
 	}
+}
+
+// singleVoterRead is raft's own rule for a single voter, taken inline: raft
+// answers such a leader's ReadIndex at once with its commit index
+// (responseToReadIndexReq with raftLog.committed), so the read needs no
+// round through the read loop. It still requires the leader's first commit
+// in its term to have been applied, and applied ≥ that commit index;
+// otherwise the read takes the normal path.
+func (n *Node) singleVoterRead() bool {
+	if !n.singleVoter.Load() || n.lead.Load() != n.id {
+		return false
+	}
+	n.mu.Lock()
+	st := n.rn.BasicStatus()
+	n.mu.Unlock()
+	if st.RaftState != raft.StateLeader || n.leaderCommitTerm.Load() != st.Term {
+		return false
+	}
+	return n.applied.Load() >= st.Commit
 }
