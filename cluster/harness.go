@@ -31,6 +31,9 @@ type Options struct {
 	Clock clock.Clock
 	// OnEvent receives every node's events.
 	OnEvent func(Event)
+	// WrapTransport, if set, wraps each node's transport (fault injection,
+	// message recording in tests).
+	WrapTransport func(id uint64, tr transport.Transport) transport.Transport
 }
 
 // EnsureDefaults fills unset fields.
@@ -137,7 +140,11 @@ func (c *Cluster) startNode(id uint64, join bool) error {
 	o := c.nodeOptions(id, join)
 	newTr := func(h transport.Handler) (transport.Transport, error) {
 		if c.net != nil {
-			return c.net.Join(id, h), nil
+			tr := c.net.Join(id, h)
+			if c.opts.WrapTransport != nil {
+				tr = c.opts.WrapTransport(id, tr)
+			}
+			return tr, nil
 		}
 		peers := make(map[uint64]string)
 		for pid, a := range c.addrs {
