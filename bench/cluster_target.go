@@ -5,12 +5,15 @@ import (
 	"fmt"
 )
 
-// openClusterTarget opens the cluster layer: cfg.Nodes in-process nodes, or
-// clients of cfg.Endpoints. It is the one place the cluster plugs into the
-// runner: a Target whose Do maps ops onto the cluster client (as mvccTarget
-// maps them onto the store), implementing StatsSource with WAL and engine
-// figures summed over nodes, and emitting the cluster's events through
-// env.Emit.
+// openClusterTarget opens the cluster layer: cfg.Nodes in-process nodes in
+// env.Dir, or clients of cfg.Endpoints. It is the one place the cluster
+// plugs into the runner: a Target whose Do is DoKV over the cluster's
+// client (a KV, as the mvcc layer's store is), implementing StatsSource
+// with WAL and engine figures summed over nodes (sizes: the largest node),
+// Flusher if acknowledged writes can sit in a backend batch, and passing
+// the cluster's events to env.Emit. cfg carries the cluster's knobs:
+// Nodes, Endpoints, SnapshotCount, SnapshotCatchupEntries, QuotaBytes,
+// LinkDelay, Backend, Engine/EngineOptions and Clock.
 //
 // Until package cluster lands, the layer reports that it is not built.
 func openClusterTarget(ctx context.Context, cfg Config, env LayerEnv) (Target, error) {
