@@ -9,6 +9,7 @@ import (
 
 	"etcdlab/mvcc"
 
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/codes"
@@ -143,5 +144,22 @@ func TestSmallLimits(t *testing.T) {
 	_, err := cli.Put(ctx, "k", strings.Repeat("v", 1024+GRPCOverheadBytes))
 	if status.Code(err) != codes.ResourceExhausted {
 		t.Fatalf("put over the gRPC receive limit: %v", err)
+	}
+}
+
+// TestNodeWithoutResponse: a node returning neither a response nor an error
+// gets Internal, and the server keeps serving.
+func TestNodeWithoutResponse(t *testing.T) {
+	f := newFakeNode(t, "memory")
+	srv := &kvServer{kv: nilNode{f}, hdr: header{f}, check: mvcc.Config{MaxTxnOps: 128, MaxRequestBytes: 1 << 20}}
+	if _, err := srv.Range(context.Background(), &pb.RangeRequest{Key: []byte("k")}); status.Code(err) != codes.Internal {
+		t.Fatalf("range: %v, want Internal", err)
+	}
+	ms := &maintenanceServer{m: nilNode{f}, hdr: header{f}}
+	if _, err := ms.Alarm(context.Background(), &pb.AlarmRequest{}); status.Code(err) != codes.Internal {
+		t.Fatalf("alarm: %v, want Internal", err)
+	}
+	if st, err := ms.Status(context.Background(), &pb.StatusRequest{}); err != nil || len(st.Errors) != 0 {
+		t.Fatalf("status with no alarm response: %v %v", st, err)
 	}
 }

@@ -303,3 +303,9 @@ func (f *fakeNode) MemberPromote(_ context.Context, id uint64) ([]*pb.Member, er
 func (f *fakeNode) Header() HeaderInfo {
 	return HeaderInfo{ClusterID: fakeClusterID, MemberID: fakeMemberID, RaftTerm: fakeTerm, Revision: f.store.Rev()}
 }
+
+// nilNode returns neither responses nor errors: a broken node.
+type nilNode struct{ *fakeNode }
+
+func (nilNode) Range(context.Context, *pb.RangeRequest) (*pb.RangeResponse, error)  { return nil, nil }
+func (nilNode) Alarms(context.Context, *pb.AlarmRequest) (*pb.AlarmResponse, error) { return nil, nil }

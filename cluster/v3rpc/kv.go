@@ -7,6 +7,8 @@ import (
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // header fills response headers as etcd's header.fill.
@@ -45,6 +47,9 @@ func (s *kvServer) Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeResp
 	if err != nil {
 		return nil, ToGRPCError(err, s.errMap...)
 	}
+	if resp == nil {
+		return nil, noResponse("range")
+	}
 	resp.Header = s.hdr.fill(resp.Header)
 	return resp, nil
 }
@@ -57,6 +62,9 @@ func (s *kvServer) Put(ctx context.Context, r *pb.PutRequest) (*pb.PutResponse, 
 	if err != nil {
 		return nil, ToGRPCError(err, s.errMap...)
 	}
+	if resp == nil {
+		return nil, noResponse("put")
+	}
 	resp.Header = s.hdr.fill(resp.Header)
 	return resp, nil
 }
@@ -68,6 +76,9 @@ func (s *kvServer) DeleteRange(ctx context.Context, r *pb.DeleteRangeRequest) (*
 	resp, err := s.kv.DeleteRange(ctx, r)
 	if err != nil {
 		return nil, ToGRPCError(err, s.errMap...)
+	}
+	if resp == nil {
+		return nil, noResponse("delete-range")
 	}
 	resp.Header = s.hdr.fill(resp.Header)
 	return resp, nil
@@ -86,6 +97,9 @@ func (s *kvServer) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, 
 	if err != nil {
 		return nil, ToGRPCError(err, s.errMap...)
 	}
+	if resp == nil {
+		return nil, noResponse("txn")
+	}
 	resp.Header = s.hdr.fill(resp.Header)
 	return resp, nil
 }
@@ -94,6 +108,9 @@ func (s *kvServer) Compact(ctx context.Context, r *pb.CompactionRequest) (*pb.Co
 	resp, err := s.kv.Compact(ctx, r)
 	if err != nil {
 		return nil, ToGRPCError(err, s.errMap...)
+	}
+	if resp == nil {
+		return nil, noResponse("compaction")
 	}
 	resp.Header = s.hdr.fill(resp.Header)
 	return resp, nil
@@ -118,4 +135,10 @@ func checkTxnBudget(r *pb.TxnRequest, budget int) error {
 		}
 	}
 	return nil
+}
+
+// noResponse answers a node that returned neither a response nor an error: a
+// node bug, reported instead of crashing the server.
+func noResponse(what string) error {
+	return status.Error(codes.Internal, "etcdlab: the node returned no "+what+" response")
 }

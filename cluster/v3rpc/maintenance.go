@@ -71,6 +71,9 @@ func (s *maintenanceServer) Alarm(ctx context.Context, r *pb.AlarmRequest) (*pb.
 	if err != nil {
 		return nil, ToGRPCError(err, s.errMap...)
 	}
+	if resp == nil {
+		return nil, noResponse("alarm")
+	}
 	resp.Header = s.hdr.fill(resp.Header)
 	return resp, nil
 }
