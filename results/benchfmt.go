@@ -30,8 +30,9 @@ func sanitize(s string) string {
 
 // WriteBench writes r in Go benchmark format: the header benchstat uses to
 // group runs, one BenchmarkRun line with the run's totals, and one line per
-// op kind. The iteration count is the number of ops; ns/op is wall time per
-// op across all clients (the inverse of throughput).
+// op kind. The iteration count is the number of ops. On the run line ns/op
+// is wall time per op across all clients (the inverse of throughput); on an
+// op kind's line it is that kind's mean latency.
 func WriteBench(w io.Writer, r *Result) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "goos: %s\ngoarch: %s\npkg: %s\n", r.Env.GOOS, r.Env.GOARCH, defaultPkgLabel)
