@@ -137,26 +137,50 @@ func waitApplied(t testing.TB, c *Cluster, index uint64) {
 	})
 }
 
-// checkConverged requires equal revisions and hashes on every running node.
+// checkConverged requires equal revisions and hashes on every running node
+// once the cluster is quiet (proposals cancelled by their clients may still
+// commit after the test stopped writing, so it retries until a deadline).
 func checkConverged(t testing.TB, c *Cluster) {
 	t.Helper()
-	l := c.Node(waitLeader(t, c))
-	waitApplied(t, c, l.CommittedIndex())
+	deadline := time.Now().Add(20 * time.Second)
+	var last string
+	for time.Now().Before(deadline) {
+		last = converged(c)
+		if last == "" {
+			return
+		}
+		<-time.After(20 * time.Millisecond)
+	}
+	t.Fatalf("nodes did not converge: %s", last)
+}
+
+// converged returns "" when every running node applied the leader's commit
+// index and has the same revision and hash, else what differs.
+func converged(c *Cluster) string {
+	lid := c.Leader()
+	if lid == 0 {
+		return "no leader"
+	}
+	commit := c.Node(lid).CommittedIndex()
 	var rev int64 = -1
 	var hash uint32
 	for _, n := range c.Nodes() {
+		if n.AppliedIndex() < commit {
+			return fmt.Sprintf("node %d applied %d < leader commit %d", n.ID(), n.AppliedIndex(), commit)
+		}
 		h, r, err := n.Hash(0)
 		if err != nil {
-			t.Fatalf("node %d hash: %v", n.ID(), err)
+			return fmt.Sprintf("node %d hash: %v", n.ID(), err)
 		}
 		if rev == -1 {
 			rev, hash = r, h.Hash
 			continue
 		}
 		if r != rev || h.Hash != hash {
-			t.Fatalf("node %d: rev %d hash %x, others rev %d hash %x", n.ID(), r, h.Hash, rev, hash)
+			return fmt.Sprintf("node %d: rev %d hash %x, others rev %d hash %x", n.ID(), r, h.Hash, rev, hash)
 		}
 	}
+	return ""
 }
 
 func rangeAll() *pb.RangeRequest { return &pb.RangeRequest{Key: []byte{0}, RangeEnd: []byte{0}} }
