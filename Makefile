@@ -3,15 +3,15 @@ GO       ?= go
 PKGS     := ./...
 # Packages whose tests are concurrency-heavy run under the race detector in
 # `make test` (and so in CI); the others run without it.
-RACE_PKGS := ./engines/... ./cluster/...
+RACE_PKGS := ./engines/... ./cluster/... ./bench/...
 BENCHTIME ?= 1x
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: test test-race test-long bench lint fmt vet staticcheck
+.PHONY: test test-long bench bench-harness lint fmt vet staticcheck
 
 ## test: the quick suite (-short) for every package; race-heavy ones under -race.
 test:
-	$(GO) test -short -count=1 $$($(GO) list $(PKGS) | grep -v -E '/(engines|cluster)(/|$$)')
+	$(GO) test -short -count=1 $$($(GO) list $(PKGS) | grep -v -E '/(engines|cluster|bench)(/|$$)')
 	$(GO) test -short -count=1 -race $(RACE_PKGS)
 
 ## test-long: every test at full size (crash points, model test lengths, sweeps).
@@ -21,6 +21,10 @@ test-long:
 ## bench: every benchmark once, to check they run; set BENCHTIME for figures.
 bench:
 	$(GO) test -run XXX -bench . -benchtime $(BENCHTIME) $(PKGS)
+
+## bench-harness: the runner and recorder against a no-op target (harness overhead).
+bench-harness:
+	$(GO) test -run XXX -bench 'Harness|Record' ./bench
 
 ## lint: gofmt, go vet and staticcheck.
 lint: fmt vet staticcheck
