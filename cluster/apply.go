@@ -244,6 +244,7 @@ func (n *Node) installSnapshot(s raftpb.Snapshot) error {
 	n.updateLearner()
 	n.applied.Store(idx)
 	n.applyWait.trigger(idx)
+	n.purgeImages(idx)
 	n.stats.snapshotsInstalled.Add(1)
 	n.emit(EventSnapshotInstalled, n.clk.Since(start), "index=%d", idx)
 	return nil
@@ -326,4 +327,23 @@ func (n *Node) sendMergedSnapshot(m raftpb.Message) {
 func walSnapshot(s raftpb.Snapshot) wal.Snapshot {
 	cs := s.Metadata.ConfState
 	return wal.Snapshot{Index: s.Metadata.Index, Term: s.Metadata.Term, ConfState: &cs}
+}
+
+// purgeImages deletes received backend images older than the one installed
+// at keep: the installed backend has superseded them.
+func (n *Node) purgeImages(keep uint64) {
+	names, err := n.fs.List(n.snapDir)
+	if err != nil {
+		return
+	}
+	for _, name := range names {
+		var idx uint64
+		if _, err := fmt.Sscanf(name, "%016x.snap.db", &idx); err != nil || idx >= keep {
+			continue
+		}
+		if name != fmt.Sprintf("%016x.snap.db", idx) {
+			continue
+		}
+		_ = n.fs.Remove(n.fs.PathJoin(n.snapDir, name))
+	}
 }
