@@ -15,7 +15,7 @@ import (
 // The batch-put rate of issue 2 (1,000,000 random 8-byte keys, 256-byte
 // values, batches of 1000) is
 //
-//	go test -run XXX -bench 'Engines/.*/layer=raw/op=put-batch/keys=rand' -benchtime 1000x ./engines/
+//	go test -run XXX -bench 'Engines//layer=raw/op=put-batch/keys=rand' -benchtime 1000x ./engines/
 func BenchmarkEngines(b *testing.B) {
 	for _, name := range engines.Names() {
 		open := func(b *testing.B, dir string) engines.Engine {
