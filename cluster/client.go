@@ -232,8 +232,6 @@ func (cl *Client) AlarmDisarm(ctx context.Context, am *pb.AlarmMember) error {
 }
 
 func (cl *Client) leaderDo(ctx context.Context, f func(n *Node) (*MemberResponse, error)) (*MemberResponse, error) {
-	saved := cl.opts.Policy
-	_ = saved
 	return do(cl, ctx, true, func(n *Node) (*MemberResponse, error) {
 		if !n.IsLeader() {
 			if l := cl.c.Node(cl.c.Leader()); l != nil {

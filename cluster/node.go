@@ -338,9 +338,12 @@ func (n *Node) open() error {
 		return fmt.Errorf("cluster: open wal: %w", err)
 	}
 	n.w = w
-	_, hs, ents, err := w.ReadAll()
+	meta, hs, ents, err := w.ReadAll()
 	if err != nil {
 		return fmt.Errorf("cluster: read wal: %w", err)
+	}
+	if len(meta) != 8 || binary.BigEndian.Uint64(meta) != n.id {
+		return fmt.Errorf("%w: the WAL in %s belongs to another member (metadata %x), not %x", ErrBadOption, n.walDir, meta, n.id)
 	}
 	if snapshot != nil {
 		if err := n.storage.ApplySnapshot(*snapshot); err != nil {
@@ -489,6 +492,9 @@ func (n *Node) WALStats() wal.Stats { return n.w.Stats() }
 func (n *Node) BackendSize() int64 {
 	n.storeMu.RLock()
 	defer n.storeMu.RUnlock()
+	if n.store == nil {
+		return 0
+	}
 	return n.store.Backend().Size()
 }
 
@@ -496,6 +502,9 @@ func (n *Node) BackendSize() int64 {
 func (n *Node) Hash(rev int64) (mvcc.KeyValueHash, int64, error) {
 	n.storeMu.RLock()
 	defer n.storeMu.RUnlock()
+	if n.store == nil {
+		return mvcc.KeyValueHash{}, 0, ErrStopped
+	}
 	return n.store.HashByRev(rev)
 }
 
@@ -503,6 +512,9 @@ func (n *Node) Hash(rev int64) (mvcc.KeyValueHash, int64, error) {
 func (n *Node) Rev() int64 {
 	n.storeMu.RLock()
 	defer n.storeMu.RUnlock()
+	if n.store == nil {
+		return 0
+	}
 	return n.store.Rev()
 }
 
@@ -510,6 +522,9 @@ func (n *Node) Rev() int64 {
 func (n *Node) CompactRev() int64 {
 	n.storeMu.RLock()
 	defer n.storeMu.RUnlock()
+	if n.store == nil {
+		return 0
+	}
 	return n.store.CompactRev()
 }
 
