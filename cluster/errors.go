@@ -24,4 +24,5 @@ var (
 	ErrLearnerRead       = errors.New("etcdserver: rpc not supported for learner")
 	ErrBadOption         = errors.New("cluster: bad option")
 	ErrCorrupt           = errors.New("cluster: corrupt raft entry")
+	ErrRemoved           = errors.New("etcdserver: the member has been permanently removed from the cluster")
 )

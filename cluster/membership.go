@@ -61,6 +61,9 @@ func (n *Node) applyConfChange(e *raftpb.Entry, cc raftpb.ConfChange) error {
 			}
 		}
 		n.emit(EventMemberChange, 0, "%s %x at index %d", cc.Type, cc.NodeID, e.Index)
+		if cc.NodeID == n.id && cc.Type == raftpb.ConfChangeRemoveNode {
+			n.stopAfterRemoval()
+		}
 	}
 	n.markConsistent(e)
 	if reqID != 0 {
@@ -187,4 +190,21 @@ func (n *Node) proposeConfChange(ctx context.Context, cc raftpb.ConfChange, addr
 		return nil, r.err
 	}
 	return r.resp.(*MemberResponse), nil
+}
+
+// stopAfterRemoval stops a node that applied its own removal, after 10
+// ticks so that the commit of the change can still reach the others (etcd's
+// stopWithDelay).
+func (n *Node) stopAfterRemoval() {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		t := n.clk.NewTimer(10 * n.opts.TickInterval)
+		defer t.Stop()
+		select {
+		case <-t.C():
+			n.fail(ErrRemoved)
+		case <-n.stopc:
+		}
+	}()
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 )
 
 // TestMembership: add a learner, let it catch up and promote it; remove a
@@ -49,6 +51,12 @@ func TestMembership(t *testing.T) {
 	if _, err := learner.Range(ctx, rangeAll()); !errors.Is(err, ErrLearnerRead) {
 		t.Fatalf("linearizable read on a learner: %v", err)
 	}
+	if _, err := learner.Put(ctx, put("x", "y")); !errors.Is(err, ErrLearnerRead) {
+		t.Fatalf("put on a learner: %v", err)
+	}
+	if r, err := learner.Range(ctx, &pb.RangeRequest{Key: []byte(key(0)), Serializable: true}); err != nil || len(r.Kvs) != 1 {
+		t.Fatalf("serializable read on a learner: %v %v", r, err)
+	}
 	if _, err := cl.MemberPromote(ctx, id); err != nil {
 		t.Fatalf("promote: %v", err)
 	}
@@ -76,6 +84,8 @@ func TestMembership(t *testing.T) {
 	if hasMember(resp.Members, victim, false) {
 		t.Fatalf("removed member still listed: %+v", resp.Members)
 	}
+	vn := c.Node(victim)
+	waitFor(t, "removed member to stop itself", 10*time.Second, func() bool { return errors.Is(vn.Err(), ErrRemoved) })
 	if err := c.Stop(victim); err != nil {
 		t.Fatal(err)
 	}

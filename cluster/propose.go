@@ -24,6 +24,9 @@ func (n *Node) propose(ctx context.Context, r *pb.InternalRaftRequest) (result, 
 		return result{}, ErrStopped
 	default:
 	}
+	if n.isLearner.Load() {
+		return result{}, ErrLearnerRead // etcd: learners serve only serializable reads
+	}
 	if ci, ai := n.committed.Load(), n.applied.Load(); ci > ai+DefaultMaxGapApplied {
 		return result{}, ErrTooManyRequests
 	}
