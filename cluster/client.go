@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 )
@@ -104,14 +105,10 @@ func (cl *Client) pick(attempt int) (*Node, error) {
 				return n, nil
 			}
 		}
-		// No leader known: any live endpoint will answer "no leader" or
-		// forward.
-		for i := range cl.opts.Endpoints {
-			if n := cl.c.Node(cl.opts.Endpoints[(cl.next+i)%len(cl.opts.Endpoints)]); n != nil {
-				cl.next++
-				return n, nil
-			}
-		}
+		// No leader: wait (the caller backs off) rather than hand the
+		// request to a follower whose leader may be dead, where it would sit
+		// until the request timeout.
+		return nil, ErrNoLeader
 	case PolicyRoundRobin, PolicyRandom:
 		for i := 0; i < len(cl.opts.Endpoints); i++ {
 			var id uint64
@@ -148,7 +145,9 @@ func (cl *Client) backoff(ctx context.Context, attempt int) error {
 	if d == 0 {
 		d = DefaultTickInterval
 	}
-	t := cl.c.opts.Clock.NewTimer(d)
+	// Linear backoff in ticks: ten retries span about five election
+	// timeouts, enough for a new leader to be elected.
+	t := cl.c.opts.Clock.NewTimer(d * time.Duration(min(attempt, 10)))
 	defer t.Stop()
 	select {
 	case <-t.C():
