@@ -320,8 +320,8 @@ func (n *Node) sendMergedSnapshot(m raftpb.Message) {
 		_, err := be.Snapshot(pw)
 		pw.CloseWithError(err)
 	}()
+	n.emit(EventSnapshotSent, 0, "to=%x index=%d started", m.To, snapMeta.Metadata.Index)
 	n.tr.SendSnapshot(m, pr)
-	n.emit(EventSnapshotSent, 0, "index=%d to=%x", snapMeta.Metadata.Index, m.To)
 }
 
 func walSnapshot(s raftpb.Snapshot) wal.Snapshot {

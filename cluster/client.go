@@ -62,6 +62,25 @@ type ClientOptions struct {
 	MaxRetries int
 }
 
+// EnsureDefaults fills unset fields.
+func (o *ClientOptions) EnsureDefaults() {
+	if o.MaxRetries == 0 {
+		o.MaxRetries = 10
+	}
+}
+
+// Validate reports every problem at once.
+func (o ClientOptions) Validate() error {
+	var errs []error
+	if o.Policy < PolicyLeader || o.Policy > PolicyRandom {
+		errs = append(errs, fmt.Errorf("%w: unknown balancer policy %d", ErrBadOption, int(o.Policy)))
+	}
+	if o.MaxRetries < 0 {
+		errs = append(errs, fmt.Errorf("%w: MaxRetries %d is negative", ErrBadOption, o.MaxRetries))
+	}
+	return errors.Join(errs...)
+}
+
 // Client sends requests to a cluster's nodes through a balancer, retrying on
 // leader change. A write is retried only when the error proves it was never
 // proposed (no leader, not leader, too many requests); a read is retried on
@@ -75,10 +94,22 @@ type Client struct {
 	lead uint64
 }
 
-// Client returns a new client of the cluster.
+// Client returns a new client of the cluster. Invalid options (see
+// ClientOptions.Validate) are an error.
+func (c *Cluster) NewClient(opts ClientOptions) (*Client, error) {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	return c.Client(opts), nil
+}
+
+// Client returns a new client of the cluster with opts defaulted; an unknown
+// policy behaves as PolicyLeader (use NewClient to have it reported).
 func (c *Cluster) Client(opts ClientOptions) *Client {
-	if opts.MaxRetries == 0 {
-		opts.MaxRetries = 10
+	opts.EnsureDefaults()
+	if opts.Policy < PolicyLeader || opts.Policy > PolicyRandom {
+		opts.Policy = PolicyLeader
 	}
 	if len(opts.Endpoints) == 0 {
 		for _, p := range c.peers {

@@ -73,6 +73,16 @@ func (o Options) Validate() error {
 	return errors.Join(errs...)
 }
 
+// String renders the options for result files.
+func (o Options) String() string {
+	tr := "inproc"
+	if o.TCP {
+		tr = "tcp"
+	}
+	return fmt.Sprintf("nodes=%d transport=%s seed=%d link-delay=%v link-jitter=%v link-loss=%g %s",
+		o.Nodes, tr, o.Seed, o.Link.Delay, o.Link.Jitter, o.Link.Loss, o.Node)
+}
+
 // Cluster is a set of nodes in one process, on the in-process network or
 // over TCP, with the controls tests and experiments need.
 type Cluster struct {

@@ -645,6 +645,11 @@ func (n *Node) ReportUnreachable(id uint64) {
 // ReportSnapshot tells raft how a snapshot send ended.
 func (n *Node) ReportSnapshot(id uint64, status raft.SnapshotStatus) {
 	n.inflightSnapshots.Add(-1)
+	outcome := "finished"
+	if status == raft.SnapshotFailure {
+		outcome = "failed"
+	}
+	n.emit(EventSnapshotSent, 0, "to=%x %s", id, outcome)
 	n.mu.Lock()
 	n.rn.ReportSnapshot(id, status)
 	n.mu.Unlock()
