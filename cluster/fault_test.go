@@ -16,12 +16,21 @@ import (
 // exactly once (version 1: no entry applied twice), and that revisions and
 // hashes agree on every node.
 func TestKillLeaderUnderLoad(t *testing.T) {
-	for _, engine := range []string{"bbolt", "pebble"} {
-		t.Run("engine="+engine, func(t *testing.T) {
+	type tc struct {
+		nodes  int
+		engine string
+	}
+	cases := []tc{{3, "bbolt"}, {3, "pebble"}, {5, "bbolt"}}
+	for _, k := range cases {
+		engine := k.engine
+		t.Run(fmt.Sprintf("nodes=%d/engine=%s", k.nodes, engine), func(t *testing.T) {
+			if k.nodes == 5 && testing.Short() {
+				t.Skip("5 nodes: long mode only")
+			}
 			node := fastNode(engine)
 			node.SnapshotCount = 200
 			node.SnapshotCatchUpEntries = 50
-			c := startCluster(t, 3, node, nil)
+			c := startCluster(t, k.nodes, node, nil)
 			leader := waitLeader(t, c)
 			cl := c.Client(ClientOptions{Policy: PolicyRoundRobin})
 			ctx, cancel := context.WithCancel(context.Background())
@@ -212,5 +221,29 @@ func TestPartitionedLeaderReads(t *testing.T) {
 		r, err := c.Node(old).Range(ctx, &pb.RangeRequest{Key: []byte("x")})
 		return err == nil && len(r.Kvs) == 1 && string(r.Kvs[0].Value) == "2"
 	})
+	checkConverged(t, c)
+}
+
+// TestLossyLinks: with one-way delay, jitter (reordering) and 5% loss on
+// every link, writes still commit and every node converges.
+func TestLossyLinks(t *testing.T) {
+	node := fastNode("memory")
+	// A forwarded proposal that is lost waits for its timeout; keep it short.
+	node.RequestTimeout = 300 * time.Millisecond
+	c := startCluster(t, 3, node, func(o *Options) {
+		o.Link.Delay, o.Link.Jitter, o.Link.Loss = time.Millisecond, time.Millisecond, 0.05
+	})
+	waitLeader(t, c)
+	cl := c.Client(ClientOptions{Policy: PolicyRoundRobin})
+	ctx := ctxT(t)
+	for i := 0; i < 60; i++ {
+		if _, err := cl.Put(ctx, put(key(i), "v")); err != nil && !errors.Is(err, ErrTimeout) {
+			t.Fatal(err)
+		}
+	}
+	r, err := cl.Range(ctx, &pb.RangeRequest{Key: []byte("k"), RangeEnd: []byte("l"), CountOnly: true})
+	if err != nil || r.Count == 0 {
+		t.Fatalf("range: %v %v", r, err)
+	}
 	checkConverged(t, c)
 }
