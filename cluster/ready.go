@@ -46,14 +46,14 @@ func (n *Node) raftLoop() {
 // the node must stop (stopped, or a write failed).
 func (n *Node) handleReady(rd raft.Ready) bool {
 	// 1. Leader state.
-	if rd.SoftState != nil {
-		n.updateLeader(rd.SoftState.Lead, rd.SoftState.RaftState)
-	}
 	if !raft.IsEmptyHardState(rd.HardState) {
 		n.term.Store(rd.HardState.Term)
 		if rd.HardState.Commit > n.committed.Load() {
 			n.committed.Store(rd.HardState.Commit)
 		}
+	}
+	if rd.SoftState != nil {
+		n.updateLeader(rd.SoftState.Lead, rd.SoftState.RaftState)
 	}
 	// 2. ReadStates to the read loop.
 	for _, rs := range rd.ReadStates {
