@@ -100,11 +100,17 @@ func TestKillLeaderUnderLoad(t *testing.T) {
 // comes back, receives the leader's backend image, installs it and catches
 // up; the leader's raft log was compacted meanwhile.
 func TestSnapshotCatchUp(t *testing.T) {
+	for _, engine := range []string{"bbolt", "pebble", "memory"} {
+		t.Run("engine="+engine, func(t *testing.T) { testSnapshotCatchUp(t, engine) })
+	}
+}
+
+func testSnapshotCatchUp(t *testing.T, engine string) {
 	snapCount := uint64(100)
-	if !testing.Short() {
+	if !testing.Short() && engine == "bbolt" {
 		snapCount = DefaultSnapshotCount
 	}
-	node := fastNode("bbolt")
+	node := fastNode(engine)
 	node.SnapshotCount = snapCount
 	node.SnapshotCatchUpEntries = snapCount / 2
 	var evMu sync.Mutex
@@ -163,6 +169,16 @@ func TestSnapshotCatchUp(t *testing.T) {
 	if fn.stats.snapshotsInstalled.Load() == 0 {
 		t.Fatalf("follower caught up without installing a snapshot")
 	}
+	checkConverged(t, c)
+	// Crash the follower right after: its restart must find the snapshot
+	// (and, if the backend lost it, the received image) and come back equal.
+	if err := c.Kill(follower); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Restart(follower); err != nil {
+		t.Fatal(err)
+	}
+	fn = c.Node(follower)
 	checkConverged(t, c)
 	r, err := fn.Range(ctx, &pb.RangeRequest{Key: []byte("k"), RangeEnd: []byte("l"), Serializable: true, CountOnly: true})
 	if err != nil || r.Count != int64(total) {
