@@ -261,7 +261,7 @@ func (n *Node) open() error {
 	n.storage = raft.NewMemoryStorage()
 
 	if !wal.Exist(n.fs, n.walDir) {
-		st, err := openStore(n.opts, n.engineDir, n.backendConfig(), nil)
+		st, err := openStore(n.opts, n.engineDir, n.backendConfig())
 		if err != nil {
 			return err
 		}
@@ -314,7 +314,7 @@ func (n *Node) open() error {
 		walSnap = wal.Snapshot{Index: snapshot.Metadata.Index, Term: snapshot.Metadata.Term, ConfState: &snapshot.Metadata.ConfState}
 		image = n.ss.DBFilePath(snapshot.Metadata.Index)
 	}
-	st, err := openStore(n.opts, n.engineDir, n.backendConfig(), nil)
+	st, err := openStore(n.opts, n.engineDir, n.backendConfig())
 	if err == nil && snapshot != nil {
 		if ci, _ := st.ConsistentIndex(); ci < snapshot.Metadata.Index {
 			// The backend is older than the snapshot: a received image was

@@ -69,7 +69,7 @@ func TestRestartReplay(t *testing.T) {
 			// really has work to do.
 			o := node
 			o.EnsureDefaults()
-			st, err := openStore(o, filepath.Join(c.NodeDir(1), "member", "engine"), backend.Config{}, nil)
+			st, err := openStore(o, filepath.Join(c.NodeDir(1), "member", "engine"), backend.Config{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -12,7 +12,7 @@ import (
 
 // openStore opens the node's engine, its batching backend and the MVCC store
 // (which rebuilds the index by scanning the key bucket).
-func openStore(o NodeOptions, dir string, bcfg backend.Config, _ []byte) (*mvcc.Store, error) {
+func openStore(o NodeOptions, dir string, bcfg backend.Config) (*mvcc.Store, error) {
 	eng, err := engines.Open(o.Engine, dir, o.EngineOptions)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: open engine %s: %w", o.Engine, err)

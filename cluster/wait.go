@@ -55,14 +55,6 @@ func (w *waiter) trigger(id uint64, r result) bool {
 	return ok
 }
 
-func (w *waiter) has(id uint64) bool {
-	s := w.shard(id)
-	s.mu.Lock()
-	_, ok := s.m[id]
-	s.mu.Unlock()
-	return ok
-}
-
 func (w *waiter) cancel(id uint64) {
 	s := w.shard(id)
 	s.mu.Lock()
