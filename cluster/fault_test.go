@@ -113,6 +113,7 @@ func testSnapshotCatchUp(t *testing.T, engine string) {
 	node := fastNode(engine)
 	node.SnapshotCount = snapCount
 	node.SnapshotCatchUpEntries = snapCount / 2
+	node.WALSegmentSize = 16 << 10 // cut segments, so old ones are released
 	var evMu sync.Mutex
 	events := map[EventKind]int{}
 	c := startCluster(t, 3, node, func(o *Options) {
@@ -186,7 +187,8 @@ func testSnapshotCatchUp(t *testing.T, engine string) {
 	}
 	evMu.Lock()
 	defer evMu.Unlock()
-	for _, k := range []EventKind{EventSnapshotTaken, EventSnapshotSent, EventSnapshotReceived, EventSnapshotInstalled} {
+	for _, k := range []EventKind{EventLeaderElected, EventSnapshotTaken, EventSnapshotSent, EventSnapshotReceived,
+		EventSnapshotInstalled, EventWALCut, EventBackendCommit, EventRaftLogCompacted} {
 		if events[k] == 0 {
 			t.Errorf("no %s event", k)
 		}
