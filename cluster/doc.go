@@ -58,7 +58,9 @@
 // store at once; linearizable reads batch every waiting reader into one
 // ReadIndex round, retried every ReadRetry and when the leader's first commit
 // in its term lands, failing on a leader change, and are served once
-// applied ≥ read index.
+// applied ≥ read index. A leader that is the only voter takes raft's own
+// answer for that case (its commit index, at once) inline, without a round
+// through the read loop, once its first commit in the term is applied.
 //
 // Quota: cost = 256 + key + value per put (txn: its larger branch), checked
 // before proposing and at apply (applied anyway, then the NOSPACE alarm is
