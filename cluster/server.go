@@ -1,0 +1,334 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"etcdlab/cluster/transport"
+	"etcdlab/cluster/v3rpc"
+)
+
+// Cluster-state values of ServerConfig.InitialClusterState (etcd's
+// --initial-cluster-state).
+const (
+	ClusterStateNew      = "new"
+	ClusterStateExisting = "existing"
+)
+
+// etcd's defaults for the server flags.
+const (
+	DefaultName                = "default"
+	DefaultClientURL           = "http://localhost:2379"
+	DefaultPeerURL             = "http://localhost:2380"
+	DefaultInitialClusterToken = "etcd-cluster"
+)
+
+// ServerConfig is one etcdlab member as etcd configures one: its name, data
+// directory, URLs and initial cluster, plus the node's options. The URL
+// fields take etcd's URLs; only http://host:port is accepted (see PeerAddr).
+type ServerConfig struct {
+	// Name is the member's name (--name). Default "default".
+	Name string
+	// DataDir holds member/{wal,snap,engine} (--data-dir). Default
+	// "<name>.etcd", etcd's.
+	DataDir string
+	// ListenClientURLs are bound for the gRPC v3 API (--listen-client-urls).
+	// Default http://localhost:2379.
+	ListenClientURLs []string
+	// AdvertiseClientURLs are reported in MemberList (--advertise-client-urls).
+	// Default ListenClientURLs.
+	AdvertiseClientURLs []string
+	// ListenPeerURLs is the raft transport's address (--listen-peer-urls);
+	// etcdlab's transport binds one. Default http://localhost:2380.
+	ListenPeerURLs []string
+	// InitialAdvertisePeerURLs are this member's peer URLs as the others dial
+	// them (--initial-advertise-peer-urls); they must be this member's entry
+	// in InitialCluster. Default ListenPeerURLs.
+	InitialAdvertisePeerURLs []string
+	// InitialCluster is "name=url,name=url,..." (--initial-cluster). Default
+	// "<name>=<initial advertise peer URLs>", etcd's.
+	InitialCluster string
+	// InitialClusterState is "new" (bootstrap) or "existing" (join a cluster
+	// that already added this member). Default "new".
+	InitialClusterState string
+	// InitialClusterToken seeds member and cluster IDs. Default
+	// "etcd-cluster".
+	InitialClusterToken string
+	// Node are the node's options; ID, Dir, Peers and Join are set from the
+	// fields above and must be left zero.
+	Node NodeOptions
+	// API configures the v3 API. MaxRequestBytes defaults to the node's.
+	API v3rpc.Options
+	// StopTimeout bounds the graceful stop of the gRPC server. Default 5s.
+	StopTimeout time.Duration
+}
+
+// EnsureDefaults fills unset fields with etcd's defaults.
+func (c *ServerConfig) EnsureDefaults() {
+	if c.Name == "" {
+		c.Name = DefaultName
+	}
+	if c.DataDir == "" {
+		c.DataDir = c.Name + ".etcd"
+	}
+	if len(c.ListenClientURLs) == 0 {
+		c.ListenClientURLs = []string{DefaultClientURL}
+	}
+	if len(c.AdvertiseClientURLs) == 0 {
+		c.AdvertiseClientURLs = c.ListenClientURLs
+	}
+	if len(c.ListenPeerURLs) == 0 {
+		c.ListenPeerURLs = []string{DefaultPeerURL}
+	}
+	if len(c.InitialAdvertisePeerURLs) == 0 {
+		c.InitialAdvertisePeerURLs = c.ListenPeerURLs
+	}
+	if c.InitialCluster == "" {
+		parts := make([]string, len(c.InitialAdvertisePeerURLs))
+		for i, u := range c.InitialAdvertisePeerURLs {
+			parts[i] = c.Name + "=" + u
+		}
+		c.InitialCluster = strings.Join(parts, ",")
+	}
+	if c.InitialClusterState == "" {
+		c.InitialClusterState = ClusterStateNew
+	}
+	if c.InitialClusterToken == "" {
+		c.InitialClusterToken = DefaultInitialClusterToken
+	}
+	if c.StopTimeout == 0 {
+		c.StopTimeout = 5 * time.Second
+	}
+	c.Node.EnsureDefaults()
+	if c.API.MaxRequestBytes == 0 {
+		c.API.MaxRequestBytes = c.Node.MaxRequestBytes
+	}
+	c.API.EnsureDefaults()
+}
+
+// InitialMember is one entry of --initial-cluster.
+type InitialMember struct {
+	Name     string
+	PeerURLs []string
+	ID       uint64
+}
+
+// ParseInitialCluster parses "name=url,name=url,..." (a name may repeat to
+// give several URLs, as etcd allows) and derives each member's ID from its
+// URLs and token (MemberIDFromURLs). Members are in first-seen order.
+func ParseInitialCluster(s, token string) ([]InitialMember, error) {
+	var out []InitialMember
+	idx := make(map[string]int)
+	var errs []error
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		name, u, ok := strings.Cut(part, "=")
+		if !ok || name == "" || u == "" {
+			errs = append(errs, fmt.Errorf("initial cluster entry %q: want name=http://host:port", part))
+			continue
+		}
+		if _, err := PeerAddr(u); err != nil {
+			errs = append(errs, fmt.Errorf("initial cluster member %q: %w", name, err))
+			continue
+		}
+		i, seen := idx[name]
+		if !seen {
+			i = len(out)
+			idx[name] = i
+			out = append(out, InitialMember{Name: name})
+		}
+		out[i].PeerURLs = append(out[i].PeerURLs, u)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	ids := make(map[uint64]string)
+	for i := range out {
+		out[i].ID = MemberIDFromURLs(out[i].PeerURLs, token)
+		if other, dup := ids[out[i].ID]; dup {
+			errs = append(errs, fmt.Errorf("initial cluster members %q and %q have the same peer URLs", other, out[i].Name))
+		}
+		ids[out[i].ID] = out[i].Name
+	}
+	return out, errors.Join(errs...)
+}
+
+// Validate reports every problem at once; it expects EnsureDefaults first.
+func (c ServerConfig) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrBadOption}, a...)...))
+	}
+	for _, group := range []struct {
+		flag string
+		urls []string
+	}{
+		{"listen-client-urls", c.ListenClientURLs},
+		{"advertise-client-urls", c.AdvertiseClientURLs},
+		{"listen-peer-urls", c.ListenPeerURLs},
+		{"initial-advertise-peer-urls", c.InitialAdvertisePeerURLs},
+	} {
+		for _, u := range group.urls {
+			if _, err := PeerAddr(u); err != nil {
+				bad("--%s: %v", group.flag, err)
+			}
+		}
+	}
+	if len(c.ListenPeerURLs) > 1 {
+		bad("--listen-peer-urls: etcdlab's peer transport binds one URL, got %d", len(c.ListenPeerURLs))
+	}
+	if len(c.InitialAdvertisePeerURLs) > 1 {
+		bad("--initial-advertise-peer-urls: etcdlab's peer transport dials one URL per member, got %d", len(c.InitialAdvertisePeerURLs))
+	}
+	switch c.InitialClusterState {
+	case ClusterStateNew, ClusterStateExisting:
+	default:
+		bad("--initial-cluster-state %q: accepted: new, existing", c.InitialClusterState)
+	}
+	ms, err := ParseInitialCluster(c.InitialCluster, c.InitialClusterToken)
+	if err != nil {
+		bad("--initial-cluster: %v", err)
+	} else {
+		found := false
+		for _, m := range ms {
+			if len(m.PeerURLs) > 1 {
+				bad("--initial-cluster: member %q has %d peer URLs; etcdlab takes one", m.Name, len(m.PeerURLs))
+			}
+			if m.Name == c.Name {
+				found = true
+				if strings.Join(m.PeerURLs, ",") != strings.Join(c.InitialAdvertisePeerURLs, ",") {
+					bad("--initial-cluster has %s=%s but --initial-advertise-peer-urls is %s", m.Name, strings.Join(m.PeerURLs, ","), strings.Join(c.InitialAdvertisePeerURLs, ","))
+				}
+			}
+		}
+		if !found {
+			bad("--initial-cluster %q has no member named %q (--name)", c.InitialCluster, c.Name)
+		}
+	}
+	if c.Node.ID != 0 || c.Node.Dir != "" || len(c.Node.Peers) > 0 || c.Node.Join {
+		bad("Node.ID, Dir, Peers and Join are derived from the server fields; leave them zero")
+	}
+	if c.StopTimeout < 0 {
+		bad("StopTimeout %v is negative", c.StopTimeout)
+	}
+	// The node's own checks, with the derived fields filled in.
+	n := c.Node
+	n.ID, n.Dir = 1, "x"
+	if err := n.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.API.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Server is a running member: its node, its v3 backend and the addresses
+// its gRPC listeners bound (resolved when a URL asked for port 0).
+type Server struct {
+	Node        *Node
+	Backend     *V3Backend
+	ClientAddrs []string
+	// Members are the initial members, as parsed from InitialCluster.
+	Members []InitialMember
+}
+
+// Serve runs one member as etcd does: the raft node over TCP on
+// ListenPeerURLs and etcd's v3 gRPC API on every ListenClientURLs. It calls
+// ready (if set) once both run and serves until ctx is done or the node
+// stops (for instance after its removal); then it stops the gRPC server
+// (gracefully, within StopTimeout) and the node cleanly.
+func Serve(ctx context.Context, cfg ServerConfig, ready func(*Server)) (err error) {
+	cfg.EnsureDefaults()
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	ms, _ := ParseInitialCluster(cfg.InitialCluster, cfg.InitialClusterToken)
+	listenPeer, _ := PeerAddr(cfg.ListenPeerURLs[0])
+	opts := cfg.Node
+	opts.Dir = cfg.DataDir
+	opts.Join = cfg.InitialClusterState == ClusterStateExisting
+	names := make(map[uint64]string)
+	ids := make([]uint64, 0, len(ms))
+	peers := make(map[uint64]string)
+	for _, m := range ms {
+		addr, _ := PeerAddr(m.PeerURLs[0])
+		opts.Peers = append(opts.Peers, Peer{ID: m.ID, Addr: addr})
+		names[m.ID] = m.Name
+		ids = append(ids, m.ID)
+		if m.Name == cfg.Name {
+			opts.ID = m.ID
+		} else {
+			peers[m.ID] = addr
+		}
+	}
+	// Bind the client listeners first: a port in use fails before the node
+	// touches its data directory.
+	var lis []net.Listener
+	defer func() {
+		if err != nil {
+			for _, l := range lis {
+				_ = l.Close()
+			}
+		}
+	}()
+	var bound []string
+	for _, u := range cfg.ListenClientURLs {
+		addr, _ := PeerAddr(u)
+		l, lerr := net.Listen("tcp", addr)
+		if lerr != nil {
+			return fmt.Errorf("cluster: --listen-client-urls %s: %w", u, lerr)
+		}
+		lis = append(lis, l)
+		bound = append(bound, l.Addr().String())
+	}
+	n, err := StartNode(opts, func(h transport.Handler) (transport.Transport, error) {
+		return transport.NewTCP(transport.TCPOptions{ID: opts.ID, ListenAddr: listenPeer, Handler: h, Peers: peers, Clock: opts.Clock})
+	})
+	if err != nil {
+		return fmt.Errorf("cluster: starting member %q in %s: %w", cfg.Name, filepath.Clean(cfg.DataDir), err)
+	}
+	be := NewV3Backend(n, V3BackendConfig{
+		ClusterID:  ClusterIDFromMembers(ids),
+		Token:      cfg.InitialClusterToken,
+		Names:      names,
+		ClientURLs: cfg.AdvertiseClientURLs,
+	})
+	api := cfg.API
+	api.Errors = append(append([]v3rpc.ErrorMapping(nil), api.Errors...), V3ErrorMappings()...)
+	srv, err := v3rpc.NewServer(be, api)
+	if err != nil {
+		return errors.Join(err, n.Stop())
+	}
+	serveErr := make(chan error, len(lis))
+	for _, l := range lis {
+		go func(l net.Listener) { serveErr <- srv.Serve(l) }(l)
+	}
+	lis = nil // owned by srv now
+	if ready != nil {
+		ready(&Server{Node: n, Backend: be, ClientAddrs: bound, Members: ms})
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case <-n.stopc:
+	case runErr = <-serveErr:
+	}
+	stopped := make(chan struct{})
+	go func() { srv.GracefulStop(); close(stopped) }()
+	t := n.clk.NewTimer(cfg.StopTimeout)
+	select {
+	case <-stopped:
+	case <-t.C():
+		srv.Stop()
+		<-stopped
+	}
+	t.Stop()
+	stopErr := n.Stop()
+	return errors.Join(runErr, n.Err(), stopErr)
+}

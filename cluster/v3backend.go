@@ -1,0 +1,315 @@
+package cluster
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+
+	"etcdlab/cluster/v3rpc"
+)
+
+// V3Backend serves etcd's v3 API (package v3rpc) from one node. The node
+// itself already answers KV requests with v3rpc's signatures; V3Backend adds
+// what a node alone does not know: the cluster ID, member names and client
+// URLs, and the mapping of etcd's peer URLs to member IDs.
+//
+// Member IDs follow etcd's rule (membership.NewMember without a time): the
+// first 8 bytes, big-endian, of SHA-1(sorted peer URLs joined, then the
+// cluster token). So every process computes the same ID for a member from
+// --initial-cluster alone, and MemberAdd with a peer URL gives the ID the
+// added process will compute from its own flags. The cluster ID is, as
+// etcd's, the first 8 bytes of SHA-1 of the sorted initial member IDs.
+type V3Backend struct {
+	n         *Node
+	clusterID uint64
+	token     string
+
+	mu sync.RWMutex
+	// names and clientURLs are what this process knows of members beyond
+	// their raft address: names from --initial-cluster (and this member's
+	// own), client URLs of this member only (etcd learns the others'
+	// through published attributes, which etcdlab does not replicate).
+	names      map[uint64]string
+	clientURLs map[uint64][]string
+}
+
+var _ v3rpc.Backend = (*V3Backend)(nil)
+
+// V3BackendConfig describes what the v3 API reports about the cluster.
+type V3BackendConfig struct {
+	// ClusterID goes in every response header.
+	ClusterID uint64
+	// Token is the --initial-cluster-token, used to derive the IDs of
+	// members added through MemberAdd.
+	Token string
+	// Names maps member IDs to names (from --initial-cluster).
+	Names map[uint64]string
+	// ClientURLs are this member's advertised client URLs.
+	ClientURLs []string
+}
+
+// NewV3Backend wraps n for v3rpc.Register.
+func NewV3Backend(n *Node, cfg V3BackendConfig) *V3Backend {
+	b := &V3Backend{
+		n:          n,
+		clusterID:  cfg.ClusterID,
+		token:      cfg.Token,
+		names:      make(map[uint64]string),
+		clientURLs: make(map[uint64][]string),
+	}
+	for id, name := range cfg.Names {
+		b.names[id] = name
+	}
+	if len(cfg.ClientURLs) > 0 {
+		b.clientURLs[n.ID()] = append([]string(nil), cfg.ClientURLs...)
+	}
+	return b
+}
+
+// V3ErrorMappings maps the node's sentinels whose text is not etcd's (or
+// whose etcd counterpart has another text) to etcd's gRPC errors, for
+// v3rpc.Options.Errors.
+func V3ErrorMappings() []v3rpc.ErrorMapping {
+	return []v3rpc.ErrorMapping{
+		{Err: ErrNoSpace, GRPC: rpctypes.ErrGRPCNoSpace},
+		{Err: ErrNoLeader, GRPC: rpctypes.ErrGRPCNoLeader},
+		{Err: ErrNotLeader, GRPC: rpctypes.ErrGRPCNotLeader},
+		{Err: ErrLeaderChanged, GRPC: rpctypes.ErrGRPCLeaderChanged},
+		{Err: ErrTimeout, GRPC: rpctypes.ErrGRPCTimeout},
+		{Err: ErrStopped, GRPC: rpctypes.ErrGRPCStopped},
+		{Err: ErrTooManyRequests, GRPC: rpctypes.ErrGRPCRequestTooManyRequests},
+		{Err: ErrRequestTooLarge, GRPC: rpctypes.ErrGRPCRequestTooLarge},
+		{Err: ErrLearnerRead, GRPC: rpctypes.ErrGRPCNotSupportedForLearner},
+		{Err: ErrLearnerNotReady, GRPC: rpctypes.ErrGRPCLearnerNotReady},
+		{Err: ErrMemberNotFound, GRPC: rpctypes.ErrGRPCMemberNotFound},
+		{Err: ErrIDRemoved, GRPC: rpctypes.ErrGRPCMemberNotFound},
+		{Err: ErrMemberExists, GRPC: rpctypes.ErrGRPCMemberExist},
+		{Err: ErrMemberNotLearner, GRPC: rpctypes.ErrGRPCMemberNotLearner},
+		{Err: ErrCorrupt, GRPC: rpctypes.ErrGRPCCorrupt},
+	}
+}
+
+// MemberIDFromURLs is etcd's member ID of a member with these peer URLs in
+// the cluster named token: SHA-1 of the sorted URLs joined, then the token;
+// its first 8 bytes big-endian. A zero result (never seen in practice) is
+// replaced by 1 because raft reserves ID 0.
+func MemberIDFromURLs(peerURLs []string, token string) uint64 {
+	us := append([]string(nil), peerURLs...)
+	sort.Strings(us)
+	h := sha1.Sum([]byte(strings.Join(us, "") + token))
+	id := binary.BigEndian.Uint64(h[:8])
+	if id == 0 {
+		id = 1
+	}
+	return id
+}
+
+// ClusterIDFromMembers is etcd's cluster ID: SHA-1 of the sorted member IDs
+// (8 bytes each, big-endian), first 8 bytes.
+func ClusterIDFromMembers(ids []uint64) uint64 {
+	s := append([]uint64(nil), ids...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	b := make([]byte, 8*len(s))
+	for i, id := range s {
+		binary.BigEndian.PutUint64(b[8*i:], id)
+	}
+	h := sha1.Sum(b)
+	return binary.BigEndian.Uint64(h[:8])
+}
+
+// Range, Put, DeleteRange, Txn and Compact are the node's.
+
+// Range reads through the node: serializable or linearizable as r says.
+func (b *V3Backend) Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeResponse, error) {
+	return b.n.Range(ctx, r)
+}
+
+// Put replicates a put.
+func (b *V3Backend) Put(ctx context.Context, r *pb.PutRequest) (*pb.PutResponse, error) {
+	return b.n.Put(ctx, r)
+}
+
+// DeleteRange replicates a delete.
+func (b *V3Backend) DeleteRange(ctx context.Context, r *pb.DeleteRangeRequest) (*pb.DeleteRangeResponse, error) {
+	return b.n.DeleteRange(ctx, r)
+}
+
+// Txn replicates a txn (a read-only one is served as a read).
+func (b *V3Backend) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, error) {
+	return b.n.Txn(ctx, r)
+}
+
+// Compact replicates a compaction.
+func (b *V3Backend) Compact(ctx context.Context, r *pb.CompactionRequest) (*pb.CompactionResponse, error) {
+	return b.n.Compact(ctx, r)
+}
+
+// Status reports the node's raft and backend figures.
+func (b *V3Backend) Status(context.Context) (v3rpc.Status, error) {
+	n := b.n
+	st := v3rpc.Status{
+		Leader:           n.Leader(),
+		RaftIndex:        n.CommittedIndex(),
+		RaftAppliedIndex: n.AppliedIndex(),
+		RaftTerm:         n.Term(),
+		IsLearner:        n.isLearner.Load(),
+	}
+	if n.opts.QuotaBytes > 0 {
+		st.DbSizeQuota = n.opts.QuotaBytes
+	}
+	n.storeMu.RLock()
+	defer n.storeMu.RUnlock()
+	if n.store == nil {
+		return v3rpc.Status{}, ErrStopped
+	}
+	be := n.store.Backend()
+	st.DbSize = be.Size()
+	st.DbSizeInUse = be.SizeInUse()
+	return st, nil
+}
+
+// Alarms lists alarms locally (GET) or replicates a change.
+func (b *V3Backend) Alarms(ctx context.Context, r *pb.AlarmRequest) (*pb.AlarmResponse, error) {
+	if r.Action == pb.AlarmRequest_GET {
+		// etcd answers GET with every alarm, or those of one member/type.
+		var out []*pb.AlarmMember
+		for _, a := range b.n.AlarmList() {
+			if (r.MemberID == 0 || a.MemberID == r.MemberID) && (r.Alarm == pb.AlarmType_NONE || a.Alarm == r.Alarm) {
+				out = append(out, a)
+			}
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].MemberID < out[j].MemberID })
+		return &pb.AlarmResponse{Header: &pb.ResponseHeader{}, Alarms: out}, nil
+	}
+	return b.n.Alarm(ctx, r)
+}
+
+// Defragment defragments this member's backend.
+func (b *V3Backend) Defragment(context.Context) error { return b.n.Defrag() }
+
+// HashKV hashes this member's key bucket up to rev (0: current).
+func (b *V3Backend) HashKV(_ context.Context, rev int64) (uint32, int64, int64, error) {
+	h, hashRev, err := b.n.Hash(rev)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	return h.Hash, h.CompactRevision, hashRev, nil
+}
+
+// Snapshot writes this member's backend image to w.
+func (b *V3Backend) Snapshot(_ context.Context, w io.Writer) (int64, error) {
+	n := b.n
+	n.storeMu.RLock()
+	if n.store == nil {
+		n.storeMu.RUnlock()
+		return 0, ErrStopped
+	}
+	be := n.store.Backend()
+	n.storeMu.RUnlock()
+	return be.Snapshot(w)
+}
+
+// MemberList lists the members; linearizable waits for a ReadIndex round so
+// that the list includes every applied change the leader knows of.
+func (b *V3Backend) MemberList(ctx context.Context, linearizable bool) ([]*pb.Member, error) {
+	if linearizable {
+		if err := b.n.linearizableReadNotify(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return b.pbMembers(b.n.Members()), nil
+}
+
+// MemberAdd adds a member with the ID its peer URLs give (MemberIDFromURLs)
+// through the leader; on a follower it answers "not leader" (etcd forwards
+// over its peer HTTP API, which etcdlab does not have; clients retry).
+func (b *V3Backend) MemberAdd(ctx context.Context, peerURLs []string, learner bool) (*pb.Member, []*pb.Member, error) {
+	addr, err := PeerAddr(peerURLs[0])
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", rpctypes.ErrGRPCMemberBadURLs, err)
+	}
+	for _, m := range b.n.Members() {
+		if m.Addr == addr {
+			return nil, nil, rpctypes.ErrGRPCPeerURLExist
+		}
+	}
+	id := MemberIDFromURLs(peerURLs, b.token)
+	resp, err := b.n.AddMember(ctx, id, addr, learner)
+	if err != nil {
+		return nil, nil, err
+	}
+	added := &pb.Member{ID: id, PeerURLs: append([]string(nil), peerURLs...), IsLearner: learner}
+	return added, b.pbMembers(resp.Members), nil
+}
+
+// MemberRemove removes a member through the leader.
+func (b *V3Backend) MemberRemove(ctx context.Context, id uint64) ([]*pb.Member, error) {
+	resp, err := b.n.RemoveMember(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return b.pbMembers(resp.Members), nil
+}
+
+// MemberPromote promotes a caught-up learner through the leader.
+func (b *V3Backend) MemberPromote(ctx context.Context, id uint64) ([]*pb.Member, error) {
+	resp, err := b.n.PromoteMember(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return b.pbMembers(resp.Members), nil
+}
+
+// Header gives the response header fields; cheap and non-blocking.
+func (b *V3Backend) Header() v3rpc.HeaderInfo {
+	return v3rpc.HeaderInfo{ClusterID: b.clusterID, MemberID: b.n.ID(), RaftTerm: b.n.Term(), Revision: b.n.Rev()}
+}
+
+func (b *V3Backend) pbMembers(ms []Member) []*pb.Member {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	out := make([]*pb.Member, 0, len(ms))
+	for _, m := range ms {
+		pm := &pb.Member{ID: m.ID, Name: b.names[m.ID], IsLearner: m.Learner}
+		if m.Addr != "" {
+			pm.PeerURLs = []string{"http://" + m.Addr}
+		}
+		pm.ClientURLs = append([]string(nil), b.clientURLs[m.ID]...)
+		out = append(out, pm)
+	}
+	return out
+}
+
+// PeerAddr checks an etcd URL and returns its host:port. etcdlab serves
+// plain TCP (peers) and plain gRPC over HTTP/2 without TLS (clients), so
+// only http:// is accepted: https would need certificates etcdlab does not
+// take.
+func PeerAddr(s string) (string, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", fmt.Errorf("URL %q: %w", s, err)
+	}
+	switch u.Scheme {
+	case "http":
+	case "https", "unixs":
+		return "", fmt.Errorf("URL %q: TLS is not supported; use http://host:port", s)
+	default:
+		return "", fmt.Errorf("URL %q: scheme must be http (http://host:port)", s)
+	}
+	if u.Host == "" || u.Port() == "" {
+		return "", fmt.Errorf("URL %q: must be http://host:port", s)
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+		return "", fmt.Errorf("URL %q: must be http://host:port with no path, query or user", s)
+	}
+	return u.Host, nil
+}

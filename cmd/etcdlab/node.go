@@ -1,0 +1,148 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"etcdlab/cluster"
+	"etcdlab/engines"
+)
+
+// nodeFlags holds the raw values of `etcdlab node`, named as etcd's flags
+// where they mean the same.
+type nodeFlags struct {
+	name, dataDir                              string
+	listenClient, advertiseClient              []string
+	listenPeer, advertisePeer                  []string
+	initialCluster, initialState, initialToken string
+	snapCount, snapCatchup                     uint64
+	quota                                      int64
+	batchInterval                              time.Duration
+	batchLimit                                 int
+	heartbeatMs, electionMs                    uint
+	engine                                     string
+	engineOpts                                 []string
+	maxRequestBytes, maxTxnOps                 int
+}
+
+// newNodeCmd is `etcdlab node`: one etcdlab member serving etcd's v3 gRPC
+// API, configured with etcd's flags, until Ctrl-C or SIGTERM.
+func newNodeCmd(stderr io.Writer) *cobra.Command {
+	var f nodeFlags
+	cmd := &cobra.Command{
+		Use:   "node [flags]",
+		Short: "Run one etcdlab member serving etcd's v3 API (etcd's flag names)",
+		Long: `Run one etcdlab member: raft over TCP on --listen-peer-urls and etcd's v3 gRPC API
+(KV, Maintenance, Cluster) on --listen-client-urls. URLs are http://host:port (no TLS).
+Member IDs are etcd's: SHA-1 of the member's peer URLs and --initial-cluster-token, so
+every process derives the same IDs from --initial-cluster.`,
+		Example: `  etcdlab node --name n1 --data-dir /tmp/n1 \
+    --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
+    --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
+    --initial-cluster n1=http://127.0.0.1:2380,n2=http://127.0.0.1:2381,n3=http://127.0.0.1:2382`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := f.config()
+			if err != nil {
+				return usageError{err}
+			}
+			err = cluster.Serve(cmd.Context(), cfg, func(s *cluster.Server) {
+				fmt.Fprintf(stderr, "etcdlab: member %s (ID %x) in %s: clients on %s, peers on %s, engine %s\n",
+					cfg.Name, s.Node.ID(), cfg.DataDir, strings.Join(s.ClientAddrs, ","), strings.Join(cfg.ListenPeerURLs, ","), cfg.Node.Engine)
+			})
+			if err != nil {
+				if errors.Is(err, cluster.ErrBadOption) {
+					return usageError{err}
+				}
+				return runtimeError{err}
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.name, "name", cluster.DefaultName, "human-readable name for this member")
+	fl.StringVar(&f.dataDir, "data-dir", "", "path to the data directory (default: <name>.etcd)")
+	fl.StringSliceVar(&f.listenClient, "listen-client-urls", []string{cluster.DefaultClientURL}, "URLs to serve the v3 gRPC API on (http://host:port)")
+	fl.StringSliceVar(&f.advertiseClient, "advertise-client-urls", nil, "this member's client URLs to advertise (default: --listen-client-urls)")
+	fl.StringSliceVar(&f.listenPeer, "listen-peer-urls", []string{cluster.DefaultPeerURL}, "URL to listen on for peer (raft) traffic; one")
+	fl.StringSliceVar(&f.advertisePeer, "initial-advertise-peer-urls", nil, "this member's peer URL to advertise (default: --listen-peer-urls)")
+	fl.StringVar(&f.initialCluster, "initial-cluster", "", "initial cluster: name=http://host:port,... (default: <name>=<advertise peer URL>)")
+	fl.StringVar(&f.initialState, "initial-cluster-state", cluster.ClusterStateNew, "new (bootstrap) or existing (join a cluster that already added this member)")
+	fl.StringVar(&f.initialToken, "initial-cluster-token", cluster.DefaultInitialClusterToken, "initial cluster token; seeds member and cluster IDs")
+	fl.Uint64Var(&f.snapCount, "snapshot-count", cluster.DefaultSnapshotCount, "applied entries between snapshots")
+	fl.Uint64Var(&f.snapCatchup, "snapshot-catchup-entries", cluster.DefaultSnapshotCatchUpEntries, "entries kept after a snapshot for slow followers")
+	fl.Int64Var(&f.quota, "quota-backend-bytes", 0, "backend quota before NOSPACE (0: 2 GiB; negative: none)")
+	fl.DurationVar(&f.batchInterval, "backend-batch-interval", 0, "maximum time before committing the backend transaction (0: 100ms)")
+	fl.IntVar(&f.batchLimit, "backend-batch-limit", 0, "maximum operations before committing the backend transaction (0: 10000)")
+	fl.UintVar(&f.heartbeatMs, "heartbeat-interval", 100, "time (in milliseconds) of a heartbeat interval (one raft tick)")
+	fl.UintVar(&f.electionMs, "election-timeout", 1000, "time (in milliseconds) for an election to timeout")
+	fl.StringVar(&f.engine, "engine", cluster.DefaultEngine, "storage engine: "+strings.Join(engines.Names(), ", "))
+	fl.StringArrayVar(&f.engineOpts, "engine-opt", nil, "engine option key=value (repeatable; see 'etcdlab engines')")
+	fl.IntVar(&f.maxRequestBytes, "max-request-bytes", cluster.DefaultMaxRequestBytes, "maximum client request size in bytes")
+	fl.IntVar(&f.maxTxnOps, "max-txn-ops", 128, "maximum operations per txn branch")
+	return cmd
+}
+
+// config turns the flags into a validated cluster.ServerConfig; every
+// problem is reported at once.
+func (f *nodeFlags) config() (cluster.ServerConfig, error) {
+	var errs []error
+	if f.heartbeatMs == 0 {
+		errs = append(errs, errors.New("--heartbeat-interval must be at least 1 (milliseconds)"))
+	}
+	if f.electionMs < 5*f.heartbeatMs {
+		errs = append(errs, fmt.Errorf("--election-timeout %dms must be at least 5 times --heartbeat-interval %dms (etcd's rule)", f.electionMs, f.heartbeatMs))
+	}
+	if f.snapCount == 0 {
+		errs = append(errs, errors.New("--snapshot-count must be at least 1"))
+	}
+	if f.snapCatchup == 0 {
+		errs = append(errs, errors.New("--snapshot-catchup-entries must be at least 1"))
+	}
+	if f.batchInterval < 0 || f.batchLimit < 0 {
+		errs = append(errs, errors.New("--backend-batch-interval and --backend-batch-limit must not be negative"))
+	}
+	if f.maxRequestBytes < 1 || f.maxTxnOps < 1 {
+		errs = append(errs, errors.New("--max-request-bytes and --max-txn-ops must be at least 1"))
+	}
+	cfg := cluster.ServerConfig{
+		Name:                     f.name,
+		DataDir:                  f.dataDir,
+		ListenClientURLs:         f.listenClient,
+		AdvertiseClientURLs:      f.advertiseClient,
+		ListenPeerURLs:           f.listenPeer,
+		InitialAdvertisePeerURLs: f.advertisePeer,
+		InitialCluster:           f.initialCluster,
+		InitialClusterState:      f.initialState,
+		InitialClusterToken:      f.initialToken,
+		Node: cluster.NodeOptions{
+			Engine:                 f.engine,
+			EngineOptions:          f.engineOpts,
+			SnapshotCount:          f.snapCount,
+			SnapshotCatchUpEntries: f.snapCatchup,
+			QuotaBytes:             f.quota,
+			BackendBatchInterval:   f.batchInterval,
+			BackendBatchLimit:      f.batchLimit,
+			MaxRequestBytes:        f.maxRequestBytes,
+		},
+	}
+	cfg.API.MaxTxnOps = f.maxTxnOps
+	if f.heartbeatMs > 0 {
+		cfg.Node.TickInterval = time.Duration(f.heartbeatMs) * time.Millisecond
+		cfg.Node.HeartbeatTicks = 1
+		cfg.Node.ElectionTicks = int(f.electionMs / f.heartbeatMs)
+	}
+	if len(errs) > 0 {
+		return cfg, errors.Join(errs...)
+	}
+	cfg.EnsureDefaults()
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
