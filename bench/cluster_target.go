@@ -2,20 +2,152 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+
+	"etcdlab/cluster"
+	"etcdlab/cluster/transport"
+	"etcdlab/workloads"
 )
 
 // openClusterTarget opens the cluster layer: cfg.Nodes in-process nodes in
-// env.Dir, or clients of cfg.Endpoints. It is the one place the cluster
-// plugs into the runner: a Target whose Do is DoKV over the cluster's
-// client (a KV, as the mvcc layer's store is), implementing StatsSource
-// with WAL and engine figures summed over nodes (sizes: the largest node),
-// Flusher if acknowledged writes can sit in a backend batch, and passing
-// the cluster's events to env.Emit. cfg carries the cluster's knobs:
-// Nodes, Endpoints, SnapshotCount, SnapshotCatchupEntries, QuotaBytes,
-// LinkDelay, Backend, Engine/EngineOptions and Clock.
-//
-// Until package cluster lands, the layer reports that it is not built.
+// env.Dir on the in-process network (every link delayed by cfg.LinkDelay),
+// driven through the cluster's client, or clients of cfg.Endpoints. Writes
+// go through raft and the WAL; linearizable reads through ReadIndex.
 func openClusterTarget(ctx context.Context, cfg Config, env LayerEnv) (Target, error) {
-	return nil, fmt.Errorf("%w: the cluster layer (raft, WAL, snapshots) is not wired into bench yet; use --layer mvcc or --layer engine", ErrLayerNotBuilt)
+	if len(cfg.Endpoints) > 0 {
+		return nil, fmt.Errorf("%w: --endpoints (etcd v3 clients of separately started nodes) is being wired", ErrLayerNotBuilt)
+	}
+	opts := cluster.Options{
+		Nodes: cfg.Nodes,
+		Dir:   env.Dir,
+		Seed:  uint64(cfg.Seed),
+		Link:  transport.LinkConfig{Delay: cfg.LinkDelay},
+		Clock: cfg.Clock,
+		OnEvent: func(e cluster.Event) {
+			env.Emit(Event{At: e.Time, Kind: e.Kind.String(), Node: int(e.Node), Detail: e.Detail})
+		},
+		Node: cluster.NodeOptions{
+			Engine:                 cfg.Engine,
+			EngineOptions:          cfg.EngineOptions,
+			SnapshotCount:          cfg.SnapshotCount,
+			SnapshotCatchUpEntries: cfg.SnapshotCatchupEntries,
+			QuotaBytes:             cfg.QuotaBytes,
+			BackendBatchInterval:   cfg.Backend.BatchInterval,
+			BackendBatchLimit:      cfg.Backend.BatchLimit,
+		},
+	}
+	c, err := cluster.Start(opts)
+	if err != nil {
+		return nil, fmt.Errorf("bench: starting a %d-node cluster: %w", cfg.Nodes, err)
+	}
+	t := &clusterTarget{c: c, client: c.Client(cluster.ClientOptions{Seed: uint64(cfg.Seed)})}
+	if err := t.waitLeader(ctx); err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+// clusterTarget runs ops through the cluster's client, which sends every
+// request to the leader (etcd's benchmark tool talks to one endpoint too)
+// and retries on leader change.
+type clusterTarget struct {
+	c      *cluster.Cluster
+	client *cluster.Client
+}
+
+var (
+	_ Target      = (*clusterTarget)(nil)
+	_ StatsSource = (*clusterTarget)(nil)
+	_ Flusher     = (*clusterTarget)(nil)
+)
+
+// waitLeader waits until a leader has committed its first entry, so the
+// first measured ops do not time out on an election. A serializable read
+// does not wait; a linearizable one needs the leader's first commit.
+func (t *clusterTarget) waitLeader(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, leaderWait)
+	defer cancel()
+	var last error
+	for ctx.Err() == nil {
+		_, err := t.client.Range(ctx, &pb.RangeRequest{Key: []byte("etcdlab-health")})
+		if err == nil {
+			return nil
+		}
+		last = err
+	}
+	return fmt.Errorf("bench: no leader serving linearizable reads within %v: %w", leaderWait, errors.Join(last, ctx.Err()))
+}
+
+// leaderWait bounds the wait for the first leader: ten election timeouts.
+const leaderWait = 10 * time.Second
+
+func (t *clusterTarget) Do(ctx context.Context, op *workloads.Op) error {
+	return DoKV(ctx, t.client, op)
+}
+
+// Flush commits every node's pending backend batch: acknowledged writes are
+// durable in the WAL already; this pays their engine cost inside the run.
+func (t *clusterTarget) Flush() error {
+	var errs []error
+	for _, n := range t.c.Nodes() {
+		if err := n.CommitBackend(); err != nil && !errors.Is(err, cluster.ErrStopped) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Stats sums bytes and fsyncs over nodes and takes the largest node's sizes.
+func (t *clusterTarget) Stats() Stats {
+	st := Stats{Extra: map[string]float64{}}
+	for _, n := range t.c.Nodes() {
+		ws := n.WALStats()
+		st.WALBytesWritten += ws.BytesWritten
+		st.WALFsyncs += ws.Syncs + ws.DirSyncs
+		st.WALSize = max(st.WALSize, dirSize(filepath.Join(t.c.NodeDir(n.ID()), "member", "wal")))
+		ss := n.StorageStats()
+		if !ss.OK {
+			continue
+		}
+		st.EngineBytesWritten += ss.Backend.Engine.BytesWritten
+		st.EngineFsyncs += ss.Backend.Engine.Fsyncs
+		st.DBSize = max(st.DBSize, ss.Size)
+		st.DBSizeInUse = max(st.DBSizeInUse, ss.SizeInUse)
+		st.Extra["backend.commits"] += float64(ss.Backend.Commits)
+		if n.IsLeader() {
+			st.Extra["raft.applied_index"] = float64(n.AppliedIndex())
+			st.Extra["raft.term"] = float64(n.Term())
+			st.Extra["mvcc.rev"] = float64(n.Rev())
+			st.Extra["wal.leader_syncs"] = float64(ws.Syncs)
+			st.Extra["wal.leader_sync_p99_us"] = float64(ws.SyncP99.Microseconds())
+			for k, v := range ss.Backend.Engine.Native {
+				st.Extra[k] = v
+			}
+		}
+	}
+	return st
+}
+
+func (t *clusterTarget) Close() error { return t.c.Close() }
+
+// dirSize is the total size of the regular files directly in dir.
+func dirSize(dir string) int64 {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, e := range ents {
+		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() {
+			n += fi.Size()
+		}
+	}
+	return n
 }

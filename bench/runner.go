@@ -308,12 +308,19 @@ func mixKinds(m workloads.OpMix) []workloads.OpKind {
 	return ks
 }
 
-// preload writes the workload's preload through t with up to 8 loaders.
+// preloadLoaders is how many goroutines write the preload. It is not
+// measured, and through raft a write costs a round trip that only
+// concurrency amortises (many proposals per WAL fsync), so it does not follow
+// the measured run's client count.
+const preloadLoaders = 128
+
+// preload writes the workload's preload through t with preloadLoaders
+// loaders, each owning a contiguous part of the keys.
 func preload(ctx context.Context, cfg Config, ks *workloads.KeySpace, t Target) error {
 	if ks.Preload() == 0 {
 		return nil
 	}
-	parts := min(cfg.Clients, 8)
+	parts := int(min(int64(preloadLoaders), max(ks.Preload(), 1)))
 	errs := make([]error, parts)
 	var wg sync.WaitGroup
 	for p := range parts {
