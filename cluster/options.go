@@ -89,6 +89,14 @@ type NodeOptions struct {
 	Clock clock.Clock
 	// OnEvent receives the node's events (optional). It must not block.
 	OnEvent func(Event)
+
+	// unsafeLocalLinearizableReads is a TEST-ONLY fault: linearizable reads
+	// skip ReadIndex and are served from the local store at once, as a
+	// serializable read would be. It exists so that the linearizability
+	// test can show its checker catches stale reads; being unexported, it
+	// can be set only from package cluster, and only a _test.go file does
+	// (TestLinearizabilityHookTestOnly checks that).
+	unsafeLocalLinearizableReads bool
 }
 
 // EnsureDefaults fills unset fields with their defaults.

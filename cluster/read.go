@@ -15,6 +15,9 @@ func (n *Node) linearizableReadNotify(ctx context.Context) error {
 	if n.isLearner.Load() {
 		return ErrLearnerRead
 	}
+	if n.opts.unsafeLocalLinearizableReads {
+		return nil // test-only broken variant, see NodeOptions
+	}
 	if n.singleVoterRead() {
 		return nil
 	}
