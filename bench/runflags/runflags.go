@@ -1,0 +1,191 @@
+package runflags
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"etcdlab/bench"
+	"etcdlab/engines"
+	"etcdlab/workloads"
+)
+
+// ErrBadSetting marks a name=value setting Build cannot apply.
+var ErrBadSetting = errors.New("runflags: bad setting")
+
+// Flags holds the raw values of the run flags.
+type Flags struct {
+	layer, engine, workload, consistency, dataDir  string
+	engineOpts, endpoints                          []string
+	nodes, clients, keySize, valueSize, batchLimit int
+	fsyncProbe                                     int
+	keys, ops, quota                               int64
+	seed                                           int64
+	rate, readRatio                                float64
+	duration, warmup, batchInterval, linkDelay     time.Duration
+	snapCount, snapCatchup                         uint64
+	keepData                                       bool
+}
+
+// Register adds the run flags to fl, bound to f.
+func (f *Flags) Register(fl *pflag.FlagSet) {
+	fl.StringVar(&f.layer, "layer", bench.DefaultLayer, "layer to run against: "+strings.Join(bench.Layers(), ", "))
+	fl.StringVar(&f.engine, "engine", bench.DefaultEngine, "storage engine: "+strings.Join(engines.Names(), ", "))
+	fl.StringArrayVar(&f.engineOpts, "engine-opt", nil, "engine option key=value (repeatable; see 'etcdlab engines')")
+	fl.IntVar(&f.nodes, "nodes", 1, "cluster nodes, 1..7 (cluster layer)")
+	fl.StringSliceVar(&f.endpoints, "endpoints", nil, "endpoints of separately started etcdlab nodes (cluster layer)")
+	fl.StringVar(&f.workload, "workload", bench.DefaultWorkload, "workload preset ("+strings.Join(workloads.Presets(), ", ")+") or YAML file")
+	fl.IntVar(&f.clients, "clients", bench.DefaultClients, "concurrent clients")
+	fl.Float64Var(&f.rate, "rate", 0, "open loop: target ops/s over all clients (0: closed loop)")
+	fl.DurationVar(&f.duration, "duration", bench.DefaultDuration, "measured duration (exclusive with --ops)")
+	fl.Int64Var(&f.ops, "ops", 0, "measured op count (exclusive with --duration)")
+	fl.DurationVar(&f.warmup, "warmup", time.Second, "unmeasured warm-up after the preload")
+	fl.Int64Var(&f.keys, "keys", 0, "key count (0: the workload's)")
+	fl.IntVar(&f.keySize, "key-size", 0, "key size in bytes (0: the workload's)")
+	fl.IntVar(&f.valueSize, "value-size", 0, "value size in bytes (0: the workload's)")
+	fl.Float64Var(&f.readRatio, "read-ratio", -1, "replace the op mix with this fraction of gets and the rest puts, 0..1")
+	fl.StringVar(&f.consistency, "consistency", "", "read consistency: linearizable, serializable or the linearizable fraction 0..1 (default: the workload's)")
+	fl.Uint64Var(&f.snapCount, "snapshot-count", bench.DefaultSnapshotCount, "raft entries between snapshots (cluster layer)")
+	fl.Uint64Var(&f.snapCatchup, "snapshot-catchup-entries", bench.DefaultSnapshotCatchupEntries, "entries kept after a snapshot for slow followers (cluster layer)")
+	fl.Int64Var(&f.quota, "quota-bytes", bench.DefaultQuotaBytes, "backend quota in bytes before NOSPACE (cluster layer)")
+	fl.DurationVar(&f.batchInterval, "batch-interval", 100*time.Millisecond, "backend batch commit interval")
+	fl.IntVar(&f.batchLimit, "batch-limit", 10000, "backend pending ops that force a commit")
+	fl.DurationVar(&f.linkDelay, "link-delay", 0, "per-link delay of the in-process transport (cluster layer)")
+	fl.Int64Var(&f.seed, "seed", 1, "master seed of the workload")
+	fl.StringVar(&f.dataDir, "data-dir", "", "directory in which the layer gets a fresh data subdirectory (default: next to --out)")
+	fl.BoolVar(&f.keepData, "keep-data", false, "keep the data directory after the run")
+	fl.IntVar(&f.fsyncProbe, "fsync-probe", bench.DefaultFsyncProbe, "fdatasyncs of the environment probe (negative: skip)")
+}
+
+// Config turns the flags into a validated bench.Config. Every problem is
+// reported at once and says what is accepted.
+func (f *Flags) Config(fl *pflag.FlagSet) (bench.Config, error) {
+	var errs []error
+	spec, err := ResolveWorkload(f.workload)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if f.keys < 0 || f.keySize < 0 || f.valueSize < 0 {
+		errs = append(errs, fmt.Errorf("--keys, --key-size and --value-size must be >= 0"))
+	}
+	if f.keys > 0 {
+		spec.Keys.Count = f.keys
+	}
+	if f.keySize > 0 {
+		spec.Keys.Size = workloads.Fixed(f.keySize)
+	}
+	if f.valueSize > 0 {
+		spec.ValueSize = workloads.Fixed(f.valueSize)
+	}
+	if fl.Changed("read-ratio") {
+		if f.readRatio < 0 || f.readRatio > 1 {
+			errs = append(errs, fmt.Errorf("--read-ratio %v: accepted 0..1", f.readRatio))
+		} else {
+			spec.Ops = workloads.OpMix{Get: f.readRatio, Put: 1 - f.readRatio}
+		}
+	}
+	if f.consistency != "" {
+		spec.ReadConsistency = f.consistency
+	}
+	duration := f.duration
+	if fl.Changed("ops") && !fl.Changed("duration") {
+		duration = 0
+	}
+	if f.fsyncProbe == 0 {
+		errs = append(errs, fmt.Errorf("--fsync-probe 0: give a positive count, or a negative one to skip the probe"))
+	}
+	if f.batchInterval <= 0 {
+		errs = append(errs, fmt.Errorf("--batch-interval %v: must be > 0", f.batchInterval))
+	}
+	if f.batchLimit <= 0 {
+		errs = append(errs, fmt.Errorf("--batch-limit %d: must be > 0", f.batchLimit))
+	}
+	cfg := bench.Config{
+		Layer:                  f.layer,
+		Engine:                 f.engine,
+		EngineOptions:          f.engineOpts,
+		Nodes:                  f.nodes,
+		Endpoints:              f.endpoints,
+		Workload:               spec,
+		Seed:                   f.seed,
+		Clients:                f.clients,
+		Rate:                   f.rate,
+		Duration:               duration,
+		Ops:                    f.ops,
+		Warmup:                 f.warmup,
+		SnapshotCount:          f.snapCount,
+		SnapshotCatchupEntries: f.snapCatchup,
+		QuotaBytes:             f.quota,
+		LinkDelay:              f.linkDelay,
+		DataDir:                f.dataDir,
+		KeepData:               f.keepData,
+		FsyncProbe:             f.fsyncProbe,
+	}
+	cfg.Backend.BatchInterval = f.batchInterval
+	cfg.Backend.BatchLimit = f.batchLimit
+	if f.layer == "" || f.engine == "" || f.clients <= 0 || f.nodes <= 0 {
+		errs = append(errs, fmt.Errorf("--layer, --engine, --clients and --nodes must be set (clients and nodes > 0)"))
+	}
+	cfg.EnsureDefaults()
+	if err := cfg.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return cfg, errors.Join(errs...)
+}
+
+// ResolveWorkload takes a preset name or a YAML file.
+func ResolveWorkload(name string) (workloads.Spec, error) {
+	for _, p := range workloads.Presets() {
+		if p == name {
+			return workloads.Preset(name)
+		}
+	}
+	if st, err := os.Stat(name); err == nil && !st.IsDir() {
+		return workloads.LoadSpec(name)
+	}
+	return workloads.Spec{}, fmt.Errorf("%w: --workload %q is neither a preset (accepted: %s) nor a readable YAML file",
+		workloads.ErrUnknownPreset, name, strings.Join(workloads.Presets(), ", "))
+}
+
+// Setting is one name=value, the name a run flag without its dashes.
+type Setting struct {
+	Name, Value string
+}
+
+// Names returns the accepted setting names (the run flags), sorted.
+func Names() []string {
+	fl := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	var f Flags
+	f.Register(fl)
+	var names []string
+	fl.VisitAll(func(p *pflag.Flag) { names = append(names, p.Name) })
+	sort.Strings(names)
+	return names
+}
+
+// Build returns the bench.Config of the run flags' defaults with settings
+// applied in order, exactly as `etcdlab run --name value ...` would.
+func Build(settings []Setting) (bench.Config, error) {
+	fl := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	var f Flags
+	f.Register(fl)
+	var errs []error
+	for _, s := range settings {
+		if fl.Lookup(s.Name) == nil {
+			errs = append(errs, fmt.Errorf("%w: unknown parameter %q (accepted: %s)", ErrBadSetting, s.Name, strings.Join(Names(), ", ")))
+			continue
+		}
+		if err := fl.Set(s.Name, s.Value); err != nil {
+			errs = append(errs, fmt.Errorf("%w: %s=%s: %v", ErrBadSetting, s.Name, s.Value, err))
+		}
+	}
+	if len(errs) > 0 {
+		return bench.Config{}, errors.Join(errs...)
+	}
+	return f.Config(fl)
+}
