@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -281,17 +282,33 @@ func TestLayers(t *testing.T) {
 	}
 }
 
-func TestClusterLayerNotBuilt(t *testing.T) {
-	parent := t.TempDir()
-	out := filepath.Join(parent, "r")
-	cfg := Config{Layer: LayerCluster, Engine: "memory", Nodes: 3, Workload: smallSpec(t, "ycsb-a", 100), Seed: seed(t), Duration: time.Second, FsyncProbe: 5}
-	_, err := RunToDir(context.Background(), cfg, out)
-	if !errors.Is(err, ErrLayerNotBuilt) || !strings.Contains(err.Error(), "cluster layer") {
-		t.Fatalf("err = %v, want ErrLayerNotBuilt naming the cluster layer", err)
-	}
-	ents, _ := os.ReadDir(parent)
-	if len(ents) != 0 {
-		t.Fatalf("a failed start left %v in the output's parent", ents)
+// TestClusterLayer runs the full pipeline (raft, WAL, apply, reads) on three
+// in-process nodes and checks what only the cluster layer reports: WAL
+// fsyncs and bytes, and cluster events on the timeline.
+func TestClusterLayer(t *testing.T) {
+	for _, nodes := range []int{1, 3} {
+		t.Run(fmt.Sprintf("nodes=%d", nodes), func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "r")
+			cfg := Config{Layer: LayerCluster, Engine: "bbolt", Nodes: nodes, Workload: smallSpec(t, "ycsb-a", 200),
+				Seed: seed(t), Clients: 4, Ops: 400, SnapshotCount: 100, FsyncProbe: 5}
+			o, err := RunToDir(context.Background(), cfg, out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := o.Result
+			if r.Summary.Errors != 0 || r.Summary.Ops != 400 {
+				t.Fatalf("ops %d errors %d (%v)", r.Summary.Ops, r.Summary.Errors, r.Summary.ErrorsByMessage)
+			}
+			if r.Fsyncs.WAL == 0 || r.Disk.WALBytes == 0 {
+				t.Fatalf("no WAL activity recorded: fsyncs %d, bytes %d", r.Fsyncs.WAL, r.Disk.WALBytes)
+			}
+			if r.Config.Nodes != nodes || r.Config.SnapshotCount != 100 {
+				t.Fatalf("config recorded as nodes=%d snapshot-count=%d", r.Config.Nodes, r.Config.SnapshotCount)
+			}
+			if len(r.Events) == 0 {
+				t.Fatal("no cluster events recorded")
+			}
+		})
 	}
 }
 
