@@ -119,12 +119,12 @@ func (o Options) Validate() error {
 // ParseOptions, gives o back (with defaults applied).
 func (o Options) String() string {
 	kv := map[string]string{
-		"initial-mmap-size": formatBytes(o.InitialMmapSize),
+		"initial-mmap-size": engine.FormatBytes(o.InitialMmapSize),
 		"freelist-type":     o.FreelistType,
 		"no-sync":           strconv.FormatBool(o.NoSync),
 		"no-freelist-sync":  strconv.FormatBool(!o.SyncFreelist),
 		"seq-fill-percent":  strconv.FormatFloat(o.SeqFillPercent, 'g', -1, 64),
-		"page-size":         formatBytes(int64(o.PageSize)),
+		"page-size":         engine.FormatBytes(int64(o.PageSize)),
 		"mlock":             strconv.FormatBool(o.Mlock),
 		"timeout":           o.Timeout.String(),
 	}
@@ -143,7 +143,7 @@ func (o Options) String() string {
 // Knobs lists every option key with its default and a one-line description.
 func Knobs() []engine.Knob {
 	return []engine.Knob{
-		{Key: "initial-mmap-size", Default: formatBytes(DefaultInitialMmapSize),
+		{Key: "initial-mmap-size", Default: engine.FormatBytes(DefaultInitialMmapSize),
 			Doc: "initial mmap size in bytes (integer or with KiB/MiB/GiB/TiB or KB/MB/GB/TB suffix); a commit that outgrows it remaps and waits for open views"},
 		{Key: "freelist-type", Default: DefaultFreelistType,
 			Doc: "bbolt freelist implementation: map or array"},
@@ -188,7 +188,7 @@ func ParseOptions(kv map[string]string) (Options, error) {
 		val := kv[key]
 		switch key {
 		case "initial-mmap-size":
-			n, err := parseBytes(val)
+			n, err := engine.ParseBytes(val)
 			if err != nil || n <= 0 || n > math.MaxInt {
 				bad(key, val, "a positive byte count such as 67108864, 64MiB or 10GiB", err)
 				continue
@@ -222,7 +222,7 @@ func ParseOptions(kv map[string]string) (Options, error) {
 			}
 			o.SeqFillPercent = f
 		case "page-size":
-			n, err := parseBytes(val)
+			n, err := engine.ParseBytes(val)
 			if err != nil || n < 1024 || n > 65536 || bits.OnesCount64(uint64(n)) != 1 {
 				bad(key, val, "a power of two from 1024 to 65536 such as 4096 or 16KiB", err)
 				continue
@@ -250,54 +250,4 @@ func ParseOptions(kv map[string]string) (Options, error) {
 		return Options{}, err
 	}
 	return o, nil
-}
-
-var byteSuffixes = []struct {
-	suffix string
-	mult   int64
-}{
-	// Longest first so that "KiB" is not read as "B".
-	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
-	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
-	{"B", 1},
-}
-
-// parseBytes reads a non-negative integer byte count, optionally followed by
-// a unit (KiB/MiB/GiB/TiB are binary, KB/MB/GB/TB decimal, B is bytes; case
-// is ignored).
-func parseBytes(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	mult := int64(1)
-	for _, bs := range byteSuffixes {
-		if len(s) > len(bs.suffix) && strings.EqualFold(s[len(s)-len(bs.suffix):], bs.suffix) {
-			mult = bs.mult
-			s = strings.TrimSpace(s[:len(s)-len(bs.suffix)])
-			break
-		}
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("not an integer byte count")
-	}
-	if n < 0 {
-		return 0, fmt.Errorf("negative")
-	}
-	if n > math.MaxInt64/mult {
-		return 0, fmt.Errorf("overflows int64")
-	}
-	return n * mult, nil
-}
-
-// formatBytes prints n with the largest binary unit that divides it exactly,
-// so that parseBytes(formatBytes(n)) == n.
-func formatBytes(n int64) string {
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
-		if n != 0 && n%u.mult == 0 {
-			return strconv.FormatInt(n/u.mult, 10) + u.suffix
-		}
-	}
-	return strconv.FormatInt(n, 10)
 }

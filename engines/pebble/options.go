@@ -159,14 +159,14 @@ func (o *Options) Validate() error {
 // (FS excepted, it is not a knob).
 func (o Options) String() string {
 	kv := map[string]string{
-		"cache-size":                 formatSize(o.CacheSize),
-		"memtable-size":              formatSize(o.MemTableSize),
+		"cache-size":                 engine.FormatBytes(o.CacheSize),
+		"memtable-size":              engine.FormatBytes(o.MemTableSize),
 		"l0-compaction-threshold":    strconv.Itoa(o.L0CompactionThreshold),
 		"l0-stop-writes-threshold":   strconv.Itoa(o.L0StopWritesThreshold),
-		"bytes-per-sync":             formatSize(o.BytesPerSync),
+		"bytes-per-sync":             engine.FormatBytes(o.BytesPerSync),
 		"wal":                        string(o.WAL),
 		"max-concurrent-compactions": strconv.Itoa(o.MaxConcurrentCompactions),
-		"lbase-max-bytes":            formatSize(o.LBaseMaxBytes),
+		"lbase-max-bytes":            engine.FormatBytes(o.LBaseMaxBytes),
 	}
 	keys := make([]string, 0, len(kv))
 	for k := range kv {
@@ -185,14 +185,14 @@ const sizeForms = "a byte count like 8388608 or 8MiB (suffixes B, KiB, MiB, GiB,
 // Knobs lists every option settable as key=value, with its default.
 func Knobs() []engine.Knob {
 	return []engine.Knob{
-		{Key: "cache-size", Default: formatSize(DefaultCacheSize), Doc: "block cache size; " + sizeForms},
-		{Key: "memtable-size", Default: formatSize(DefaultMemTableSize), Doc: "memtable size (flush unit), at most 4GiB-1; " + sizeForms},
+		{Key: "cache-size", Default: engine.FormatBytes(DefaultCacheSize), Doc: "block cache size; " + sizeForms},
+		{Key: "memtable-size", Default: engine.FormatBytes(DefaultMemTableSize), Doc: "memtable size (flush unit), at most 4GiB-1; " + sizeForms},
 		{Key: "l0-compaction-threshold", Default: strconv.Itoa(DefaultL0CompactionThreshold), Doc: "L0 sublevels that trigger an L0 compaction; integer >= 1"},
 		{Key: "l0-stop-writes-threshold", Default: strconv.Itoa(DefaultL0StopWritesThreshold), Doc: "L0 sublevels at which writes stall; integer >= l0-compaction-threshold"},
-		{Key: "bytes-per-sync", Default: formatSize(DefaultBytesPerSync), Doc: "sstable writeback interval (sync_file_range); " + sizeForms},
+		{Key: "bytes-per-sync", Default: engine.FormatBytes(DefaultBytesPerSync), Doc: "sstable writeback interval (sync_file_range); " + sizeForms},
 		{Key: "wal", Default: string(DefaultWAL), Doc: "pebble WAL: synced (Commit(true) fsyncs), unsynced (never fsyncs), disabled (no WAL; durable only after a flush)"},
 		{Key: "max-concurrent-compactions", Default: strconv.Itoa(DefaultMaxConcurrentCompactions), Doc: "upper bound of concurrent compactions; integer in [1, 64]"},
-		{Key: "lbase-max-bytes", Default: formatSize(DefaultLBaseMaxBytes), Doc: "maximum size of the base level; " + sizeForms},
+		{Key: "lbase-max-bytes", Default: engine.FormatBytes(DefaultLBaseMaxBytes), Doc: "maximum size of the base level; " + sizeForms},
 	}
 }
 
@@ -207,7 +207,7 @@ func ParseOptions(kv map[string]string) (Options, error) {
 	}
 	size := func(key string, dst *int64) {
 		if v, ok := kv[key]; ok {
-			n, err := parseSize(v)
+			n, err := engine.ParseBytes(v)
 			if err != nil || n <= 0 {
 				bad(key, v, "a positive "+sizeForms)
 				return
@@ -267,37 +267,4 @@ func ParseOptions(kv map[string]string) (Options, error) {
 		return Options{}, errors.Join(errs...)
 	}
 	return o, nil
-}
-
-var sizeUnits = []struct {
-	suffix string
-	shift  uint
-}{{"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}, {"B", 0}}
-
-// parseSize accepts a decimal byte count with an optional binary suffix.
-func parseSize(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	for _, u := range sizeUnits {
-		if len(s) > len(u.suffix) && strings.EqualFold(s[len(s)-len(u.suffix):], u.suffix) {
-			n, err := strconv.ParseInt(strings.TrimSpace(s[:len(s)-len(u.suffix)]), 10, 64)
-			if err != nil {
-				return 0, err
-			}
-			if n < 0 || n > (1<<62)>>u.shift {
-				return 0, fmt.Errorf("size %q out of range", s)
-			}
-			return n << u.shift, nil
-		}
-	}
-	return strconv.ParseInt(s, 10, 64)
-}
-
-// formatSize prints n exactly, with the largest binary suffix that divides it.
-func formatSize(n int64) string {
-	for _, u := range sizeUnits[:4] {
-		if n != 0 && n%(1<<u.shift) == 0 {
-			return strconv.FormatInt(n>>u.shift, 10) + u.suffix
-		}
-	}
-	return strconv.FormatInt(n, 10)
 }
