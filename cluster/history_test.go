@@ -285,10 +285,13 @@ var kvModel = porcupine.Model{
 		case opDelete:
 			s = fmt.Sprintf("delete(%s) -> %d", in.key, out.deleted)
 		case opCAS:
-			s = fmt.Sprintf("cas(%s, %q -> %q) -> %v", in.key, in.expect, in.value, out.ok)
+			s = fmt.Sprintf("cas(%s, %q -> %q)", in.key, in.expect, in.value)
+			if !out.unknown {
+				s += fmt.Sprintf(" -> %v", out.ok)
+			}
 		}
 		if out.unknown {
-			s += " (outcome unknown)"
+			return s + " (outcome unknown)"
 		}
 		return s
 	},

@@ -71,14 +71,19 @@ func TestLinearizability(t *testing.T) {
 	}
 	for _, eng := range engines {
 		t.Run("engine="+eng, func(t *testing.T) {
-			runLinearizability(t, eng, dur)
+			h := runLinearizability(t, linNode(eng), dur)
+			if res := checkHistory(t, h); res != porcupine.Ok {
+				t.Fatalf("porcupine: history is %s, want Ok", res)
+			}
 		})
 	}
 }
 
-func runLinearizability(t *testing.T, engine string, dur time.Duration) {
+// runLinearizability runs the random workload and the nemesis for dur on a
+// 3-node cluster of o and returns the history.
+func runLinearizability(t *testing.T, o NodeOptions, dur time.Duration) *history {
 	seed := testSeed(t)
-	c := startCluster(t, 3, linNode(engine), nil)
+	c := startCluster(t, 3, o, nil)
 	waitLeader(t, c)
 
 	const clients, keys = 6, 3
@@ -105,10 +110,6 @@ func runLinearizability(t *testing.T, engine string, dur time.Duration) {
 	wg.Wait()
 	t.Logf("nemesis: %s", actions)
 
-	res := checkHistory(t, h)
-	if res != porcupine.Ok {
-		t.Fatalf("porcupine: history is %s, want Ok", res)
-	}
 	h.mu.Lock()
 	reads, writes := h.reads, h.writes
 	h.mu.Unlock()
@@ -116,6 +117,7 @@ func runLinearizability(t *testing.T, engine string, dur time.Duration) {
 	if reads < 20 || writes < 20 {
 		t.Fatalf("only %d reads and %d writes acknowledged: too few to check", reads, writes)
 	}
+	return h
 }
 
 // runWorkload issues random single-key operations until stop closes. Every
@@ -231,6 +233,15 @@ func TestLinearizabilityBrokenReadsCaught(t *testing.T) {
 			}
 		})
 	}
+	// The random workload of TestLinearizability with the hook on: reads
+	// served by a partitioned old leader or by a follower that has not yet
+	// applied an acknowledged write must make porcupine reject it too.
+	t.Run("workload/unsafe-local-reads=true", func(t *testing.T) {
+		h := runLinearizability(t, withUnsafeLocalReads(linNode("bbolt")), 3*time.Second)
+		if res := checkHistory(t, h); res != porcupine.Illegal {
+			t.Fatalf("porcupine: history is %s, want %s", res, porcupine.Illegal)
+		}
+	})
 }
 
 // runStaleReadScenario: write through the leader and read on it; partition
