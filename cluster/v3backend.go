@@ -294,6 +294,9 @@ func (b *V3Backend) pbMembers(ms []Member) []*pb.Member {
 // only http:// is accepted: https would need certificates etcdlab does not
 // take.
 func PeerAddr(s string) (string, error) {
+	if !strings.Contains(s, "://") {
+		return "", fmt.Errorf("URL %q: scheme must be http (http://host:port)", s)
+	}
 	u, err := url.Parse(s)
 	if err != nil {
 		return "", fmt.Errorf("URL %q: %w", s, err)
