@@ -1,0 +1,193 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"etcdlab/workloads"
+)
+
+// Endpoint target timing: how long opening waits for each endpoint to
+// answer, and how often (and how long) the size figures are refreshed.
+const (
+	endpointDialTimeout   = 5 * time.Second
+	endpointStatsInterval = time.Second
+	endpointStatsTimeout  = time.Second
+)
+
+// ErrEndpoint reports an endpoint that cannot be used.
+var ErrEndpoint = errors.New("bench: endpoint")
+
+// endpointsTarget drives any etcd v3 endpoints (an etcdlab cluster started
+// with `etcdlab node`, or a real etcd) through etcd's own client: requests
+// are DoKV's, sent with clientv3's retrying KV client (RetryKVClient), so
+// the client's balancing and retry rules are etcd's. Sizes come from the
+// Maintenance Status of each endpoint, refreshed once a second in the
+// background so that sampling never waits on the network; disk-write and
+// fsync counters are not visible through the API and stay zero.
+type endpointsTarget struct {
+	cli *clientv3.Client
+	kv  endpointKV
+
+	mu    sync.Mutex
+	stats Stats
+
+	stopc chan struct{}
+	done  chan struct{}
+}
+
+var (
+	_ Target      = (*endpointsTarget)(nil)
+	_ StatsSource = (*endpointsTarget)(nil)
+	_ KV          = endpointKV{}
+)
+
+// openEndpointsTarget connects to cfg.Endpoints ("host:port" or
+// "http://host:port"; TLS is not supported) and checks that each answers
+// Status before the run starts, so a wrong address fails at once with its
+// name rather than as a run of failed ops.
+func openEndpointsTarget(ctx context.Context, cfg Config, env LayerEnv) (Target, error) {
+	if len(cfg.Endpoints) == 0 {
+		return nil, fmt.Errorf("%w: no endpoints given", ErrEndpoint)
+	}
+	var errs []error
+	for _, ep := range cfg.Endpoints {
+		switch {
+		case ep == "":
+			errs = append(errs, fmt.Errorf("%w: empty endpoint", ErrEndpoint))
+		case strings.HasPrefix(ep, "https://"), strings.HasPrefix(ep, "unixs://"):
+			errs = append(errs, fmt.Errorf("%w: %s: TLS endpoints are not supported; use host:port or http://host:port", ErrEndpoint, ep))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints:   cfg.Endpoints,
+		DialTimeout: endpointDialTimeout,
+		Logger:      zap.NewNop(),
+		Context:     context.WithoutCancel(ctx),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: connecting to %s: %w", ErrEndpoint, strings.Join(cfg.Endpoints, ","), err)
+	}
+	for _, ep := range cfg.Endpoints {
+		sctx, cancel := context.WithTimeout(ctx, endpointDialTimeout)
+		st, err := cli.Status(sctx, ep)
+		cancel()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%w: %s does not answer Status: %w", ErrEndpoint, ep, err))
+			continue
+		}
+		env.Emit(Event{At: cfg.Clock.Now(), Kind: "endpoint", Detail: fmt.Sprintf("%s member=%x leader=%x version=%s db=%d", ep, st.Header.MemberId, st.Leader, st.Version, st.DbSize)})
+	}
+	if len(errs) > 0 {
+		_ = cli.Close()
+		return nil, errors.Join(errs...)
+	}
+	t := &endpointsTarget{
+		cli:   cli,
+		kv:    endpointKV{kv: clientv3.RetryKVClient(cli)},
+		stopc: make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	t.refresh(ctx, cfg.Endpoints)
+	go t.statsLoop(cfg)
+	return t, nil
+}
+
+func (t *endpointsTarget) Do(ctx context.Context, op *workloads.Op) error {
+	return DoKV(ctx, t.kv, op)
+}
+
+// Stats returns the last refreshed figures: DBSize and DBSizeInUse are the
+// largest over the endpoints, as the in-process cluster reports them.
+func (t *endpointsTarget) Stats() Stats {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st := t.stats
+	st.Extra = make(map[string]float64, len(t.stats.Extra))
+	for k, v := range t.stats.Extra {
+		st.Extra[k] = v
+	}
+	return st
+}
+
+func (t *endpointsTarget) statsLoop(cfg Config) {
+	defer close(t.done)
+	tk := cfg.Clock.NewTicker(endpointStatsInterval)
+	defer tk.Stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-t.stopc
+		cancel()
+	}()
+	for {
+		select {
+		case <-t.stopc:
+			return
+		case <-tk.C():
+			t.refresh(ctx, cfg.Endpoints)
+		}
+	}
+}
+
+// refresh asks every endpoint for its Status; an endpoint that does not
+// answer (a killed node) is left out of this sample and counted.
+func (t *endpointsTarget) refresh(ctx context.Context, eps []string) {
+	st := Stats{Extra: map[string]float64{}}
+	var down, raftIndex float64
+	for _, ep := range eps {
+		sctx, cancel := context.WithTimeout(ctx, endpointStatsTimeout)
+		r, err := t.cli.Status(sctx, ep)
+		cancel()
+		if err != nil {
+			down++
+			continue
+		}
+		st.DBSize = max(st.DBSize, r.DbSize)
+		st.DBSizeInUse = max(st.DBSizeInUse, r.DbSizeInUse)
+		raftIndex = max(raftIndex, float64(r.RaftIndex))
+	}
+	st.Extra["endpoints.unanswered"] = down
+	st.Extra["raft.index"] = raftIndex
+	t.mu.Lock()
+	t.stats = st
+	t.mu.Unlock()
+}
+
+func (t *endpointsTarget) Close() error {
+	close(t.stopc)
+	<-t.done
+	return t.cli.Close()
+}
+
+// endpointKV presents clientv3's KV client as a KV.
+type endpointKV struct {
+	kv pb.KVClient
+}
+
+func (k endpointKV) Put(ctx context.Context, r *pb.PutRequest) (*pb.PutResponse, error) {
+	return k.kv.Put(ctx, r)
+}
+
+func (k endpointKV) Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeResponse, error) {
+	return k.kv.Range(ctx, r)
+}
+
+func (k endpointKV) DeleteRange(ctx context.Context, r *pb.DeleteRangeRequest) (*pb.DeleteRangeResponse, error) {
+	return k.kv.DeleteRange(ctx, r)
+}
+
+func (k endpointKV) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, error) {
+	return k.kv.Txn(ctx, r)
+}
