@@ -7,7 +7,7 @@ RACE_PKGS := ./engines/... ./cluster/... ./bench/...
 BENCHTIME ?= 1x
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: test test-long bench bench-harness lint fmt vet staticcheck
+.PHONY: test test-long bench bench-harness lint fmt vet staticcheck compare-etcd
 
 ## test: the quick suite (-short) for every package; race-heavy ones under -race.
 test:
@@ -37,3 +37,8 @@ vet:
 
 staticcheck:
 	$(GO) run $(STATICCHECK) $(PKGS)
+
+## compare-etcd: etcdlab nodes vs real etcd 3.6 with etcd's benchmark tool (a
+## separate module under tools/, not part of test; ~10 minutes, QUICK=1 ~2).
+compare-etcd:
+	cd tools/compare-etcd && $(GO) run . -out ../../out/compare-etcd $(if $(QUICK),-quick)

@@ -1,0 +1,290 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Case is one benchmark command; Args follow the tool's global flags.
+type Case struct {
+	Name    string   `json:"name"`
+	Clients int      `json:"clients"`
+	Total   int      `json:"total"`
+	Args    []string `json:"args"`
+}
+
+const (
+	keySize   = 8
+	valSize   = 256
+	keySpace  = 100000
+	rangeKey  = "foo"
+	conns1000 = 100 // gRPC connections for the 1000-client cases
+)
+
+// defaultCases are run in this order on each fresh cluster: the puts first
+// (so the range cases read from a store holding the put keys), then the
+// ranges of one seeded key.
+func defaultCases(quick bool, scale float64) []Case {
+	t1, t1000 := 10000, 100000
+	r1, r1000 := 10000, 100000
+	if quick {
+		t1, t1000, r1, r1000 = 2000, 20000, 2000, 20000
+	}
+	sc := func(n int) int {
+		v := int(float64(n) * scale)
+		if v < 1 {
+			v = 1
+		}
+		return v
+	}
+	put := func(clients, total int) Case {
+		return Case{
+			Name: fmt.Sprintf("put c=%d", clients), Clients: clients, Total: total,
+			Args: []string{"put", fmt.Sprintf("--key-size=%d", keySize), fmt.Sprintf("--val-size=%d", valSize),
+				fmt.Sprintf("--total=%d", total), "--sequential-keys", fmt.Sprintf("--key-space-size=%d", keySpace)},
+		}
+	}
+	rng := func(cons string, clients, total int) Case {
+		name := map[string]string{"l": "range-lin", "s": "range-ser"}[cons]
+		return Case{
+			Name: fmt.Sprintf("%s c=%d", name, clients), Clients: clients, Total: total,
+			Args: []string{"range", rangeKey, "--consistency=" + cons, fmt.Sprintf("--total=%d", total)},
+		}
+	}
+	return []Case{
+		put(1, sc(t1)),
+		put(1000, sc(t1000)),
+		rng("l", 1, sc(r1)),
+		rng("l", 1000, sc(r1000)),
+		rng("s", 1, sc(r1)),
+		rng("s", 1000, sc(r1000)),
+	}
+}
+
+// Measurement is one case run once against one cluster.
+type Measurement struct {
+	System  string    `json:"system"`
+	Nodes   int       `json:"nodes"`
+	Repeat  int       `json:"repeat"`
+	Case    string    `json:"case"`
+	Command string    `json:"command"`
+	Output  string    `json:"output_file"`
+	Started time.Time `json:"started"`
+	Summary Summary   `json:"summary"`
+	Error   string    `json:"error,omitempty"`
+}
+
+// Summary is what etcd's benchmark tool prints at the end of a run.
+type Summary struct {
+	TotalSecs   float64 `json:"total_secs"`
+	ReqPerSec   float64 `json:"req_per_sec"`
+	AverageSecs float64 `json:"average_secs"`
+	SlowestSecs float64 `json:"slowest_secs"`
+	// Latency maps a percentile ("50", "99", "99.9") to seconds.
+	Latency map[string]float64 `json:"latency_secs"`
+	// Errors counts failed requests by message.
+	Errors map[string]int `json:"errors,omitempty"`
+}
+
+// Failed is the number of failed requests.
+func (s Summary) Failed() int {
+	n := 0
+	for _, c := range s.Errors {
+		n += c
+	}
+	return n
+}
+
+// session starts a fresh cluster of system with n nodes under dir, runs every
+// case against it and stops it.
+func session(ctx context.Context, bins Binaries, system string, n int, dir string, cases []Case, repeat int) ([]Measurement, error) {
+	c, err := startCluster(ctx, bins, system, n, dir)
+	if err != nil {
+		return nil, err
+	}
+	defer c.stop()
+	var ms []Measurement
+	seeded := false
+	for _, cs := range cases {
+		if cs.Args[0] == "range" && !seeded {
+			if err := c.seed(ctx, rangeKey, valSize); err != nil {
+				return ms, err
+			}
+			seeded = true
+		}
+		m, err := runCase(ctx, bins.Benchmark, c, cs, dir)
+		m.System, m.Nodes, m.Repeat = system, n, repeat
+		ms = append(ms, m)
+		if err != nil {
+			return ms, fmt.Errorf("%s: %w", cs.Name, err)
+		}
+		fmt.Fprintf(os.Stderr, "   %-16s %10.0f req/s  p50 %7.3f ms  p99 %7.3f ms  failed %d\n",
+			cs.Name, m.Summary.ReqPerSec, m.Summary.Latency["50"]*1e3, m.Summary.Latency["99"]*1e3, m.Summary.Failed())
+		if err := c.alive(); err != nil {
+			return ms, err
+		}
+	}
+	return ms, nil
+}
+
+// benchArgs is the full argument list for one case against endpoints.
+func benchArgs(cs Case, endpoints []string) []string {
+	conns := 1
+	if cs.Clients >= 1000 {
+		conns = conns1000
+	}
+	args := []string{
+		"--endpoints=" + strings.Join(endpoints, ","),
+		fmt.Sprintf("--conns=%d", conns),
+		fmt.Sprintf("--clients=%d", cs.Clients),
+		"--precise",
+	}
+	return append(args, cs.Args...)
+}
+
+func runCase(ctx context.Context, bin string, c *cluster, cs Case, dir string) (Measurement, error) {
+	args := benchArgs(cs, c.endpoints())
+	m := Measurement{
+		Case:    cs.Name,
+		Command: "benchmark " + strings.Join(args, " "),
+		Started: time.Now().UTC(),
+	}
+	outPath := filepath.Join(dir, "bench-"+strings.NewReplacer(" ", "_", "=", "").Replace(cs.Name)+".txt")
+	m.Output = outPath
+	f, err := os.Create(outPath)
+	if err != nil {
+		return m, err
+	}
+	defer f.Close()
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(cctx, bin, args...)
+	cmd.Stdout = f
+	cmd.Stderr = f
+	runErr := cmd.Run()
+	if err := f.Sync(); err != nil {
+		return m, err
+	}
+	b, err := os.ReadFile(outPath)
+	if err != nil {
+		return m, err
+	}
+	sum, perr := parseSummary(string(b))
+	m.Summary = sum
+	if runErr != nil {
+		m.Error = runErr.Error()
+		return m, fmt.Errorf("benchmark: %v (output %s)", runErr, outPath)
+	}
+	if perr != nil {
+		m.Error = perr.Error()
+		return m, fmt.Errorf("parse %s: %w", outPath, perr)
+	}
+	if n := sum.Failed(); n > 0 {
+		// A run with failed requests is kept but flagged: its throughput
+		// counts only successes and would flatter a failing system.
+		m.Error = fmt.Sprintf("%d of %d requests failed", n, cs.Total)
+	}
+	return m, nil
+}
+
+var (
+	reField   = regexp.MustCompile(`^\s*(Total|Slowest|Fastest|Average|Stddev|Requests/sec):\s*([0-9.eE+-]+)`)
+	rePct     = regexp.MustCompile(`^\s*([0-9.]+)% in ([0-9.eE+-]+) secs\.`)
+	reErrLine = regexp.MustCompile(`^\s*\[(\d+)\]\s+(.*)$`)
+)
+
+// errNoSummary means the output holds no "Summary:" block.
+var errNoSummary = errors.New("compare-etcd: no Summary block in the benchmark output")
+
+// parseSummary reads the last Summary block of etcd benchmark output (the
+// tool prints a Summary, a histogram, a latency distribution and, when some
+// requests failed, an error distribution).
+func parseSummary(out string) (Summary, error) {
+	i := strings.LastIndex(out, "\nSummary:")
+	if i < 0 && !strings.HasPrefix(out, "Summary:") {
+		// With every request failed the tool prints only the errors.
+		var s Summary
+		if j := strings.LastIndex(out, "\nError distribution:"); j >= 0 {
+			for _, line := range strings.Split(out[j+1:], "\n") {
+				if m := reErrLine.FindStringSubmatch(line); m != nil {
+					n, _ := strconv.Atoi(m[1])
+					if s.Errors == nil {
+						s.Errors = map[string]int{}
+					}
+					s.Errors[m[2]] += n
+				}
+			}
+		}
+		return s, errNoSummary
+	}
+	if i >= 0 {
+		out = out[i+1:]
+	}
+	s := Summary{Latency: map[string]float64{}}
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	section := ""
+	seenRPS := false
+	for sc.Scan() {
+		line := sc.Text()
+		trim := strings.TrimSpace(line)
+		switch {
+		case strings.HasSuffix(trim, ":") && !strings.Contains(trim, " in "):
+			section = strings.TrimSuffix(trim, ":")
+			continue
+		}
+		if m := reField.FindStringSubmatch(line); m != nil && section == "Summary" {
+			v, err := strconv.ParseFloat(m[2], 64)
+			if err != nil {
+				return s, fmt.Errorf("compare-etcd: %s value %q: %w", m[1], m[2], err)
+			}
+			switch m[1] {
+			case "Total":
+				s.TotalSecs = v
+			case "Slowest":
+				s.SlowestSecs = v
+			case "Average":
+				s.AverageSecs = v
+			case "Requests/sec":
+				s.ReqPerSec = v
+				seenRPS = true
+			}
+			continue
+		}
+		if section == "Latency distribution" {
+			if m := rePct.FindStringSubmatch(line); m != nil {
+				v, err := strconv.ParseFloat(m[2], 64)
+				if err != nil {
+					return s, fmt.Errorf("compare-etcd: latency %s%%: %q: %w", m[1], m[2], err)
+				}
+				s.Latency[m[1]] = v
+			}
+			continue
+		}
+		if section == "Error distribution" {
+			if m := reErrLine.FindStringSubmatch(line); m != nil {
+				n, _ := strconv.Atoi(m[1])
+				if s.Errors == nil {
+					s.Errors = map[string]int{}
+				}
+				s.Errors[m[2]] += n
+			}
+		}
+	}
+	if !seenRPS {
+		return s, errors.New("compare-etcd: no Requests/sec line in the Summary block")
+	}
+	if _, ok := s.Latency["99"]; !ok && s.Failed() == 0 {
+		return s, errors.New("compare-etcd: no 99% latency line")
+	}
+	return s, nil
+}
