@@ -82,7 +82,8 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
-	root.AddCommand(newRunCmd(stdout, stderr), newEnginesCmd(stdout), newNodeCmd(stderr))
+	root.AddCommand(newRunCmd(stdout, stderr), newEnginesCmd(stdout), newNodeCmd(stderr),
+		newSweepCmd(stdout, stderr), newExperimentCmd(stdout, stderr), newPlotCmd(stdout), newReportCmd(stdout), newCompareCmd(stdout))
 	return root
 }
 

@@ -1,0 +1,150 @@
+package sweep
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"etcdlab/bench/runflags"
+)
+
+// ErrUnknownExperiment marks an experiment name that is not a preset.
+var ErrUnknownExperiment = fmt.Errorf("sweep: unknown experiment")
+
+func fixed(kv ...string) []runflags.Setting {
+	out := make([]runflags.Setting, 0, len(kv))
+	for _, s := range kv {
+		st, err := ParseSetting(s)
+		if err != nil {
+			panic(err) // the presets below are constants; a test builds every one
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// clusterSmall are the settings every cluster experiment starts from: a
+// 3-node in-process cluster, a key space small enough that the preload
+// through raft takes seconds on a 2-core machine.
+var clusterSmall = []string{"layer=cluster", "nodes=3", "keys=5000", "clients=16", "warmup=2s", "fsync-probe=100"}
+
+func exp(name, desc string, repeat int, engines []string, params []Param, fx []string, notes ...string) Spec {
+	return Spec{Name: name, Description: desc, Repeat: repeat, Seed: 1, Engines: engines, Params: params,
+		Fixed: fixed(fx...), Notes: notes}
+}
+
+var bothEngines = []string{"bbolt", "pebble"}
+
+// experiments are the presets. Sizes fit a shared 2-core machine; a user
+// raises them with flags (duration, keys, repeat, params).
+func experiments() map[string]Spec {
+	cs := func(more ...string) []string { return append(append([]string(nil), clusterSmall...), more...) }
+	return map[string]Spec{
+		"demo": exp("demo",
+			"bbolt vs pebble on a 3-node in-process cluster, mixed workload (YCSB A shape: 50% reads, 50% updates, zipfian), serializable vs linearizable reads.",
+			1, bothEngines, []Param{{Name: "consistency", Values: []string{"serializable", "linearizable"}}},
+			cs("workload=ycsb-a", "duration=12s", "keys=2000", "warmup=1s")),
+		"read-write-ratio": exp("read-write-ratio",
+			"How does the read share move throughput and latency on each engine?",
+			3, bothEngines, []Param{{Name: "read-ratio", Values: []string{"0.5", "0.8", "0.9", "0.95", "0.99"}}},
+			cs("workload=ycsb-a", "duration=10s")),
+		"read-consistency": exp("read-consistency",
+			"What does a linearizable read (ReadIndex round trip) cost over a serializable one, by cluster size and link delay?",
+			3, nil, []Param{
+				{Name: "consistency", Values: []string{"serializable", "linearizable"}},
+				{Name: "nodes", Values: []string{"1", "3", "5"}},
+				{Name: "link-delay", Values: []string{"0s", "1ms", "10ms"}},
+			},
+			cs("workload=ycsb-b", "duration=8s", "engine=bbolt")),
+		"snapshot-count": exp("snapshot-count",
+			"What does snapshot-count cost in p99, peak memory and snapshot events?",
+			3, bothEngines, []Param{{Name: "snapshot-count", Values: []string{"1000", "10000", "100000"}}},
+			cs("workload=etcd-put", "duration=20s", "value-size=1024"),
+			"Recovery time of a restarted node is not measured: the bench cluster layer does not restart nodes during a run. Snapshot events and peak memory are measured."),
+		"quota": exp("quota",
+			"Writing with a small quota: how far the db grows and when NOSPACE starts (errors, alarm events).",
+			1, bothEngines, []Param{{Name: "quota-bytes", Values: []string{"33554432", "134217728"}}},
+			cs("workload=etcd-put", "duration=20s", "value-size=4096", "keys=100000"),
+			"Time and bytes to the alarm come from the alarm-raised event on the timeline and the NOSPACE error counts; the compact + defrag + disarm recovery is not driven by the bench runner, so time to recover and latency during defrag are not measured here."),
+		"engines": exp("engines",
+			"YCSB A–F on bbolt vs pebble, with disk footprint and write amplification.",
+			3, bothEngines, []Param{{Name: "workload", Values: []string{"ycsb-a", "ycsb-b", "ycsb-c", "ycsb-d", "ycsb-e", "ycsb-f"}}},
+			cs("duration=10s")),
+		"batch": exp("batch",
+			"The backend batch interval and limit: commit frequency against latency and fsyncs.",
+			3, bothEngines, []Param{
+				{Name: "batch-interval", Values: []string{"10ms", "100ms", "1s"}},
+				{Name: "batch-limit", Values: []string{"1000", "10000"}},
+			},
+			cs("workload=etcd-put", "duration=10s")),
+	}
+}
+
+// Experiments returns the preset names, sorted.
+func Experiments() []string {
+	var names []string
+	for n := range experiments() {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Experiment returns the named preset. Callers override it with Override.
+func Experiment(name string) (Spec, error) {
+	s, ok := experiments()[name]
+	if !ok {
+		return Spec{}, fmt.Errorf("%w: %q (accepted: %s)", ErrUnknownExperiment, name, strings.Join(Experiments(), ", "))
+	}
+	return s, nil
+}
+
+// Override replaces the spec's values of the given parameters (adding those
+// it does not sweep, and dropping them from the fixed settings), sets fixed
+// settings (dropping a swept parameter of the same name), and engines when
+// given.
+func (s *Spec) Override(params []Param, set []runflags.Setting, engines []string) {
+	for _, p := range params {
+		if p.Name == "engine" {
+			s.Engines = p.Values
+			continue
+		}
+		s.Fixed = dropSetting(s.Fixed, p.Name)
+		replaced := false
+		for i := range s.Params {
+			if s.Params[i].Name == p.Name {
+				s.Params[i].Values, replaced = p.Values, true
+			}
+		}
+		if !replaced {
+			s.Params = append(s.Params, p)
+		}
+	}
+	for _, st := range set {
+		if st.Name == "engine" {
+			s.Engines = nil
+		}
+		var keep []Param
+		for _, p := range s.Params {
+			if p.Name != st.Name {
+				keep = append(keep, p)
+			}
+		}
+		s.Params = keep
+		s.Fixed = append(dropSetting(s.Fixed, st.Name), st)
+	}
+	if len(engines) > 0 {
+		s.Engines = engines
+		s.Fixed = dropSetting(s.Fixed, "engine")
+	}
+}
+
+func dropSetting(ss []runflags.Setting, name string) []runflags.Setting {
+	var out []runflags.Setting
+	for _, s := range ss {
+		if s.Name != name {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,219 @@
+package report
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	"etcdlab/results"
+)
+
+// stableSections are the result.json objects whose leaves go into
+// summary.csv and can be compared.
+var stableSections = []string{"config", "summary", "ops", "disk", "fsyncs", "memory", "events"}
+
+// Fields flattens r into path → value for the stable sections: numbers as
+// float64, strings and booleans as strings. config.workload.spec and
+// summary.errors_by_message are left out (free text).
+func Fields(r *results.Result) map[string]any {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return map[string]any{}
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return map[string]any{}
+	}
+	out := map[string]any{}
+	for _, sec := range stableSections {
+		flatten(sec, m[sec], out)
+	}
+	delete(out, "config.workload.spec")
+	for k := range out {
+		if strings.HasPrefix(k, "summary.errors_by_message.") {
+			delete(out, k)
+		}
+	}
+	return out
+}
+
+func flatten(prefix string, v any, out map[string]any) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, vv := range x {
+			flatten(prefix+"."+k, vv, out)
+		}
+	case []any:
+		parts := make([]string, 0, len(x))
+		for _, e := range x {
+			parts = append(parts, fmt.Sprint(e))
+		}
+		out[prefix] = strings.Join(parts, " ")
+	case float64:
+		out[prefix] = x
+	case bool:
+		out[prefix] = strconv.FormatBool(x)
+	case string:
+		out[prefix] = x
+	}
+}
+
+// Value returns the numeric field path of r, or NaN when r has none.
+func Value(r *results.Result, path string) float64 {
+	if v, ok := Fields(r)[path].(float64); ok {
+		return v
+	}
+	return math.NaN()
+}
+
+// WriteSummaryCSV writes one row per run of s (see the package contract).
+func WriteSummaryCSV(w io.Writer, s *Set) error {
+	var params []string
+	seen := map[string]bool{}
+	if s.Manifest != nil {
+		for _, p := range s.Manifest.Params {
+			params = append(params, p.Name)
+			seen[p.Name] = true
+		}
+	}
+	for _, r := range s.Runs {
+		for _, p := range r.Params {
+			if !seen[p.Name] {
+				seen[p.Name] = true
+				params = append(params, p.Name)
+			}
+		}
+	}
+	rows := make([]map[string]any, len(s.Runs))
+	cols := map[string]bool{}
+	for i, r := range s.Runs {
+		rows[i] = Fields(r.Result)
+		for k := range rows[i] {
+			cols[k] = true
+		}
+	}
+	keys := make([]string, 0, len(cols))
+	for k := range cols {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	cw := csv.NewWriter(w)
+	head := []string{"run", "point", "repeat"}
+	for _, p := range params {
+		head = append(head, "param."+p)
+	}
+	head = append(head, keys...)
+	if err := cw.Write(head); err != nil {
+		return err
+	}
+	for i, r := range s.Runs {
+		rec := []string{r.Dir, r.Point, strconv.Itoa(r.Repeat)}
+		for _, p := range params {
+			v, _ := Point{Params: r.Params}.Param(p)
+			rec = append(rec, v)
+		}
+		for _, k := range keys {
+			switch v := rows[i][k].(type) {
+			case float64:
+				rec = append(rec, strconv.FormatFloat(v, 'g', -1, 64))
+			case string:
+				rec = append(rec, v)
+			default:
+				rec = append(rec, "")
+			}
+		}
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// Metric is a numeric field worth a table, a figure and a comparison.
+type Metric struct {
+	Path  string // field path, e.g. "ops.get.p99_us"
+	Label string // e.g. "get p99 latency"
+	Unit  string // unit after Scale
+	Scale float64
+	// HigherBetter says which direction is an improvement (throughput).
+	HigherBetter bool
+}
+
+// Metrics returns the metrics present in the runs: throughput, overall and
+// per-op p50/p99, memory, disk, fsyncs, errors and event counts (backend
+// commits left out: there is one every batch interval).
+func Metrics(runs []Run) []Metric {
+	ms := []Metric{
+		{Path: "summary.throughput_ops_s", Label: "throughput", Unit: "ops/s", Scale: 1, HigherBetter: true},
+		{Path: "summary.latency.p50_us", Label: "p50 latency (all ops)", Unit: "µs", Scale: 1},
+		{Path: "summary.latency.p99_us", Label: "p99 latency (all ops)", Unit: "µs", Scale: 1},
+	}
+	ops := map[string]bool{}
+	events := map[string]bool{}
+	for _, r := range runs {
+		for op, st := range r.Result.Ops {
+			if st.Count > 0 {
+				ops[op] = true
+			}
+		}
+		for k := range r.Result.Events {
+			if k != "backend-commit" {
+				events[k] = true
+			}
+		}
+	}
+	for _, op := range sortedKeys(ops) {
+		ms = append(ms,
+			Metric{Path: "ops." + op + ".p50_us", Label: op + " p50 latency", Unit: "µs", Scale: 1},
+			Metric{Path: "ops." + op + ".p99_us", Label: op + " p99 latency", Unit: "µs", Scale: 1},
+			Metric{Path: "ops." + op + ".p999_us", Label: op + " p99.9 latency", Unit: "µs", Scale: 1})
+	}
+	ms = append(ms,
+		Metric{Path: "memory.peak_rss_bytes", Label: "peak RSS", Unit: "MiB", Scale: 1.0 / (1 << 20)},
+		Metric{Path: "memory.peak_heap_bytes", Label: "peak Go heap", Unit: "MiB", Scale: 1.0 / (1 << 20)},
+		Metric{Path: "disk.db_size_bytes", Label: "db size", Unit: "MiB", Scale: 1.0 / (1 << 20)},
+		Metric{Path: "disk.wal_bytes", Label: "WAL size", Unit: "MiB", Scale: 1.0 / (1 << 20)},
+		Metric{Path: "disk.bytes_written", Label: "disk bytes written", Unit: "MiB", Scale: 1.0 / (1 << 20)},
+		Metric{Path: "disk.write_amplification", Label: "write amplification", Unit: "×", Scale: 1},
+		Metric{Path: "fsyncs.wal", Label: "WAL fsyncs", Unit: "", Scale: 1},
+		Metric{Path: "fsyncs.engine", Label: "engine fsyncs", Unit: "", Scale: 1},
+		Metric{Path: "summary.errors", Label: "errors", Unit: "", Scale: 1},
+	)
+	for _, k := range sortedKeys(events) {
+		ms = append(ms, Metric{Path: "events." + k, Label: k + " events", Unit: "", Scale: 1})
+	}
+	return ms
+}
+
+// values returns the metric's scaled values over runs, skipping runs that
+// lack it.
+func (m Metric) values(runs []Run) []float64 {
+	var out []float64
+	for _, r := range runs {
+		v := Value(r.Result, m.Path)
+		if m.Path == "summary.errors" || strings.HasPrefix(m.Path, "events.") {
+			if math.IsNaN(v) {
+				v = 0 // no event of this kind in this run is a count of zero
+			}
+		}
+		if !math.IsNaN(v) {
+			out = append(out, v*m.Scale)
+		}
+	}
+	return out
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

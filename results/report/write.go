@@ -1,0 +1,397 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"gonum.org/v1/plot"
+
+	"etcdlab/plots"
+	"etcdlab/results"
+)
+
+// maxTimelines caps the per-second figures: one line per point beyond a
+// handful is unreadable.
+const maxTimelines = 8
+
+// timelineKinds are the events drawn on the timelines (backend commits are
+// too dense to draw).
+var timelineKinds = []string{"leader-elected", "leader-changed", "snapshot-taken", "snapshot-sent", "snapshot-installed",
+	"compaction", "defrag", "alarm-raised", "alarm-disarmed", "slow-apply", "slow-fsync"}
+
+// figure is a written figure and what it shows.
+type figure struct{ file, caption string }
+
+// WritePlots draws the set's figures as PNG into dir/plots and returns
+// their paths relative to dir. A figure that has no data is skipped.
+func WritePlots(s *Set, dir string) ([]figure, error) {
+	pd := filepath.Join(dir, PlotsDir)
+	if err := os.MkdirAll(pd, 0o755); err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	pts := s.Points()
+	var figs []figure
+	save := func(p *plot.Plot, err error, name, caption string) error {
+		if err != nil {
+			return nil // no data for this figure: skip it, the table says so
+		}
+		if _, err := plots.SaveWith(p, pd, name, plots.SaveOptions{Formats: []plots.Format{plots.PNG}}); err != nil {
+			return err
+		}
+		figs = append(figs, figure{file: PlotsDir + "/" + name + ".png", caption: caption})
+		return nil
+	}
+	metrics := Metrics(s.Runs)
+	xParam := numericParam(s)
+	for _, m := range metrics {
+		if !drawn(m) {
+			continue
+		}
+		name := "metric-" + sanitize(m.Path)
+		if xParam != "" {
+			sw := plots.Sweep{Title: m.Label + " vs " + xParam, Param: xParam, Metric: m.Label, MetricUnit: m.Unit}
+			lo, hi := math.Inf(1), math.Inf(-1)
+			for _, p := range pts {
+				xs, _ := p.Param(xParam)
+				x, _ := strconv.ParseFloat(numeric(xs), 64)
+				lo, hi = math.Min(lo, x), math.Max(hi, x)
+				vals := m.values(p.Runs)
+				if len(vals) == 0 {
+					continue
+				}
+				sw.Points = append(sw.Points, plots.SweepPoint{Engine: settingsLabel(p.Params, xParam, "all"), X: x, Values: vals})
+			}
+			sw.LogX = lo > 0 && hi/lo >= 100
+			p, err := plots.SweepCurve(sw)
+			if err := save(p, err, name, sw.Title); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		bc := plots.BarChart{Title: m.Label, Group: "configuration", Metric: m.Label, Unit: m.Unit}
+		for _, p := range pts {
+			vals := m.values(p.Runs)
+			if len(vals) == 0 {
+				continue
+			}
+			group, label := settingsLabel(p.Params, "engine", "all"), p.Label()
+			if e, ok := p.Param("engine"); ok {
+				label = e
+			} else if e := p.Runs[0].Result.Config.Engine; e != "" {
+				label = e
+			}
+			bc.Bars = append(bc.Bars, plots.Bar{Group: group, Label: label, Values: vals})
+		}
+		p, err := plots.Bars(bc)
+		if err := save(p, err, name, bc.Title+" (mean of the repeats, 95% CI)"); err != nil {
+			return nil, err
+		}
+	}
+	// Percentile spectrum of the first repeat of each point.
+	var lines []plots.SpectrumLine
+	var tls []plots.Timeline
+	for _, p := range pts {
+		r := p.Runs[0]
+		l := r.Result.Summary.Latency
+		lines = append(lines, plots.OpSpectrum(p.Label(), results.OpStats{P50Us: l.P50Us, P90Us: l.P90Us, P99Us: l.P99Us, P999Us: l.P999Us}))
+		if len(tls) < maxTimelines {
+			if tl, err := loadTimeline(r.Dir, p.Label()); err == nil {
+				tls = append(tls, tl)
+			}
+		}
+	}
+	p, err := plots.PercentileSpectrum("latency percentiles, all ops (first repeat)", lines, plots.LatencyOptions{LogScale: true})
+	if err := save(p, err, "spectrum", "latency by percentile, all ops, first repeat of each point"); err != nil {
+		return nil, err
+	}
+	if len(tls) > 0 {
+		p, err := plots.ThroughputOverTime("throughput over time (first repeat)", tls)
+		if err := save(p, err, "throughput-over-time", "throughput per second with cluster events, first repeat of each point"); err != nil {
+			return nil, err
+		}
+		p, err = plots.LatencyOverTime("latency over time (first repeat)", tls, plots.LatencyOptions{LogScale: true})
+		if err := save(p, err, "latency-over-time", "p50 and p99 per second with cluster events, first repeat of each point"); err != nil {
+			return nil, err
+		}
+	}
+	return figs, nil
+}
+
+// drawn: the metrics that get a figure (the tables have them all).
+func drawn(m Metric) bool {
+	switch {
+	case m.Path == "summary.throughput_ops_s", m.Path == "summary.latency.p99_us",
+		strings.HasSuffix(m.Path, ".p99_us"), m.Path == "memory.peak_rss_bytes",
+		m.Path == "disk.db_size_bytes", m.Path == "disk.write_amplification",
+		m.Path == "events.snapshot-taken", m.Path == "events.alarm-raised":
+		return true
+	}
+	return false
+}
+
+func loadTimeline(dir, label string) (plots.Timeline, error) {
+	f, err := os.Open(filepath.Join(dir, results.TimelineFile))
+	if err != nil {
+		return plots.Timeline{}, err
+	}
+	defer f.Close()
+	samples, err := results.ReadTimeline(f)
+	if err != nil {
+		return plots.Timeline{}, err
+	}
+	return plots.TimelineFromSamples(label, samples, "", timelineKinds...)
+}
+
+// numericParam is the first swept parameter other than engine whose values
+// are all numbers (durations count, in ms) and that has 2+ values.
+func numericParam(s *Set) string {
+	if s.Manifest == nil {
+		return ""
+	}
+	for _, p := range s.Manifest.Params {
+		if p.Name == "engine" || len(p.Values) < 2 {
+			continue
+		}
+		ok := true
+		for _, v := range p.Values {
+			if _, err := strconv.ParseFloat(numeric(v), 64); err != nil {
+				ok = false
+			}
+		}
+		if ok {
+			return p.Name
+		}
+	}
+	return ""
+}
+
+// numeric turns a duration value into milliseconds, anything else as is.
+func numeric(v string) string {
+	if d, err := parseDuration(v); err == nil && strings.ContainsAny(v, "smhµu") {
+		return strconv.FormatFloat(float64(d)/1e6, 'g', -1, 64)
+	}
+	return v
+}
+
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// Write writes dir/summary.csv, dir/plots/*.png and dir/report.md for the
+// set loaded from dir and returns the report's path.
+func Write(dir string) (string, error) {
+	s, err := Load(dir)
+	if err != nil {
+		return "", err
+	}
+	var csvBuf bytes.Buffer
+	if err := WriteSummaryCSV(&csvBuf, s); err != nil {
+		return "", err
+	}
+	if err := writeFile(filepath.Join(dir, SummaryFile), csvBuf.Bytes()); err != nil {
+		return "", err
+	}
+	figs, err := WritePlots(s, dir)
+	if err != nil {
+		return "", err
+	}
+	md := Markdown(s, figs)
+	path := filepath.Join(dir, ReportFile)
+	return path, writeFile(path, []byte(md))
+}
+
+func writeFile(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	return os.Rename(tmp, path)
+}
+
+// Markdown renders the report.
+func Markdown(s *Set, figs []figure) string {
+	var b strings.Builder
+	name := "run"
+	if s.Manifest != nil {
+		name = s.Manifest.Name
+	}
+	pts := s.Points()
+	first := s.Runs[0].Result
+	fmt.Fprintf(&b, "# etcdlab report: %s\n\n", name)
+	if s.Manifest != nil && s.Manifest.Description != "" {
+		fmt.Fprintf(&b, "%s\n\n", s.Manifest.Description)
+	}
+	fmt.Fprintf(&b, "%d completed runs over %d points", len(s.Runs), len(pts))
+	if s.Manifest != nil {
+		fmt.Fprintf(&b, " (%d repeats each planned, run in a seeded interleaved order, seed %d)", s.Manifest.Repeat, s.Manifest.Seed)
+	}
+	fmt.Fprintf(&b, ". Every run's figures are in [%s](%s).\n\n", SummaryFile, SummaryFile)
+	if len(s.Skipped) > 0 {
+		fmt.Fprintf(&b, "Left out: %s.\n\n", strings.Join(s.Skipped, "; "))
+	}
+	if s.Manifest != nil && len(s.Manifest.Notes) > 0 {
+		b.WriteString("**Caveats.**\n\n")
+		for _, n := range s.Manifest.Notes {
+			fmt.Fprintf(&b, "- %s\n", n)
+		}
+		b.WriteString("\n")
+	}
+
+	b.WriteString("## What this shows\n\n")
+	for _, line := range findings(s, pts) {
+		fmt.Fprintf(&b, "- %s\n", line)
+	}
+	b.WriteString("\n")
+
+	b.WriteString("## Configuration\n\n")
+	if s.Manifest != nil {
+		b.WriteString("| swept parameter | values |\n|---|---|\n")
+		for _, p := range s.Manifest.Params {
+			fmt.Fprintf(&b, "| %s | %s |\n", p.Name, strings.Join(p.Values, ", "))
+		}
+		b.WriteString("\n")
+		if len(s.Manifest.Fixed) > 0 {
+			b.WriteString("Fixed settings (run flags): ")
+			var parts []string
+			for _, f := range s.Manifest.Fixed {
+				parts = append(parts, "`--"+f.Name+"="+f.Value+"`")
+			}
+			b.WriteString(strings.Join(parts, " ") + "\n\n")
+		}
+	}
+	c := first.Config
+	fmt.Fprintf(&b, "First run: layer `%s`, engine `%s`, nodes %d, workload `%s`, clients %d, %s loop, duration %.0fs, warm-up %.0fs, read consistency `%s`, snapshot-count %d, quota %d bytes, backend `%s`, link delay %gms, seed %d.\n\n",
+		c.Layer, c.Engine, c.Nodes, c.Workload.Name, c.Clients, c.Loop, c.DurationS, c.WarmupS, c.ReadConsistency, c.SnapshotCount, c.QuotaBytes, c.Backend, c.LinkDelayMs, c.Seed)
+
+	b.WriteString("## Environment\n\n")
+	e := first.Env
+	fmt.Fprintf(&b, "| | |\n|---|---|\n| Go | %s %s/%s, GOMAXPROCS %d |\n| CPU | %s (%d CPUs) |\n| kernel | %s |\n| file system | %s |\n| fsync probe | p50 %.0f µs, p99 %.0f µs (%d fdatasyncs) |\n| commit | %s |\n| started | %s |\n\n",
+		e.GoVersion, e.GOOS, e.GOARCH, e.GOMAXPROCS, e.CPU, e.NumCPU, e.Kernel, e.Filesystem, e.FsyncP50Us, e.FsyncP99Us, e.FsyncProbeSize, e.Commit, first.Started.UTC().Format("2006-01-02 15:04 MST"))
+
+	if len(figs) > 0 {
+		b.WriteString("## Figures\n\n")
+		for _, f := range figs {
+			fmt.Fprintf(&b, "![%s](%s)\n\n*%s*\n\n", f.caption, f.file, f.caption)
+		}
+	}
+
+	b.WriteString("## Tables\n\nMean over the repeats ± half the 95% confidence interval (Student t; none with one repeat).\n\n")
+	for _, m := range Metrics(s.Runs) {
+		unit := ""
+		if m.Unit != "" {
+			unit = " (" + m.Unit + ")"
+		}
+		fmt.Fprintf(&b, "### %s%s\n\n| point | mean | 95%% CI | n |\n|---|---|---|---|\n", m.Label, unit)
+		for _, p := range pts {
+			vals := m.values(p.Runs)
+			if len(vals) == 0 {
+				continue
+			}
+			mean, lo, hi := plots.MeanCI(vals)
+			ci := "—"
+			if len(vals) > 1 {
+				ci = num(lo) + " – " + num(hi)
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %d |\n", p.Label(), num(mean), ci, len(vals))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// headline metrics of "what this shows".
+var headline = []string{"summary.throughput_ops_s", "summary.latency.p99_us", "memory.peak_rss_bytes", "disk.db_size_bytes", "disk.write_amplification", "events.snapshot-taken"}
+
+// findings compares, for each swept parameter, every point with the point
+// that differs from it only in that parameter's first value.
+func findings(s *Set, pts []Point) []string {
+	var out []string
+	if s.Manifest == nil || len(pts) < 2 {
+		m := Metrics(s.Runs)
+		for _, mm := range m[:2] {
+			mean, lo, hi := plots.MeanCI(mm.values(s.Runs))
+			out = append(out, fmt.Sprintf("%s: %s %s (95%% CI %s – %s, %d runs).", mm.Label, num(mean), mm.Unit, num(lo), num(hi), len(s.Runs)))
+		}
+		return out
+	}
+	metrics := map[string]Metric{}
+	for _, m := range Metrics(s.Runs) {
+		metrics[m.Path] = m
+	}
+	byLabel := map[string]Point{}
+	for _, p := range pts {
+		byLabel[p.Label()] = p
+	}
+	for _, par := range s.Manifest.Params {
+		if len(par.Values) < 2 {
+			continue
+		}
+		for _, p := range pts {
+			v, _ := p.Param(par.Name)
+			if v == par.Values[0] {
+				continue
+			}
+			base := Point{Params: replace(p.Params, par.Name, par.Values[0])}
+			bp, ok := byLabel[base.Label()]
+			if !ok {
+				continue
+			}
+			ctx := settingsLabel(p.Params, par.Name, "")
+			if ctx != "" {
+				ctx = " at " + ctx
+			}
+			var parts []string
+			for _, path := range headline {
+				m, ok := metrics[path]
+				if !ok {
+					continue
+				}
+				a, bv := m.values(bp.Runs), m.values(p.Runs)
+				if len(a) == 0 || len(bv) == 0 {
+					continue
+				}
+				r, lo, hi := RatioCI(a, bv)
+				if math.IsNaN(r) {
+					continue
+				}
+				ci := "one repeat, no CI"
+				if !math.IsNaN(lo) {
+					sig := "not significant"
+					if lo > 1 || hi < 1 {
+						sig = "significant"
+					}
+					ci = fmt.Sprintf("95%% CI %.2f–%.2f, %s", lo, hi, sig)
+				}
+				parts = append(parts, fmt.Sprintf("%s ×%.2f (%s)", m.Label, r, ci))
+			}
+			if len(parts) > 0 {
+				out = append(out, fmt.Sprintf("**%s=%s vs %s=%s**%s: %s.", par.Name, v, par.Name, par.Values[0], ctx, strings.Join(parts, "; ")))
+			}
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, "No two points differ in one parameter only; see the tables.")
+	}
+	return out
+}
+
+func replace(ss []Setting, name, value string) []Setting {
+	out := make([]Setting, len(ss))
+	copy(out, ss)
+	for i := range out {
+		if out[i].Name == name {
+			out[i].Value = value
+		}
+	}
+	return out
+}
