@@ -13,6 +13,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 )
 
 // Binaries are the executables a run uses.
@@ -236,7 +237,7 @@ func (c *cluster) waitHealthy(ctx context.Context, timeout time.Duration) error 
 }
 
 func probe(ctx context.Context, ep string) error {
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{ep}, DialTimeout: 2 * time.Second})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{ep}, DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		return err
 	}
@@ -259,7 +260,7 @@ func probe(ctx context.Context, ep string) error {
 // seed writes the key the range cases read, with a value the size the put
 // cases use, and checks it reads back from every endpoint.
 func (c *cluster) seed(ctx context.Context, key string, valSize int) error {
-	cli, err := clientv3.New(clientv3.Config{Endpoints: c.endpoints()[:1], DialTimeout: 5 * time.Second})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: c.endpoints()[:1], DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		return err
 	}
@@ -271,7 +272,7 @@ func (c *cluster) seed(ctx context.Context, key string, valSize int) error {
 		return fmt.Errorf("seed put %q: %w", key, err)
 	}
 	for _, ep := range c.endpoints() {
-		ecli, err := clientv3.New(clientv3.Config{Endpoints: []string{ep}, DialTimeout: 5 * time.Second})
+		ecli, err := clientv3.New(clientv3.Config{Endpoints: []string{ep}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 		if err != nil {
 			return err
 		}

@@ -170,11 +170,11 @@ func writeReport(out string, r *Results) error {
 	w("| etcdlab | commit %s%s |\n\n", r.Env.EtcdlabCommit, map[bool]string{true: " + uncommitted changes", false: ""}[r.Env.EtcdlabTreeDirty])
 	w("Server settings for every system (etcd 3.6 defaults, passed explicitly): `%s`. ", strings.Join(commonFlags, " "))
 	w("etcdlab nodes are started as `etcdlab node --engine=bbolt|pebble` with the same flags. ")
-	w("Clients use every node's endpoint (`--endpoints` lists all of them); the 1000-client cases use %d gRPC connections.\n\n", conns1000)
+	w("With 3 nodes `--endpoints` lists all of them and `--target-leader` sends every request to the leader (as in etcd's performance guide); the 1000-client cases use %d gRPC connections.\n\n", conns1000)
 
 	w("## Commands\n\n```\n")
 	for _, c := range r.Cases {
-		w("benchmark --endpoints=EPS --conns=%d --clients=%d --precise %s\n", map[bool]int{true: conns1000, false: 1}[c.Clients >= 1000], c.Clients, strings.Join(c.Args, " "))
+		w("benchmark --endpoints=EPS [--target-leader] --conns=%d --clients=%d --precise %s\n", map[bool]int{true: conns1000, false: 1}[c.Clients >= 1000], c.Clients, strings.Join(c.Args, " "))
 	}
 	w("```\n\nBefore the range cases the key `%s` is written once with a %d-byte value.\n\n", rangeKey, valSize)
 
