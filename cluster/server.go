@@ -254,13 +254,11 @@ func Serve(ctx context.Context, cfg ServerConfig, ready func(*Server)) (err erro
 	opts.Dir = cfg.DataDir
 	opts.Join = cfg.InitialClusterState == ClusterStateExisting
 	names := make(map[uint64]string)
-	ids := make([]uint64, 0, len(ms))
 	peers := make(map[uint64]string)
 	for _, m := range ms {
 		addr, _ := PeerAddr(m.PeerURLs[0])
 		opts.Peers = append(opts.Peers, Peer{ID: m.ID, Addr: addr})
 		names[m.ID] = m.Name
-		ids = append(ids, m.ID)
 		if m.Name == cfg.Name {
 			opts.ID = m.ID
 		} else {
@@ -294,7 +292,7 @@ func Serve(ctx context.Context, cfg ServerConfig, ready func(*Server)) (err erro
 		return fmt.Errorf("cluster: starting member %q in %s: %w", cfg.Name, filepath.Clean(cfg.DataDir), err)
 	}
 	be := NewV3Backend(n, V3BackendConfig{
-		ClusterID:  ClusterIDFromMembers(ids),
+		ClusterID:  ClusterIDFromToken(cfg.InitialClusterToken),
 		Token:      cfg.InitialClusterToken,
 		Names:      names,
 		ClientURLs: cfg.AdvertiseClientURLs,

@@ -26,8 +26,8 @@ import (
 // first 8 bytes, big-endian, of SHA-1(sorted peer URLs joined, then the
 // cluster token). So every process computes the same ID for a member from
 // --initial-cluster alone, and MemberAdd with a peer URL gives the ID the
-// added process will compute from its own flags. The cluster ID is, as
-// etcd's, the first 8 bytes of SHA-1 of the sorted initial member IDs.
+// added process will compute from its own flags. The cluster ID comes from
+// the token (ClusterIDFromToken).
 type V3Backend struct {
 	n         *Node
 	clusterID uint64
@@ -113,16 +113,14 @@ func MemberIDFromURLs(peerURLs []string, token string) uint64 {
 	return id
 }
 
-// ClusterIDFromMembers is etcd's cluster ID: SHA-1 of the sorted member IDs
-// (8 bytes each, big-endian), first 8 bytes.
-func ClusterIDFromMembers(ids []uint64) uint64 {
-	s := append([]uint64(nil), ids...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	b := make([]byte, 8*len(s))
-	for i, id := range s {
-		binary.BigEndian.PutUint64(b[8*i:], id)
-	}
-	h := sha1.Sum(b)
+// ClusterIDFromToken is the cluster ID every member reports: the first 8
+// bytes, big-endian, of SHA-1 of the cluster token. etcd hashes the initial
+// member IDs instead and a joining member learns the result from its peers;
+// etcdlab has no peer API to learn it from, so it derives the ID from what
+// every member is given, the token, and all members (initial or added
+// later) agree on it.
+func ClusterIDFromToken(token string) uint64 {
+	h := sha1.Sum([]byte("etcdlab-cluster/" + token))
 	return binary.BigEndian.Uint64(h[:8])
 }
 

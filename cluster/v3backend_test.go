@@ -212,7 +212,7 @@ func TestV3ClientMaintenance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Leader != id || st.Header.MemberId != id || st.Header.ClusterId != ClusterIDFromMembers([]uint64{id}) ||
+	if st.Leader != id || st.Header.MemberId != id || st.Header.ClusterId != ClusterIDFromToken(DefaultInitialClusterToken) ||
 		st.Version == "" || st.DbSize <= 0 || st.RaftIndex == 0 || st.DbSizeQuota != 256<<10 || len(st.Errors) != 0 {
 		t.Fatalf("status: %+v", st)
 	}

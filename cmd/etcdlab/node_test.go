@@ -54,6 +54,7 @@ type procCluster struct {
 	client []string // client URLs
 	peer   []string // peer URLs
 	extra  []string // flags every node gets
+	state  []string // --initial-cluster-state of each node
 	mu     sync.Mutex
 	cmds   []*exec.Cmd
 	waits  []chan error
@@ -86,9 +87,10 @@ func newProcCluster(t *testing.T, n int, extra ...string) *procCluster {
 		c.names = append(c.names, fmt.Sprintf("n%d", i+1))
 		c.client = append(c.client, "http://"+ports[2*i])
 		c.peer = append(c.peer, "http://"+ports[2*i+1])
+		c.state = append(c.state, "new")
 	}
 	t.Cleanup(func() {
-		for i := range c.cmds {
+		for i := range c.names {
 			c.kill(i)
 		}
 		if t.Failed() {
@@ -115,7 +117,7 @@ func (c *procCluster) args(i int) []string {
 		"--listen-peer-urls", c.peer[i],
 		"--initial-advertise-peer-urls", c.peer[i],
 		"--initial-cluster", strings.Join(ic, ","),
-		"--initial-cluster-state", "new",
+		"--initial-cluster-state", c.state[i],
 	}
 	return append(a, c.extra...)
 }
@@ -137,6 +139,22 @@ func (c *procCluster) start(i int) {
 	c.mu.Lock()
 	c.cmds[i], c.waits[i] = cmd, w
 	c.mu.Unlock()
+}
+
+// addMember makes room for one more node, started later with
+// --initial-cluster-state existing once the cluster has added it.
+func (c *procCluster) addMember() int {
+	ports := reservePorts(c.t, 2)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	i := len(c.names)
+	c.names = append(c.names, fmt.Sprintf("n%d", i+1))
+	c.client = append(c.client, "http://"+ports[0])
+	c.peer = append(c.peer, "http://"+ports[1])
+	c.state = append(c.state, "existing")
+	c.cmds = append(c.cmds, nil)
+	c.waits = append(c.waits, nil)
+	return i
 }
 
 // kill sends SIGKILL to node i (a crash: nothing is flushed) and reaps it.
@@ -497,6 +515,95 @@ func TestProcessCrashNoAckedWriteLost(t *testing.T) {
 		}
 	}
 	for i := range 3 {
+		c.stop(i)
+	}
+}
+
+// TestProcessMemberAddJoin: etcdctl's member add, then a fourth process
+// started with --initial-cluster-state existing joins as a learner with the
+// ID the API gave it, catches up, is promoted, and holds the same data.
+func TestProcessMemberAddJoin(t *testing.T) {
+	c := newProcCluster(t, 3, fastFlags...)
+	for i := range 3 {
+		c.start(i)
+	}
+	admin := c.newClient(c.client...)
+	c.leader(admin, []int{0, 1, 2})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for i := range 50 {
+		if _, err := admin.Put(ctx, fmt.Sprintf("k%02d", i), "v"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n4 := c.addMember()
+	var add *clientv3.MemberAddResponse
+	var err error
+	for try := 0; try < 20; try++ { // a follower answers "not leader"; the client does not forward
+		add, err = admin.MemberAddAsLearner(ctx, []string{c.peer[n4]})
+		if err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("member add: %v", err)
+	}
+	c.start(n4)
+	t.Logf("joined: etcdlab %s", strings.Join(c.args(n4), " "))
+	one := c.newClient(c.client[n4])
+	var st *clientv3.StatusResponse
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		sctx, scancel := context.WithTimeout(ctx, time.Second)
+		st, err = one.Status(sctx, c.client[n4])
+		scancel()
+		if err == nil && st.Header.Revision >= 51 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the joined member did not catch up: %v %v", st, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if st.Header.MemberId != add.Member.ID || !st.IsLearner {
+		t.Fatalf("joined member: ID %x learner %v, want ID %x from member add, a learner", st.Header.MemberId, st.IsLearner, add.Member.ID)
+	}
+	for try := 0; ; try++ {
+		_, err = admin.MemberPromote(ctx, add.Member.ID)
+		if err == nil {
+			break
+		}
+		if try == 50 {
+			t.Fatalf("promote: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ml, err := admin.MemberList(ctx)
+	if err != nil || len(ml.Members) != 4 {
+		t.Fatalf("member list after promote: %v %v", ml, err)
+	}
+	for _, m := range ml.Members {
+		if m.IsLearner {
+			t.Fatalf("a learner remains after promote: %v", m)
+		}
+	}
+	if _, err := admin.Put(ctx, "after-join", "v"); err != nil {
+		t.Fatal(err)
+	}
+	var cid uint64
+	for i := range c.names {
+		st, err := admin.Status(ctx, c.client[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 && st.Header.ClusterId != cid {
+			t.Fatalf("%s reports cluster ID %x, %s %x", c.names[i], st.Header.ClusterId, c.names[0], cid)
+		}
+		cid = st.Header.ClusterId
+	}
+	c.converged(admin)
+	for i := range c.names {
 		c.stop(i)
 	}
 }
