@@ -7,7 +7,28 @@ RACE_PKGS := ./engines/... ./cluster/... ./bench/...
 BENCHTIME ?= 1x
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: test test-long bench bench-harness lint fmt vet staticcheck compare-etcd
+.PHONY: test test-long bench bench-harness lint fmt vet staticcheck demo plots findings compare-etcd
+
+## demo: bbolt vs pebble on a 3-node in-process cluster, serializable vs
+## linearizable reads (about a minute and a half); prints a summary table and
+## the path of out/demo/report.md with its plots.
+demo:
+	@mkdir -p out
+	@rm -rf out/demo
+	$(GO) build -o out/etcdlab ./cmd/etcdlab
+	./out/etcdlab experiment demo --out out/demo
+
+## plots: redraw the figures, summary.csv and report.md of every run or sweep
+## directory under out/ from the results already there.
+plots:
+	$(GO) build -o out/etcdlab ./cmd/etcdlab
+	@for d in out/*/; do [ -f "$$d/result.json" ] || [ -f "$$d/sweep.json" ] || continue; ./out/etcdlab report "$$d" || exit 1; done
+
+## findings: run every experiment at a size this machine allows and write
+## the reports under docs/findings/<experiment>/ (several minutes; run data
+## is kept under out/findings/).
+findings:
+	sh docs/findings/run.sh
 
 ## test: the quick suite (-short) for every package; race-heavy ones under -race.
 test:

@@ -29,8 +29,12 @@ func fixed(kv ...string) []runflags.Setting {
 var clusterSmall = []string{"layer=cluster", "nodes=3", "keys=5000", "clients=16", "warmup=2s", "fsync-probe=100"}
 
 func exp(name, desc string, repeat int, engines []string, params []Param, fx []string, notes ...string) Spec {
+	fs := fixed(fx...)
+	for _, p := range params {
+		fs = dropSetting(fs, p.Name) // the swept values win over the shared defaults
+	}
 	return Spec{Name: name, Description: desc, Repeat: repeat, Seed: 1, Engines: engines, Params: params,
-		Fixed: fixed(fx...), Notes: notes}
+		Fixed: fs, Notes: notes}
 }
 
 var bothEngines = []string{"bbolt", "pebble"}

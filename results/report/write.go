@@ -239,9 +239,9 @@ func Markdown(s *Set, figs []figure) string {
 	if len(s.Skipped) > 0 {
 		fmt.Fprintf(&b, "Left out: %s.\n\n", strings.Join(s.Skipped, "; "))
 	}
-	if s.Manifest != nil && len(s.Manifest.Notes) > 0 {
+	if notes := caveats(s); len(notes) > 0 {
 		b.WriteString("**Caveats.**\n\n")
-		for _, n := range s.Manifest.Notes {
+		for _, n := range notes {
 			fmt.Fprintf(&b, "- %s\n", n)
 		}
 		b.WriteString("\n")
@@ -310,7 +310,7 @@ func Markdown(s *Set, figs []figure) string {
 }
 
 // headline metrics of "what this shows".
-var headline = []string{"summary.throughput_ops_s", "summary.latency.p99_us", "memory.peak_rss_bytes", "disk.db_size_bytes", "disk.write_amplification", "events.snapshot-taken"}
+var headline = []string{"summary.throughput_ops_s", "summary.latency.p99_us", "ops.get.p50_us", "ops.get.p99_us", "memory.peak_rss_bytes", "disk.db_size_bytes", "disk.write_amplification", "events.snapshot-taken"}
 
 // findings compares, for each swept parameter, every point with the point
 // that differs from it only in that parameter's first value.
@@ -392,6 +392,32 @@ func replace(ss []Setting, name, value string) []Setting {
 		if out[i].Name == name {
 			out[i].Value = value
 		}
+	}
+	return out
+}
+
+// clusterKnobs are run flags that only the cluster layer reads.
+var clusterKnobs = map[string]bool{"snapshot-count": true, "snapshot-catchup-entries": true, "quota-bytes": true, "link-delay": true, "nodes": true}
+
+// caveats are the manifest's notes plus what the numbers cannot show: a
+// swept cluster knob on another layer, a closed loop's sizes scaling with
+// the ops done, single repeats.
+func caveats(s *Set) []string {
+	var out []string
+	if s.Manifest != nil {
+		out = append(out, s.Manifest.Notes...)
+		layer := s.Runs[0].Result.Config.Layer
+		for _, p := range s.Manifest.Params {
+			if clusterKnobs[p.Name] && layer != "cluster" {
+				out = append(out, fmt.Sprintf("%s is read only by the cluster layer; this sweep ran on the %s layer, so differences across its values are run-to-run noise.", p.Name, layer))
+			}
+		}
+		if s.Manifest.Repeat < 2 {
+			out = append(out, "One repeat per point: no confidence intervals, and no difference can be called significant.")
+		}
+	}
+	if s.Runs[0].Result.Config.Loop == "closed" && s.Runs[0].Result.Config.DurationS > 0 {
+		out = append(out, "Closed loop for a fixed duration: a faster configuration does more writes, so db size, disk bytes and event counts grow with its throughput; compare them per op.")
 	}
 	return out
 }

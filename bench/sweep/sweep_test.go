@@ -1,0 +1,274 @@
+package sweep
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"etcdlab/bench"
+	"etcdlab/bench/runflags"
+	"etcdlab/results"
+	"etcdlab/results/report"
+)
+
+var seedFlag = flag.Int64("seed", 0, "order seed for the schedule test (0: time-based)")
+
+func testSpec() Spec {
+	return Spec{
+		Name:    "t",
+		Engines: []string{"bbolt", "pebble"},
+		Params:  []Param{{Name: "snapshot-count", Values: []string{"100", "1000"}}},
+		Fixed:   []runflags.Setting{{Name: "duration", Value: "1s"}},
+		Repeat:  3,
+	}
+}
+
+func TestScheduleInterleavedAndSeeded(t *testing.T) {
+	seed := *seedFlag
+	if seed == 0 {
+		seed = time.Now().UnixNano()
+	}
+	t.Logf("seed %d (rerun with -seed %d)", seed, seed)
+	s := testSpec()
+	s.Seed = seed
+	s.EnsureDefaults()
+	plan := s.Schedule()
+	if len(plan) != 4*3 {
+		t.Fatalf("%d runs, want 12", len(plan))
+	}
+	seen := map[string]bool{}
+	for i, p := range plan {
+		if want := i / 4; p.Repeat != want {
+			t.Errorf("run %d is repeat %d, want %d (every point's repeat k before any repeat k+1)", i, p.Repeat, want)
+		}
+		if seen[p.Dir] {
+			t.Errorf("run %s scheduled twice", p.Dir)
+		}
+		seen[p.Dir] = true
+	}
+	again := s.Schedule()
+	for i := range plan {
+		if plan[i].Dir != again[i].Dir {
+			t.Fatalf("same seed, different order at %d: %s vs %s", i, plan[i].Dir, again[i].Dir)
+		}
+	}
+	// Across many seeds the first run of a round is not always the same point.
+	first := map[string]bool{}
+	for sd := int64(1); sd <= 20; sd++ {
+		s.Seed = sd
+		first[s.Schedule()[0].Point.ID] = true
+	}
+	if len(first) < 2 {
+		t.Errorf("20 seeds all start with the same point: the order is not shuffled")
+	}
+	if got := plan[0].Point.ID; !strings.HasPrefix(got, "engine-") || !strings.Contains(got, "_snapshot-count-") {
+		t.Errorf("point id %q: want engine-<e>_snapshot-count-<n>", got)
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	s := Spec{
+		Params: []Param{{Name: "snapshot-count", Values: []string{"100", "lots"}}, {Name: "bogus", Values: []string{"1"}}, {Name: "seed", Values: []string{"1"}}},
+		Fixed:  []runflags.Setting{{Name: "snapshot-count", Value: "5"}},
+	}
+	s.EnsureDefaults()
+	err := s.Validate()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{`"seed" cannot be swept`, `"snapshot-count" is both swept and fixed`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	s = Spec{Params: []Param{{Name: "snapshot-count", Values: []string{"100", "lots"}}, {Name: "bogus", Values: []string{"1"}}}}
+	s.EnsureDefaults()
+	err = s.Validate()
+	for _, want := range []string{`"lots"`, `unknown parameter "bogus"`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	if s := (Spec{}); s.Validate() == nil {
+		t.Error("empty spec accepted")
+	}
+}
+
+// fakeRun writes a synthetic run directory: throughput = snapshot count, so
+// the test can check that the parameter reached the config.
+func fakeRun(calls *atomic.Int64, cancelAt int64, cancel func()) func(ctx context.Context, cfg bench.Config, out string) (*bench.Outcome, error) {
+	return func(ctx context.Context, cfg bench.Config, out string) (*bench.Outcome, error) {
+		n := calls.Add(1)
+		r := results.New()
+		r.Config = results.Config{Layer: cfg.Layer, Engine: cfg.Engine, Nodes: cfg.Nodes, Seed: cfg.Seed, SnapshotCount: cfg.SnapshotCount, Loop: cfg.Loop(), DurationS: cfg.Duration.Seconds()}
+		r.Summary.ThroughputOpsS = float64(cfg.SnapshotCount)
+		r.Summary.Ops = 10
+		r.Summary.Latency = results.Latency{P50Us: 1, P90Us: 2, P99Us: 3, P999Us: 4}
+		r.Ops["put"] = results.OpStats{Count: 10, P50Us: 1, P90Us: 2, P99Us: 3, P999Us: 4}
+		if n == cancelAt {
+			cancel()
+			r.Interrupted = true
+		}
+		st, err := results.Stage(out)
+		if err != nil {
+			return nil, err
+		}
+		b, _ := r.Marshal()
+		if err := st.WriteFile(results.ResultFile, b); err != nil {
+			return nil, err
+		}
+		if err := st.Commit(); err != nil {
+			return nil, err
+		}
+		return &bench.Outcome{Result: r}, nil
+	}
+}
+
+func TestRunInterruptResumeAndReport(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "sw")
+	var calls atomic.Int64
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	o, err := Run(ctx, Config{Spec: testSpec(), Out: out, RunFunc: fakeRun(&calls, 5, cancel)})
+	if !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("err %v, want ErrInterrupted", err)
+	}
+	if o.Ran != 4 || calls.Load() != 5 {
+		t.Fatalf("ran %d (calls %d), want 4 finished and the 5th interrupted", o.Ran, calls.Load())
+	}
+	// Resume: the 4 finished runs are skipped, the interrupted one redone.
+	calls.Store(0)
+	o, err = Run(context.Background(), Config{Spec: testSpec(), Out: out, RunFunc: fakeRun(&calls, -1, nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Skipped != 4 || o.Ran != 8 || calls.Load() != 8 {
+		t.Fatalf("resume: skipped %d ran %d calls %d, want 4, 8, 8", o.Skipped, o.Ran, calls.Load())
+	}
+	s, err := report.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Runs) != 12 || len(s.Skipped) != 0 {
+		t.Fatalf("%d runs, skipped %v", len(s.Runs), s.Skipped)
+	}
+	seeds := map[int]map[int64]bool{}
+	for _, r := range s.Runs {
+		v, _ := report.Point{Params: r.Params}.Param("snapshot-count")
+		if got := fmt.Sprint(r.Result.Config.SnapshotCount); got != v {
+			t.Errorf("%s: config snapshot count %s, param %s", r.Dir, got, v)
+		}
+		if seeds[r.Repeat] == nil {
+			seeds[r.Repeat] = map[int64]bool{}
+		}
+		seeds[r.Repeat][r.Result.Config.Seed] = true
+	}
+	for k, ss := range seeds {
+		if len(ss) != 1 || !ss[int64(1+k)] {
+			t.Errorf("repeat %d seeds %v, want only %d", k, ss, 1+k)
+		}
+	}
+	for _, f := range []string{report.SummaryFile, report.ReportFile, report.ManifestFile} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	// A different sweep in the same directory is refused.
+	other := testSpec()
+	other.Repeat = 2
+	if _, err := Run(context.Background(), Config{Spec: other, Out: out, RunFunc: fakeRun(&calls, -1, nil)}); !errors.Is(err, ErrOtherSweep) {
+		t.Errorf("other sweep: %v, want ErrOtherSweep", err)
+	}
+}
+
+func TestParseSpecAndOverride(t *testing.T) {
+	s, err := ParseSpec([]byte("name: x\nparams: [\"read-ratio=0.5, 0.9\"]\nengines: [bbolt]\nfixed: [duration=2s]\nrepeat: 2\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Name != "x" || len(s.Params) != 1 || s.Params[0].Values[1] != "0.9" || s.Fixed[0].Value != "2s" || s.Repeat != 2 {
+		t.Errorf("parsed %+v", s)
+	}
+	if _, err := ParseSpec([]byte("parms: []\n")); err == nil {
+		t.Error("unknown field accepted")
+	}
+	if _, err := ParseParam("snapshot-count"); err == nil {
+		t.Error("param without values accepted")
+	}
+	s.Override([]Param{{Name: "duration", Values: []string{"1s", "2s"}}}, []runflags.Setting{{Name: "read-ratio", Value: "0.7"}}, []string{"pebble"})
+	s.EnsureDefaults()
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Params) != 1 || s.Params[0].Name != "duration" || len(s.Fixed) != 1 || s.Fixed[0].Name != "read-ratio" || s.Engines[0] != "pebble" {
+		t.Errorf("override: %+v", s)
+	}
+}
+
+func TestExperimentsValidate(t *testing.T) {
+	for _, name := range Experiments() {
+		s, err := Experiment(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.EnsureDefaults()
+		if err := s.Validate(); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := Experiment("nope"); !errors.Is(err, ErrUnknownExperiment) {
+		t.Errorf("unknown experiment: %v", err)
+	}
+}
+
+// TestShortSweepEndToEnd runs a real sweep: two values × two engines × one
+// repeat, on the mvcc layer, and checks its summary, figures and report.
+func TestShortSweepEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs 4 real benchmarks of about 2 s each")
+	}
+	out := filepath.Join(t.TempDir(), "sw")
+	spec := Spec{Name: "e2e", Engines: []string{"bbolt", "pebble"}, Repeat: 1,
+		Params: []Param{{Name: "read-ratio", Values: []string{"0.5", "0.9"}}},
+		Fixed:  runflagsList("duration=2s", "warmup=0s", "keys=2000", "clients=4", "fsync-probe=-1")}
+	o, err := Run(context.Background(), Config{Spec: spec, Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Ran != 4 {
+		t.Fatalf("ran %d, want 4", o.Ran)
+	}
+	s, err := report.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range s.Runs {
+		if r.Result.Summary.Ops == 0 {
+			t.Errorf("%s: no ops", r.Dir)
+		}
+	}
+	figs, _ := filepath.Glob(filepath.Join(out, report.PlotsDir, "*.png"))
+	if len(figs) < 3 {
+		t.Errorf("%d figures", len(figs))
+	}
+	md, err := os.ReadFile(filepath.Join(out, report.ReportFile))
+	if err != nil || !strings.Contains(string(md), "read-ratio=0.9 vs read-ratio=0.5") {
+		t.Errorf("report: %v\n%s", err, md)
+	}
+}
+
+func runflagsList(kv ...string) []runflags.Setting {
+	var out []runflags.Setting
+	for _, s := range kv {
+		st, _ := ParseSetting(s)
+		out = append(out, st)
+	}
+	return out
+}
