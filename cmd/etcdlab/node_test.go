@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 )
@@ -342,6 +344,30 @@ func TestProcessClusterFailover(t *testing.T) {
 		if names[n] != c.peer[i] {
 			t.Fatalf("member list %v, want %s at %s", ml.Members, n, c.peer[i])
 		}
+	}
+	// The KV API across processes: a write through one member is read back
+	// linearizably through another; txn, delete and compact as etcd's.
+	p1, err := c.newClient(c.client[0]).Put(ctx, "x", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := c.newClient(c.client[2])
+	if g, err := other.Get(ctx, "x"); err != nil || len(g.Kvs) != 1 || string(g.Kvs[0].Value) != "1" {
+		t.Fatalf("linearizable get through another member: %v %v", g, err)
+	}
+	tr, err := other.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision("x"), "=", p1.Header.Revision)).
+		Then(clientv3.OpPut("x", "2")).Commit()
+	if err != nil || !tr.Succeeded {
+		t.Fatalf("txn: %v %v", tr, err)
+	}
+	if d, err := admin.Delete(ctx, "x"); err != nil || d.Deleted != 1 {
+		t.Fatalf("delete: %v %v", d, err)
+	}
+	if _, err := admin.Compact(ctx, tr.Header.Revision, clientv3.WithCompactPhysical()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Get(ctx, "x", clientv3.WithRev(p1.Header.Revision)); !errors.Is(err, rpctypes.ErrCompacted) {
+		t.Fatalf("read below the compaction on another member: %v", err)
 	}
 	if al, err := admin.AlarmList(ctx); err != nil || len(al.Alarms) != 0 {
 		t.Fatalf("alarm list: %v %v", al, err)
