@@ -29,7 +29,10 @@ func fixed(kv ...string) []runflags.Setting {
 var clusterSmall = []string{"layer=cluster", "nodes=3", "keys=5000", "clients=16", "warmup=2s", "fsync-probe=100"}
 
 func exp(name, desc string, repeat int, engines []string, params []Param, fx []string, notes ...string) Spec {
-	fs := fixed(fx...)
+	var fs []runflags.Setting
+	for _, f := range fixed(fx...) {
+		fs = append(dropSetting(fs, f.Name), f) // a later setting overrides a shared default
+	}
 	for _, p := range params {
 		fs = dropSetting(fs, p.Name) // the swept values win over the shared defaults
 	}

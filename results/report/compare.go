@@ -80,14 +80,20 @@ func PrintComparison(w io.Writer, nameA, nameB string, rs []Ratio) {
 	fmt.Fprintln(tw, "metric\tunit\tn A\tmean A\tn B\tmean B\tB/A\t95% CI\t")
 	for _, r := range rs {
 		ci := "n/a (needs 2+ repeats each)"
-		if !math.IsNaN(r.Lo) {
+		ratio := fmt.Sprintf("%.3f", r.Ratio)
+		switch {
+		case r.MeanA == 0 && r.MeanB == 0:
+			ci, ratio = "(both 0)", "-"
+		case r.MeanA == 0:
+			ci, ratio = "(A is 0)", "n/a"
+		case !math.IsNaN(r.Lo):
 			ci = fmt.Sprintf("%.3f – %.3f", r.Lo, r.Hi)
 		}
 		mark := ""
 		if r.Significant {
 			mark = " *"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\t%s%s\t%s\t\n", r.Metric.Label, r.Metric.Unit, r.NA, num(r.MeanA), r.NB, num(r.MeanB), num(r.Ratio), mark, ci)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\t%s%s\t%s\t\n", r.Metric.Label, r.Metric.Unit, r.NA, num(r.MeanA), r.NB, num(r.MeanB), ratio, mark, ci)
 	}
 	tw.Flush()
 }

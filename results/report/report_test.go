@@ -113,7 +113,7 @@ func TestCompareKnownRatios(t *testing.T) {
 	}
 	var out bytes.Buffer
 	PrintComparison(&out, "a", "b", rs)
-	if !strings.Contains(out.String(), "2.00 *") && !strings.Contains(out.String(), "2 *") {
+	if !strings.Contains(out.String(), "2.000 *") {
 		t.Errorf("throughput ratio not marked significant:\n%s", out.String())
 	}
 }

@@ -270,7 +270,7 @@ func Markdown(s *Set, figs []figure) string {
 		}
 	}
 	c := first.Config
-	fmt.Fprintf(&b, "First run: layer `%s`, engine `%s`, nodes %d, workload `%s`, clients %d, %s loop, duration %.0fs, warm-up %.0fs, read consistency `%s`, snapshot-count %d, quota %d bytes, backend `%s`, link delay %gms, seed %d.\n\n",
+	fmt.Fprintf(&b, "First run executed: layer `%s`, engine `%s`, nodes %d, workload `%s`, clients %d, %s loop, duration %.0fs, warm-up %.0fs, read consistency `%s`, snapshot-count %d, quota %d bytes, backend `%s`, link delay %gms, seed %d.\n\n",
 		c.Layer, c.Engine, c.Nodes, c.Workload.Name, c.Clients, c.Loop, c.DurationS, c.WarmupS, c.ReadConsistency, c.SnapshotCount, c.QuotaBytes, c.Backend, c.LinkDelayMs, c.Seed)
 
 	b.WriteString("## Environment\n\n")

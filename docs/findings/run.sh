@@ -1,0 +1,35 @@
+#!/bin/sh
+# Runs every experiment preset at a size a shared 2-core machine allows and
+# copies each report (report.md, summary.csv, PNG figures) to
+# docs/findings/<experiment>/. Run data stays under out/findings/.
+# Usage: sh docs/findings/run.sh [experiment ...]   (from the repository root)
+set -eu
+GO=${GO:-go}
+mkdir -p out/findings
+$GO build -o out/etcdlab ./cmd/etcdlab
+
+run() {
+	name=$1
+	shift
+	# A previous, identical run is resumed; a changed size starts afresh.
+	./out/etcdlab experiment "$name" --out "out/findings/$name" "$@" ||
+		{ rm -rf "out/findings/$name" && ./out/etcdlab experiment "$name" --out "out/findings/$name" "$@"; }
+	dst="docs/findings/$name"
+	rm -rf "$dst"
+	mkdir -p "$dst/plots"
+	cp "out/findings/$name/report.md" "out/findings/$name/summary.csv" "$dst/"
+	cp out/findings/"$name"/plots/*.png "$dst/plots/"
+	# summary.csv names run directories under out/; keep them relative.
+	sed -i "s#out/findings/$name/##g" "$dst/summary.csv"
+}
+
+want() { [ $# -eq 0 ] && return 0; for w in $ALL; do [ "$w" = "$1" ] && return 0; done; return 1; }
+ALL="$*"
+
+# Sizes: short runs, two repeats (enough for a confidence interval).
+if [ -z "$ALL" ] || want engines; then run engines --repeat 2 --duration 5s; fi
+if [ -z "$ALL" ] || want read-consistency; then run read-consistency --repeat 2 --duration 4s; fi
+if [ -z "$ALL" ] || want snapshot-count; then run snapshot-count --repeat 2 --duration 10s; fi
+if [ -z "$ALL" ] || want read-write-ratio; then run read-write-ratio --repeat 2 --duration 5s --param read-ratio=0.5,0.9,0.99; fi
+if [ -z "$ALL" ] || want batch; then run batch --repeat 2 --duration 5s --param batch-limit=10000; fi
+if [ -z "$ALL" ] || want quota; then run quota --repeat 1 --duration 15s; fi
