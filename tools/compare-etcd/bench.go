@@ -30,9 +30,7 @@ const (
 	conns1000 = 100 // gRPC connections for the 1000-client cases
 )
 
-// defaultCases are run in this order on each fresh cluster: the puts first
-// (so the range cases read from a store holding the put keys), then the
-// ranges of one seeded key.
+// defaultCases lists the cases; each runs on a fresh cluster.
 func defaultCases(quick bool, scale float64) []Case {
 	t1, t1000 := 10000, 100000
 	r1, r1000 := 10000, 100000
@@ -104,8 +102,9 @@ func (s Summary) Failed() int {
 	return n
 }
 
-// session starts a fresh cluster of system with n nodes under dir, runs every
-// case against it and stops it.
+// session starts a fresh cluster of system with n nodes under dir, runs the
+// cases against it in order (writing the range key before the first range)
+// and stops it.
 func session(ctx context.Context, bins Binaries, system string, n int, dir string, cases []Case, repeat int) ([]Measurement, error) {
 	c, err := startCluster(ctx, bins, system, n, dir)
 	if err != nil {
@@ -127,8 +126,8 @@ func session(ctx context.Context, bins Binaries, system string, n int, dir strin
 		if err != nil {
 			return ms, fmt.Errorf("%s: %w", cs.Name, err)
 		}
-		fmt.Fprintf(os.Stderr, "   %-16s %10.0f req/s  p50 %7.3f ms  p99 %7.3f ms  failed %d\n",
-			cs.Name, m.Summary.ReqPerSec, m.Summary.Latency["50"]*1e3, m.Summary.Latency["99"]*1e3, m.Summary.Failed())
+		fmt.Fprintf(os.Stderr, "repeat %d  %d node(s)  %-15s %-16s %8.0f req/s  p50 %7.3f ms  p99 %7.3f ms  failed %d\n",
+			repeat+1, n, system, cs.Name, m.Summary.ReqPerSec, m.Summary.Latency["50"]*1e3, m.Summary.Latency["99"]*1e3, m.Summary.Failed())
 		if err := c.alive(); err != nil {
 			return ms, err
 		}
@@ -164,7 +163,7 @@ func runCase(ctx context.Context, bin string, c *cluster, cs Case, dir string) (
 		Command: "benchmark " + strings.Join(args, " "),
 		Started: time.Now().UTC(),
 	}
-	outPath := filepath.Join(dir, "bench-"+strings.NewReplacer(" ", "_", "=", "").Replace(cs.Name)+".txt")
+	outPath := filepath.Join(dir, "bench-"+slug(cs.Name)+".txt")
 	m.Output = outPath
 	f, err := os.Create(outPath)
 	if err != nil {

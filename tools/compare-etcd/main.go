@@ -6,11 +6,11 @@
 //
 //	go run . -out ../../out/compare-etcd [-quick] [-repeat N] [-systems etcd,etcdlab-bbolt] [-nodes 1,3]
 //
-// For each repeat, topology (1 or 3 nodes) and system, it starts a fresh
-// cluster on 127.0.0.1, runs every case (put with 1 and 1000 clients over
-// 100,000 distinct keys, then linearizable and serializable range of one key
-// with 1 and 1000 clients) and stops it. The system order rotates with each
-// repeat so no system always runs first. Results go to results.json and
+// For each repeat, topology (1 or 3 nodes) and case (put with 1 and 1000
+// clients over 100,000 distinct keys; linearizable and serializable range of
+// one key with 1 and 1000 clients), each system in turn gets a fresh cluster
+// on 127.0.0.1, runs the case and is stopped. The system order rotates from
+// case to case so no system always runs first. Results go to results.json and
 // report.md with PNG bar charts.
 package main
 
@@ -192,24 +192,25 @@ func run(ctx context.Context, o Options) error {
 	}
 	for r := 0; r < o.Repeat; r++ {
 		for _, n := range o.Nodes {
-			// Rotate the order each repeat: whoever runs first on a
-			// freshly idle machine must not always be the same system.
-			order := rotate(o.Systems, r)
-			for _, sys := range order {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-				dir := filepath.Join(runDir, fmt.Sprintf("r%d-n%d-%s", r, n, sys))
-				fmt.Fprintf(os.Stderr, "== repeat %d, %d node(s), %s\n", r+1, n, sys)
-				ms, err := session(ctx, bins, sys, n, dir, cases, r)
-				res.Measurements = append(res.Measurements, ms...)
-				if err != nil {
-					res.Failures = append(res.Failures, fmt.Sprintf("repeat %d, %d node(s), %s: %v", r+1, n, sys, err))
-					fmt.Fprintf(os.Stderr, "   FAILED: %v\n", err)
-				}
-				// Write as we go so an interrupted run still leaves its data.
-				if err := res.writeJSON(filepath.Join(out, "results.json")); err != nil {
-					return err
+			for ci, cs := range cases {
+				// Systems run one after the other on each case, so slow
+				// drifts in the shared machine's load hit all of them alike;
+				// the order rotates so that none is always first.
+				for _, sys := range rotate(o.Systems, r+ci) {
+					if err := ctx.Err(); err != nil {
+						return err
+					}
+					dir := filepath.Join(runDir, fmt.Sprintf("r%d-n%d-%s-%s", r+1, n, slug(cs.Name), sys))
+					ms, err := session(ctx, bins, sys, n, dir, []Case{cs}, r)
+					res.Measurements = append(res.Measurements, ms...)
+					if err != nil {
+						res.Failures = append(res.Failures, fmt.Sprintf("repeat %d, %d node(s), %s, %s: %v", r+1, n, sys, cs.Name, err))
+						fmt.Fprintf(os.Stderr, "repeat %d  %d node(s)  %-15s FAILED: %v\n", r+1, n, sys, err)
+					}
+					// Write as we go so an interrupted run still leaves its data.
+					if err := res.writeJSON(filepath.Join(out, "results.json")); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -223,6 +224,10 @@ func run(ctx context.Context, o Options) error {
 	}
 	fmt.Fprintf(os.Stderr, "report: %s\n", filepath.Join(out, "report.md"))
 	return nil
+}
+
+func slug(s string) string {
+	return strings.NewReplacer(" ", "_", "=", "").Replace(s)
 }
 
 func rotate(s []string, k int) []string {
