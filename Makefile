@@ -22,7 +22,7 @@ demo:
 ## directory under out/ from the results already there.
 plots:
 	$(GO) build -o out/etcdlab ./cmd/etcdlab
-	@for d in out/*/; do [ -f "$$d/result.json" ] || [ -f "$$d/sweep.json" ] || continue; ./out/etcdlab report "$$d" || exit 1; done
+	@for d in out/*/ out/*/*/; do [ -f "$$d/result.json" ] || [ -f "$$d/sweep.json" ] || continue; ./out/etcdlab report "$$d" || exit 1; done
 
 ## findings: run every experiment at a size this machine allows and write
 ## the reports under docs/findings/<experiment>/ (several minutes; run data
