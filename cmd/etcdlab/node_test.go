@@ -415,9 +415,45 @@ func TestProcessClusterFailover(t *testing.T) {
 	if err != nil || st.Header.MemberId != ml.Members[0].ID && st.Header.MemberId != ml.Members[1].ID && st.Header.MemberId != ml.Members[2].ID {
 		t.Fatalf("restarted node status: %v %v", st, err)
 	}
+	// Quorum lost: stop two members cleanly; the last one reports no
+	// leader, refuses writes with etcd's error and still serves
+	// serializable reads.
+	last := (lead + 1) % 3
 	for i := range 3 {
-		c.stop(i)
+		if i != last {
+			c.stop(i)
+		}
 	}
+	alone := c.newClient(c.client[last])
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		sctx, scancel := context.WithTimeout(ctx, time.Second)
+		st, err = alone.Status(sctx, c.client[last])
+		scancel()
+		if err == nil && st.Leader == 0 && len(st.Errors) == 1 && st.Errors[0] == "etcdserver: no leader" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the last member still reports a leader: %+v %v", st, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
+	_, err = alone.Put(pctx, "no-quorum", "v")
+	pcancel()
+	if !errors.Is(err, rpctypes.ErrNoLeader) {
+		t.Fatalf("put without quorum: %v, want %v", err, rpctypes.ErrNoLeader)
+	}
+	if g, err := alone.Get(ctx, "before", clientv3.WithSerializable()); err != nil || len(g.Kvs) != 1 {
+		t.Fatalf("serializable get without quorum: %v %v", g, err)
+	}
+	gctx, gcancel := context.WithTimeout(ctx, 2*time.Second)
+	_, err = alone.Get(gctx, "before")
+	gcancel()
+	if err == nil {
+		t.Fatal("a linearizable get succeeded without quorum")
+	}
+	c.stop(last)
 }
 
 // TestProcessCrashNoAckedWriteLost is issue 5's process-level crash test:
