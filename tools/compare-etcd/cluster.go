@@ -22,8 +22,11 @@ type Binaries struct {
 }
 
 // buildAll builds etcd and the benchmark tool from this module, and etcdlab
-// from the main module when an etcdlab system is asked for.
-func buildAll(ctx context.Context, out, repo string, systems []string) (Binaries, error) {
+// from the main module when an etcdlab system is asked for: from a clean
+// export of commit rev (so that other people's uncommitted edits in the
+// shared tree never end up in the measured binary), or from the working tree
+// as it is when rev is "worktree".
+func buildAll(ctx context.Context, out, repo, rev string, systems []string) (Binaries, error) {
 	binDir := filepath.Join(out, "bin")
 	if err := os.MkdirAll(binDir, 0o755); err != nil {
 		return Binaries{}, err
@@ -43,7 +46,13 @@ func buildAll(ctx context.Context, out, repo string, systems []string) (Binaries
 	for _, s := range systems {
 		if strings.HasPrefix(s, "etcdlab-") {
 			b.Etcdlab = filepath.Join(binDir, "etcdlab")
-			steps = append(steps, struct{ dir, out, pkg string }{repo, b.Etcdlab, "./cmd/etcdlab"})
+			src := repo
+			if rev != "worktree" {
+				if src, err = exportRev(ctx, repo, rev, filepath.Join(out, "src-etcdlab")); err != nil {
+					return b, err
+				}
+			}
+			steps = append(steps, struct{ dir, out, pkg string }{src, b.Etcdlab, "./cmd/etcdlab"})
 			break
 		}
 	}
@@ -66,6 +75,28 @@ func buildAll(ctx context.Context, out, repo string, systems []string) (Binaries
 		}
 	}
 	return b, nil
+}
+
+// exportRev writes the tree of commit rev of the git repository at repo into
+// a fresh directory dst (git archive, then tar) and returns dst.
+func exportRev(ctx context.Context, repo, rev, dst string) (string, error) {
+	if err := os.RemoveAll(dst); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return "", err
+	}
+	tarPath := dst + ".tar"
+	defer os.Remove(tarPath)
+	arch := exec.CommandContext(ctx, "git", "-C", repo, "archive", "--format=tar", "-o", tarPath, rev)
+	if outb, err := arch.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("git archive %s in %s: %v\n%s", rev, repo, err, outb)
+	}
+	untar := exec.CommandContext(ctx, "tar", "-xf", tarPath, "-C", dst)
+	if outb, err := untar.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("tar -xf %s: %v\n%s", tarPath, err, outb)
+	}
+	return dst, nil
 }
 
 // Settings shared by etcd and etcdlab: etcd 3.6's defaults, passed

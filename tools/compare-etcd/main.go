@@ -36,6 +36,9 @@ type Options struct {
 	Out string
 	// Repo is the etcdlab main module's directory (default: ../.. from here).
 	Repo string
+	// Rev is the etcdlab commit to build (default HEAD), or "worktree" to
+	// build the working tree with whatever uncommitted changes it has.
+	Rev string
 	// Repeat is how many times each (topology, system) session runs. Default 2.
 	Repeat int
 	// Quick shrinks totals about five-fold and sets Repeat to 1 unless given.
@@ -60,6 +63,9 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.Repo == "" {
 		o.Repo = "../.."
+	}
+	if o.Rev == "" {
+		o.Rev = "HEAD"
 	}
 	if o.Repeat == 0 {
 		o.Repeat = 2
@@ -105,6 +111,7 @@ func main() {
 	var systems, nodes string
 	flag.StringVar(&o.Out, "out", "", "output directory (default ../../out/compare-etcd)")
 	flag.StringVar(&o.Repo, "repo", "", "etcdlab main module directory (default ../..)")
+	flag.StringVar(&o.Rev, "etcdlab-rev", "HEAD", `etcdlab commit to build, or "worktree" for the working tree as it is`)
 	flag.IntVar(&o.Repeat, "repeat", 0, "sessions per (topology, system); default 2, or 1 with -quick")
 	flag.BoolVar(&o.Quick, "quick", false, "about five times fewer requests per case (a ~2 minute run)")
 	flag.StringVar(&systems, "systems", strings.Join(allSystems, ","), "systems to compare")
@@ -171,11 +178,11 @@ func run(ctx context.Context, o Options) error {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
-	bins, err := buildAll(ctx, out, repo, o.Systems)
+	bins, err := buildAll(ctx, out, repo, o.Rev, o.Systems)
 	if err != nil {
 		return err
 	}
-	env := collectEnv(ctx, bins, repo)
+	env := collectEnv(ctx, bins, repo, o.Rev)
 	res := &Results{
 		Started: time.Now().UTC(),
 		Env:     env,

@@ -70,7 +70,7 @@ func cmdOutput(ctx context.Context, dir, name string, args ...string) string {
 	return strings.TrimSpace(string(b))
 }
 
-func collectEnv(ctx context.Context, bins Binaries, repo string) Env {
+func collectEnv(ctx context.Context, bins Binaries, repo, rev string) Env {
 	e := Env{GoVersion: runtime.Version(), NumCPU: runtime.NumCPU()}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, l := range strings.Split(string(b), "\n") {
@@ -90,8 +90,13 @@ func collectEnv(ctx context.Context, bins Binaries, repo string) Env {
 	}
 	e.BenchmarkModule = cmdOutput(ctx, "", "go", "list", "-m", "go.etcd.io/etcd/v3")
 	e.ServerModule = cmdOutput(ctx, "", "go", "list", "-m", "go.etcd.io/etcd/server/v3")
-	e.EtcdlabCommit = cmdOutput(ctx, repo, "git", "rev-parse", "--short", "HEAD")
-	e.EtcdlabTreeDirty = cmdOutput(ctx, repo, "git", "status", "--porcelain", "--untracked-files=no") != ""
+	if rev == "worktree" {
+		e.EtcdlabCommit = cmdOutput(ctx, repo, "git", "rev-parse", "--short", "HEAD")
+		e.EtcdlabTreeDirty = cmdOutput(ctx, repo, "git", "status", "--porcelain", "--untracked-files=no") != ""
+	} else {
+		// Built from a clean export of this commit.
+		e.EtcdlabCommit = cmdOutput(ctx, repo, "git", "rev-parse", "--short", rev+"^{commit}")
+	}
 	return e
 }
 
@@ -168,7 +173,7 @@ func writeReport(out string, r *Results) error {
 	w("| CPU | %s × %d |\n| kernel | %s |\n| Go | %s |\n", r.Env.CPU, r.Env.NumCPU, r.Env.Kernel, r.Env.GoVersion)
 	w("| etcd server | %s (module %s, built with `go build` from the module proxy) |\n", r.Env.EtcdVersion, r.Env.ServerModule)
 	w("| benchmark tool | module %s, tools/benchmark |\n", r.Env.BenchmarkModule)
-	w("| etcdlab | commit %s%s |\n\n", r.Env.EtcdlabCommit, map[bool]string{true: " + uncommitted changes", false: ""}[r.Env.EtcdlabTreeDirty])
+	w("| etcdlab | commit %s%s |\n\n", r.Env.EtcdlabCommit, map[bool]string{true: " + uncommitted changes (built from the working tree)", false: " (built from a clean export of the commit)"}[r.Env.EtcdlabTreeDirty])
 	w("Server settings for every system (etcd 3.6 defaults, passed explicitly): `%s`. ", strings.Join(commonFlags, " "))
 	w("etcdlab nodes are started as `etcdlab node --engine=bbolt|pebble` with the same flags. ")
 	w("With 3 nodes `--endpoints` lists all of them and `--target-leader` sends every request to the leader (as in etcd's performance guide); the 1000-client cases use %d gRPC connections.\n\n", conns1000)
