@@ -364,7 +364,10 @@ func findings(s *Set, pts []Point) []string {
 				if math.IsNaN(r) {
 					continue
 				}
-				ci := "one repeat, no CI"
+				ci := "no CI: one repeat"
+				if len(a) > 1 && len(bv) > 1 {
+					ci = "no CI: a zero mean"
+				}
 				if !math.IsNaN(lo) {
 					sig := "not significant"
 					if lo > 1 || hi < 1 {
