@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"etcdlab/cluster"
 	"etcdlab/engines"
@@ -27,7 +28,7 @@ type nodeFlags struct {
 	heartbeatMs, electionMs                    uint
 	engine                                     string
 	engineOpts                                 []string
-	maxRequestBytes, maxTxnOps                 int
+	maxRequestBytes                            int
 }
 
 // newNodeCmd is `etcdlab node`: one etcdlab member serving etcd's v3 gRPC
@@ -64,7 +65,12 @@ every process derives the same IDs from --initial-cluster.`,
 			return nil
 		},
 	}
-	fl := cmd.Flags()
+	f.register(cmd.Flags())
+	return cmd
+}
+
+// register defines the flags on fl, with etcd's names and defaults.
+func (f *nodeFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.name, "name", cluster.DefaultName, "human-readable name for this member")
 	fl.StringVar(&f.dataDir, "data-dir", "", "path to the data directory (default: <name>.etcd)")
 	fl.StringSliceVar(&f.listenClient, "listen-client-urls", []string{cluster.DefaultClientURL}, "URLs to serve the v3 gRPC API on (http://host:port)")
@@ -84,8 +90,6 @@ every process derives the same IDs from --initial-cluster.`,
 	fl.StringVar(&f.engine, "engine", cluster.DefaultEngine, "storage engine: "+strings.Join(engines.Names(), ", "))
 	fl.StringArrayVar(&f.engineOpts, "engine-opt", nil, "engine option key=value (repeatable; see 'etcdlab engines')")
 	fl.IntVar(&f.maxRequestBytes, "max-request-bytes", cluster.DefaultMaxRequestBytes, "maximum client request size in bytes")
-	fl.IntVar(&f.maxTxnOps, "max-txn-ops", 128, "maximum operations per txn branch")
-	return cmd
 }
 
 // config turns the flags into a validated cluster.ServerConfig; every
@@ -107,8 +111,8 @@ func (f *nodeFlags) config() (cluster.ServerConfig, error) {
 	if f.batchInterval < 0 || f.batchLimit < 0 {
 		errs = append(errs, errors.New("--backend-batch-interval and --backend-batch-limit must not be negative"))
 	}
-	if f.maxRequestBytes < 1 || f.maxTxnOps < 1 {
-		errs = append(errs, errors.New("--max-request-bytes and --max-txn-ops must be at least 1"))
+	if f.maxRequestBytes < 1 {
+		errs = append(errs, errors.New("--max-request-bytes must be at least 1"))
 	}
 	cfg := cluster.ServerConfig{
 		Name:                     f.name,
@@ -131,7 +135,6 @@ func (f *nodeFlags) config() (cluster.ServerConfig, error) {
 			MaxRequestBytes:        f.maxRequestBytes,
 		},
 	}
-	cfg.API.MaxTxnOps = f.maxTxnOps
 	if f.heartbeatMs > 0 {
 		cfg.Node.TickInterval = time.Duration(f.heartbeatMs) * time.Millisecond
 		cfg.Node.HeartbeatTicks = 1

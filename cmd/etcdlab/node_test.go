@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/pflag"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
@@ -285,6 +286,37 @@ func (c *procCluster) converged(cli *clientv3.Client) int64 {
 
 // fastFlags: etcd's flags with a short tick so that elections are quick.
 var fastFlags = []string{"--heartbeat-interval", "50", "--election-timeout", "500", "--backend-batch-interval", "10ms"}
+
+// TestNodeFlagsMapped: etcd's flags land in the server and node options
+// with etcd's meaning (heartbeat = one tick, election in ticks).
+func TestNodeFlagsMapped(t *testing.T) {
+	var f nodeFlags
+	fl := pflag.NewFlagSet("node", pflag.ContinueOnError)
+	f.register(fl)
+	err := fl.Parse([]string{"--name", "a", "--data-dir", "/d",
+		"--listen-client-urls", "http://127.0.0.1:1,http://127.0.0.1:2", "--listen-peer-urls", "http://127.0.0.1:3",
+		"--initial-cluster", "a=http://127.0.0.1:3,b=http://127.0.0.1:4", "--initial-cluster-token", "tok",
+		"--snapshot-count", "77", "--snapshot-catchup-entries", "7", "--quota-backend-bytes", "-1",
+		"--backend-batch-interval", "3ms", "--backend-batch-limit", "9", "--heartbeat-interval", "20",
+		"--election-timeout", "300", "--engine", "pebble", "--engine-opt", "cache-size=16MiB", "--max-request-bytes", "4096"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := f.config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := cfg.Node
+	if cfg.Name != "a" || cfg.DataDir != "/d" || len(cfg.ListenClientURLs) != 2 || cfg.AdvertiseClientURLs[1] != "http://127.0.0.1:2" ||
+		cfg.InitialAdvertisePeerURLs[0] != "http://127.0.0.1:3" || cfg.InitialClusterToken != "tok" || cfg.InitialClusterState != "new" {
+		t.Errorf("server config: %+v", cfg)
+	}
+	if n.SnapshotCount != 77 || n.SnapshotCatchUpEntries != 7 || n.QuotaBytes != -1 || n.BackendBatchInterval != 3*time.Millisecond ||
+		n.BackendBatchLimit != 9 || n.TickInterval != 20*time.Millisecond || n.HeartbeatTicks != 1 || n.ElectionTicks != 15 ||
+		n.Engine != "pebble" || len(n.EngineOptions) != 1 || n.MaxRequestBytes != 4096 || cfg.API.MaxRequestBytes != 4096 {
+		t.Errorf("node options: %s", n)
+	}
+}
 
 // TestNodeFlagsRejected: bad `etcdlab node` flags exit with status 2 and
 // say what is accepted.
