@@ -389,7 +389,7 @@ func ParseParam(s string) (Param, error) {
 	name, vals, ok := strings.Cut(s, "=")
 	name = strings.TrimPrefix(strings.TrimSpace(name), "--")
 	if !ok || name == "" || strings.TrimSpace(vals) == "" {
-		return Param{}, fmt.Errorf("%w: parameter %q: want name=value1,value2,...", ErrBadSpec, s)
+		return Param{}, fmt.Errorf("%w: parameter %q: want name=value1,value2 (comma-separated values)", ErrBadSpec, s)
 	}
 	p := Param{Name: name}
 	for _, v := range strings.Split(vals, ",") {
