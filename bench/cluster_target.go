@@ -21,7 +21,7 @@ import (
 // go through raft and the WAL; linearizable reads through ReadIndex.
 func openClusterTarget(ctx context.Context, cfg Config, env LayerEnv) (Target, error) {
 	if len(cfg.Endpoints) > 0 {
-		return nil, fmt.Errorf("%w: --endpoints (etcd v3 clients of separately started nodes) is being wired", ErrLayerNotBuilt)
+		return openEndpointsTarget(ctx, cfg, env)
 	}
 	opts := cluster.Options{
 		Nodes: cfg.Nodes,

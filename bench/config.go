@@ -46,6 +46,10 @@ var (
 )
 
 // Layers lists the layer names in the order they stack.
+// EngineRemote is the engine recorded for runs against --endpoints.
+const EngineRemote = "remote"
+
+// Layers lists the layers a run can target.
 func Layers() []string { return []string{LayerEngine, LayerMVCC, LayerCluster} }
 
 // Config describes one run. The zero value plus a Workload spec and
@@ -56,7 +60,9 @@ type Config struct {
 	// layer), "mvcc" (the MVCC store, no raft) or "cluster" (the full
 	// pipeline). Default "mvcc".
 	Layer string
-	// Engine names the storage engine (engines.Names). Default "bbolt".
+	// Engine names the storage engine (engines.Names). Default "bbolt". A
+	// run against Endpoints records EngineRemote instead: the servers'
+	// engine is not visible through etcd's API.
 	Engine string
 	// EngineOptions are the engine's "key=value" options (engines.Knobs).
 	EngineOptions []string

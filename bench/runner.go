@@ -368,9 +368,15 @@ func fillConfig(res *results.Result, cfg Config) error {
 	if rc == "" {
 		rc = workloads.Linearizable
 	}
+	engine := cfg.Engine
+	if len(cfg.Endpoints) > 0 {
+		// etcd's API does not say which engine a server runs: record that
+		// it is remote rather than the local default.
+		engine, opts = EngineRemote, ""
+	}
 	res.Config = results.Config{
 		Layer:                  cfg.Layer,
-		Engine:                 cfg.Engine,
+		Engine:                 engine,
 		EngineOptions:          opts,
 		Nodes:                  cfg.Nodes,
 		Endpoints:              cfg.Endpoints,
