@@ -153,7 +153,7 @@ func fmtRange(v []float64, scale float64, prec int) string {
 		return "—"
 	}
 	m := mean(v) * scale
-	if len(v) == 1 {
+	if len(v) == 1 || slices.Min(v) == slices.Max(v) {
 		return fmt.Sprintf("%.*f", prec, m)
 	}
 	return fmt.Sprintf("%.*f (%.*f–%.*f)", prec, m, prec, slices.Min(v)*scale, prec, slices.Max(v)*scale)
