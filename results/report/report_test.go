@@ -133,7 +133,18 @@ func sweepFixture(t *testing.T) string {
 				if e == "pebble" {
 					tput *= 2
 				}
-				writeRun(t, filepath.Join(dir, rd), synthetic(e, tput, 500))
+				res := synthetic(e, tput, 500)
+				writeRun(t, filepath.Join(dir, rd), res)
+				if k == 0 && e == "pebble" && sc == "1000" {
+					res.Summary.ErrorsByMessage = map[string]int64{"etcdserver: mvcc: database space exceeded": 7}
+					writeRun(t, filepath.Join(dir, rd), res)
+					tl := `{"type":"interval","t_s":0,"length_s":1,"ops":5,"db_size_bytes":1048576}` + "\n" +
+						`{"type":"event","t_s":1.5,"kind":"alarm-raised","node":2,"detail":"NOSPACE"}` + "\n" +
+						`{"type":"interval","t_s":2,"length_s":1,"ops":5,"db_size_bytes":3145728}` + "\n"
+					if err := os.WriteFile(filepath.Join(dir, rd, results.TimelineFile), []byte(tl), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
 			}
 		}
 	}
@@ -189,7 +200,8 @@ func TestSummaryCSVAndReport(t *testing.T) {
 	}
 	s := string(md)
 	for _, want := range []string{"# etcdlab report: fixture", "## What this shows", "**engine=pebble vs engine=bbolt** at snapshot-count=1000: throughput ×2.00",
-		"## Environment", "### throughput (ops/s)", "plots/metric-summary.throughput_ops_s.png", "interrupted"} {
+		"## Environment", "### throughput (ops/s)", "plots/metric-summary.throughput_ops_s.png", "interrupted",
+		"## Alarms", "| engine=pebble snapshot-count=1000 | 0 | 1.50 | 3 MiB | 2000 | 7 |"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("report.md lacks %q", want)
 		}

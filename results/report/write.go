@@ -285,6 +285,13 @@ func Markdown(s *Set, figs []figure) string {
 		}
 	}
 
+	if rows := alarmRows(s); len(rows) > 0 {
+		b.WriteString("## Alarms\n\nFirst alarm-raised event per run (seconds since the measured phase began; negative: during preload or warm-up), the db size sampled at or after it, the ops acknowledged in the measured phase and the NOSPACE errors clients got (a closed loop retries at once, so this count is large once the alarm is up).\n\n| point | repeat | first alarm (s) | db size then | acknowledged ops | NOSPACE errors |\n|---|---|---|---|---|---|\n")
+		for _, r := range rows {
+			b.WriteString(r + "\n")
+		}
+		b.WriteString("\n")
+	}
 	b.WriteString("## Tables\n\nMean over the repeats ± half the 95% confidence interval (Student t; none with one repeat).\n\n")
 	for _, m := range Metrics(s.Runs) {
 		unit := ""
@@ -423,4 +430,47 @@ func caveats(s *Set) []string {
 		out = append(out, "Closed loop for a fixed duration: a faster configuration does more writes, so db size, disk bytes and event counts grow with its throughput; compare them per op.")
 	}
 	return out
+}
+
+// alarmRows lists, for every run whose timeline has an alarm-raised event,
+// when the first one came (seconds since the measured phase began; negative:
+// during preload or warm-up), the db size sampled in that second, and the
+// NOSPACE errors the clients saw.
+func alarmRows(s *Set) []string {
+	var rows []string
+	for _, r := range s.Runs {
+		f, err := os.Open(filepath.Join(r.Dir, results.TimelineFile))
+		if err != nil {
+			continue
+		}
+		samples, err := results.ReadTimeline(f)
+		f.Close()
+		if err != nil {
+			continue
+		}
+		first := math.NaN()
+		for _, sm := range samples {
+			if sm.Type == "event" && sm.Kind == "alarm-raised" && (math.IsNaN(first) || sm.T < first) {
+				first = sm.T
+			}
+		}
+		if math.IsNaN(first) {
+			continue
+		}
+		db := "—"
+		for _, sm := range samples {
+			if sm.Type == "interval" && sm.T >= first && sm.DBSize > 0 {
+				db = num(float64(sm.DBSize)/(1<<20)) + " MiB"
+				break
+			}
+		}
+		var nospace int64
+		for msg, n := range r.Result.Summary.ErrorsByMessage {
+			if strings.Contains(msg, "space exceeded") || strings.Contains(msg, "NOSPACE") {
+				nospace += n
+			}
+		}
+		rows = append(rows, fmt.Sprintf("| %s | %d | %.2f | %s | %d | %d |", Point{ID: r.Point, Params: r.Params}.Label(), r.Repeat, first, db, r.Result.Summary.Ops, nospace))
+	}
+	return rows
 }
