@@ -60,6 +60,6 @@ staticcheck:
 	$(GO) run $(STATICCHECK) $(PKGS)
 
 ## compare-etcd: etcdlab nodes vs real etcd 3.6 with etcd's benchmark tool (a
-## separate module under tools/, not part of test; ~10 minutes, QUICK=1 ~2).
+## separate module under tools/, not part of test; ~11 minutes, QUICK=1 ~3).
 compare-etcd:
 	cd tools/compare-etcd && $(GO) run . -out ../../out/compare-etcd $(if $(QUICK),-quick)

@@ -113,7 +113,7 @@ func main() {
 	flag.StringVar(&o.Repo, "repo", "", "etcdlab main module directory (default ../..)")
 	flag.StringVar(&o.Rev, "etcdlab-rev", "HEAD", `etcdlab commit to build, or "worktree" for the working tree as it is`)
 	flag.IntVar(&o.Repeat, "repeat", 0, "sessions per (topology, system); default 2, or 1 with -quick")
-	flag.BoolVar(&o.Quick, "quick", false, "about five times fewer requests per case (a ~2 minute run)")
+	flag.BoolVar(&o.Quick, "quick", false, "about five times fewer requests per case (one repeat: a run of about 3 minutes)")
 	flag.StringVar(&systems, "systems", strings.Join(allSystems, ","), "systems to compare")
 	flag.StringVar(&nodes, "nodes", "1,3", "cluster sizes to run")
 	flag.Float64Var(&o.Scale, "scale", 1, "multiply every case's request total")
