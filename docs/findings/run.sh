@@ -19,6 +19,11 @@ run() {
 	mkdir -p "$dst/plots"
 	cp "out/findings/$name/report.md" "out/findings/$name/summary.csv" "$dst/"
 	cp out/findings/"$name"/plots/*.png "$dst/plots/"
+	# Keep the committed findings small: the per-second latency figure (the
+	# largest) stays in out/findings only.
+	rm -f "$dst/plots/latency-over-time.png"
+	awk 'BEGIN{skip=0} /^!\[.*\]\(plots\/latency-over-time\.png\)$/{skip=3} skip>0{skip--; next} {print}' \
+		"out/findings/$name/report.md" >"$dst/report.md"
 	# summary.csv names run directories under out/; keep them relative.
 	sed -i "s#out/findings/$name/##g" "$dst/summary.csv"
 }
