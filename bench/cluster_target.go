@@ -12,6 +12,7 @@ import (
 
 	"etcdlab/cluster"
 	"etcdlab/cluster/transport"
+	"etcdlab/internal/clock"
 	"etcdlab/workloads"
 )
 
@@ -46,7 +47,7 @@ func openClusterTarget(ctx context.Context, cfg Config, env LayerEnv) (Target, e
 	if err != nil {
 		return nil, fmt.Errorf("bench: starting a %d-node cluster: %w", cfg.Nodes, err)
 	}
-	t := &clusterTarget{c: c, client: c.Client(cluster.ClientOptions{Seed: uint64(cfg.Seed)})}
+	t := &clusterTarget{c: c, client: c.Client(cluster.ClientOptions{Seed: uint64(cfg.Seed)}), clk: cfg.Clock}
 	if err := t.waitLeader(ctx); err != nil {
 		_ = c.Close()
 		return nil, err
@@ -60,6 +61,7 @@ func openClusterTarget(ctx context.Context, cfg Config, env LayerEnv) (Target, e
 type clusterTarget struct {
 	c      *cluster.Cluster
 	client *cluster.Client
+	clk    clock.Clock
 }
 
 var (

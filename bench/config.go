@@ -105,6 +105,17 @@ type Config struct {
 	QuotaBytes             int64
 	LinkDelay              time.Duration
 
+	// MeasureRecovery, after the measured phase, kills a follower of the
+	// in-process cluster, restarts it and records how long it took to serve
+	// reads and to catch up (Result.Recovery). Cluster layer, 2+ nodes, no
+	// Endpoints. Default false.
+	MeasureRecovery bool
+	// QuotaRecovery, after a measured phase that ended with the NOSPACE
+	// alarm raised, runs compact + defrag + disarm and records the times
+	// and the read latency during the defrags (Result.QuotaRecovery).
+	// In-process cluster layer only. Default false.
+	QuotaRecovery bool
+
 	// Backend configures the batching layer (batch interval and limit).
 	// Zero fields take etcd's defaults.
 	Backend backend.Config
@@ -213,6 +224,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Ops > 0 && c.Ops < int64(c.Clients) {
 		bad("ops %d is fewer than clients %d", c.Ops, c.Clients)
+	}
+	if c.MeasureRecovery && (c.Layer != LayerCluster || len(c.Endpoints) > 0 || c.Nodes < 2) {
+		bad("measure-recovery restarts a follower: it needs the in-process cluster layer with 2 or more nodes")
+	}
+	if c.QuotaRecovery && (c.Layer != LayerCluster || len(c.Endpoints) > 0) {
+		bad("quota-recovery needs the in-process cluster layer")
 	}
 	if c.QuotaBytes < 0 {
 		bad("quota-bytes %d: must be >= 0", c.QuotaBytes)

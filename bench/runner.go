@@ -615,12 +615,50 @@ loop:
 		GCPauseTotalS: float64(res1.GCPauseTotal-res0.GCPauseTotal) / 1e9,
 		NumGC:         res1.NumGC - res0.NumGC,
 	}
-	counts, events := ev.since(measureWall)
+	counts, _ := ev.since(measureWall)
 	res.Events = counts
+	if !interrupted {
+		if err := recoveryPhases(ctx, cfg, t, res); err != nil {
+			return nil, err
+		}
+	}
+	// The timeline shows the recovery phases' events too; the counts above
+	// cover the measured phase only.
+	_, events := ev.since(measureWall)
 	for _, e := range events {
 		timeline = append(timeline, results.Sample{Type: "event", T: e.At.Sub(measureWall).Seconds(), Kind: e.Kind, Node: e.Node, Detail: e.Detail})
 	}
 	sort.SliceStable(timeline, func(i, j int) bool { return timeline[i].T < timeline[j].T })
 
 	return &Outcome{Result: res, Latency: rec.latLog, Service: rec.svcLog, Timeline: timeline, Start: measureWall}, nil
+}
+
+// recoveryPhases runs the recovery measurements cfg asks for, after the
+// measured phase and its figures: the quota procedure first (it needs the
+// alarm the run left), then the restart of a follower.
+func recoveryPhases(ctx context.Context, cfg Config, t Target, res *results.Result) error {
+	if cfg.QuotaRecovery {
+		qr, ok := t.(QuotaRecoverer)
+		if !ok {
+			return fmt.Errorf("%w: the %s layer cannot run the quota recovery", ErrBadConfig, cfg.Layer)
+		}
+		q, err := qr.RecoverQuota(ctx)
+		if err != nil {
+			return fmt.Errorf("bench: quota recovery: %w", err)
+		}
+		res.QuotaRecovery = q
+	}
+	if cfg.MeasureRecovery {
+		rc, ok := t.(Recoverer)
+		if !ok {
+			return fmt.Errorf("%w: the %s layer cannot restart a node", ErrBadConfig, cfg.Layer)
+		}
+		r, err := rc.Recover(ctx)
+		if err != nil {
+			// The measured run stands; the result says the restart failed.
+			r = &results.Recovery{Method: "kill", Error: err.Error()}
+		}
+		res.Recovery = r
+	}
+	return nil
 }

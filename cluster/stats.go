@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"time"
+
 	"etcdlab/engines/backend"
 )
 
@@ -35,4 +37,16 @@ func (n *Node) CommitBackend() error {
 		return ErrStopped
 	}
 	return n.store.Commit()
+}
+
+// RestoreDuration is how long the node's MVCC store took to rebuild its
+// index when it was opened (the part of a restart that grows with the key
+// history); 0 while the node has no store.
+func (n *Node) RestoreDuration() time.Duration {
+	n.storeMu.RLock()
+	defer n.storeMu.RUnlock()
+	if n.store == nil {
+		return 0
+	}
+	return n.store.RestoreDuration()
 }

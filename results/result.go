@@ -55,6 +55,67 @@ type Result struct {
 	Events map[string]int64 `json:"events"`
 	// Files lists the other files of the run directory.
 	Files []string `json:"files"`
+	// Recovery is the restart of a crashed follower after the measured
+	// phase (run flag --measure-recovery; absent otherwise).
+	Recovery *Recovery `json:"recovery,omitempty"`
+	// QuotaRecovery is etcd's NOSPACE procedure (compact, defrag, disarm)
+	// after a run that ended with the alarm raised (run flag
+	// --quota-recovery; absent when not asked for or no alarm was raised).
+	QuotaRecovery *QuotaRecovery `json:"quota_recovery,omitempty"`
+}
+
+// Recovery is how long a follower took to come back after a crash, measured
+// after the measured phase with no client load.
+type Recovery struct {
+	// Node is the follower's raft ID; Method how it was stopped: "kill" (a
+	// crash: unsynced backend writes are dropped, only the WAL survives).
+	Node   uint64 `json:"node"`
+	Method string `json:"method"`
+	// RestartS runs from the restart call until the node serves a
+	// serializable read: opening the engine, loading the newest snapshot,
+	// replaying the WAL and rebuilding the MVCC index. RestoreS is the index
+	// rebuild alone (mvcc's RestoreDuration).
+	RestartS float64 `json:"restart_s"`
+	RestoreS float64 `json:"restore_s"`
+	// CatchUpS runs from the restart call until the node's applied index
+	// reaches the leader's commit index as read when the restart began
+	// (no writes run meanwhile, so that is the cluster's last commit).
+	CatchUpS float64 `json:"catch_up_s"`
+	// AppliedAtStart is the node's applied index right after it opened; the
+	// target is LeaderCommit.
+	AppliedAtStart uint64 `json:"applied_at_start"`
+	LeaderCommit   uint64 `json:"leader_commit"`
+	// Error says why the measurement did not finish (the times are then 0).
+	Error string `json:"error,omitempty"`
+}
+
+// QuotaRecovery is etcd's documented way out of NOSPACE: compact at the
+// current revision (physically), defragment every member, disarm the
+// alarm. Times are seconds from the start of the procedure's step.
+type QuotaRecovery struct {
+	CompactS float64 `json:"compact_s"`
+	// DefragS is the sum of the nodes' defrags (run one after another, as
+	// etcdctl defrag --cluster does); DefragNodeS has each, by node ID.
+	DefragS     float64            `json:"defrag_s"`
+	DefragNodeS map[string]float64 `json:"defrag_node_s"`
+	DisarmS     float64            `json:"disarm_s"`
+	// TotalS runs from the start of the procedure until a test put after
+	// the disarm was accepted (WritesOKAfter) or failed.
+	TotalS float64 `json:"total_s"`
+	// DBSizeBefore and DBSizeAfter are the largest node's db size before
+	// the compaction and after the defrags.
+	DBSizeBefore int64 `json:"db_size_before"`
+	DBSizeAfter  int64 `json:"db_size_after"`
+	// WritesOKAfter: a put after the disarm succeeded. Rearmed: the alarm
+	// was raised again after the disarm (the freed space did not suffice).
+	WritesOKAfter bool   `json:"writes_ok_after"`
+	Rearmed       bool   `json:"rearmed"`
+	Error         string `json:"error,omitempty"`
+	// DuringDefrag is the latency of the gets a reader issued while the
+	// defrags ran, by consistency ("serializable", "linearizable"); gets
+	// that failed are counted in DuringDefragErrors.
+	DuringDefrag       map[string]OpStats `json:"during_defrag,omitempty"`
+	DuringDefragErrors int64              `json:"during_defrag_errors"`
 }
 
 // Config records what was run, exactly enough to run it again.

@@ -29,7 +29,7 @@ type Flags struct {
 	rate, readRatio                                float64
 	duration, warmup, batchInterval, linkDelay     time.Duration
 	snapCount, snapCatchup                         uint64
-	keepData                                       bool
+	keepData, measureRecovery, quotaRecovery       bool
 }
 
 // Register adds the run flags to fl, bound to f.
@@ -58,6 +58,8 @@ func (f *Flags) Register(fl *pflag.FlagSet) {
 	fl.DurationVar(&f.linkDelay, "link-delay", 0, "per-link delay of the in-process transport (cluster layer)")
 	fl.Int64Var(&f.seed, "seed", 1, "master seed of the workload")
 	fl.StringVar(&f.dataDir, "data-dir", "", "directory in which the layer gets a fresh data subdirectory (default: next to --out)")
+	fl.BoolVar(&f.measureRecovery, "measure-recovery", false, "after the run, kill a follower, restart it and record restart and catch-up times (cluster layer, 2+ nodes)")
+	fl.BoolVar(&f.quotaRecovery, "quota-recovery", false, "after a run that raised NOSPACE, compact + defrag + disarm and record the times and read latency during defrag (cluster layer)")
 	fl.BoolVar(&f.keepData, "keep-data", false, "keep the data directory after the run")
 	fl.IntVar(&f.fsyncProbe, "fsync-probe", bench.DefaultFsyncProbe, "fdatasyncs of the environment probe (negative: skip)")
 }
@@ -124,6 +126,8 @@ func (f *Flags) Config(fl *pflag.FlagSet) (bench.Config, error) {
 		LinkDelay:              f.linkDelay,
 		DataDir:                f.dataDir,
 		KeepData:               f.keepData,
+		MeasureRecovery:        f.measureRecovery,
+		QuotaRecovery:          f.quotaRecovery,
 		FsyncProbe:             f.fsyncProbe,
 	}
 	cfg.Backend.BatchInterval = f.batchInterval
