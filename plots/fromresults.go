@@ -1,10 +1,15 @@
 package plots
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
+	"path/filepath"
 	"sort"
 	"strings"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
 	"etcdlab/results"
 )
@@ -35,6 +40,61 @@ func RunSpectra(label string, r *results.Result) []SpectrumLine {
 		lines = append(lines, OpSpectrum(strings.TrimSpace(label+" "+op), r.Ops[op]))
 	}
 	return lines
+}
+
+// RunDirSpectra returns one spectrum line per op kind of the run in dir,
+// drawn from the full histograms of its latency.hlog (every interval
+// merged), so the curve reaches as far into the tail as the sample count
+// allows. A run directory without a log gets RunSpectra's four summary
+// percentiles instead; a log that cannot be read is an error.
+func RunDirSpectra(label, dir string, r *results.Result) ([]SpectrumLine, error) {
+	hs, err := results.ReadHistLog(filepath.Join(dir, results.LatencyLogFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return RunSpectra(label, r), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	ops := make([]string, 0, len(hs))
+	for op, h := range hs {
+		if h.TotalCount() > 0 {
+			ops = append(ops, op)
+		}
+	}
+	sort.Strings(ops)
+	lines := make([]SpectrumLine, 0, len(ops))
+	for _, op := range ops {
+		lines = append(lines, SpectrumLine{Label: strings.TrimSpace(label + " " + op), Hist: hs[op], HistUnit: results.HistLogUnit})
+	}
+	return lines, nil
+}
+
+// RunDirAllOps is one spectrum line over every op kind of the run in dir:
+// the merged histograms of its latency.hlog, or, without a log, the four
+// percentiles of the result's all-ops summary.
+func RunDirAllOps(label, dir string, r *results.Result) (SpectrumLine, error) {
+	hs, err := results.ReadHistLog(filepath.Join(dir, results.LatencyLogFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		l := r.Summary.Latency
+		return OpSpectrum(label, results.OpStats{P50Us: l.P50Us, P90Us: l.P90Us, P99Us: l.P99Us, P999Us: l.P999Us}), nil
+	}
+	if err != nil {
+		return SpectrumLine{}, err
+	}
+	var all *hdrhistogram.Histogram
+	for _, h := range hs {
+		if all == nil {
+			all = hdrhistogram.Import(h.Export())
+			continue
+		}
+		if dropped := all.Merge(h); dropped > 0 {
+			return SpectrumLine{}, fmt.Errorf("%w: %s: %d values outside the histogram range", ErrBadInput, dir, dropped)
+		}
+	}
+	if all == nil {
+		return SpectrumLine{}, fmt.Errorf("%w: %s: the latency log holds no histogram", ErrNoData, dir)
+	}
+	return SpectrumLine{Label: label, Hist: all, HistUnit: results.HistLogUnit}, nil
 }
 
 // TimelineFromSamples builds a Timeline from a run's timeline.jsonl samples.
