@@ -15,7 +15,7 @@ import (
 
 // stableSections are the result.json objects whose leaves go into
 // summary.csv and can be compared.
-var stableSections = []string{"config", "summary", "ops", "disk", "fsyncs", "memory", "events"}
+var stableSections = []string{"config", "summary", "ops", "disk", "fsyncs", "memory", "events", "recovery", "quota_recovery"}
 
 // Fields flattens r into path → value for the stable sections: numbers as
 // float64, strings and booleans as strings. config.workload.spec and
@@ -187,6 +187,24 @@ func Metrics(runs []Run) []Metric {
 	)
 	for _, k := range sortedKeys(events) {
 		ms = append(ms, Metric{Path: "events." + k, Label: k + " events", Unit: "", Scale: 1})
+	}
+	var recovery, quota bool
+	for _, r := range runs {
+		recovery = recovery || (r.Result.Recovery != nil && r.Result.Recovery.Error == "")
+		quota = quota || r.Result.QuotaRecovery != nil
+	}
+	if recovery {
+		ms = append(ms,
+			Metric{Path: "recovery.restart_s", Label: "restarted follower serving after", Unit: "s", Scale: 1},
+			Metric{Path: "recovery.restore_s", Label: "restarted follower index rebuild", Unit: "s", Scale: 1},
+			Metric{Path: "recovery.catch_up_s", Label: "restarted follower caught up after", Unit: "s", Scale: 1})
+	}
+	if quota {
+		ms = append(ms,
+			Metric{Path: "quota_recovery.total_s", Label: "NOSPACE recovery total", Unit: "s", Scale: 1},
+			Metric{Path: "quota_recovery.defrag_s", Label: "NOSPACE recovery defrag (all nodes)", Unit: "s", Scale: 1},
+			Metric{Path: "quota_recovery.during_defrag.linearizable.p99_us", Label: "linearizable get p99 during defrag", Unit: "µs", Scale: 1},
+			Metric{Path: "quota_recovery.during_defrag.serializable.p99_us", Label: "serializable get p99 during defrag", Unit: "µs", Scale: 1})
 	}
 	return ms
 }

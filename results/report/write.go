@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -95,18 +96,33 @@ func WritePlots(s *Set, dir string) ([]figure, error) {
 	// Percentile spectrum of the first repeat of each point.
 	var lines []plots.SpectrumLine
 	var tls []plots.Timeline
+	fromLog := 0 // lines drawn from a latency.hlog rather than 4 summary percentiles
 	for _, p := range pts {
 		r := p.Runs[0]
-		l := r.Result.Summary.Latency
-		lines = append(lines, plots.OpSpectrum(p.Label(), results.OpStats{P50Us: l.P50Us, P90Us: l.P90Us, P99Us: l.P99Us, P999Us: l.P999Us}))
+		line, err := plots.RunDirAllOps(p.Label(), r.Dir, r.Result)
+		if err != nil {
+			return nil, fmt.Errorf("report: spectrum of %s: %w", r.Dir, err)
+		}
+		if line.Hist != nil {
+			fromLog++
+		}
+		lines = append(lines, line)
 		if len(tls) < maxTimelines {
 			if tl, err := loadTimeline(r.Dir, p.Label()); err == nil {
 				tls = append(tls, tl)
 			}
 		}
 	}
+	src := "from each run's latency.hlog (every interval merged), up to p(1−1/n)"
+	if fromLog < len(lines) {
+		src = fmt.Sprintf("%d of %d lines from latency.hlog, the others from the summary's p50/p90/p99/p99.9 only", fromLog, len(lines))
+	}
 	p, err := plots.PercentileSpectrum("latency percentiles, all ops (first repeat)", lines, plots.LatencyOptions{LogScale: true})
-	if err := save(p, err, "spectrum", "latency by percentile, all ops, first repeat of each point"); err != nil {
+	if err := save(p, err, "spectrum", "latency by percentile, all ops, first repeat of each point; "+src); err != nil {
+		return nil, err
+	}
+	p, err = plots.CDF("latency CDF, all ops (first repeat)", lines, plots.LatencyOptions{LogScale: true})
+	if err := save(p, err, "cdf", "share of ops at or below a latency, all ops, first repeat of each point; "+src); err != nil {
 		return nil, err
 	}
 	if len(tls) > 0 {
@@ -128,7 +144,8 @@ func drawn(m Metric) bool {
 	case m.Path == "summary.throughput_ops_s", m.Path == "summary.latency.p99_us",
 		strings.HasSuffix(m.Path, ".p99_us"), m.Path == "memory.peak_rss_bytes",
 		m.Path == "disk.db_size_bytes", m.Path == "disk.write_amplification",
-		m.Path == "events.snapshot-taken", m.Path == "events.alarm-raised":
+		m.Path == "events.snapshot-taken", m.Path == "events.alarm-raised",
+		m.Path == "recovery.restart_s", m.Path == "recovery.catch_up_s", m.Path == "quota_recovery.total_s":
 		return true
 	}
 	return false
@@ -288,6 +305,24 @@ func Markdown(s *Set, figs []figure) string {
 	if rows := alarmRows(s); len(rows) > 0 {
 		b.WriteString("## Alarms\n\nFirst alarm-raised event per run (seconds since the measured phase began; negative: during preload or warm-up), the db size sampled at or after it, the ops acknowledged in the measured phase and the NOSPACE errors clients got (a closed loop retries at once, so this count is large once the alarm is up).\n\n| point | repeat | first alarm (s) | db size then | acknowledged ops | NOSPACE errors |\n|---|---|---|---|---|---|\n")
 		for _, r := range rows {
+			b.WriteString(r + "\n")
+		}
+		b.WriteString("\n")
+	}
+	if rows := recoveryRows(s); len(rows) > 0 {
+		b.WriteString("## Recovery of a restarted follower\n\nAfter the measured phase, with no client load, a follower was killed (a crash: its unsynced backend writes are dropped; the WAL is what survives) and restarted from its data directory. *Serving* is restart to the first serializable read it answers (engine open, snapshot load, WAL replay, index rebuild); *index rebuild* is mvcc's part of that; *caught up* is restart until its applied index reached the leader's commit index (read before the restart).\n\n| point | repeat | node | serving (s) | index rebuild (s) | caught up (s) | applied at open | leader commit | error |\n|---|---|---|---|---|---|---|---|---|\n")
+		for _, r := range rows {
+			b.WriteString(r + "\n")
+		}
+		b.WriteString("\n")
+	}
+	if rows, lat := quotaRecoveryRows(s); len(rows) > 0 {
+		b.WriteString("## Quota recovery\n\nAfter a measured phase that ended with NOSPACE raised: compact at the current revision (waiting for the physical deletion), defragment every node one after another, disarm, then one test put. Times in seconds; db size is the largest node's. *Re-armed*: the alarm was up again after the disarm and the test put.\n\n| point | repeat | compact | defrag (per node) | disarm | total | db before → after | put accepted after | re-armed | error |\n|---|---|---|---|---|---|---|---|---|---|\n")
+		for _, r := range rows {
+			b.WriteString(r + "\n")
+		}
+		b.WriteString("\nLatency of gets sent to the node being defragmented while the defrags ran (µs; serializable and linearizable alternate; failed gets counted):\n\n| point | repeat | consistency | gets | p50 | p99 | max | failed |\n|---|---|---|---|---|---|---|---|\n")
+		for _, r := range lat {
 			b.WriteString(r + "\n")
 		}
 		b.WriteString("\n")
@@ -473,4 +508,72 @@ func alarmRows(s *Set) []string {
 		rows = append(rows, fmt.Sprintf("| %s | %d | %.2f | %s | %d | %d |", Point{ID: r.Point, Params: r.Params}.Label(), r.Repeat, first, db, r.Result.Summary.Ops, nospace))
 	}
 	return rows
+}
+
+// recoveryRows lists the runs that measured a follower's restart.
+func recoveryRows(s *Set) []string {
+	var rows []string
+	for _, r := range s.Runs {
+		rc := r.Result.Recovery
+		if rc == nil {
+			continue
+		}
+		errMsg := rc.Error
+		if errMsg == "" {
+			errMsg = "—"
+		}
+		rows = append(rows, fmt.Sprintf("| %s | %d | %d (%s) | %.3f | %.3f | %.3f | %d | %d | %s |",
+			Point{ID: r.Point, Params: r.Params}.Label(), r.Repeat, rc.Node, rc.Method, rc.RestartS, rc.RestoreS, rc.CatchUpS,
+			rc.AppliedAtStart, rc.LeaderCommit, strings.ReplaceAll(errMsg, "|", "/")))
+	}
+	return rows
+}
+
+// quotaRecoveryRows lists the runs that ran the NOSPACE procedure, and the
+// read latency during their defrags.
+func quotaRecoveryRows(s *Set) (rows, lat []string) {
+	for _, r := range s.Runs {
+		q := r.Result.QuotaRecovery
+		if q == nil {
+			continue
+		}
+		label := Point{ID: r.Point, Params: r.Params}.Label()
+		var per []string
+		for _, id := range sortedKeys(boolKeys(q.DefragNodeS)) {
+			per = append(per, fmt.Sprintf("%s: %.3f", id, q.DefragNodeS[id]))
+		}
+		errMsg := q.Error
+		if errMsg == "" {
+			errMsg = "—"
+		}
+		rows = append(rows, fmt.Sprintf("| %s | %d | %.3f | %.3f (%s) | %.3f | %.3f | %s → %s MiB | %v | %v | %s |",
+			label, r.Repeat, q.CompactS, q.DefragS, strings.Join(per, ", "), q.DisarmS, q.TotalS,
+			num(float64(q.DBSizeBefore)/(1<<20)), num(float64(q.DBSizeAfter)/(1<<20)), q.WritesOKAfter, q.Rearmed,
+			strings.ReplaceAll(errMsg, "|", "/")))
+		names := make([]string, 0, len(q.DuringDefrag))
+		for k := range q.DuringDefrag {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		for i, k := range names {
+			st := q.DuringDefrag[k]
+			failed := ""
+			if i == 0 {
+				failed = strconv.FormatInt(q.DuringDefragErrors, 10)
+			}
+			lat = append(lat, fmt.Sprintf("| %s | %d | %s | %d | %s | %s | %s | %s |", label, r.Repeat, k, st.Count, num(st.P50Us), num(st.P99Us), num(st.MaxUs), failed))
+		}
+		if len(names) == 0 {
+			lat = append(lat, fmt.Sprintf("| %s | %d | — | 0 | — | — | — | %d |", label, r.Repeat, q.DuringDefragErrors))
+		}
+	}
+	return rows, lat
+}
+
+func boolKeys[V any](m map[string]V) map[string]bool {
+	out := make(map[string]bool, len(m))
+	for k := range m {
+		out[k] = true
+	}
+	return out
 }
