@@ -14,7 +14,12 @@
 // A layer is a Target (Do one op, Close); optional capabilities are found by
 // type assertion: StatsSource (disk bytes, fsyncs, db and WAL size) and
 // Flusher (make acknowledged but still batched writes durable after the
-// measured phase, so their disk bytes and fsyncs are counted with them).
+// measured phase, so their disk bytes and fsyncs are counted with them),
+// QuotaRecoverer (compact + defrag + disarm after a run that raised
+// NOSPACE, Config.QuotaRecovery) and Recoverer (kill a follower, restart it,
+// time serving and catch-up, Config.MeasureRecovery). The two recovery
+// phases run after the measured phase and its figures are taken; the
+// events they cause appear on the timeline but not in the event counts.
 // Layers report events (leader changes, snapshots, backend commits...)
 // through LayerEnv.Emit.
 //

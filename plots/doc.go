@@ -4,7 +4,10 @@
 // It is independent of the results package on purpose: every figure is drawn
 // from plain input types declared here (SpectrumLine, Timeline, Event,
 // SweepPoint, Bar), so a figure can be made from a run directory, from a sweep
-// summary or from synthetic data in a test alike.
+// summary or from synthetic data in a test alike. fromresults.go adapts
+// run directories: RunDirSpectra and RunDirAllOps draw the full histograms
+// of a run's latency.hlog (nanosecond values, HistUnit set accordingly) and
+// fall back to the summary's four percentiles only when a run has no log.
 //
 // Figures:
 //   - PercentileSpectrum: latency against percentile on a 1/(1−p) log scale
