@@ -64,6 +64,9 @@ func TestRunDirSpectra(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if first := pts[0]; first.p != 0 || first.micros < 499.5 || first.micros > 501 {
+		t.Fatalf("p%v = %v µs, want the minimum, 500", first.p, first.micros)
+	}
 	last := pts[len(pts)-1]
 	if last.p < 99.99 {
 		t.Fatalf("spectrum ends at p%v with 20000 samples, want >= p99.99", last.p)
@@ -96,5 +99,23 @@ func TestRunDirSpectra(t *testing.T) {
 	}
 	if _, err := RunDirSpectra("x", bad, r); err == nil {
 		t.Fatal("a malformed log was accepted")
+	}
+}
+
+// TestSpectrumSubResolution: values below the histogram's lowest
+// discernible value (here 100 ns under a 1 µs floor) still draw on a log
+// scale; quantile 0 must not come out as 0.
+func TestSpectrumSubResolution(t *testing.T) {
+	h := hdr.New(1000, 60e9, 3)
+	for i := 0; i < 1000; i++ {
+		_ = h.RecordValue(100)
+	}
+	_ = h.RecordValue(5000)
+	line := SpectrumLine{Label: "fast", Hist: h, HistUnit: time.Nanosecond}
+	if _, err := PercentileSpectrum("t", []SpectrumLine{line}, LatencyOptions{LogScale: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CDF("t", []SpectrumLine{line}, LatencyOptions{LogScale: true}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -58,7 +58,15 @@ func (l SpectrumLine) percentilePoints() ([]pctPoint, error) {
 				x = xmax
 			}
 			p := spectrumP(x)
-			pts = append(pts, pctPoint{p, float64(l.Hist.ValueAtQuantile(p)) * scale})
+			v := l.Hist.ValueAtQuantile(p)
+			if p == 0 {
+				// hdrhistogram-go answers quantile 0 with the first bucket's
+				// value (0) whether or not it holds counts. p0 is the smallest
+				// sample, read like every other point as the top of its
+				// bucket: the 1/n quantile.
+				v = l.Hist.ValueAtQuantile(100 / float64(n))
+			}
+			pts = append(pts, pctPoint{p, float64(v) * scale})
 			if last {
 				break
 			}
