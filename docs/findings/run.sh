@@ -34,7 +34,7 @@ ALL="$*"
 # Sizes: short runs, two repeats (enough for a confidence interval).
 if [ -z "$ALL" ] || want engines; then run engines --repeat 2 --duration 5s; fi
 if [ -z "$ALL" ] || want read-consistency; then run read-consistency --repeat 2 --duration 4s; fi
-if [ -z "$ALL" ] || want snapshot-count; then run snapshot-count --repeat 2 --duration 10s; fi
+if [ -z "$ALL" ] || want snapshot-count; then run snapshot-count --repeat 1 --duration 8s; fi
 if [ -z "$ALL" ] || want read-write-ratio; then run read-write-ratio --repeat 2 --duration 5s --param read-ratio=0.5,0.9,0.99; fi
 if [ -z "$ALL" ] || want batch; then run batch --repeat 2 --duration 5s --param batch-limit=10000; fi
-if [ -z "$ALL" ] || want quota; then run quota --repeat 1 --duration 15s; fi
+if [ -z "$ALL" ] || want quota; then run quota --repeat 1 --duration 12s; fi
