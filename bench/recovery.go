@@ -148,7 +148,8 @@ func (t *clusterTarget) maxDBSize() int64 {
 }
 
 // RecoverQuota runs etcd's NOSPACE procedure when the alarm is raised:
-// compact at the current revision and wait for the physical deletion,
+// compact at the current revision and wait for the physical deletion on
+// every node (CompactS covers all of them),
 // defragment each node in ID order (one after another, as `etcdctl defrag
 // --cluster`), disarm every alarm, then put a test key. While the defrags
 // run, a reader sends serializable and linearizable gets alternately to the
@@ -178,6 +179,14 @@ func (t *clusterTarget) RecoverQuota(ctx context.Context) (*results.QuotaRecover
 	if _, err := t.client.Compact(ctx, &pb.CompactionRequest{Revision: rev, Physical: true}); err != nil &&
 		!errors.Is(err, mvcc.ErrCompacted) {
 		return fail("compact", err)
+	}
+	// Physical waits on the member that served the request only; the
+	// others apply the compaction and delete in the background. Defragging
+	// a member before it has deleted would free nothing, so wait for each.
+	for _, n := range t.c.Nodes() {
+		if err := n.WaitCompacted(ctx, rev); err != nil {
+			return fail(fmt.Sprintf("compaction on node %d", n.ID()), err)
+		}
 	}
 	q.CompactS = t.clk.Since(step).Seconds()
 

@@ -192,6 +192,7 @@ func (n *Node) applyRequest(r *pb.InternalRaftRequest) result {
 		if err != nil {
 			return result{err: err}
 		}
+		n.compactDone.Store(&compactWait{rev: r.Compaction.Revision, done: done})
 		n.emit(EventCompaction, n.clk.Since(start), "revision=%d", r.Compaction.Revision)
 		// A physical compaction is waited for by the proposer, not here:
 		// apply must not stall behind the background deletion.

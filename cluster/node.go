@@ -76,9 +76,12 @@ type Node struct {
 
 	applied   atomic.Uint64
 	committed atomic.Uint64
-	term      atomic.Uint64
-	lead      atomic.Uint64
-	isLearner atomic.Bool
+	// compactDone is closed when the last applied compaction's background
+	// deletion has finished (nil before any compaction).
+	compactDone atomic.Pointer[compactWait]
+	term        atomic.Uint64
+	lead        atomic.Uint64
+	isLearner   atomic.Bool
 	// singleVoter: this node is the only voter (raft answers its ReadIndex
 	// at once); leaderCommitTerm: the term of the last applied empty entry,
 	// i.e. of the newest leader's first commit in its term.

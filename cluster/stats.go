@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"time"
 
 	"etcdlab/engines/backend"
@@ -49,4 +50,40 @@ func (n *Node) RestoreDuration() time.Duration {
 		return 0
 	}
 	return n.store.RestoreDuration()
+}
+
+// compactWait is an applied compaction and the channel its background
+// deletion closes.
+type compactWait struct {
+	rev  int64
+	done <-chan struct{}
+}
+
+// WaitCompacted waits until this node has applied a compaction at rev or
+// later and finished deleting what it compacted (a physical compaction on
+// this member), or ctx ends. It lets a caller defragment a member only once
+// the space is free, which a Compact with Physical set waits for on the
+// member that served it only.
+func (n *Node) WaitCompacted(ctx context.Context, rev int64) error {
+	poll := n.clk.NewTicker(time.Millisecond)
+	defer poll.Stop()
+	for {
+		if cw := n.compactDone.Load(); cw != nil && cw.rev >= rev {
+			select {
+			case <-cw.done:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-n.stopc:
+				return ErrStopped
+			}
+		}
+		select {
+		case <-poll.C():
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-n.stopc:
+			return ErrStopped
+		}
+	}
 }

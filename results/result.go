@@ -92,6 +92,8 @@ type Recovery struct {
 // QuotaRecovery is etcd's documented way out of NOSPACE: compact at the
 // current revision (physically), defragment every member, disarm the
 // alarm. Times are seconds from the start of the procedure's step.
+// CompactS runs until every member has finished deleting what the
+// compaction freed.
 type QuotaRecovery struct {
 	CompactS float64 `json:"compact_s"`
 	// DefragS is the sum of the nodes' defrags (run one after another, as
