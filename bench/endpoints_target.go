@@ -93,15 +93,46 @@ func openEndpointsTarget(ctx context.Context, cfg Config, env LayerEnv) (Target,
 		_ = cli.Close()
 		return nil, errors.Join(errs...)
 	}
+	kv := endpointKV{kv: clientv3.RetryKVClient(cli)}
+	if err := waitEndpointLeader(ctx, cfg, kv); err != nil {
+		_ = cli.Close()
+		return nil, err
+	}
 	t := &endpointsTarget{
 		cli:   cli,
-		kv:    endpointKV{kv: clientv3.RetryKVClient(cli)},
+		kv:    kv,
 		stopc: make(chan struct{}),
 		done:  make(chan struct{}),
 	}
 	t.refresh(ctx, cfg.Endpoints)
 	go t.statsLoop(cfg)
 	return t, nil
+}
+
+// waitEndpointLeader waits, up to leaderWait, until a linearizable read
+// succeeds: a cluster started just before the run may not have elected a
+// leader yet, and every op would then fail with "no leader".
+func waitEndpointLeader(ctx context.Context, cfg Config, kv endpointKV) error {
+	deadline := cfg.Clock.Now().Add(leaderWait)
+	var last error
+	for {
+		rctx, cancel := context.WithTimeout(ctx, endpointDialTimeout)
+		_, err := kv.Range(rctx, &pb.RangeRequest{Key: []byte("etcdlab-health")})
+		cancel()
+		if err == nil {
+			return nil
+		}
+		last = err
+		if ctx.Err() != nil || cfg.Clock.Now().After(deadline) {
+			return fmt.Errorf("%w: no leader serving linearizable reads within %v: %w", ErrEndpoint, leaderWait, last)
+		}
+		t := cfg.Clock.NewTimer(100 * time.Millisecond)
+		select {
+		case <-t.C():
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
 }
 
 func (t *endpointsTarget) Do(ctx context.Context, op *workloads.Op) error {
