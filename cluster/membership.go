@@ -94,7 +94,7 @@ func (n *Node) Members() []Member {
 	defer n.amu.RUnlock()
 	out := make([]Member, 0, len(n.members))
 	for _, m := range n.members {
-		out = append(out, Member{ID: m.ID, Addr: m.Addr, Learner: m.Learner})
+		out = append(out, Member(m))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out

@@ -663,7 +663,7 @@ func (t *TCP) serve(c net.Conn) {
 		_ = t.opts.Handler.Process(t.ctx, m) // an error is raft's to log
 		t.msgsReceived.Add(1)
 		t.bytesReceived.Add(int64(size))
-		typ, m, size, err = r.next(frameMessage)
+		_, m, size, err = r.next(frameMessage)
 		if err == nil && m.To != t.opts.ID {
 			err = fmt.Errorf("%w: message for %d reached %d", ErrBadFrame, m.To, t.opts.ID)
 		}

@@ -18,9 +18,9 @@ import (
 // Errors as the raft node defines them: other sentinels with etcd's texts.
 // The API layer cannot import them and must recognise them by their text.
 var (
-	nodeErrNoSpace        = errors.New("etcdserver: mvcc: database space exceeded")
-	nodeErrMemberNotFound = errors.New("membership: member not found")
-	nodeErrNotLearner     = errors.New("membership: can only promote a learner member")
+	errNodeNoSpace        = errors.New("etcdserver: mvcc: database space exceeded")
+	errNodeMemberNotFound = errors.New("membership: member not found")
+	errNodeNotLearner     = errors.New("membership: can only promote a learner member")
 )
 
 // fakeNode is a single-member node without raft: every request goes straight
@@ -125,7 +125,7 @@ func (f *fakeNode) Put(_ context.Context, r *pb.PutRequest) (*pb.PutResponse, er
 		return nil, err
 	}
 	if f.noSpace() {
-		return nil, fmt.Errorf("fake node: put %q: %w", r.Key, nodeErrNoSpace)
+		return nil, fmt.Errorf("fake node: put %q: %w", r.Key, errNodeNoSpace)
 	}
 	defer f.wrote()
 	return f.store.Put(r)
@@ -155,7 +155,7 @@ func (f *fakeNode) Txn(_ context.Context, r *pb.TxnRequest) (*pb.TxnResponse, er
 		return nil, err
 	}
 	if txnHasPut(r) && f.noSpace() {
-		return nil, fmt.Errorf("fake node: txn: %w", nodeErrNoSpace)
+		return nil, fmt.Errorf("fake node: txn: %w", errNodeNoSpace)
 	}
 	defer f.wrote()
 	return f.store.Txn(r)
@@ -277,7 +277,7 @@ func (f *fakeNode) MemberRemove(_ context.Context, id uint64) ([]*pb.Member, err
 	defer f.mu.Unlock()
 	i := f.memberIndex(id)
 	if i < 0 {
-		return nil, fmt.Errorf("fake node: remove %x: %w", id, nodeErrMemberNotFound)
+		return nil, fmt.Errorf("fake node: remove %x: %w", id, errNodeMemberNotFound)
 	}
 	f.members = append(f.members[:i], f.members[i+1:]...)
 	return append([]*pb.Member(nil), f.members...), nil
@@ -288,10 +288,10 @@ func (f *fakeNode) MemberPromote(_ context.Context, id uint64) ([]*pb.Member, er
 	defer f.mu.Unlock()
 	i := f.memberIndex(id)
 	if i < 0 {
-		return nil, fmt.Errorf("fake node: promote %x: %w", id, nodeErrMemberNotFound)
+		return nil, fmt.Errorf("fake node: promote %x: %w", id, errNodeMemberNotFound)
 	}
 	if !f.members[i].IsLearner {
-		return nil, fmt.Errorf("fake node: promote %x: %w", id, nodeErrNotLearner)
+		return nil, fmt.Errorf("fake node: promote %x: %w", id, errNodeNotLearner)
 	}
 	// A new record, so that member lists already handed out stay unchanged.
 	m := *f.members[i]
