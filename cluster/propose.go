@@ -80,6 +80,18 @@ func mapProposeErr(n *Node, err error) error {
 	return err
 }
 
+// proposeFor proposes req and waits for the response of type T that apply
+// produced for it (or the error apply returned).
+func proposeFor[T any](ctx context.Context, n *Node, req *pb.InternalRaftRequest) (T, error) {
+	res, err := n.propose(ctx, req)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	resp, _ := res.resp.(T)
+	return resp, res.err
+}
+
 // Put replicates a put.
 func (n *Node) Put(ctx context.Context, r *pb.PutRequest) (*pb.PutResponse, error) {
 	if err := n.vcfg.ValidatePut(r); err != nil {
@@ -88,12 +100,7 @@ func (n *Node) Put(ctx context.Context, r *pb.PutRequest) (*pb.PutResponse, erro
 	if err := n.checkQuota(ctx, costPut(r)); err != nil {
 		return nil, err
 	}
-	res, err := n.propose(ctx, &pb.InternalRaftRequest{Put: r})
-	if err != nil {
-		return nil, err
-	}
-	resp, _ := res.resp.(*pb.PutResponse)
-	return resp, res.err
+	return proposeFor[*pb.PutResponse](ctx, n, &pb.InternalRaftRequest{Put: r})
 }
 
 // DeleteRange replicates a delete.
@@ -101,12 +108,7 @@ func (n *Node) DeleteRange(ctx context.Context, r *pb.DeleteRangeRequest) (*pb.D
 	if err := n.vcfg.ValidateDeleteRange(r); err != nil {
 		return nil, err
 	}
-	res, err := n.propose(ctx, &pb.InternalRaftRequest{DeleteRange: r})
-	if err != nil {
-		return nil, err
-	}
-	resp, _ := res.resp.(*pb.DeleteRangeResponse)
-	return resp, res.err
+	return proposeFor[*pb.DeleteRangeResponse](ctx, n, &pb.InternalRaftRequest{DeleteRange: r})
 }
 
 // Txn runs a transaction: a read-only one is served like a Range (through
@@ -132,12 +134,7 @@ func (n *Node) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, erro
 	if err := n.checkQuota(ctx, costTxn(r)); err != nil {
 		return nil, err
 	}
-	res, err := n.propose(ctx, &pb.InternalRaftRequest{Txn: r})
-	if err != nil {
-		return nil, err
-	}
-	resp, _ := res.resp.(*pb.TxnResponse)
-	return resp, res.err
+	return proposeFor[*pb.TxnResponse](ctx, n, &pb.InternalRaftRequest{Txn: r})
 }
 
 // Compact replicates a compaction; with Physical set it returns after the

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"etcdlab/cluster/wal"
+	"etcdlab/internal/vfsutil"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"go.etcd.io/raft/v3"
@@ -157,7 +158,7 @@ func writeDurablyN(fs vfs.FS, dir, name string, r io.Reader) (n int64, err error
 	if err := fs.Rename(tmp, fs.PathJoin(dir, name)); err != nil {
 		return n, err
 	}
-	return n, syncDir(fs, dir)
+	return n, vfsutil.SyncDir(fs, dir)
 }
 
 // ensureDir creates dir if needed and then fsyncs its parent, so the
@@ -169,23 +170,11 @@ func ensureDir(fs vfs.FS, dir string) error {
 	if err := fs.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	return syncDir(fs, fs.PathDir(dir))
+	return vfsutil.SyncDir(fs, fs.PathDir(dir))
 }
 
 // writerOnly hides ReadFrom so io.Copy goes through Write (the FS seam).
 type writerOnly struct{ io.Writer }
-
-func syncDir(fs vfs.FS, dir string) error {
-	d, err := fs.OpenDir(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
 
 // Read decodes one snapshot file. Damage is reported as ErrEmptySnapshot,
 // ErrCRCMismatch or ErrCorrupt (wrapped with the file name).
@@ -308,7 +297,7 @@ func (s *Snapshotter) purge() error {
 			return fmt.Errorf("snap: purge %s: %w", n, err)
 		}
 	}
-	return syncDir(s.fs, s.dir)
+	return vfsutil.SyncDir(s.fs, s.dir)
 }
 
 // DBFilePath is where the backend image for a snapshot at index lives.

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"etcdlab/internal/vfsutil"
 )
 
 const writeCategory vfs.DiskWriteCategory = vfs.WriteCategoryUnspecified
@@ -75,20 +77,6 @@ func checkSequence(segs []segment) error {
 func Exist(fs vfs.FS, dir string) bool {
 	segs, err := readSegments(fs, dir)
 	return err == nil && len(segs) > 0
-}
-
-// syncDir fsyncs a directory so that creates, renames and removes in it
-// survive a crash.
-func syncDir(fs vfs.FS, dir string) error {
-	d, err := fs.OpenDir(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 type truncater interface{ Truncate(size int64) error }
@@ -229,7 +217,7 @@ func truncateFile(fs vfs.FS, dir, name string, size int64) error {
 	if err := fs.Rename(tmp, path); err != nil {
 		return err
 	}
-	return syncDir(fs, dir)
+	return vfsutil.SyncDir(fs, dir)
 }
 
 // removeStaleTemps deletes files left by an interrupted pipeline or repair.

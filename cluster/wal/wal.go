@@ -10,6 +10,8 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
+
+	"etcdlab/internal/vfsutil"
 )
 
 // WAL is an append-only log of raft entries and hard states split into
@@ -60,7 +62,7 @@ func Create(fs vfs.FS, dir string, metadata []byte, opts Options) (w *WAL, err e
 			if err := fs.MkdirAll(parent, 0o700); err != nil {
 				return nil, err
 			}
-			if err := syncDir(fs, fs.PathDir(parent)); err != nil {
+			if err := vfsutil.SyncDir(fs, fs.PathDir(parent)); err != nil {
 				return nil, err
 			}
 		}
@@ -110,7 +112,7 @@ func Create(fs vfs.FS, dir string, metadata []byte, opts Options) (w *WAL, err e
 	if err := w.sync(); err != nil {
 		return fail(err)
 	}
-	if err := syncDir(fs, tmpdir); err != nil {
+	if err := vfsutil.SyncDir(fs, tmpdir); err != nil {
 		return fail(err)
 	}
 	if _, serr := fs.Stat(dir); serr == nil {
@@ -121,7 +123,7 @@ func Create(fs vfs.FS, dir string, metadata []byte, opts Options) (w *WAL, err e
 	if err := fs.Rename(tmpdir, dir); err != nil {
 		return fail(err)
 	}
-	if err := syncDir(fs, fs.PathDir(dir)); err != nil {
+	if err := vfsutil.SyncDir(fs, fs.PathDir(dir)); err != nil {
 		return fail(err)
 	}
 	w.fp = newFilePipeline(fs, dir, opts.SegmentSize)
@@ -507,7 +509,7 @@ func (w *WAL) cut() error {
 
 func (w *WAL) syncDir() error {
 	w.stats.dirSyncs++
-	return syncDir(w.fs, w.dir)
+	return vfsutil.SyncDir(w.fs, w.dir)
 }
 
 // ReleaseLockTo lets segments that hold only entries before index go: they

@@ -13,6 +13,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"etcdlab/engines/engine"
+	"etcdlab/internal/vfsutil"
 )
 
 // imageTmpPrefix names the staging directories WriteImage and OpenImage make
@@ -154,7 +155,7 @@ func OpenImage(r io.Reader, dir string, opts Options) (*Engine, error) {
 	if err != nil {
 		return fail(fmt.Errorf("pebble: restoring image into %s: %w", dir, err))
 	}
-	if err := syncDir(fsys, tmp); err != nil {
+	if err := vfsutil.SyncDir(fsys, tmp); err != nil {
 		return fail(fmt.Errorf("pebble: restoring image into %s: %w", dir, err))
 	}
 	// The manifest marker makes the store exist for pebble; move it last.
@@ -171,7 +172,7 @@ func OpenImage(r io.Reader, dir string, opts Options) (*Engine, error) {
 	if err := fsys.RemoveAll(tmp); err != nil {
 		return fail(fmt.Errorf("pebble: restoring image into %s: %w", dir, err))
 	}
-	if err := syncDir(fsys, dir); err != nil {
+	if err := vfsutil.SyncDir(fsys, dir); err != nil {
 		return fail(fmt.Errorf("pebble: restoring image into %s: %w", dir, err))
 	}
 	e, err := open(dir, opts)
@@ -245,18 +246,6 @@ func writeFile(fsys vfs.FS, path string, r io.Reader, size int64) error {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-func syncDir(fsys vfs.FS, dir string) error {
-	d, err := fsys.OpenDir(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
 		err = cerr
 	}
 	return err
