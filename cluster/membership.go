@@ -71,7 +71,8 @@ func (n *Node) applyConfChange(e *raftpb.Entry, cc raftpb.ConfChange) error {
 		if removed {
 			err = ErrIDRemoved
 		}
-		n.wait.trigger(reqID, result{resp: &MemberResponse{Members: n.Members()}, err: err})
+		res := result{resp: &MemberResponse{Members: n.Members()}, err: err}
+		n.deferConfAck(func() { n.wait.trigger(reqID, res) })
 	}
 	return nil
 }

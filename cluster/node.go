@@ -91,8 +91,14 @@ type Node struct {
 	reqSeq atomic.Uint64 // request ID generator (low bits)
 	idBase uint64
 
-	vcfg      mvcc.Config // request validation, as the store's
-	wait      *waiter
+	vcfg mvcc.Config // request validation, as the store's
+	wait *waiter
+	// confAcks answer conf-change proposers, deferred until the Ready loop
+	// has called Advance past the change: raft accepts the next conf change
+	// only once its own applied index covers the pending one, and would
+	// otherwise turn it into an empty entry that its proposer waits on in vain.
+	confAckMu sync.Mutex
+	confAcks  []func()
 	applyWait *indexWaiter
 
 	// Leadership and first-commit notifications for the read loop.

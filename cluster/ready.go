@@ -38,6 +38,7 @@ func (n *Node) raftLoop() {
 			n.mu.Lock()
 			n.rn.Advance(rd)
 			n.mu.Unlock()
+			n.flushConfAcks()
 		}
 	}
 }
@@ -110,20 +111,42 @@ func (n *Node) handleReady(rd raft.Ready) bool {
 	if ap != nil {
 		ap.notifyc <- struct{}{}
 	}
-	// 8. Followers send only now that entries and votes are durable; with a
-	// committed conf change they wait for it to be applied first, so votes
-	// are counted under the new configuration.
-	if !isLeader {
-		if ap != nil && hasConfChange(rd.CommittedEntries) {
-			select {
-			case <-ap.done:
-			case <-n.stopc:
-				return false
-			}
+	// 8. A committed conf change is applied before Advance (etcd's
+	// waitApply), so raft's configuration and applied index move together
+	// and its proposer is answered after Advance (flushConfAcks). Followers
+	// send only now that entries and votes are durable and, with a conf
+	// change, applied, so votes are counted under the new configuration.
+	if ap != nil && hasConfChange(rd.CommittedEntries) {
+		select {
+		case <-ap.done:
+		case <-n.stopc:
+			return false
 		}
+	}
+	if !isLeader {
 		n.send(rd.Messages)
 	}
 	return true
+}
+
+// deferConfAck queues the answer to a conf-change proposer until the Ready
+// loop's next Advance.
+func (n *Node) deferConfAck(f func()) {
+	n.confAckMu.Lock()
+	n.confAcks = append(n.confAcks, f)
+	n.confAckMu.Unlock()
+}
+
+// flushConfAcks answers the conf-change proposers whose changes raft now
+// counts as applied.
+func (n *Node) flushConfAcks() {
+	n.confAckMu.Lock()
+	acks := n.confAcks
+	n.confAcks = nil
+	n.confAckMu.Unlock()
+	for _, f := range acks {
+		f()
+	}
 }
 
 func hasConfChange(ents []raftpb.Entry) bool {
