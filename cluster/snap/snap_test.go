@@ -2,10 +2,7 @@ package snap
 
 import (
 	"bytes"
-	crand "crypto/rand"
-	"encoding/binary"
 	"errors"
-	"flag"
 	"io"
 	"math/rand/v2"
 	"path/filepath"
@@ -14,25 +11,14 @@ import (
 
 	"etcdlab/cluster/wal"
 	"etcdlab/cluster/wal/waltest"
+	"etcdlab/internal/testseed"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"go.etcd.io/raft/v3/raftpb"
 )
 
-var seedFlag = flag.Uint64("seed", 0, "seed for randomized tests (0 picks one and logs it)")
-
-func testSeed(t testing.TB) uint64 {
-	s := *seedFlag
-	if s == 0 {
-		var b [8]byte
-		if _, err := crand.Read(b[:]); err != nil {
-			t.Fatal(err)
-		}
-		s = binary.LittleEndian.Uint64(b[:])
-	}
-	t.Logf("seed=%d (rerun with -seed=%d)", s, s)
-	return s
-}
+// testSeed: the shared -seed flag (internal/testseed).
+func testSeed(t testing.TB) uint64 { t.Helper(); return testseed.Seed(t) }
 
 func mkSnap(term, index uint64, data string) raftpb.Snapshot {
 	return raftpb.Snapshot{

@@ -2,9 +2,6 @@ package transport
 
 import (
 	"context"
-	crand "crypto/rand"
-	"encoding/binary"
-	"flag"
 	"io"
 	"math/rand/v2"
 	"runtime"
@@ -14,26 +11,14 @@ import (
 
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
+
+	"etcdlab/internal/testseed"
 )
 
-var seedFlag = flag.Uint64("seed", 0, "seed for randomized tests (0 picks one and logs it)")
+// testSeed: the shared -seed flag (internal/testseed).
+func testSeed(t testing.TB) uint64 { t.Helper(); return testseed.Seed(t) }
 
-// testSeed returns the -seed flag or a fresh random seed, and logs it so a
-// failure can be replayed.
-func testSeed(t testing.TB) uint64 {
-	s := *seedFlag
-	if s == 0 {
-		var b [8]byte
-		if _, err := crand.Read(b[:]); err != nil {
-			t.Fatal(err)
-		}
-		s = binary.LittleEndian.Uint64(b[:])
-	}
-	t.Logf("seed=%d (rerun with -seed=%d)", s, s)
-	return s
-}
-
-func newRNG(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)) }
+func newRNG(seed uint64) *rand.Rand { return testseed.RNG(seed) }
 
 type snapResult struct {
 	id     uint64
