@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -66,7 +65,7 @@ func BenchmarkRecord(b *testing.B) {
 // Metrics: ops/s, p50/p99/p999 latency in ns, fsyncs/op and write
 // amplification (disk bytes / logical bytes). ns/op is reported as wall
 // time per op of the measured phase (1/throughput), not counting the
-// preload. Layers not built yet are skipped.
+// preload.
 func BenchmarkPipeline(b *testing.B) {
 	type point struct {
 		layer string
@@ -83,9 +82,6 @@ func BenchmarkPipeline(b *testing.B) {
 					cfg := Config{Layer: p.layer, Engine: eng, Nodes: p.nodes, Workload: spec, Seed: 1,
 						Clients: clients, Ops: int64(max(b.N, clients)), DataDir: b.TempDir()}
 					o, err := Run(context.Background(), cfg)
-					if errors.Is(err, ErrLayerNotBuilt) {
-						b.Skip(err)
-					}
 					if err != nil {
 						b.Fatal(err)
 					}

@@ -40,9 +40,6 @@ var (
 	ErrBadConfig = errors.New("bench: bad config")
 	// ErrUnknownLayer marks a layer name that does not exist.
 	ErrUnknownLayer = errors.New("bench: unknown layer")
-	// ErrLayerNotBuilt marks a layer whose implementation is not in this
-	// build yet (the cluster layer until package cluster lands).
-	ErrLayerNotBuilt = errors.New("bench: layer not built yet")
 )
 
 // Layers lists the layer names in the order they stack.

@@ -7,9 +7,9 @@
 //     (engines.Open + backend.New); ops become read txns and write txns.
 //   - mvcc: etcd's MVCC store without raft (like etcd's `benchmark mvcc`);
 //     ops become etcdserverpb requests.
-//   - cluster: the full pipeline (raft, WAL, snapshots, apply). Its
-//     constructor is the one function in cluster_target.go; until package
-//     cluster is wired in it fails with ErrLayerNotBuilt.
+//   - cluster: the full pipeline (raft, WAL, snapshots, apply) on N
+//     in-process nodes, or etcd v3 clients of --endpoints; its constructor
+//     is in cluster_target.go.
 //
 // A layer is a Target (Do one op, Close); optional capabilities are found by
 // type assertion: StatsSource (disk bytes, fsyncs, db and WAL size) and

@@ -112,9 +112,6 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 				cfg.Layer, cfg.Engine, cfg.Nodes, cfg.Workload.Name, cfg.Clients, cfg.Loop(), cfg.Seed, f.out)
 			o, err := bench.RunToDir(cmd.Context(), cfg, f.out)
 			if err != nil {
-				if errors.Is(err, bench.ErrLayerNotBuilt) {
-					return usageError{err}
-				}
 				return runtimeError{err}
 			}
 			printSummary(stdout, o.Result, f.out)
