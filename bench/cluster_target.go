@@ -120,8 +120,9 @@ func (t *clusterTarget) Stats() Stats {
 		}
 		st.EngineBytesWritten += ss.Backend.Engine.BytesWritten
 		st.EngineFsyncs += ss.Backend.Engine.Fsyncs
-		st.DBSize = max(st.DBSize, ss.Size)
+		st.DBSize = max(st.DBSize, ss.DiskSize)
 		st.DBSizeInUse = max(st.DBSizeInUse, ss.SizeInUse)
+		st.DBQuotaSize = max(st.DBQuotaSize, ss.Size)
 		st.Extra["backend.commits"] += float64(ss.Backend.Commits)
 		if n.IsLeader() {
 			st.Extra["raft.applied_index"] = float64(n.AppliedIndex())

@@ -30,9 +30,11 @@ const (
 	DefaultSnapshotCount          = 10_000  // etcd 3.6 --snapshot-count
 	DefaultSnapshotCatchupEntries = 5_000   // etcd's SnapshotCatchUpEntries
 	DefaultQuotaBytes             = 2 << 30 // etcd --quota-backend-bytes default
-	DefaultFsyncProbe             = 200
-	MaxNodes                      = 7
-	MaxClients                    = 10_000
+	// QuotaDisabled as Config.QuotaBytes switches the backend quota off.
+	QuotaDisabled     = -1
+	DefaultFsyncProbe = 200
+	MaxNodes          = 7
+	MaxClients        = 10_000
 )
 
 var (
@@ -96,7 +98,11 @@ type Config struct {
 	// SnapshotCount, SnapshotCatchupEntries, QuotaBytes and LinkDelay are the
 	// cluster layer's knobs (etcd's --snapshot-count, SnapshotCatchUpEntries,
 	// --quota-backend-bytes, and the in-process transport's per-link delay).
-	// They are recorded for every run. Defaults 10000, 5000, 2 GiB, 0.
+	// They are recorded for every run. Defaults 10000, 5000, 2 GiB, 0. A
+	// negative QuotaBytes (QuotaDisabled) switches the quota check off, as
+	// etcd's negative --quota-backend-bytes does: for measurements that must
+	// not include it; the check stays on by default because etcd runs it on
+	// every write.
 	SnapshotCount          uint64
 	SnapshotCatchupEntries uint64
 	QuotaBytes             int64
@@ -228,8 +234,8 @@ func (c *Config) Validate() error {
 	if c.QuotaRecovery && (c.Layer != LayerCluster || len(c.Endpoints) > 0) {
 		bad("quota-recovery needs the in-process cluster layer")
 	}
-	if c.QuotaBytes < 0 {
-		bad("quota-bytes %d: must be >= 0", c.QuotaBytes)
+	if c.QuotaRecovery && c.QuotaBytes < 0 {
+		bad("quota-recovery needs a quota: the quota is switched off (quota-bytes %d)", c.QuotaBytes)
 	}
 	if c.LinkDelay < 0 {
 		bad("link-delay %v: must be >= 0", c.LinkDelay)

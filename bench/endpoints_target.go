@@ -185,7 +185,9 @@ func (t *endpointsTarget) refresh(ctx context.Context, eps []string) {
 			down++
 			continue
 		}
-		st.DBSize = max(st.DBSize, r.DbSize)
+		// Status carries etcd's backend size (the quota's figure) and the
+		// part in use; the servers' files are not visible from here.
+		st.DBQuotaSize = max(st.DBQuotaSize, r.DbSize)
 		st.DBSizeInUse = max(st.DBSizeInUse, r.DbSizeInUse)
 		raftIndex = max(raftIndex, float64(r.RaftIndex))
 	}

@@ -106,7 +106,7 @@ func TestEndpointsTarget(t *testing.T) {
 	if g.Count != 1 || string(g.Kvs[0].Key) != "k1" || string(g.Kvs[0].Value) != "cas" || g.Kvs[0].Version != 2 {
 		t.Fatalf("after the ops: %v", g.Kvs)
 	}
-	if st := tg.(StatsSource).Stats(); st.DBSize <= 0 || st.Extra["endpoints.unanswered"] != 0 || st.Extra["raft.index"] < 1 {
+	if st := tg.(StatsSource).Stats(); st.DBQuotaSize <= 0 || st.DBSizeInUse <= 0 || st.Extra["endpoints.unanswered"] != 0 || st.Extra["raft.index"] < 1 {
 		t.Fatalf("stats: %+v", st)
 	}
 	if err := tg.Close(); err != nil {

@@ -63,8 +63,9 @@ func backendStats(b *backend.Backend) Stats {
 	return Stats{
 		EngineBytesWritten: bs.Engine.BytesWritten,
 		EngineFsyncs:       bs.Engine.Fsyncs,
-		DBSize:             b.Size(),
+		DBSize:             b.DiskSize(),
 		DBSizeInUse:        b.SizeInUse(),
+		DBQuotaSize:        b.Size(),
 		Extra:              extra,
 	}
 }

@@ -27,11 +27,13 @@ type Stats struct {
 	WALBytesWritten    int64
 	EngineFsyncs       int64
 	WALFsyncs          int64
-	// DBSize and DBSizeInUse are the engine's size on disk and the part of it
-	// holding live data (the largest over nodes); WALSize is the WAL's size
-	// on disk (the largest over nodes).
+	// DBSize, DBSizeInUse and DBQuotaSize are the engine's size on disk, the
+	// part of it holding live data, and the backend size its quota compares
+	// (engine.Engine's DiskSize, SizeInUse and Size; the largest over nodes);
+	// WALSize is the WAL's size on disk (the largest over nodes).
 	DBSize      int64
 	DBSizeInUse int64
+	DBQuotaSize int64
 	WALSize     int64
 	// Extra holds layer-specific figures by flat name
 	// ("backend.commits", "pebble.l0.files", ...).

@@ -11,10 +11,14 @@ import (
 // samples: the backend's (and so the engine's) counters and sizes. OK is
 // false while the node has no store (killed, or swapping in a snapshot).
 type StorageStats struct {
-	OK        bool
-	Backend   backend.Stats
+	OK      bool
+	Backend backend.Stats
+	// Size is the backend size the quota compares, SizeInUse its live part
+	// (both as of the last backend commit) and DiskSize what the engine's
+	// files take now (it may list the data directory: sampling only).
 	Size      int64
 	SizeInUse int64
+	DiskSize  int64
 }
 
 // StorageStats returns the node's backend statistics.
@@ -25,7 +29,7 @@ func (n *Node) StorageStats() StorageStats {
 		return StorageStats{}
 	}
 	b := n.store.Backend()
-	return StorageStats{OK: true, Backend: b.Stats(), Size: b.Size(), SizeInUse: b.SizeInUse()}
+	return StorageStats{OK: true, Backend: b.Stats(), Size: b.Size(), SizeInUse: b.SizeInUse(), DiskSize: b.DiskSize()}
 }
 
 // CommitBackend forces the node's pending backend batch into the engine, so

@@ -28,7 +28,9 @@ type Sample struct {
 	DiskWritten int64                 `json:"disk_bytes_written,omitempty"`
 	WALFsyncs   int64                 `json:"wal_fsyncs,omitempty"`
 	EngFsyncs   int64                 `json:"engine_fsyncs,omitempty"`
-	DBSize      int64                 `json:"db_size_bytes,omitempty"`
+	DBSize      int64                 `json:"db_size_bytes,omitempty"`        // on disk
+	DBSizeInUse int64                 `json:"db_size_in_use_bytes,omitempty"` // live data
+	DBQuotaSize int64                 `json:"db_quota_size_bytes,omitempty"`  // what the quota compares
 	Extra       map[string]float64    `json:"extra,omitempty"`
 
 	// Event fields.

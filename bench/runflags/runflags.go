@@ -30,6 +30,7 @@ type Flags struct {
 	duration, warmup, batchInterval, linkDelay     time.Duration
 	snapCount, snapCatchup                         uint64
 	keepData, measureRecovery, quotaRecovery       bool
+	noQuota                                        bool
 }
 
 // Register adds the run flags to fl, bound to f.
@@ -52,7 +53,8 @@ func (f *Flags) Register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.consistency, "consistency", "", "read consistency: linearizable, serializable or the linearizable fraction 0..1 (default: the workload's)")
 	fl.Uint64Var(&f.snapCount, "snapshot-count", bench.DefaultSnapshotCount, "raft entries between snapshots (cluster layer)")
 	fl.Uint64Var(&f.snapCatchup, "snapshot-catchup-entries", bench.DefaultSnapshotCatchupEntries, "entries kept after a snapshot for slow followers (cluster layer)")
-	fl.Int64Var(&f.quota, "quota-bytes", bench.DefaultQuotaBytes, "backend quota in bytes before NOSPACE (cluster layer)")
+	fl.Int64Var(&f.quota, "quota-bytes", bench.DefaultQuotaBytes, "backend quota in bytes before NOSPACE (cluster layer; negative: no quota, as etcd)")
+	fl.BoolVar(&f.noQuota, "no-quota", false, "switch the backend quota check off for measurement (same as --quota-bytes -1; etcd checks it on every write, so the default keeps it)")
 	fl.DurationVar(&f.batchInterval, "batch-interval", 100*time.Millisecond, "backend batch commit interval")
 	fl.IntVar(&f.batchLimit, "batch-limit", 10000, "backend pending ops that force a commit")
 	fl.DurationVar(&f.linkDelay, "link-delay", 0, "per-link delay of the in-process transport (cluster layer)")
@@ -129,6 +131,12 @@ func (f *Flags) Config(fl *pflag.FlagSet) (bench.Config, error) {
 		MeasureRecovery:        f.measureRecovery,
 		QuotaRecovery:          f.quotaRecovery,
 		FsyncProbe:             f.fsyncProbe,
+	}
+	if f.noQuota {
+		if fl.Changed("quota-bytes") && f.quota >= 0 {
+			errs = append(errs, fmt.Errorf("--no-quota and --quota-bytes %d contradict each other: give one", f.quota))
+		}
+		cfg.QuotaBytes = bench.QuotaDisabled
 	}
 	cfg.Backend.BatchInterval = f.batchInterval
 	cfg.Backend.BatchLimit = f.batchLimit

@@ -50,3 +50,37 @@ func TestBuildReportsEveryProblem(t *testing.T) {
 		}
 	}
 }
+
+// The quota can be switched off for measurement (--no-quota, or a negative
+// --quota-bytes as etcd reads it); recovery from NOSPACE then has no meaning.
+func TestQuotaSwitch(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		set     []Setting
+		want    int64
+		wantErr string
+	}{
+		{"default is etcd's", nil, 2 << 30, ""},
+		{"no-quota", []Setting{{"no-quota", "true"}}, -1, ""},
+		{"negative as etcd", []Setting{{"quota-bytes", "-1"}}, -1, ""},
+		{"explicit size", []Setting{{"quota-bytes", "8388608"}}, 8 << 20, ""},
+		{"contradiction", []Setting{{"no-quota", "true"}, {"quota-bytes", "8388608"}}, 0, "contradict"},
+		{"recovery needs a quota", []Setting{{"no-quota", "true"}, {"layer", "cluster"}, {"quota-recovery", "true"}}, 0, "quota-recovery needs a quota"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Build(tc.set)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.QuotaBytes != tc.want {
+				t.Errorf("QuotaBytes %d, want %d", cfg.QuotaBytes, tc.want)
+			}
+		})
+	}
+}

@@ -47,6 +47,7 @@ func (a adapter) NewView() (engine.View, error) {
 
 func (a adapter) Size() int64                           { return a.b.Size() }
 func (a adapter) SizeInUse() int64                      { return a.b.SizeInUse() }
+func (a adapter) DiskSize() int64                       { return a.b.DiskSize() }
 func (a adapter) Reclaim() error                        { return a.b.Defrag() }
 func (a adapter) WriteImage(w io.Writer) (int64, error) { return a.b.Snapshot(w) }
 

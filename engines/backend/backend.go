@@ -43,6 +43,13 @@ type Backend struct {
 	stop chan struct{}
 	done chan struct{}
 
+	// size and sizeInUse are the engine's Size and SizeInUse as of the last
+	// commit (etcd's backend refreshes its figures at the start of each
+	// transaction). The quota check reads them on every write request, so
+	// they are atomics here, the same for every engine, and never ask the
+	// engine per request.
+	size, sizeInUse atomic.Int64
+
 	closed atomic.Bool
 	stats  stats
 	errMu  sync.Mutex
@@ -98,6 +105,7 @@ func New(e engine.Engine, cfg Config) (*Backend, error) {
 	}
 	b.view = &sharedView{v: v}
 	b.view.refs.Store(1) // the backend's own reference
+	b.refreshSizes()
 	b.tx.b = b
 	b.tx.batch = e.NewBatch()
 	b.tx.buf = &overlay{trees: map[byte]*tree{}, ranges: map[byte][]keyRange{}}
@@ -267,6 +275,7 @@ func (b *Backend) Defrag() error {
 	}
 	b.view = &sharedView{v: v}
 	b.view.refs.Store(1)
+	b.refreshSizes()
 	if rerr != nil {
 		return fmt.Errorf("backend: defrag: %w", rerr)
 	}
@@ -274,11 +283,23 @@ func (b *Backend) Defrag() error {
 	return nil
 }
 
-// Size is the engine's size on disk; quota decisions use it, as etcd's do.
-func (b *Backend) Size() int64 { return b.eng.Size() }
+// refreshSizes copies the engine's sizes into the backend's atomics. Called
+// after each commit and defrag with the write lock held, and by New.
+func (b *Backend) refreshSizes() {
+	b.size.Store(b.eng.Size())
+	b.sizeInUse.Store(b.eng.SizeInUse())
+}
 
-// SizeInUse is the part of Size holding live data.
-func (b *Backend) SizeInUse() int64 { return b.eng.SizeInUse() }
+// Size is the engine's Size (etcd's backend size, which the quota compares)
+// as of the last commit: an atomic load, whatever the engine.
+func (b *Backend) Size() int64 { return b.size.Load() }
+
+// SizeInUse is the part of Size holding live data, as of the last commit.
+func (b *Backend) SizeInUse() int64 { return b.sizeInUse.Load() }
+
+// DiskSize is what the engine's files take on disk now (engine.DiskSize: it
+// may list the data directory). For results and reports only.
+func (b *Backend) DiskSize() int64 { return b.eng.DiskSize() }
 
 // Stats returns the backend's and the engine's statistics.
 func (b *Backend) Stats() Stats {

@@ -135,6 +135,7 @@ func (t *BatchTx) commit(reason string) error {
 	d := b.cfg.Clock.Since(start)
 	if err == nil {
 		err = b.swapView()
+		b.refreshSizes()
 	}
 	// Everything pending, this txn's puts included, is in the engine now (or
 	// the backend has failed): nothing is left to publish at Unlock.

@@ -138,7 +138,17 @@ func (e *Engine) commit(b *batch, sync bool) error {
 		return nil
 	})
 	db.NoSync = e.opts.NoSync
-	if observeGrowth(e.file, &e.fileSize) && !e.opts.NoSync {
+	// The high-water mark as of this commit, read as etcd's backend does at
+	// the start of its next transaction (a closed tx no longer has it).
+	hwm := e.hwm.Load()
+	if rtx, rerr := db.Begin(false); rerr == nil {
+		hwm = rtx.Size()
+		_ = rtx.Rollback()
+		e.hwm.Store(hwm)
+	}
+	// bbolt grows the file only when the high-water mark plus a page passes
+	// its size, so the file is looked at only then, not at every commit.
+	if hwm+int64(e.pageSize) > e.fileSize.Load() && e.observeGrowth() && !e.opts.NoSync {
 		e.fsyncs.Add(1) // bbolt's truncate+fsync when the file grows
 		e.growSyncs.Add(1)
 	}

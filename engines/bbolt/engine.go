@@ -57,6 +57,13 @@ type Engine struct {
 	closed  atomic.Bool // set under viewsMu
 
 	fileSize atomic.Int64 // last observed size of the db file
+	// hwm is bbolt's tx.Size() after the last commit: the high-water page id
+	// × page size, etcd's backend size. Set at commit and on (re)open, so
+	// Size is a load.
+	hwm atomic.Int64
+	// metaOps counts the file-system metadata calls made through the engine
+	// (opens, stats, directory listings and syncs); see Stats.FSMetadataOps.
+	metaOps atomic.Int64
 
 	commits, syncedCommits, fsyncs       atomic.Int64
 	bytesWritten, logicalBytes, reclaims atomic.Int64
@@ -210,12 +217,13 @@ func (e *Engine) boltOptions(file **os.File) *bolt.Options {
 		PageSize:        e.opts.PageSize,
 		Mlock:           e.opts.Mlock,
 		MmapFlags:       mmapFlags,
-		OpenFile:        captureFile(file),
+		OpenFile:        captureFile(file, &e.metaOps),
 	}
 }
 
-func captureFile(file **os.File) func(string, int, os.FileMode) (*os.File, error) {
+func captureFile(file **os.File, metaOps *atomic.Int64) func(string, int, os.FileMode) (*os.File, error) {
 	return func(name string, flag int, perm os.FileMode) (*os.File, error) {
+		metaOps.Add(1)
 		f, err := os.OpenFile(name, flag, perm)
 		if err == nil {
 			*file = f
@@ -234,8 +242,13 @@ func (e *Engine) openDB() (*bolt.DB, *os.File, error) {
 func (e *Engine) setDB(db *bolt.DB, f *os.File) {
 	e.db, e.file, e.broken = db, f, nil
 	e.pageSize = db.Info().PageSize
+	e.metaOps.Add(1)
 	if fi, err := f.Stat(); err == nil {
 		e.fileSize.Store(fi.Size())
+	}
+	if tx, err := db.Begin(false); err == nil {
+		e.hwm.Store(tx.Size())
+		_ = tx.Rollback()
 	}
 }
 
@@ -350,11 +363,17 @@ func (e *Engine) NewView() (engine.View, error) {
 	return v, nil
 }
 
-// Size implements engine.Engine: the size of the db file, including the
-// space bbolt preallocates past its high-water mark when it grows the file.
-// (etcd reports the high-water mark, tx.Size(), as its db size; Stats has it
-// as Native["bbolt.hwm_bytes"].)
-func (e *Engine) Size() int64 { return e.fileSize.Load() }
+// Size implements engine.Engine: etcd's backend size, bbolt's tx.Size() (the
+// high-water page id × page size) as of the last commit. Free pages are in
+// it; the space bbolt preallocates past the high-water mark when it grows
+// the file (up to 16 MiB at a time) is not: that is DiskSize. A fresh store
+// is a few pages, so a small quota admits writes until the data nears it.
+func (e *Engine) Size() int64 { return e.hwm.Load() }
+
+// DiskSize implements engine.Engine: the size of the db file, grow slack
+// included, as last observed (at open, and whenever a commit could have
+// grown it).
+func (e *Engine) DiskSize() int64 { return e.fileSize.Load() }
 
 // SizeInUse implements engine.Engine. Like etcd it is the high-water mark
 // (tx.Size()) minus free pages; we subtract pending pages too (pages freed by
@@ -368,16 +387,10 @@ func (e *Engine) SizeInUse() int64 {
 	if e.db == nil {
 		return 0
 	}
-	var hwm int64
-	if err := e.db.View(func(tx *bolt.Tx) error { hwm = tx.Size(); return nil }); err != nil {
-		return 0
-	}
+	hwm := e.hwm.Load()
 	st := e.db.Stats()
 	inUse := hwm - int64(st.FreePageN+st.PendingPageN)*int64(e.pageSize)
-	if size := e.Size(); inUse > size {
-		inUse = size
-	}
-	return max(inUse, 0)
+	return min(max(inUse, 0), hwm)
 }
 
 // WriteImage implements engine.Engine with bbolt's tx.WriteTo, which is what
@@ -459,6 +472,7 @@ func (e *Engine) Stats() engine.Stats {
 		BytesWritten:  e.bytesWritten.Load(),
 		LogicalBytes:  e.logicalBytes.Load(),
 		Reclaims:      e.reclaims.Load(),
+		FSMetadataOps: e.metaOps.Load(),
 	}
 	a := &e.txAcc
 	s.Native = map[string]float64{
@@ -473,7 +487,8 @@ func (e *Engine) Stats() engine.Stats {
 		"bbolt.tx.node_count":         float64(a.GetNodeCount()),
 		"bbolt.grow_syncs":            float64(e.growSyncs.Load()),
 		"bbolt.reclaim_bytes_written": float64(e.reclaimBytes.Load()),
-		"bbolt.file_size":             float64(e.Size()),
+		"bbolt.file_size":             float64(e.DiskSize()),
+		"bbolt.hwm_bytes":             float64(e.Size()),
 	}
 	e.dbMu.RLock()
 	if e.db != nil {
@@ -508,12 +523,13 @@ func (e *Engine) addTxStats(t *bolt.TxStats) {
 	a.IncWriteTime(t.GetWriteTime())
 }
 
-// observeGrowth refreshes the cached file size from f and reports whether
-// the file grew (bbolt grows it by truncate + fsync inside a commit).
-func observeGrowth(f *os.File, last *atomic.Int64) bool {
-	fi, err := f.Stat()
+// observeGrowth refreshes the cached file size from the db file and reports
+// whether the file grew (bbolt grows it by truncate + fsync inside a commit).
+func (e *Engine) observeGrowth() bool {
+	e.metaOps.Add(1)
+	fi, err := e.file.Stat()
 	if err != nil {
 		return false
 	}
-	return last.Swap(fi.Size()) < fi.Size()
+	return e.fileSize.Swap(fi.Size()) < fi.Size()
 }

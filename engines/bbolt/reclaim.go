@@ -74,6 +74,7 @@ func (e *Engine) Reclaim() error {
 		_ = os.Remove(tmpPath)
 		return e.reopenAfter(fmt.Errorf("bbolt: reclaim: renaming %s to %s: %w", tmpPath, e.path, err))
 	}
+	e.metaOps.Add(1)
 	dirErr := syncDir(e.dir)
 	if dirErr == nil {
 		fsyncs++

@@ -13,9 +13,12 @@
 //   - Consistent read views: a View sees exactly the batches committed before it
 //     was opened, never a later one, and never blocks a writer.
 //   - Ordered forward scans over [start, end) with a limit.
-//   - Size on disk and size in use, space reclamation, a consistent image of the
-//     whole store streamed to an io.Writer (and, per engine, a constructor that
-//     opens an engine from such an image), statistics, and Close.
+//   - Three sizes: the backend size etcd's quota compares (Size), the part
+//     of it in use (SizeInUse), both from in-memory state, and what the files
+//     take on disk (DiskSize, which may list the directory); space
+//     reclamation, a consistent image of the whole store streamed to an
+//     io.Writer (and, per engine, a constructor that opens an engine from
+//     such an image), statistics, and Close.
 //
 // Value lifetime: a value returned by View.Get is valid until the View is closed
 // and must not be modified; keys and values passed to a Scan callback are valid

@@ -49,12 +49,24 @@ type Engine interface {
 	NewBatch() Batch
 	// NewView opens a consistent read view of everything committed so far.
 	NewView() (View, error)
-	// Size is the space the store takes on disk, in bytes (bbolt: the file size;
-	// pebble: the total size of its files).
+	// Size is the backend size etcd's quota compares, in bytes: bbolt: the
+	// high-water mark of the file (tx.Size(), last page id × page size, free
+	// pages included, the grow slack past it excluded), exactly etcd's figure;
+	// pebble: the bytes of the files pebble holds (DiskSpaceUsage of its
+	// in-memory metrics: live, obsolete and zombie sstables, WAL, MANIFEST);
+	// memory: key and value bytes. It reads in-memory state only, never the
+	// file system, but it may cost a metrics read: callers on a request path
+	// use the batching layer's copy, refreshed at each commit, as etcd does.
 	Size() int64
-	// SizeInUse is the part of Size that holds live data (bbolt: Size minus free
-	// pages; pebble: live sstables plus WAL; memory: key and value bytes).
+	// SizeInUse is the part of Size that holds live data (bbolt: Size minus
+	// free and pending pages; pebble: live sstables and blob files plus the
+	// WAL; memory: key and value bytes). In-memory state only, like Size.
 	SizeInUse() int64
+	// DiskSize is what the engine's files take as `du --apparent-size` sees
+	// them (bbolt: the file with its grow slack; pebble: every file in its
+	// directory; memory: its data). It may list and stat files: for results
+	// and reports only, never on a request path.
+	DiskSize() int64
 	// Reclaim returns space freed by deletions to the file system: bbolt copies
 	// every bucket into a new file and swaps it in (etcd's defrag); pebble runs a
 	// manual compaction of the whole key space. It waits for open views to close
@@ -126,6 +138,13 @@ type Stats struct {
 	LogicalBytes int64
 	// Reclaims counts completed Reclaim calls.
 	Reclaims int64
+	// FSMetadataOps counts the file-system metadata calls the engine and the
+	// library under it made (open, create, list, stat, remove, rename, lock,
+	// mkdir), where the engine can observe them. They belong to opens,
+	// flushes, compactions and commits, never to a single read or write: the
+	// parity test holds every engine to that. The directory sampling that
+	// DiskSize and Stats do for their callers is not in it.
+	FSMetadataOps int64
 	// Native holds engine-specific metrics under flat names, for example
 	// "bbolt.tx.page_alloc_bytes" or "pebble.l0.files". One name is shared:
 	// RetainedBytesMetric.
@@ -156,5 +175,6 @@ func (s Stats) Sub(o Stats) Stats {
 	d.BytesWritten -= o.BytesWritten
 	d.LogicalBytes -= o.LogicalBytes
 	d.Reclaims -= o.Reclaims
+	d.FSMetadataOps -= o.FSMetadataOps
 	return d
 }

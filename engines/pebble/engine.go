@@ -15,6 +15,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"etcdlab/engines/engine"
+	"etcdlab/internal/vfsutil"
 )
 
 // Name is the engine's registered name.
@@ -48,6 +49,8 @@ type Engine struct {
 	db       *pdb.DB
 	counters *fsCounters
 	cfs      *countingFS
+	meta     *vfsutil.MetaCountingFS // under cfs: counts the engine's metadata calls
+	sampleFS *vfsutil.MetaCountingFS // DiskSize's and Stats' directory sampling
 
 	commits, syncedCommits, logicalBytes, reclaims atomic.Int64
 	writeStalls, backgroundErrors                  atomic.Int64
@@ -126,7 +129,13 @@ func open(dir string, opts Options) (*Engine, error) {
 		views:    map[*view]struct{}{},
 	}
 	e.cond = sync.NewCond(&e.mu)
-	e.cfs = &countingFS{FS: opts.FS, c: e.counters}
+	// Every use of the engine's file system from here on, pebble's and ours,
+	// is counted as metadata work, except the sampling in DiskSize and Stats,
+	// which callers make on their own behalf (sampleFS).
+	e.sampleFS = vfsutil.NewMetaCountingFS(opts.FS)
+	e.meta = vfsutil.NewMetaCountingFS(opts.FS)
+	e.opts.FS = e.meta
+	e.cfs = &countingFS{FS: e.meta, c: e.counters}
 	logger := quietLogger{log: log.New(os.Stderr, "pebble "+dir+": ", log.LstdFlags)}
 	maxComp := opts.MaxConcurrentCompactions
 	po := &pdb.Options{
@@ -219,21 +228,34 @@ func (e *Engine) leave(gated bool) {
 	e.mu.Unlock()
 }
 
-// Size is the total size of the files in dir (the sum of their lengths as
-// stat reports them), like bbolt's file size. It counts everything pebble keeps
-// there: live and not yet deleted sstables, WAL files (including a recycled
-// one), MANIFEST, OPTIONS and marker files. Preallocated but unwritten WAL
-// space is not counted; Stats().Native["pebble.fs.allocated_bytes"] is the
-// space allocated on the device, and "pebble.disk_space_usage" pebble's own
-// estimate, which leaves some of these files out.
+// Size implements engine.Engine: the bytes of the files pebble holds, from
+// its in-memory metrics (DiskSpaceUsage: live, obsolete and zombie sstables
+// and blob files, the WAL with the files kept for recycling, MANIFEST and
+// OPTIONS), the LSM counterpart of bbolt's high-water mark: space freed by
+// deletions stays in it until compaction drops it, as free pages stay in
+// bbolt's until defrag. No file-system call. 0 after Close.
 func (e *Engine) Size() int64 {
-	names, err := e.opts.FS.List(e.dir)
+	if err := e.enter(false); err != nil {
+		return 0
+	}
+	defer e.leave(false)
+	m := e.db.Metrics()
+	return int64(m.DiskSpaceUsage())
+}
+
+// DiskSize implements engine.Engine: the total size of the files in the data
+// directory (SSTs, WAL, MANIFEST, OPTIONS, markers), as du's apparent size.
+// Preallocated but unwritten WAL space is not counted; Native
+// "pebble.fs.allocated_bytes" is the space allocated on the device. It lists
+// and stats the directory: for results and reports only.
+func (e *Engine) DiskSize() int64 {
+	names, err := e.sampleFS.List(e.dir)
 	if err != nil {
 		return 0
 	}
 	var total int64
 	for _, n := range names {
-		fi, err := e.opts.FS.Stat(e.opts.FS.PathJoin(e.dir, n))
+		fi, err := e.sampleFS.Stat(e.sampleFS.PathJoin(e.dir, n))
 		if err != nil || fi.IsDir() {
 			continue
 		}
@@ -259,13 +281,13 @@ func (e *Engine) SizeInUse() int64 {
 // which unlike Size includes the WAL space pebble preallocates; -1 when the
 // FS does not expose it (in-memory FS).
 func (e *Engine) allocated() int64 {
-	names, err := e.opts.FS.List(e.dir)
+	names, err := e.sampleFS.List(e.dir)
 	if err != nil {
 		return -1
 	}
 	var total int64
 	for _, n := range names {
-		fi, err := e.opts.FS.Stat(e.opts.FS.PathJoin(e.dir, n))
+		fi, err := e.sampleFS.Stat(e.sampleFS.PathJoin(e.dir, n))
 		if err != nil || fi.IsDir() {
 			continue
 		}
@@ -288,6 +310,7 @@ func (e *Engine) Stats() engine.Stats {
 		BytesWritten:  e.counters.bytes.Load(),
 		LogicalBytes:  e.logicalBytes.Load(),
 		Reclaims:      e.reclaims.Load(),
+		FSMetadataOps: e.meta.MetadataOps(),
 	}
 	if err := e.enter(false); err != nil {
 		e.mu.Lock()
@@ -317,36 +340,37 @@ func (e *Engine) native() map[string]float64 {
 	m := e.db.Metrics()
 	total := m.Total()
 	n := map[string]float64{
-		"pebble.w_amp":                   total.WriteAmp(),
-		"pebble.read_amp":                float64(m.ReadAmp()),
-		"pebble.compactions":             float64(m.Compact.Count),
-		"pebble.compactions.default":     float64(m.Compact.DefaultCount),
-		"pebble.compactions.delete_only": float64(m.Compact.DeleteOnlyCount),
-		"pebble.compactions.move":        float64(m.Compact.MoveCount),
-		"pebble.compactions.in_progress": float64(m.Compact.NumInProgress),
-		"pebble.compaction_debt_bytes":   float64(m.Compact.EstimatedDebt),
-		"pebble.flushes":                 float64(m.Flush.Count),
-		"pebble.memtable.size":           float64(m.MemTable.Size),
-		"pebble.memtable.count":          float64(m.MemTable.Count),
-		"pebble.block_cache.size":        float64(m.BlockCache.Size),
-		"pebble.block_cache.hits":        float64(m.BlockCache.Hits),
-		"pebble.block_cache.misses":      float64(m.BlockCache.Misses),
-		"pebble.wal.files":               float64(m.WAL.Files),
-		"pebble.wal.obsolete_files":      float64(m.WAL.ObsoleteFiles),
-		engine.RetainedBytesMetric:       float64(m.WAL.ObsoletePhysicalSize),
-		"pebble.wal.size":                float64(m.WAL.Size),
-		"pebble.wal.bytes_in":            float64(m.WAL.BytesIn),
-		"pebble.wal.bytes_written":       float64(m.WAL.BytesWritten),
-		"pebble.table.live_bytes":        float64(m.Table.Local.LiveSize),
-		"pebble.table.obsolete_bytes":    float64(m.Table.Local.ObsoleteSize),
-		"pebble.table.zombie_bytes":      float64(m.Table.Local.ZombieSize),
-		"pebble.tombstones":              float64(m.Keys.TombstoneCount),
-		"pebble.snapshots":               float64(m.Snapshots.Count),
-		"pebble.disk_space_usage":        float64(m.DiskSpaceUsage()),
-		"pebble.write_stalls":            float64(e.writeStalls.Load()),
-		"pebble.background_errors":       float64(e.backgroundErrors.Load()),
-		"pebble.fs.sync_ranges":          float64(e.counters.syncRanges.Load()),
-		"pebble.fs.allocated_bytes":      float64(e.allocated()),
+		"pebble.w_amp":                    total.WriteAmp(),
+		"pebble.read_amp":                 float64(m.ReadAmp()),
+		"pebble.compactions":              float64(m.Compact.Count),
+		"pebble.compactions.default":      float64(m.Compact.DefaultCount),
+		"pebble.compactions.delete_only":  float64(m.Compact.DeleteOnlyCount),
+		"pebble.compactions.move":         float64(m.Compact.MoveCount),
+		"pebble.compactions.in_progress":  float64(m.Compact.NumInProgress),
+		"pebble.compaction_debt_bytes":    float64(m.Compact.EstimatedDebt),
+		"pebble.flushes":                  float64(m.Flush.Count),
+		"pebble.memtable.size":            float64(m.MemTable.Size),
+		"pebble.memtable.count":           float64(m.MemTable.Count),
+		"pebble.block_cache.size":         float64(m.BlockCache.Size),
+		"pebble.block_cache.hits":         float64(m.BlockCache.Hits),
+		"pebble.block_cache.misses":       float64(m.BlockCache.Misses),
+		"pebble.wal.files":                float64(m.WAL.Files),
+		"pebble.wal.obsolete_files":       float64(m.WAL.ObsoleteFiles),
+		engine.RetainedBytesMetric:        float64(m.WAL.ObsoletePhysicalSize),
+		"pebble.wal.size":                 float64(m.WAL.Size),
+		"pebble.wal.bytes_in":             float64(m.WAL.BytesIn),
+		"pebble.wal.bytes_written":        float64(m.WAL.BytesWritten),
+		"pebble.table.live_bytes":         float64(m.Table.Local.LiveSize),
+		"pebble.table.obsolete_bytes":     float64(m.Table.Local.ObsoleteSize),
+		"pebble.table.zombie_bytes":       float64(m.Table.Local.ZombieSize),
+		"pebble.tombstones":               float64(m.Keys.TombstoneCount),
+		"pebble.snapshots":                float64(m.Snapshots.Count),
+		"pebble.disk_space_usage":         float64(m.DiskSpaceUsage()),
+		"pebble.write_stalls":             float64(e.writeStalls.Load()),
+		"pebble.background_errors":        float64(e.backgroundErrors.Load()),
+		"pebble.fs.sync_ranges":           float64(e.counters.syncRanges.Load()),
+		"pebble.fs.allocated_bytes":       float64(e.allocated()),
+		"pebble.fs.sampling_metadata_ops": float64(e.sampleFS.MetadataOps()),
 	}
 	for i := range m.Levels {
 		l := &m.Levels[i]
