@@ -52,6 +52,8 @@ type Options struct {
 	ReportOnly bool
 	// Scale multiplies every case's request total (after Quick). Default 1.
 	Scale float64
+	// Cases names the cases to run ("put c=1000", ...); default all.
+	Cases []string
 }
 
 var allSystems = []string{"etcd", "etcdlab-bbolt", "etcdlab-pebble"}
@@ -100,6 +102,12 @@ func (o *Options) Validate() error {
 			errs = append(errs, fmt.Errorf("-nodes: %d nodes not supported (1 or 3)", n))
 		}
 	}
+	known := caseNames(defaultCases(false, 1))
+	for _, c := range o.Cases {
+		if !slices.Contains(known, c) {
+			errs = append(errs, fmt.Errorf("-cases: unknown case %q (known: %s)", c, strings.Join(known, ", ")))
+		}
+	}
 	if o.Scale <= 0 || o.Scale > 100 {
 		errs = append(errs, fmt.Errorf("-scale %g: must be in (0, 100]", o.Scale))
 	}
@@ -117,6 +125,8 @@ func main() {
 	flag.StringVar(&systems, "systems", strings.Join(allSystems, ","), "systems to compare")
 	flag.StringVar(&nodes, "nodes", "1,3", "cluster sizes to run")
 	flag.Float64Var(&o.Scale, "scale", 1, "multiply every case's request total")
+	var cases string
+	flag.StringVar(&cases, "cases", "", `cases to run, comma-separated (default all: "`+strings.Join(caseNames(defaultCases(false, 1)), `,`)+`")`)
 	flag.BoolVar(&o.ReportOnly, "report-only", false, "rewrite the report from OUT/results.json without running anything")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -124,6 +134,7 @@ func main() {
 		os.Exit(2)
 	}
 	o.Systems = splitList(systems)
+	o.Cases = splitList(cases)
 	for _, s := range splitList(nodes) {
 		n, err := strconv.Atoi(s)
 		if err != nil {
@@ -191,7 +202,7 @@ func run(ctx context.Context, o Options) error {
 		Systems: o.Systems,
 		Nodes:   o.Nodes,
 	}
-	cases := defaultCases(o.Quick, o.Scale)
+	cases := selectCases(defaultCases(o.Quick, o.Scale), o.Cases)
 	res.Cases = cases
 	runDir := filepath.Join(out, "run")
 	if err := os.RemoveAll(runDir); err != nil {
@@ -243,4 +254,28 @@ func rotate(s []string, k int) []string {
 	}
 	k %= len(s)
 	return append(slices.Clone(s[k:]), s[:k]...)
+}
+
+// caseNames lists the cases' names in order.
+func caseNames(cs []Case) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.Name
+	}
+	return out
+}
+
+// selectCases keeps the named cases, in their default order (all when names
+// is empty).
+func selectCases(cs []Case, names []string) []Case {
+	if len(names) == 0 {
+		return cs
+	}
+	var out []Case
+	for _, c := range cs {
+		if slices.Contains(names, c.Name) {
+			out = append(out, c)
+		}
+	}
+	return out
 }

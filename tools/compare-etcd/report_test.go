@@ -48,10 +48,11 @@ func TestWriteReport(t *testing.T) {
 	rep := string(b)
 	for _, want := range []string{
 		"| put c=1000 | 1000 | 1.000 | 10.000 | 1500 **1.50×** | 1.000 | 5.000 | — (6 failed) | — | — |",
-		"bbolt 1500 vs etcd 1000 req/s = **1.50×**, p99 5.00 vs 10.00 ms",
-		"bbolt ahead in 2 of 2 repeats — **met**",
+		// Faster than etcd is outside the fidelity band, not a win.
+		"- put c=1: bbolt 1500 vs etcd 1000 req/s = **1.50×**, p99 5.00 vs 10.00 ms (**0.50×**); bbolt ahead in 2 of 2 repeats — **outside**",
 		// range-lin c=1000: mean (1500+100)/2 = 800 < 1000.
-		"bbolt 800 vs etcd 1000 req/s = **0.80×** (pebble 0.80×); bbolt ahead in 1 of 2 repeats — **not met**",
+		"- range-lin c=1000: bbolt 800 vs etcd 1000 req/s = **0.80×**, p99 5.00 vs 10.00 ms (**0.50×**); bbolt ahead in 1 of 2 repeats — **outside**",
+		"- put c=1: pebble 800 vs bbolt 1500 req/s = **0.53×**",
 		"--key-space-size=100000",
 	} {
 		if !strings.Contains(rep, want) {
@@ -62,6 +63,25 @@ func TestWriteReport(t *testing.T) {
 		st, err := os.Stat(filepath.Join(dir, png))
 		if err != nil || st.Size() < 1000 {
 			t.Errorf("plot %s missing or empty: %v", png, err)
+		}
+	}
+}
+
+// TestWriteReportSelectedCases: a run of one case (-cases) writes its report
+// and only the figures that have data.
+func TestWriteReportSelectedCases(t *testing.T) {
+	dir := t.TempDir()
+	r := synthetic()
+	r.Cases = selectCases(r.Cases, []string{"put c=1000"})
+	if err := writeReport(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "p99-1client-1node.png")); err == nil {
+		t.Error("a 1-client figure was drawn for a run without 1-client cases")
+	}
+	for _, png := range []string{"throughput-1node.png", "p99-1000clients-1node.png"} {
+		if _, err := os.Stat(filepath.Join(dir, png)); err != nil {
+			t.Errorf("plot %s: %v", png, err)
 		}
 	}
 }
