@@ -61,11 +61,7 @@ func BenchmarkRecord(b *testing.B) {
 }
 
 // BenchmarkPipeline runs workloads against every layer and engine with the
-// same runner as `etcdlab run`: b.N is the op count, split over 4 clients.
-// Metrics: ops/s, p50/p99/p999 latency in ns, fsyncs/op and write
-// amplification (disk bytes / logical bytes). ns/op is reported as wall
-// time per op of the measured phase (1/throughput), not counting the
-// preload.
+// same runner as `etcdlab run` (see runForBenchmark for the metrics).
 func BenchmarkPipeline(b *testing.B) {
 	type point struct {
 		layer string
@@ -77,28 +73,42 @@ func BenchmarkPipeline(b *testing.B) {
 			for _, wl := range []string{"ycsb-a", "etcd-put"} {
 				name := fmt.Sprintf("layer=%s/engine=%s/nodes=%d/workload=%s", p.layer, eng, p.nodes, wl)
 				b.Run(name, func(b *testing.B) {
-					const clients = 4
-					spec := smallSpec(b, wl, 10_000)
-					cfg := Config{Layer: p.layer, Engine: eng, Nodes: p.nodes, Workload: spec, Seed: 1,
-						Clients: clients, Ops: int64(max(b.N, clients)), DataDir: b.TempDir()}
-					o, err := Run(context.Background(), cfg)
-					if err != nil {
-						b.Fatal(err)
-					}
-					r := o.Result
-					s := r.Summary
-					if s.Errors > 0 {
-						b.Fatalf("%d errors: %v", s.Errors, s.ErrorsByMessage)
-					}
-					b.ReportMetric(1e9/s.ThroughputOpsS, "ns/op")
-					b.ReportMetric(s.ThroughputOpsS, "ops/s")
-					b.ReportMetric(s.Latency.P50Us*1e3, "p50-ns")
-					b.ReportMetric(s.Latency.P99Us*1e3, "p99-ns")
-					b.ReportMetric(s.Latency.P999Us*1e3, "p999-ns")
-					b.ReportMetric(float64(r.Fsyncs.WAL+r.Fsyncs.Engine)/float64(s.Ops), "fsyncs/op")
-					b.ReportMetric(r.Disk.WriteAmplification, "w-amp")
+					cfg := Config{Layer: p.layer, Engine: eng, Nodes: p.nodes, Workload: smallSpec(b, wl, 10_000), Seed: 1, Clients: 4}
+					runForBenchmark(b, cfg)
 				})
 			}
 		}
 	}
+}
+
+// runForBenchmark runs cfg as a benchmark: b.N is the op count (at least
+// one per client), measured from the first op (no warm-up), in a fresh
+// directory under b.TempDir. It reports ns/op as wall time per op of the
+// measured phase (1/throughput, not counting the preload), ops/s,
+// p50/p99/p999 latency in ns, cpu-ns/op (process CPU time per op, every
+// in-process node included), fsyncs/op and write amplification (disk bytes
+// / logical bytes), and fails the benchmark on any op error.
+func runForBenchmark(b *testing.B, cfg Config) *Outcome {
+	b.Helper()
+	cfg.EnsureDefaults()
+	cfg.Ops, cfg.Duration, cfg.Warmup = int64(max(b.N, cfg.Clients)), 0, 0
+	cfg.DataDir = b.TempDir()
+	o, err := Run(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := o.Result
+	s := r.Summary
+	if s.Errors > 0 {
+		b.Fatalf("%d errors: %v", s.Errors, s.ErrorsByMessage)
+	}
+	b.ReportMetric(1e9/s.ThroughputOpsS, "ns/op")
+	b.ReportMetric(s.ThroughputOpsS, "ops/s")
+	b.ReportMetric(s.Latency.P50Us*1e3, "p50-ns")
+	b.ReportMetric(s.Latency.P99Us*1e3, "p99-ns")
+	b.ReportMetric(s.Latency.P999Us*1e3, "p999-ns")
+	b.ReportMetric(s.CPUPerOpUs*1e3, "cpu-ns/op")
+	b.ReportMetric(float64(r.Fsyncs.WAL+r.Fsyncs.Engine)/float64(s.Ops), "fsyncs/op")
+	b.ReportMetric(r.Disk.WriteAmplification, "w-amp")
+	return o
 }

@@ -44,7 +44,11 @@
 //     heap, GC pauses, bytes written to disk (/proc/self/io), WAL and
 //     engine fsyncs and db size go on the timeline, with the layer's events.
 //     Write amplification is disk bytes written / logical (key + value)
-//     bytes of the acknowledged writes, over the measured phase.
+//     bytes of the acknowledged writes, over the measured phase. The
+//     process's CPU time (getrusage: every in-process node, the clients and
+//     the harness) from the start of the measured phase to the end of its
+//     flush, per acknowledged op, is the run's CPU cost per op: work, which
+//     a noisy shared machine disturbs far less than wall time.
 //  6. Cancelling the context during the measured phase stops the clients
 //     (in-flight ops get drainGrace to finish), and the figures measured so
 //     far are returned with Interrupted set; RunToDir still writes them.
@@ -53,5 +57,6 @@
 //     after measuring.
 //
 // The harness's own cost is measured by BenchmarkHarness (no-op target) and
-// BenchmarkRecord; BenchmarkPipeline runs the real layers.
+// BenchmarkRecord; BenchmarkPipeline runs the real layers, and
+// BenchmarkParity the points of the parity experiment (package sweep).
 package bench

@@ -505,7 +505,7 @@ func runTarget(ctx context.Context, cfg Config, ks *workloads.KeySpace, t Target
 		}
 		smp.WALFsyncs = st.WALFsyncs - stats0.WALFsyncs
 		smp.EngFsyncs = st.EngineFsyncs - stats0.EngineFsyncs
-		smp.DBSize = st.DBSize
+		smp.DBSize, smp.DBSizeInUse, smp.DBQuotaSize = st.DBSize, st.DBSizeInUse, st.DBQuotaSize
 		timeline = append(timeline, smp)
 		prog.update(end-r.warm, &smp, rec)
 	}
@@ -602,11 +602,12 @@ loop:
 	if res0.DiskWritten >= 0 && res1.DiskWritten >= 0 && res1.DiskWritten-res0.DiskWritten > 0 {
 		d.BytesWritten, d.BytesWrittenSource = res1.DiskWritten-res0.DiskWritten, "proc-io"
 	}
-	d.DBSizeBytes, d.DBSizeInUseBytes = stats1.DBSize, stats1.DBSizeInUse
+	d.DBSizeBytes, d.DBSizeInUseBytes, d.DBQuotaSizeBytes = stats1.DBSize, stats1.DBSizeInUse, stats1.DBQuotaSize
 	d.WALBytes = stats1.WALBytesWritten - stats0.WALBytesWritten
 	if s.LogicalBytes > 0 {
 		d.WriteAmplification = float64(d.BytesWritten) / float64(s.LogicalBytes)
 	}
+	cpuPerOp(s, res0, res1)
 	res.Fsyncs.WAL = stats1.WALFsyncs - stats0.WALFsyncs
 	res.Fsyncs.Engine = stats1.EngineFsyncs - stats0.EngineFsyncs
 	res.Memory = results.Memory{
@@ -631,6 +632,19 @@ loop:
 	sort.SliceStable(timeline, func(i, j int) bool { return timeline[i].T < timeline[j].T })
 
 	return &Outcome{Result: res, Latency: rec.latLog, Service: rec.svcLog, Timeline: timeline, Start: measureWall}, nil
+}
+
+// cpuPerOp fills the summary's CPU figures from the samples taken when the
+// measured phase began and after its flush, unless getrusage failed.
+func cpuPerOp(s *results.Summary, res0, res1 resources) {
+	if res0.CPUUser < 0 || res1.CPUUser < 0 {
+		return
+	}
+	s.CPUUserS = float64(res1.CPUUser-res0.CPUUser) / 1e9
+	s.CPUSysS = float64(res1.CPUSys-res0.CPUSys) / 1e9
+	if s.Ops > 0 {
+		s.CPUPerOpUs = (s.CPUUserS + s.CPUSysS) * 1e6 / float64(s.Ops)
+	}
 }
 
 // recoveryPhases runs the recovery measurements cfg asks for, after the

@@ -6,6 +6,8 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+
+	"golang.org/x/sys/unix"
 )
 
 // resources is one sample of the process's resource use.
@@ -15,6 +17,11 @@ type resources struct {
 	GCPauseTotal int64 // cumulative GC stop-the-world pause, ns
 	NumGC        int64
 	DiskWritten  int64 // /proc/self/io write_bytes (-1 if unknown)
+	// CPUUser and CPUSys are the process's cumulative CPU time in ns
+	// (getrusage RUSAGE_SELF: every thread, so every in-process node, the
+	// clients and the harness), -1 if unknown. It counts work, not waiting:
+	// a figure a shared, noisy machine disturbs far less than wall time.
+	CPUUser, CPUSys int64
 }
 
 // sampleResources reads /proc/self/statm, /proc/self/io and the Go runtime's
@@ -29,7 +36,18 @@ func sampleResources() resources {
 	r.NumGC = int64(ms.NumGC)
 	r.RSS = readRSS()
 	r.DiskWritten = readWriteBytes()
+	r.CPUUser, r.CPUSys = readCPU()
 	return r
+}
+
+// readCPU returns the process's user and system CPU time in ns, or -1, -1
+// where getrusage fails.
+func readCPU() (user, sys int64) {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		return -1, -1
+	}
+	return ru.Utime.Nano(), ru.Stime.Nano()
 }
 
 func readRSS() int64 {

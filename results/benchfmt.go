@@ -31,8 +31,9 @@ func sanitize(s string) string {
 // WriteBench writes r in Go benchmark format: the header benchstat uses to
 // group runs, one BenchmarkRun line with the run's totals, and one line per
 // op kind. The iteration count is the number of ops. On the run line ns/op
-// is wall time per op across all clients (the inverse of throughput); on an
-// op kind's line it is that kind's mean latency.
+// is wall time per op across all clients (the inverse of throughput) and
+// cpu-ns/op the process's CPU time per op; on an op kind's line ns/op is
+// that kind's mean latency.
 func WriteBench(w io.Writer, r *Result) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "goos: %s\ngoarch: %s\npkg: %s\n", r.Env.GOOS, r.Env.GOARCH, defaultPkgLabel)
@@ -54,10 +55,14 @@ func WriteBench(w io.Writer, r *Result) error {
 		fsyncsPerOp = float64(r.Fsyncs.WAL+r.Fsyncs.Engine) / float64(s.Ops)
 	}
 	all := r.Summary.Latency
-	fmt.Fprintf(bw, "%s%s \t%d\t%s ns/op\t%s ops/s\t%s p50-ns\t%s p99-ns\t%s p999-ns\t%s fsyncs/op\t%s w-amp\t%d peak-rss-B\n",
+	fmt.Fprintf(bw, "%s%s \t%d\t%s ns/op\t%s ops/s\t%s p50-ns\t%s p99-ns\t%s p999-ns\t%s fsyncs/op\t%s w-amp\t%d peak-rss-B",
 		name, suffix, s.Ops, num(nsPerOp), num(s.ThroughputOpsS),
 		num(all.P50Us*1e3), num(all.P99Us*1e3), num(all.P999Us*1e3),
 		num(fsyncsPerOp), num(r.Disk.WriteAmplification), r.Memory.PeakRSSBytes)
+	if s.CPUPerOpUs > 0 {
+		fmt.Fprintf(bw, "\t%s cpu-ns/op", num(s.CPUPerOpUs*1e3))
+	}
+	fmt.Fprintln(bw)
 	kinds := make([]string, 0, len(r.Ops))
 	for k := range r.Ops {
 		kinds = append(kinds, k)

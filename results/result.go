@@ -184,6 +184,16 @@ type Summary struct {
 	PreloadS       float64 `json:"preload_s"`
 	WarmupOps      int64   `json:"warmup_ops"`
 	LogicalBytes   int64   `json:"logical_bytes_written"`
+	// CPUUserS and CPUSysS are the process's CPU time (getrusage) from the
+	// start of the measured phase until its writes are flushed: every
+	// thread, so every node of an in-process cluster, the clients and the
+	// harness (an --endpoints run counts only its clients). CPUPerOpUs is
+	// (user + sys) per acknowledged op in µs: the work an op costs, which
+	// waiting (fsyncs, a busy neighbour on a shared machine) does not
+	// inflate. Absent when the kernel did not report it.
+	CPUUserS   float64 `json:"cpu_user_s,omitempty"`
+	CPUSysS    float64 `json:"cpu_sys_s,omitempty"`
+	CPUPerOpUs float64 `json:"cpu_per_op_us,omitempty"`
 	// Latency is over every op kind together (microseconds).
 	Latency         Latency          `json:"latency"`
 	ErrorsByMessage map[string]int64 `json:"errors_by_message,omitempty"`
@@ -223,9 +233,17 @@ type Disk struct {
 	BytesWrittenSource string `json:"bytes_written_source"`
 	// LayerBytesWritten is what the engine and WAL say they wrote.
 	LayerBytesWritten int64 `json:"layer_bytes_written"`
-	DBSizeBytes       int64 `json:"db_size_bytes"`
-	DBSizeInUseBytes  int64 `json:"db_size_in_use_bytes"`
-	WALBytes          int64 `json:"wal_bytes"`
+	// Three sizes of the db, the largest over nodes at the end of the run:
+	// DBSizeBytes is what its files take on disk (du's apparent size; bbolt's
+	// grow slack included); DBSizeInUseBytes the part holding live data;
+	// DBQuotaSizeBytes the backend size the quota compares (etcd's
+	// "dbSize": bbolt's high-water mark; pebble's DiskSpaceUsage). See
+	// engine.Engine's Size, SizeInUse and DiskSize. An --endpoints run knows
+	// only what the servers' Status reports: the last two.
+	DBSizeBytes      int64 `json:"db_size_bytes"`
+	DBSizeInUseBytes int64 `json:"db_size_in_use_bytes"`
+	DBQuotaSizeBytes int64 `json:"db_quota_size_bytes"`
+	WALBytes         int64 `json:"wal_bytes"`
 	// WriteAmplification is BytesWritten / logical bytes written (key and
 	// value bytes of the acknowledged writes), 0 when nothing was written.
 	WriteAmplification float64 `json:"write_amplification"`

@@ -7,6 +7,8 @@
 //   - Parameter names are the run flags (package runflags): a sweep point
 //     is exactly `etcdlab run` with those flags, so a parameter means what
 //     its flag means. Engines are the parameter "engine", swept first.
+//   - Points are the product less those an Exclude rule drops (a
+//     combination that is not a run, e.g. "layer=mvcc nodes!=1").
 //   - Every point's configuration is built and validated before the first
 //     run: a bad value fails the sweep at once, naming every problem.
 //   - Order: repeat k of every point runs before repeat k+1 of any, and the
@@ -25,4 +27,12 @@
 //     returns ErrInterrupted after rewriting the report of what finished.
 //   - A run that fails is logged and the sweep goes on; Run returns the
 //     failures joined after writing the report.
+//
+// Experiments (Experiment, Experiments) are preset Specs. Most sweep one
+// or two knobs over both engines; "parity" sweeps the layer (mvcc vs
+// cluster of 1 and 3 nodes) under puts and gets, and its report gets a
+// Parity section checking that the cost the cluster adds per op is the
+// same for every engine (results/report.ComputeParity). Spec.RunConfig gives
+// a point's exact run configuration, so bench's BenchmarkParity runs the
+// same points under go test -bench.
 package sweep

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -51,6 +52,13 @@ type Spec struct {
 	Engines []string
 	// Fixed run flags for every run (e.g. duration=3s, layer=mvcc).
 	Fixed []runflags.Setting
+	// Exclude drops points from the product, for combinations that are not
+	// a run (nodes is read only by the cluster layer, so "layer=mvcc
+	// nodes!=1"). A rule is space-separated terms, each name=value or
+	// name!=value; it drops every point whose values (swept, else fixed)
+	// satisfy all its terms. A term on a name neither swept nor fixed never
+	// holds.
+	Exclude []string
 	// Repeat is the number of runs per point. Default 3.
 	Repeat int
 	// Seed drives the run order. Default 1.
@@ -113,6 +121,8 @@ func (s *Spec) Validate() error {
 	if len(ps) == 0 {
 		bad("nothing to sweep: give a parameter or engines")
 	}
+	_, ruleErrs := s.rules()
+	errs = append(errs, ruleErrs...)
 	n := 1
 	for _, p := range ps {
 		n *= max(len(p.Values), 1)
@@ -123,6 +133,9 @@ func (s *Spec) Validate() error {
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
+	}
+	if len(s.Points()) == 0 {
+		bad("every point is excluded (exclude: %s)", strings.Join(s.Exclude, "; "))
 	}
 	for _, pt := range s.Points() {
 		if _, err := runflags.Build(s.settings(pt, 0)); err != nil {
@@ -139,7 +152,7 @@ type Point struct {
 }
 
 // Points returns the cartesian product of the parameters, the last
-// parameter varying fastest.
+// parameter varying fastest, less the points Exclude drops.
 func (s *Spec) Points() []Point {
 	pts := []Point{{}}
 	for _, p := range s.params() {
@@ -152,10 +165,15 @@ func (s *Spec) Points() []Point {
 		}
 		pts = next
 	}
-	for i := range pts {
-		pts[i].ID = pointID(pts[i].Params)
+	rs, _ := s.rules() // Validate reports a bad rule
+	kept := pts[:0]
+	for _, pt := range pts {
+		if !s.excluded(rs, pt.Params) {
+			pt.ID = pointID(pt.Params)
+			kept = append(kept, pt)
+		}
 	}
-	return pts
+	return kept
 }
 
 // pointID is a file-name-safe id from the parameter values.
@@ -186,6 +204,13 @@ func (s *Spec) baseSeed() int64 {
 		}
 	}
 	return 1
+}
+
+// RunConfig is the run configuration of repeat k of pt, exactly what the sweep
+// runs (the workload seed is the repeat's). Benchmarks use it to run a
+// preset's points under go test -bench.
+func (s *Spec) RunConfig(pt Point, k int) (bench.Config, error) {
+	return runflags.Build(s.settings(pt, k))
 }
 
 // settings are the run flags of repeat k of pt: fixed, then the point's
@@ -233,7 +258,7 @@ func toReport(ss []runflags.Setting) []report.Setting {
 // Manifest is the sweep.json of s.
 func (s *Spec) Manifest() *report.Manifest {
 	m := &report.Manifest{Name: s.Name, Description: s.Description, Params: s.params(), Fixed: toReport(s.Fixed),
-		Repeat: s.Repeat, Seed: s.Seed, Notes: s.Notes}
+		Exclude: s.Exclude, Repeat: s.Repeat, Seed: s.Seed, Notes: s.Notes}
 	for _, p := range s.Schedule() {
 		m.Runs = append(m.Runs, report.ManifestRun{Dir: p.Dir, Point: p.Point.ID, Repeat: p.Repeat, Params: toReport(p.Point.Params)})
 	}
@@ -348,8 +373,8 @@ func prepareOut(out string, m *report.Manifest) error {
 	if err == nil {
 		m.Schema = old.Schema
 		if !reflect.DeepEqual(old.Params, m.Params) || !reflect.DeepEqual(old.Fixed, m.Fixed) ||
-			old.Repeat != m.Repeat || old.Seed != m.Seed {
-			return fmt.Errorf("%w: %s (give a new directory, or the same parameters, fixed settings, repeat and seed to resume)", ErrOtherSweep, out)
+			!slices.Equal(old.Exclude, m.Exclude) || old.Repeat != m.Repeat || old.Seed != m.Seed {
+			return fmt.Errorf("%w: %s (give a new directory, or the same parameters, fixed settings, exclusions, repeat and seed to resume)", ErrOtherSweep, out)
 		}
 		return report.WriteManifest(out, m) // same sweep: notes or description may have changed
 	}
@@ -371,6 +396,7 @@ func prepareOut(out string, m *report.Manifest) error {
 //	params: ["snapshot-count=1000,10000,100000", "read-ratio=0.5,0.9"]
 //	engines: [bbolt, pebble]
 //	fixed: ["duration=10s", "layer=cluster", "nodes=3"]
+//	exclude: ["snapshot-count=100000 read-ratio=0.9"]
 //	repeat: 3
 //	seed: 1
 type specFile struct {
@@ -379,6 +405,7 @@ type specFile struct {
 	Params      []string `yaml:"params"`
 	Engines     []string `yaml:"engines"`
 	Fixed       []string `yaml:"fixed"`
+	Exclude     []string `yaml:"exclude"`
 	Repeat      int      `yaml:"repeat"`
 	Seed        int64    `yaml:"seed"`
 	Notes       []string `yaml:"notes"`
@@ -416,7 +443,7 @@ func ParseSpec(data []byte) (Spec, error) {
 	if err := dec.Decode(&f); err != nil {
 		return Spec{}, fmt.Errorf("%w: %v", ErrBadSpec, err)
 	}
-	s := Spec{Name: f.Name, Description: f.Description, Engines: f.Engines, Repeat: f.Repeat, Seed: f.Seed, Notes: f.Notes}
+	s := Spec{Name: f.Name, Description: f.Description, Engines: f.Engines, Exclude: f.Exclude, Repeat: f.Repeat, Seed: f.Seed, Notes: f.Notes}
 	var errs []error
 	for _, p := range f.Params {
 		pp, err := ParseParam(p)

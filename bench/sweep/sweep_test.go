@@ -186,6 +186,12 @@ func TestRunInterruptResumeAndReport(t *testing.T) {
 	if _, err := Run(context.Background(), Config{Spec: other, Out: out, RunFunc: fakeRun(&calls, -1, nil)}); !errors.Is(err, ErrOtherSweep) {
 		t.Errorf("other sweep: %v, want ErrOtherSweep", err)
 	}
+	// So is the same product with other points left out.
+	other = testSpec()
+	other.Exclude = []string{"engine=pebble snapshot-count=100"}
+	if _, err := Run(context.Background(), Config{Spec: other, Out: out, RunFunc: fakeRun(&calls, -1, nil)}); !errors.Is(err, ErrOtherSweep) {
+		t.Errorf("other exclusions: %v, want ErrOtherSweep", err)
+	}
 }
 
 func TestParseSpecAndOverride(t *testing.T) {
@@ -271,4 +277,98 @@ func runflagsList(kv ...string) []runflags.Setting {
 		out = append(out, st)
 	}
 	return out
+}
+
+// TestParityPreset: the parity experiment sweeps every engine over the mvcc
+// layer and 1- and 3-node clusters under puts and linearizable gets, with
+// the quota check left on (it is one of the paths the experiment guards).
+func TestParityPreset(t *testing.T) {
+	s, err := Experiment("parity")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.EnsureDefaults()
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if s.Repeat < 2 {
+		t.Errorf("repeat %d: a confidence interval needs 2+", s.Repeat)
+	}
+	got := map[string]bool{}
+	for _, pt := range s.Points() {
+		cfg, err := s.RunConfig(pt, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.QuotaBytes <= 0 {
+			t.Errorf("%s: quota %d: the quota check must stay in the measured path", pt.ID, cfg.QuotaBytes)
+		}
+		if cfg.Layer == bench.LayerCluster && cfg.Workload.Ops.Get > 0 && cfg.Workload.ReadConsistency != "linearizable" {
+			t.Errorf("%s: reads are %q, want linearizable (ReadIndex is part of the overhead)", pt.ID, cfg.Workload.ReadConsistency)
+		}
+		got[fmt.Sprintf("%s/%s/%d/%s", cfg.Engine, cfg.Layer, cfg.Nodes, cfg.Workload.Name)] = true
+	}
+	for _, e := range []string{"bbolt", "pebble"} {
+		for _, w := range []string{"etcd-put", "etcd-range"} {
+			for _, l := range []string{"mvcc/1", "cluster/1", "cluster/3"} {
+				if k := e + "/" + l + "/" + w; !got[k] {
+					t.Errorf("no point %s", k)
+				}
+			}
+		}
+	}
+	if len(got) != 12 {
+		t.Errorf("%d points, want 12 (2 engines × mvcc, cluster/1, cluster/3 × put, get): %v", len(got), got)
+	}
+}
+
+// TestExclude: rules drop the points all their terms match (swept values,
+// else fixed ones); bad rules and a sweep with nothing left are refused.
+func TestExclude(t *testing.T) {
+	base := Spec{Params: []Param{
+		{Name: "layer", Values: []string{"mvcc", "cluster"}},
+		{Name: "nodes", Values: []string{"1", "3"}},
+	}, Fixed: runflagsList("duration=1s")}
+	for _, tc := range []struct {
+		name    string
+		exclude []string
+		fixed   []string
+		want    []string // point ids kept
+		errs    []string // substrings of Validate's error
+	}{
+		{name: "none", want: []string{"layer-mvcc_nodes-1", "layer-mvcc_nodes-3", "layer-cluster_nodes-1", "layer-cluster_nodes-3"},
+			errs: []string{"point layer-mvcc_nodes-3"}},
+		{name: "not equal", exclude: []string{"layer=mvcc nodes!=1"}, want: []string{"layer-mvcc_nodes-1", "layer-cluster_nodes-1", "layer-cluster_nodes-3"}},
+		{name: "two rules", exclude: []string{"layer=mvcc nodes=3", "--layer=cluster --nodes=1"}, want: []string{"layer-mvcc_nodes-1", "layer-cluster_nodes-3"}},
+		{name: "fixed value", exclude: []string{"duration=1s layer=cluster"}, want: []string{"layer-mvcc_nodes-1", "layer-mvcc_nodes-3"},
+			errs: []string{"point layer-mvcc_nodes-3"}},
+		{name: "unset name never holds", exclude: []string{"layer=mvcc nodes!=1", "link-delay=1ms"}, want: []string{"layer-mvcc_nodes-1", "layer-cluster_nodes-1", "layer-cluster_nodes-3"}},
+		{name: "bad rules", exclude: []string{"", "layer", "bogus=1"}, errs: []string{"empty exclude rule", `term "layer"`, `unknown parameter "bogus"`}},
+		{name: "all excluded", exclude: []string{"nodes!=2"}, errs: []string{"every point is excluded"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := base
+			s.Exclude = tc.exclude
+			s.EnsureDefaults()
+			err := s.Validate()
+			for _, e := range tc.errs {
+				if err == nil || !strings.Contains(err.Error(), e) {
+					t.Errorf("Validate: %v, want an error with %q", err, e)
+				}
+			}
+			if len(tc.errs) == 0 && err != nil {
+				t.Errorf("Validate: %v", err)
+			}
+			if tc.want == nil {
+				return
+			}
+			var ids []string
+			for _, p := range s.Points() {
+				ids = append(ids, p.ID)
+			}
+			if fmt.Sprint(ids) != fmt.Sprint(tc.want) {
+				t.Errorf("points %v, want %v", ids, tc.want)
+			}
+		})
+	}
 }

@@ -211,6 +211,9 @@ func printSummary(w io.Writer, r *results.Result, out string) {
 		fmtBytes(d.DBSizeBytes), fmtBytes(d.WALBytes))
 	fmt.Fprintf(w, "fsyncs wal %d engine %d  peak rss %s  peak heap %s  gc pause %.3fs\n",
 		r.Fsyncs.WAL, r.Fsyncs.Engine, fmtBytes(r.Memory.PeakRSSBytes), fmtBytes(r.Memory.PeakHeapBytes), r.Memory.GCPauseTotalS)
+	if s.CPUPerOpUs > 0 {
+		fmt.Fprintf(w, "cpu user %.2fs sys %.2fs  %.1fµs per op (process CPU time, every node and client)\n", s.CPUUserS, s.CPUSysS, s.CPUPerOpUs)
+	}
 	if len(r.Events) > 0 {
 		ks := make([]string, 0, len(r.Events))
 		for k := range r.Events {

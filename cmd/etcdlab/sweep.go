@@ -19,6 +19,7 @@ import (
 type sweepFlags struct {
 	run       runflags.Flags
 	params    []string
+	exclude   []string
 	engines   []string
 	repeat    int
 	orderSeed int64
@@ -28,6 +29,7 @@ type sweepFlags struct {
 func (f *sweepFlags) register(fl *pflag.FlagSet, withSpec bool) {
 	f.run.Register(fl)
 	fl.StringArrayVar(&f.params, "param", nil, "swept run flag name=v1,v2,... (repeatable; e.g. snapshot-count=1000,10000)")
+	fl.StringArrayVar(&f.exclude, "exclude", nil, "leave out the points matching all of space-separated name=value / name!=value terms (repeatable; e.g. \"layer=mvcc nodes!=1\")")
 	fl.StringSliceVar(&f.engines, "engines", nil, "engines to sweep, e.g. bbolt,pebble")
 	fl.IntVar(&f.repeat, "repeat", sweep.DefaultRepeat, "runs per point")
 	fl.Int64Var(&f.orderSeed, "order-seed", 1, "seed of the interleaved run order (--seed is the workload's)")
@@ -73,6 +75,7 @@ func (f *sweepFlags) apply(fl *pflag.FlagSet, spec *sweep.Spec) error {
 		params = append(params, pp)
 	}
 	spec.Override(params, changedRunFlags(fl), f.engines)
+	spec.Exclude = append(spec.Exclude, f.exclude...)
 	if fl.Changed("repeat") || spec.Repeat == 0 {
 		spec.Repeat = f.repeat
 	}
@@ -144,6 +147,7 @@ func runSweep(cmd *cobra.Command, spec sweep.Spec, out string, stdout, stderr io
 		if o.Report != "" {
 			if s, lerr := report.Load(out); lerr == nil {
 				printSweepTable(stdout, s)
+				printParity(stdout, s)
 			}
 			fmt.Fprintf(stdout, "summary: %s\nreport:  %s\n", out+"/"+report.SummaryFile, o.Report)
 		}
@@ -164,6 +168,18 @@ func runSweep(cmd *cobra.Command, spec sweep.Spec, out string, stdout, stderr io
 func printSweepTable(w io.Writer, s *report.Set) {
 	rows := report.PointTable(s, []string{"summary.throughput_ops_s", "summary.latency.p50_us", "summary.latency.p99_us", "memory.peak_rss_bytes", "disk.db_size_bytes"})
 	printRows(w, rows)
+}
+
+// printParity prints the parity verdict of a set that ran layers side by
+// side (the parity experiment), and nothing otherwise.
+func printParity(w io.Writer, s *report.Set) {
+	p := report.ComputeParity(s)
+	if p == nil {
+		return
+	}
+	for _, l := range p.Lines() {
+		fmt.Fprintln(w, l)
+	}
 }
 
 func printRows(w io.Writer, rows [][]string) {

@@ -61,7 +61,9 @@ func TestSweepUsageErrors(t *testing.T) {
 		{"bad param", []string{"sweep", "--out", filepath.Join(dir, "x"), "--param", "snapshot-count"}, "name=value1,value2"},
 		{"unknown param", []string{"sweep", "--out", filepath.Join(dir, "x"), "--param", "colour=1,2"}, `unknown parameter "colour"`},
 		{"bad value", []string{"sweep", "--out", filepath.Join(dir, "x"), "--param", "read-ratio=0.5,2"}, "--read-ratio 2"},
-		{"unknown experiment", []string{"experiment", "nope", "--out", filepath.Join(dir, "x")}, "read-consistency"},
+		{"unknown experiment", []string{"experiment", "nope", "--out", filepath.Join(dir, "x")}, "parity"},
+		{"bad exclude", []string{"experiment", "parity", "--out", filepath.Join(dir, "x"), "--exclude", "colour=red"}, `unknown parameter "colour"`},
+		{"mvcc on 3 nodes", []string{"sweep", "--out", filepath.Join(dir, "x"), "--param", "layer=mvcc,cluster", "--param", "nodes=1,3", "--exclude", "layer=cluster nodes=1"}, "point layer-mvcc_nodes-3"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := run(t, tc.args...)

@@ -146,8 +146,8 @@ type Metric struct {
 }
 
 // Metrics returns the metrics present in the runs: throughput, overall and
-// per-op p50/p99, memory, disk, fsyncs, errors and event counts (backend
-// commits left out: there is one every batch interval).
+// per-op p50/p99, CPU time per op, memory, disk, fsyncs, errors and event
+// counts (backend commits left out: there is one every batch interval).
 func Metrics(runs []Run) []Metric {
 	ms := []Metric{
 		{Path: "summary.throughput_ops_s", Label: "throughput", Unit: "ops/s", Scale: 1, HigherBetter: true},
@@ -156,7 +156,9 @@ func Metrics(runs []Run) []Metric {
 	}
 	ops := map[string]bool{}
 	events := map[string]bool{}
+	cpu := false
 	for _, r := range runs {
+		cpu = cpu || r.Result.Summary.CPUPerOpUs > 0
 		for op, st := range r.Result.Ops {
 			if st.Count > 0 {
 				ops[op] = true
@@ -168,6 +170,9 @@ func Metrics(runs []Run) []Metric {
 			}
 		}
 	}
+	if cpu {
+		ms = append(ms, Metric{Path: "summary.cpu_per_op_us", Label: "CPU time per op (process)", Unit: "µs", Scale: 1})
+	}
 	for _, op := range sortedKeys(ops) {
 		ms = append(ms,
 			Metric{Path: "ops." + op + ".p50_us", Label: op + " p50 latency", Unit: "µs", Scale: 1},
@@ -177,7 +182,9 @@ func Metrics(runs []Run) []Metric {
 	ms = append(ms,
 		Metric{Path: "memory.peak_rss_bytes", Label: "peak RSS", Unit: "MiB", Scale: 1.0 / (1 << 20)},
 		Metric{Path: "memory.peak_heap_bytes", Label: "peak Go heap", Unit: "MiB", Scale: 1.0 / (1 << 20)},
-		Metric{Path: "disk.db_size_bytes", Label: "db size", Unit: "MiB", Scale: 1.0 / (1 << 20)},
+		Metric{Path: "disk.db_size_bytes", Label: "db size on disk", Unit: "MiB", Scale: 1.0 / (1 << 20)},
+		Metric{Path: "disk.db_size_in_use_bytes", Label: "db size in use", Unit: "MiB", Scale: 1.0 / (1 << 20)},
+		Metric{Path: "disk.db_quota_size_bytes", Label: "db size (quota's)", Unit: "MiB", Scale: 1.0 / (1 << 20)},
 		Metric{Path: "disk.wal_bytes", Label: "WAL size", Unit: "MiB", Scale: 1.0 / (1 << 20)},
 		Metric{Path: "disk.bytes_written", Label: "disk bytes written", Unit: "MiB", Scale: 1.0 / (1 << 20)},
 		Metric{Path: "disk.write_amplification", Label: "write amplification", Unit: "×", Scale: 1},

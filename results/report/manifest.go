@@ -58,7 +58,10 @@ type Manifest struct {
 	Description string    `json:"description,omitempty"`
 	Params      []Param   `json:"params"`
 	Fixed       []Setting `json:"fixed"`
-	Repeat      int       `json:"repeat"`
+	// Exclude are the rules that dropped points from the product of Params
+	// (sweep.Spec.Exclude); Runs lists only the points kept.
+	Exclude []string `json:"exclude,omitempty"`
+	Repeat  int      `json:"repeat"`
 	// Seed drives the run order; run k's workload seed is in its result.
 	Seed int64         `json:"seed"`
 	Runs []ManifestRun `json:"runs"`

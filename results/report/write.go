@@ -2,10 +2,12 @@ package report
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -141,7 +143,7 @@ func WritePlots(s *Set, dir string) ([]figure, error) {
 // drawn: the metrics that get a figure (the tables have them all).
 func drawn(m Metric) bool {
 	switch {
-	case m.Path == "summary.throughput_ops_s", m.Path == "summary.latency.p99_us",
+	case m.Path == "summary.throughput_ops_s", m.Path == "summary.latency.p99_us", m.Path == "summary.cpu_per_op_us",
 		strings.HasSuffix(m.Path, ".p99_us"), m.Path == "memory.peak_rss_bytes",
 		m.Path == "disk.db_size_bytes", m.Path == "disk.write_amplification",
 		m.Path == "events.snapshot-taken", m.Path == "events.alarm-raised",
@@ -264,11 +266,18 @@ func Markdown(s *Set, figs []figure) string {
 		b.WriteString("\n")
 	}
 
+	parity := ComputeParity(s)
 	b.WriteString("## What this shows\n\n")
+	if parity != nil {
+		fmt.Fprintf(&b, "- %s\n", parity.Finding())
+	}
 	for _, line := range findings(s, pts) {
 		fmt.Fprintf(&b, "- %s\n", line)
 	}
 	b.WriteString("\n")
+	if parity != nil {
+		b.WriteString(parity.Markdown())
+	}
 
 	b.WriteString("## Configuration\n\n")
 	if s.Manifest != nil {
@@ -284,6 +293,9 @@ func Markdown(s *Set, figs []figure) string {
 				parts = append(parts, "`--"+f.Name+"="+f.Value+"`")
 			}
 			b.WriteString(strings.Join(parts, " ") + "\n\n")
+		}
+		if len(s.Manifest.Exclude) > 0 {
+			fmt.Fprintf(&b, "Points left out of the product (not a run): `%s`.\n\n", strings.Join(s.Manifest.Exclude, "`, `"))
 		}
 	}
 	c := first.Config
@@ -352,7 +364,7 @@ func Markdown(s *Set, figs []figure) string {
 }
 
 // headline metrics of "what this shows".
-var headline = []string{"summary.throughput_ops_s", "summary.latency.p99_us", "ops.get.p50_us", "ops.get.p99_us", "memory.peak_rss_bytes", "disk.db_size_bytes", "disk.write_amplification", "events.snapshot-taken"}
+var headline = []string{"summary.throughput_ops_s", "summary.latency.p99_us", "summary.cpu_per_op_us", "ops.get.p50_us", "ops.get.p99_us", "memory.peak_rss_bytes", "disk.db_size_bytes", "disk.write_amplification", "events.snapshot-taken"}
 
 // findings compares, for each swept parameter, every point with the point
 // that differs from it only in that parameter's first value.
@@ -452,8 +464,9 @@ func caveats(s *Set) []string {
 	if s.Manifest != nil {
 		out = append(out, s.Manifest.Notes...)
 		layer := s.Runs[0].Result.Config.Layer
+		sweptLayer := slices.ContainsFunc(s.Manifest.Params, func(p Param) bool { return p.Name == "layer" })
 		for _, p := range s.Manifest.Params {
-			if clusterKnobs[p.Name] && layer != "cluster" {
+			if clusterKnobs[p.Name] && layer != "cluster" && !sweptLayer {
 				out = append(out, fmt.Sprintf("%s is read only by the cluster layer; this sweep ran on the %s layer, so differences across its values are run-to-run noise.", p.Name, layer))
 			}
 		}
@@ -494,8 +507,10 @@ func alarmRows(s *Set) []string {
 		}
 		db := "—"
 		for _, sm := range samples {
-			if sm.Type == "interval" && sm.T >= first && sm.DBSize > 0 {
-				db = num(float64(sm.DBSize)/(1<<20)) + " MiB"
+			// The quota compares the backend size; runs recorded before it
+			// was sampled have only the size on disk.
+			if size := cmp.Or(sm.DBQuotaSize, sm.DBSize); sm.Type == "interval" && sm.T >= first && size > 0 {
+				db = num(float64(size)/(1<<20)) + " MiB"
 				break
 			}
 		}

@@ -1,0 +1,52 @@
+package bench_test
+
+import (
+	"fmt"
+	"testing"
+
+	"etcdlab/bench"
+	"etcdlab/bench/sweep"
+	"etcdlab/workloads"
+)
+
+// BenchmarkParity runs the points of the parity experiment (`etcdlab
+// experiment parity`): puts and linearizable gets on the mvcc layer and on
+// 1- and 3-node clusters for each engine, named
+// engine=E/layer=L/nodes=N/op=O. Besides BenchmarkPipeline's metrics it
+// reports wall-ns/op, the op's mean latency at the preset's client count.
+// The preset's configuration is used as is except that b.N ops are
+// measured with no warm-up, so -benchtime 1x only checks that every point
+// runs; give -benchtime 20000x -count 6 for figures. The derived check —
+// cluster minus mvcc cost per engine, agreeing within 10% — is the
+// experiment's report (results/report.ComputeParity); benchstat shows the
+// cpu-ns/op each side of that subtraction.
+func BenchmarkParity(b *testing.B) {
+	spec, err := sweep.Experiment("parity")
+	if err != nil {
+		b.Fatal(err)
+	}
+	spec.EnsureDefaults()
+	for _, pt := range spec.Points() {
+		cfg, err := spec.RunConfig(pt, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		name := fmt.Sprintf("engine=%s/layer=%s/nodes=%d/op=%s", cfg.Engine, cfg.Layer, cfg.Nodes, opName(cfg.Workload))
+		b.Run(name, func(b *testing.B) {
+			o := bench.RunForBenchmark(b, cfg)
+			b.ReportMetric(o.Result.Summary.Latency.MeanUs*1e3, "wall-ns/op")
+		})
+	}
+}
+
+// opName is the single op kind of a workload (the parity workloads are
+// 100% puts or 100% gets), else its name.
+func opName(w workloads.Spec) string {
+	switch w.Ops {
+	case workloads.OpMix{Put: 1}:
+		return "put"
+	case workloads.OpMix{Get: 1}:
+		return "get"
+	}
+	return w.Name
+}

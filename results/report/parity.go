@@ -1,0 +1,479 @@
+package report
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+
+	"etcdlab/plots"
+)
+
+// ParityTolerance is the largest relative spread of the per-op overhead
+// across engines that counts as parity: max/min − 1 ≤ 10%.
+const ParityTolerance = 0.10
+
+// Parity verdicts.
+const (
+	ParityPass = "PASS"
+	ParityFail = "FAIL"
+	// ParityInconclusive: the spread exceeds the tolerance but the excess
+	// is within the run-to-run noise.
+	ParityInconclusive = "INCONCLUSIVE"
+	// ParityNA: fewer than two engines, or no measurable overhead.
+	ParityNA = "n/a"
+)
+
+// Parity is the engine-parity check of a set that ran the same workload on
+// the mvcc layer and on the cluster layer for several engines (the
+// "parity" experiment). The cluster layer adds raft, the WAL, the client,
+// the apply loop and the quota check to the mvcc layer's work; that added
+// cost is the same code for every engine, so it must cost the same.
+//
+// Cost per op is process CPU time per acknowledged op (user + sys,
+// summary.cpu_per_op_us), and the check uses it: it counts the work an op
+// causes on every in-process node, which is what an engine-specific path
+// outside the engine would add to, and waiting — fsync latency, the other
+// tenant of a shared 2-core machine, the closed loop's queueing — adds
+// nothing to it (contention still moves it through caches and scheduling,
+// far less than it moves latency). Wall time per op (mean latency at the
+// sweep's fixed client count) is shown beside it: it mostly measures
+// waiting, so it is noisier and is not judged.
+//
+// The overhead of a cluster of n nodes is cluster − k × mvcc, with k the
+// number of times the cluster does the mvcc layer's work for one op: every
+// node applies a write, one node serves a read, so k = 1 + (n−1)·w with w
+// the share of writes (k = n for puts, 1 for gets). Subtracting one mvcc
+// cost for a 3-node put would leave two followers' engine work in the
+// "overhead" and make it differ by engine for a reason that is not
+// overhead. The harness's own per-op cost is engine-independent, so
+// subtracting it k times shifts every engine's overhead alike. Latency
+// overhead subtracts one mvcc latency: the client waits for one apply.
+type Parity struct {
+	Checks []ParityCheck
+	// Status is the worst of the checks': FAIL, then INCONCLUSIVE, then
+	// PASS (n/a when no check could be judged).
+	Status string
+}
+
+// ParityCheck compares the engines on one workload at one cluster size.
+type ParityCheck struct {
+	// Group names the workload: the swept values other than engine, layer
+	// and nodes (e.g. "workload=etcd-put"). Op lists the op kinds it ran.
+	Group, Op string
+	Nodes     int
+	Rows      []ParityRow
+	// Spread is max/min − 1 of the engines' CPU overhead (NaN when an
+	// overhead is not positive or there is one engine); WallSpread the same
+	// for the latency overhead, shown but not judged.
+	Spread, WallSpread float64
+	Status             string
+	// Verdict says why in one sentence with the numbers, naming each engine
+	// whose overhead exceeds the cheapest one's by more than the tolerance
+	// and whether that excess is beyond the noise.
+	Verdict string
+}
+
+// ParityRow is one engine's costs, each the mean over the repeats with the
+// half-width of its 95% confidence interval. CPU figures are µs of process
+// CPU per op; wall figures µs of mean latency.
+type ParityRow struct {
+	Engine string
+	// Replicas is k, the mvcc-layer work the cluster does per op.
+	Replicas                            float64
+	MVCCCPU, ClusterCPU, OverheadCPU    Cost
+	MVCCWall, ClusterWall, OverheadWall Cost
+	// MVCCRuns and ClusterRuns count the repeats behind the figures.
+	MVCCRuns, ClusterRuns int
+}
+
+// Cost is a mean over repeats and the half-width of its 95% confidence
+// interval (NaN with fewer than two repeats).
+type Cost struct {
+	Mean, Half float64
+}
+
+func costOf(values []float64) Cost {
+	mean, _, hi := plots.MeanCI(values)
+	if len(values) < 2 {
+		return Cost{Mean: mean, Half: math.NaN()}
+	}
+	return Cost{Mean: mean, Half: hi - mean}
+}
+
+// minus returns c − k·m, its interval combining both (independent runs).
+func (c Cost) minus(k float64, m Cost) Cost {
+	return Cost{Mean: c.Mean - k*m.Mean, Half: math.Hypot(c.Half, k*m.Half)}
+}
+
+func (c Cost) String() string {
+	if math.IsNaN(c.Half) {
+		return num(c.Mean)
+	}
+	return num(c.Mean) + " ± " + num(c.Half)
+}
+
+// parityKey locates the runs of one cell of the parity table.
+type parityKey struct {
+	group, engine, layer string
+	nodes                int
+}
+
+// parityIndex holds a set's runs by group, engine, layer and nodes, with
+// the groups and engines in the order the set's points list them.
+type parityIndex struct {
+	groups, engines []string
+	nodes           map[string][]int // group → cluster sizes run
+	runs            map[parityKey][]Run
+}
+
+// parityGroup is what a parity check holds equal: every swept value but
+// engine, layer and nodes, else the workload's name.
+func parityGroup(r Run) string {
+	var parts []string
+	for _, p := range r.Params {
+		if p.Name != "engine" && p.Name != "layer" && p.Name != "nodes" {
+			parts = append(parts, p.Name+"="+p.Value)
+		}
+	}
+	if len(parts) == 0 {
+		return "workload=" + r.Result.Config.Workload.Name
+	}
+	return strings.Join(parts, " ")
+}
+
+func indexParity(s *Set) parityIndex {
+	ix := parityIndex{nodes: map[string][]int{}, runs: map[parityKey][]Run{}}
+	for _, p := range s.Points() {
+		for _, r := range p.Runs {
+			c := r.Result.Config
+			g := parityGroup(r)
+			if !slices.Contains(ix.groups, g) {
+				ix.groups = append(ix.groups, g)
+			}
+			if !slices.Contains(ix.engines, c.Engine) {
+				ix.engines = append(ix.engines, c.Engine)
+			}
+			if c.Layer == "cluster" && !slices.Contains(ix.nodes[g], c.Nodes) {
+				ix.nodes[g] = append(ix.nodes[g], c.Nodes)
+				sort.Ints(ix.nodes[g])
+			}
+			k := parityKey{group: g, engine: c.Engine, layer: c.Layer, nodes: c.Nodes}
+			ix.runs[k] = append(ix.runs[k], r)
+		}
+	}
+	return ix
+}
+
+// ComputeParity returns the parity checks of s, or nil when no engine ran
+// a workload on both the mvcc and the cluster layer.
+func ComputeParity(s *Set) *Parity {
+	ix := indexParity(s)
+	p := &Parity{}
+	for _, g := range ix.groups {
+		for _, n := range ix.nodes[g] {
+			if c, ok := ix.check(g, n); ok {
+				p.Checks = append(p.Checks, c)
+			}
+		}
+	}
+	if len(p.Checks) == 0 {
+		return nil
+	}
+	p.Status = overallStatus(p.Checks)
+	return p
+}
+
+func overallStatus(cs []ParityCheck) string {
+	rank := map[string]int{ParityNA: 0, ParityPass: 1, ParityInconclusive: 2, ParityFail: 3}
+	status := ParityNA
+	for _, c := range cs {
+		if rank[c.Status] > rank[status] {
+			status = c.Status
+		}
+	}
+	return status
+}
+
+// check builds the rows of group g at n nodes for every engine that ran
+// both layers, and judges them.
+func (ix parityIndex) check(g string, n int) (ParityCheck, bool) {
+	c := ParityCheck{Group: g, Nodes: n}
+	var ops []string
+	for _, e := range ix.engines {
+		mv := ix.runs[parityKey{group: g, engine: e, layer: "mvcc", nodes: 1}]
+		cl := ix.runs[parityKey{group: g, engine: e, layer: "cluster", nodes: n}]
+		if len(mv) == 0 || len(cl) == 0 {
+			continue
+		}
+		c.Rows = append(c.Rows, parityRow(e, n, mv, cl))
+		for _, op := range opKinds(cl) {
+			if !slices.Contains(ops, op) {
+				ops = append(ops, op)
+			}
+		}
+	}
+	if len(c.Rows) == 0 {
+		return c, false
+	}
+	sort.Strings(ops)
+	c.Op = strings.Join(ops, "+")
+	judge(&c)
+	return c, true
+}
+
+func parityRow(engine string, n int, mv, cl []Run) ParityRow {
+	row := ParityRow{Engine: engine, Replicas: 1 + float64(n-1)*writeShare(cl), MVCCRuns: len(mv), ClusterRuns: len(cl)}
+	row.MVCCCPU, row.ClusterCPU = costOf(perRun(mv, cpuPerOp)), costOf(perRun(cl, cpuPerOp))
+	row.MVCCWall, row.ClusterWall = costOf(perRun(mv, meanLatency)), costOf(perRun(cl, meanLatency))
+	row.OverheadCPU = row.ClusterCPU.minus(row.Replicas, row.MVCCCPU)
+	row.OverheadWall = row.ClusterWall.minus(1, row.MVCCWall)
+	return row
+}
+
+// perRun returns f of every run where it is known.
+func perRun(runs []Run, f func(Run) float64) []float64 {
+	var out []float64
+	for _, r := range runs {
+		if v := f(r); !math.IsNaN(v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func cpuPerOp(r Run) float64 {
+	if v := r.Result.Summary.CPUPerOpUs; v > 0 {
+		return v
+	}
+	return math.NaN() // recorded before CPU time was measured
+}
+
+func meanLatency(r Run) float64 {
+	if r.Result.Summary.Ops == 0 {
+		return math.NaN()
+	}
+	return r.Result.Summary.Latency.MeanUs
+}
+
+// isRead: op kinds one node serves; every other kind is applied by every
+// node.
+func isRead(op string) bool { return op == "get" || op == "range" }
+
+// writeShare is the share of the runs' acknowledged ops that every node
+// applies.
+func writeShare(runs []Run) float64 {
+	var writes, all int64
+	for _, r := range runs {
+		for op, st := range r.Result.Ops {
+			all += st.Count
+			if !isRead(op) {
+				writes += st.Count
+			}
+		}
+	}
+	if all == 0 {
+		return 0
+	}
+	return float64(writes) / float64(all)
+}
+
+func opKinds(runs []Run) []string {
+	var out []string
+	for _, r := range runs {
+		for op, st := range r.Result.Ops {
+			if st.Count > 0 && !slices.Contains(out, op) {
+				out = append(out, op)
+			}
+		}
+	}
+	return out
+}
+
+// spread is max/min − 1 of vs, NaN unless every value is positive.
+func spread(vs []float64) float64 {
+	if len(vs) < 2 {
+		return math.NaN()
+	}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, v := range vs {
+		if !(v > 0) {
+			return math.NaN()
+		}
+		lo, hi = math.Min(lo, v), math.Max(hi, v)
+	}
+	return hi/lo - 1
+}
+
+// judge sets the check's spreads, status and verdict: n/a when no engine's
+// overhead is measurably above 0 (1-node gets: a single node answers a
+// ReadIndex at once); PASS when the overheads' spread is within the
+// tolerance; otherwise FAIL when an engine's excess over the cheapest
+// engine is real (the 95% interval of the excess excludes 0) and
+// INCONCLUSIVE when it is within the noise.
+func judge(c *ParityCheck) {
+	var cpu, wall []float64
+	for _, r := range c.Rows {
+		cpu = append(cpu, r.OverheadCPU.Mean)
+		wall = append(wall, r.OverheadWall.Mean)
+	}
+	c.Spread, c.WallSpread = spread(cpu), spread(wall)
+	if len(c.Rows) < 2 {
+		c.Status, c.Verdict = ParityNA, "one engine: nothing to compare"
+		return
+	}
+	if !slices.ContainsFunc(c.Rows, measurable) {
+		// A ratio of two overheads that are both noise around zero means
+		// nothing, and more repeats would not change that.
+		var parts []string
+		for _, r := range c.Rows {
+			parts = append(parts, fmt.Sprintf("%s %s", r.Engine, r.OverheadCPU))
+		}
+		c.Status = ParityNA
+		c.Verdict = fmt.Sprintf("no measurable overhead to compare (%s µs/op: every 95%% CI includes 0)", strings.Join(parts, ", "))
+		return
+	}
+	if c.Spread <= ParityTolerance {
+		c.Status = ParityPass
+		c.Verdict = fmt.Sprintf("the engines' overheads agree within %.1f%% (≤ %.0f%%)", 100*c.Spread, 100*ParityTolerance)
+		return
+	}
+	base, over := excesses(c.Rows)
+	var real, noise []string
+	for _, x := range over {
+		if x.significant() {
+			real = append(real, x.String())
+		} else {
+			noise = append(noise, x.String())
+		}
+	}
+	if len(real) > 0 {
+		c.Status, c.Verdict = ParityFail, "engine-specific cost: "+strings.Join(real, "; ")
+		return
+	}
+	c.Status = ParityInconclusive
+	c.Verdict = fmt.Sprintf("%s; within the noise (the 95%% CI of the excess includes 0", strings.Join(noise, "; "))
+	if base.OverheadCPU.Half >= base.OverheadCPU.Mean {
+		c.Verdict += fmt.Sprintf(", and %s's overhead, %s µs/op, is itself no larger than its CI", base.Engine, base.OverheadCPU)
+	}
+	c.Verdict += "): more repeats or a quieter machine will decide"
+}
+
+// measurable: the row's overhead is above 0 beyond its 95% interval (or,
+// with one repeat and no interval, above 0).
+func measurable(r ParityRow) bool {
+	o := r.OverheadCPU
+	return o.Mean > 0 && (math.IsNaN(o.Half) || o.Mean-o.Half > 0)
+}
+
+// excessCost is how much more an engine pays outside the engine than the
+// cheapest engine does.
+type excessCost struct {
+	engine, base       string
+	overhead, baseCost Cost
+	excess             Cost // overhead − base overhead
+}
+
+// significant: the excess's 95% interval lies above 0.
+func (x excessCost) significant() bool {
+	return !math.IsNaN(x.excess.Half) && x.excess.Mean-x.excess.Half > 0
+}
+
+func (x excessCost) String() string {
+	rel := "n/a"
+	if x.baseCost.Mean > 0 {
+		rel = fmt.Sprintf("+%.0f%%", 100*(x.overhead.Mean/x.baseCost.Mean-1))
+	}
+	return fmt.Sprintf("%s pays %s µs/op more than %s outside the engine (overhead %s vs %s µs/op, %s)",
+		x.engine, x.excess, x.base, num(x.overhead.Mean), num(x.baseCost.Mean), rel)
+}
+
+// excesses returns the engine with the smallest overhead and every engine
+// whose overhead exceeds it by more than the tolerance (any excess when
+// the smallest overhead is not positive).
+func excesses(rows []ParityRow) (ParityRow, []excessCost) {
+	base := rows[0]
+	for _, r := range rows[1:] {
+		if r.OverheadCPU.Mean < base.OverheadCPU.Mean {
+			base = r
+		}
+	}
+	limit := ParityTolerance * math.Max(base.OverheadCPU.Mean, 0)
+	var out []excessCost
+	for _, r := range rows {
+		ex := r.OverheadCPU.minus(1, base.OverheadCPU)
+		if r.Engine == base.Engine || ex.Mean <= limit {
+			continue
+		}
+		out = append(out, excessCost{engine: r.Engine, base: base.Engine, overhead: r.OverheadCPU, baseCost: base.OverheadCPU, excess: ex})
+	}
+	return base, out
+}
+
+// Lines are one line per check, for a terminal.
+func (p *Parity) Lines() []string {
+	out := []string{"parity: " + p.Status}
+	for _, c := range p.Checks {
+		var es []string
+		for _, r := range c.Rows {
+			es = append(es, fmt.Sprintf("%s %s", r.Engine, num(r.OverheadCPU.Mean)))
+		}
+		out = append(out, fmt.Sprintf("  %s (%s) nodes=%d: CPU overhead µs/op %s: %s: %s",
+			c.Group, c.Op, c.Nodes, strings.Join(es, ", "), c.Status, c.Verdict))
+	}
+	return out
+}
+
+// Finding is the parity verdict as one sentence of "what this shows".
+func (p *Parity) Finding() string {
+	switch p.Status {
+	case ParityNA:
+		return "**Parity n/a**: one engine, or no measurable overhead: nothing to compare."
+	case ParityPass:
+		return fmt.Sprintf("**Parity PASS**: in every check with a measurable overhead the CPU cost the cluster layer adds per op agrees across engines within %.0f%% (see Parity).", 100*ParityTolerance)
+	}
+	var parts []string
+	for _, c := range p.Checks {
+		if c.Status == p.Status {
+			parts = append(parts, fmt.Sprintf("%s (%s) at %d node(s): %s", c.Group, c.Op, c.Nodes, c.Verdict))
+		}
+	}
+	return fmt.Sprintf("**Parity %s**: %s.", p.Status, strings.Join(parts, "; "))
+}
+
+// Markdown renders the Parity section.
+func (p *Parity) Markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "## Parity: the cost outside the engine\n\n**%s.** ", p.Status)
+	b.WriteString("The cluster layer adds raft, the WAL, the client, the apply loop and the quota check to the mvcc layer's work: the same code for every engine, so it must cost the same. ")
+	b.WriteString("*Cost per op* is process CPU time (user + sys) per acknowledged op, over the measured phase and its flush, every in-process node included: it counts work, not waiting, so fsync latency and a busy neighbour move it far less than they move wall time; the check uses it. ")
+	b.WriteString("*Overhead* = cluster − k × mvcc, with k the mvcc-layer work the cluster does per op (every node applies a write, one node serves a read: k = nodes for puts, 1 for gets). ")
+	fmt.Fprintf(&b, "A check passes when the overhead's spread across engines, max/min − 1, is at most %.0f%%; beyond that it fails when an engine's excess over the cheapest engine is real (the 95%% CI of the excess excludes 0) and is inconclusive when the excess is within the run-to-run noise; a check where no engine's overhead is measurably above 0 is n/a. ", 100*ParityTolerance)
+	b.WriteString("Mean latency (wall time per op at the fixed client count; its overhead is cluster − mvcc) is shown but not judged: it is mostly waiting. Values are means over the repeats ± half the 95% CI (Student t).\n\n")
+	b.WriteString("| check | nodes | result | CPU overhead spread | latency overhead spread | verdict |\n|---|---|---|---|---|---|\n")
+	for _, c := range p.Checks {
+		sp, wsp := pct(c.Spread), pct(c.WallSpread)
+		if c.Status == ParityNA {
+			sp, wsp = "—", "—" // a ratio of noise: quoting it would mislead
+		}
+		fmt.Fprintf(&b, "| %s (%s) | %d | **%s** | %s | %s | %s |\n", c.Group, c.Op, c.Nodes, c.Status, sp, wsp, c.Verdict)
+	}
+	b.WriteString("\n| check | nodes | engine | mvcc CPU µs/op | cluster CPU µs/op | k | overhead CPU µs/op | mvcc latency µs | cluster latency µs | latency overhead µs | runs mvcc/cluster |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, c := range p.Checks {
+		for _, r := range c.Rows {
+			fmt.Fprintf(&b, "| %s (%s) | %d | %s | %s | %s | %s | %s | %s | %s | %s | %d/%d |\n",
+				c.Group, c.Op, c.Nodes, r.Engine, r.MVCCCPU, r.ClusterCPU, num(r.Replicas), r.OverheadCPU,
+				r.MVCCWall, r.ClusterWall, r.OverheadWall, r.MVCCRuns, r.ClusterRuns)
+		}
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+func pct(v float64) string {
+	if math.IsNaN(v) {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.1f%%", 100*v)
+}

@@ -1,0 +1,187 @@
+package report
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"etcdlab/results"
+)
+
+// parityCost is one fabricated configuration: its CPU µs per op and mean
+// latency µs.
+type parityCost struct {
+	engine, layer string
+	nodes         int
+	workload      string
+	cpu, lat      float64
+}
+
+func parityResult(c parityCost, jitter float64) *results.Result {
+	op := "put"
+	if c.workload == "etcd-range" {
+		op = "get"
+	}
+	r := results.New()
+	r.Config = results.Config{Layer: c.layer, Engine: c.engine, Nodes: c.nodes, Loop: "closed", DurationS: 3, Clients: 16,
+		Workload: results.Workload{Name: c.workload}}
+	lat := c.lat * jitter
+	r.Summary = results.Summary{Ops: 1000, DurationS: 3, ThroughputOpsS: 333, CPUPerOpUs: c.cpu * jitter,
+		Latency: results.Latency{P50Us: lat, P99Us: 2 * lat, MeanUs: lat}}
+	r.Ops[op] = results.OpStats{Count: 1000, P50Us: lat, P99Us: 2 * lat, MeanUs: lat}
+	return r
+}
+
+// writeParitySweep writes a sweep directory like the parity experiment's:
+// engine × layer × nodes × workload, one repeat per jitter (a factor on
+// every cost of the repeat).
+func writeParitySweep(t *testing.T, dir string, costs []parityCost, jitters []float64) {
+	t.Helper()
+	m := &Manifest{Name: "parity", Repeat: len(jitters), Seed: 1, Params: []Param{
+		{Name: "engine", Values: []string{"bbolt", "pebble"}},
+		{Name: "layer", Values: []string{"mvcc", "cluster"}},
+		{Name: "nodes", Values: []string{"1", "3"}},
+		{Name: "workload", Values: []string{"etcd-put", "etcd-range"}},
+	}, Exclude: []string{"layer=mvcc nodes!=1"}}
+	for _, c := range costs {
+		params := []Setting{{"engine", c.engine}, {"layer", c.layer}, {"nodes", fmt.Sprint(c.nodes)}, {"workload", c.workload}}
+		point := fmt.Sprintf("engine-%s_layer-%s_nodes-%d_workload-%s", c.engine, c.layer, c.nodes, c.workload)
+		for k, jitter := range jitters {
+			run := filepath.Join(RunsDir, fmt.Sprintf("%s-r%d", point, k))
+			writeRun(t, filepath.Join(dir, run), parityResult(c, jitter))
+			m.Runs = append(m.Runs, ManifestRun{Dir: run, Point: point, Repeat: k, Params: params})
+		}
+	}
+	if err := WriteManifest(dir, m); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// paritySet: bbolt's costs, and pebble's with its mvcc costs and the
+// overheads given, per (workload, nodes).
+func paritySet(pebbleMVCCPut, pebblePut1, pebblePut3, pebbleGet3 float64) []parityCost {
+	const bboltMVCCPut, bboltMVCCGet = 10, 5
+	return []parityCost{
+		{"bbolt", "mvcc", 1, "etcd-put", bboltMVCCPut, 100},
+		{"bbolt", "cluster", 1, "etcd-put", bboltMVCCPut + 100, 900},
+		{"bbolt", "cluster", 3, "etcd-put", 3*bboltMVCCPut + 150, 1400},
+		{"bbolt", "mvcc", 1, "etcd-range", bboltMVCCGet, 50},
+		{"bbolt", "cluster", 1, "etcd-range", bboltMVCCGet + 20, 70},
+		{"bbolt", "cluster", 3, "etcd-range", bboltMVCCGet + 40, 200},
+		{"pebble", "mvcc", 1, "etcd-put", pebbleMVCCPut, 100},
+		{"pebble", "cluster", 1, "etcd-put", pebbleMVCCPut + pebblePut1, 900},
+		{"pebble", "cluster", 3, "etcd-put", 3*pebbleMVCCPut + pebblePut3, 1400},
+		{"pebble", "mvcc", 1, "etcd-range", 6, 55},
+		{"pebble", "cluster", 1, "etcd-range", 6 + 20, 75},
+		{"pebble", "cluster", 3, "etcd-range", 6 + pebbleGet3, 205},
+	}
+}
+
+// withGet1 sets the engines' overheads of 1-node gets.
+func withGet1(costs []parityCost, bbolt, pebble float64) []parityCost {
+	mvcc := map[string]float64{}
+	for _, c := range costs {
+		if c.layer == "mvcc" && c.workload == "etcd-range" {
+			mvcc[c.engine] = c.cpu
+		}
+	}
+	out := append([]parityCost(nil), costs...)
+	for i, c := range out {
+		if c.layer == "cluster" && c.nodes == 1 && c.workload == "etcd-range" {
+			out[i].cpu = mvcc[c.engine] + map[string]float64{"bbolt": bbolt, "pebble": pebble}[c.engine]
+		}
+	}
+	return out
+}
+
+// TestParitySection: the report of a parity-shaped sweep has a Parity
+// section whose verdict follows the overheads, naming the engine that
+// pays more when it fails. Figures are fabricated; nothing is timed.
+func TestParitySection(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		costs   []parityCost
+		jitters []float64 // default ±1%: narrow intervals
+		status  string
+		want    []string // substrings of report.md
+		absent  []string
+	}{
+		{name: "pass", costs: paritySet(12, 101, 152, 41), status: ParityPass,
+			want:   []string{"**Parity PASS**", "| workload=etcd-put (put) | 3 | **PASS** |", "| workload=etcd-range (get) | 3 | **PASS** |"},
+			absent: []string{"FAIL", "engine-specific"}},
+		{name: "3-node puts subtract every replica's apply", costs: paritySet(20, 100, 150, 40), status: ParityPass,
+			// Subtracting one mvcc put would leave pebble's two extra
+			// follower applies (2 × 10 µs) in its overhead: 190 vs 170.
+			want:   []string{"| workload=etcd-put (put) | 3 | **PASS** | 0.0% |", "| workload=etcd-put (put) | 3 | pebble | 20.0 ± "},
+			absent: []string{"FAIL"}},
+		{name: "fail names the engine", costs: paritySet(12, 140, 152, 41), status: ParityFail,
+			want: []string{"**Parity FAIL**", "| workload=etcd-put (put) | 1 | **FAIL** | 40.0% |",
+				"engine-specific cost: pebble pays 40.0 ± 23.9 µs/op more than bbolt outside the engine (overhead 140.0 vs 100.0 µs/op, +40%)"},
+			absent: []string{"bbolt pays"}},
+		{name: "fail on gets at 3 nodes", costs: paritySet(12, 101, 152, 60), status: ParityFail,
+			want: []string{"| workload=etcd-range (get) | 3 | **FAIL** | 50.0% |", "pebble pays 20.0 ± 10.2 µs/op more than bbolt"}},
+		{name: "no measurable overhead is n/a", costs: withGet1(paritySet(12, 101, 152, 41), 0.1, 0.02), jitters: []float64{0.9, 1, 1.1}, status: ParityPass,
+			// A 1-node cluster answers a linearizable get at once: its
+			// overheads are noise around 0 and their ratio (5×) means nothing.
+			want:   []string{"**Parity PASS**", "| workload=etcd-range (get) | 1 | **n/a** | — | — |", "no measurable overhead to compare (bbolt 0.1 ± "},
+			absent: []string{"FAIL", "INCONCLUSIVE"}},
+		{name: "inconclusive within the noise", costs: paritySet(12, 120, 152, 41), jitters: []float64{0.9, 1, 1.1}, status: ParityInconclusive,
+			want: []string{"**Parity INCONCLUSIVE**", "| workload=etcd-put (put) | 1 | **INCONCLUSIVE** | 20.0% |",
+				"pebble pays 20.0 ± ", "within the noise (the 95% CI of the excess includes 0)"},
+			absent: []string{"FAIL", "engine-specific"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tc.jitters == nil {
+				tc.jitters = []float64{0.99, 1.01}
+			}
+			writeParitySweep(t, dir, tc.costs, tc.jitters)
+			s, err := Load(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := ComputeParity(s)
+			if p == nil {
+				t.Fatal("no parity section for a sweep over layers")
+			}
+			if p.Status != tc.status || len(p.Checks) != 4 {
+				t.Errorf("status %s with %d checks, want %s with 4 (put and get at 1 and 3 nodes)", p.Status, len(p.Checks), tc.status)
+			}
+			md := Markdown(s, nil)
+			if !strings.Contains(md, "## Parity: the cost outside the engine") {
+				t.Fatalf("report.md has no Parity section:\n%s", md)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(md, w) {
+					t.Errorf("report.md lacks %q", w)
+				}
+			}
+			for _, a := range tc.absent {
+				if strings.Contains(md, a) {
+					t.Errorf("report.md has %q", a)
+				}
+			}
+			if t.Failed() {
+				t.Logf("report.md:\n%s", md)
+			}
+		})
+	}
+}
+
+// TestParityAbsent: a sweep on one layer has no Parity section.
+func TestParityAbsent(t *testing.T) {
+	dir := t.TempDir()
+	writeRun(t, filepath.Join(dir, "r0"), synthetic("bbolt", 1000, 500))
+	writeRun(t, filepath.Join(dir, "r1"), synthetic("bbolt", 1100, 510))
+	s, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := ComputeParity(s); p != nil {
+		t.Errorf("parity of a one-layer set: %+v", p)
+	}
+	if md := Markdown(s, nil); strings.Contains(md, "## Parity") {
+		t.Error("report.md has a Parity section for a one-layer set")
+	}
+}
