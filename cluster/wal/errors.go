@@ -21,6 +21,7 @@ var (
 	ErrAlreadyRead      = errors.New("wal: ReadAll already called")
 	ErrReleaseBeyond    = errors.New("wal: release beyond the last synced snapshot marker")
 	ErrBadOption        = errors.New("wal: bad option")
+	ErrLocked           = errors.New("wal: locked")
 )
 
 // CorruptError says where a segment stopped being readable and why. It is

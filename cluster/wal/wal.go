@@ -38,6 +38,7 @@ type WAL struct {
 
 	err    error // sticky: after a failed write or sync nothing is trusted
 	closed bool
+	lock   io.Closer // held from Create/Open until Close: one writer per WAL
 	stats  stats
 }
 
@@ -67,6 +68,19 @@ func Create(fs vfs.FS, dir string, metadata []byte, opts Options) (w *WAL, err e
 			}
 		}
 	}
+	lk, err := lockWAL(fs, dir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			lk.Close()
+		}
+	}()
+	// Checked again under the lock: another writer may have created it.
+	if Exist(fs, dir) {
+		return nil, fmt.Errorf("%w: %s", ErrExist, dir)
+	}
 	tmpdir := dir + ".tmp"
 	if err := fs.RemoveAll(tmpdir); err != nil {
 		return nil, err
@@ -85,7 +99,7 @@ func Create(fs vfs.FS, dir string, metadata []byte, opts Options) (w *WAL, err e
 		return nil, err
 	}
 	w = &WAL{
-		fs: fs, dir: dir, opts: opts,
+		fs: fs, dir: dir, opts: opts, lock: lk,
 		metadata: bytes.Clone(metadata),
 		readDone: true,
 		segs:     []segment{{seq: 0, index: 0, name: name}},
@@ -137,6 +151,38 @@ func Open(fs vfs.FS, dir string, snap Snapshot, opts Options) (*WAL, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
+	if !Exist(fs, dir) {
+		return nil, fmt.Errorf("%w: no segments in %s", ErrFileNotFound, dir)
+	}
+	lk, err := lockWAL(fs, dir)
+	if err != nil {
+		return nil, err
+	}
+	w, err := open(fs, dir, snap, opts)
+	if err != nil {
+		lk.Close()
+		return nil, err
+	}
+	w.lock = lk
+	return w, nil
+}
+
+// lockWAL takes the lock of the WAL in dir (a file beside it, dir+".lock"),
+// as etcd locks its WAL files: a second writer, in this process or another,
+// would interleave records and corrupt the log. The lock goes with the
+// process (a killed process releases it).
+func lockWAL(fs vfs.FS, dir string) (io.Closer, error) {
+	path := dir + ".lock"
+	lk, err := fs.Lock(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s is in use by another writer (another node on the same data dir? stop it first): locking %s: %v",
+			ErrLocked, dir, path, err)
+	}
+	return lk, nil
+}
+
+// open is Open under the lock.
+func open(fs vfs.FS, dir string, snap Snapshot, opts Options) (*WAL, error) {
 	segs, err := readSegments(fs, dir)
 	if err != nil {
 		return nil, err
@@ -592,6 +638,10 @@ func (w *WAL) Close() error {
 	}
 	if w.fp != nil {
 		errs = append(errs, w.fp.Close())
+	}
+	if w.lock != nil {
+		errs = append(errs, w.lock.Close())
+		w.lock = nil
 	}
 	w.closed = true
 	return errors.Join(errs...)
