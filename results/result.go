@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -30,6 +31,10 @@ var (
 	ErrUnknownSchema = errors.New("results: unknown schema")
 	// ErrBadResult: result.json is not valid JSON of the expected shape.
 	ErrBadResult = errors.New("results: malformed result")
+	// ErrIncomplete: result.json parses but lacks what every finished run
+	// records (its configuration, a measured phase, an op): a run that
+	// never finished, or a file cut short or written by hand.
+	ErrIncomplete = errors.New("results: incomplete result")
 	// ErrOutExists: the output directory already holds files.
 	ErrOutExists = errors.New("results: output directory is not empty")
 )
@@ -299,6 +304,31 @@ func Parse(data []byte) (*Result, error) {
 		return nil, fmt.Errorf("%w: %v", ErrBadResult, err)
 	}
 	return r, nil
+}
+
+// Complete reports, at once, every part of what a finished run records that
+// r lacks: the configuration's layer and engine, a measured phase
+// (summary.duration_s > 0) and at least one op kind (ops). Readers that
+// aggregate runs (report, compare) leave incomplete ones out by name
+// rather than count zeros as a measurement.
+func (r *Result) Complete() error {
+	var missing []string
+	if r.Config.Layer == "" {
+		missing = append(missing, "config.layer")
+	}
+	if r.Config.Engine == "" {
+		missing = append(missing, "config.engine")
+	}
+	if r.Summary.DurationS <= 0 {
+		missing = append(missing, "summary.duration_s")
+	}
+	if len(r.Ops) == 0 {
+		missing = append(missing, "ops")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: no %s", ErrIncomplete, strings.Join(missing, ", no "))
+	}
+	return nil
 }
 
 // Read reads a result.json from rd.

@@ -100,6 +100,10 @@ func (f *Flags) Config(fl *pflag.FlagSet) (bench.Config, error) {
 	if fl.Changed("ops") && !fl.Changed("duration") {
 		duration = 0
 	}
+	if fl.Changed("duration") && f.duration <= 0 {
+		// Zero used to fall back to the default silently.
+		errs = append(errs, fmt.Errorf("--duration %v: must be > 0 (to run a number of ops instead, give --ops)", f.duration))
+	}
 	if f.fsyncProbe == 0 {
 		errs = append(errs, fmt.Errorf("--fsync-probe 0: give a positive count, or a negative one to skip the probe"))
 	}

@@ -84,3 +84,18 @@ func TestQuotaSwitch(t *testing.T) {
 		})
 	}
 }
+
+// TestDurationMustBePositive: --duration 0 (or negative) is an error that
+// says what to give instead, not a silent fall-back to the default 10 s.
+func TestDurationMustBePositive(t *testing.T) {
+	for _, d := range []string{"0", "0s", "-1s"} {
+		_, err := Build([]Setting{{"duration", d}})
+		if err == nil || !strings.Contains(err.Error(), "--duration") || !strings.Contains(err.Error(), "must be > 0") {
+			t.Errorf("--duration %s: err %v", d, err)
+		}
+	}
+	cfg, err := Build([]Setting{{"ops", "1000"}})
+	if err != nil || cfg.Duration != 0 || cfg.Ops != 1000 {
+		t.Errorf("--ops alone: %+v, %v", cfg, err)
+	}
+}

@@ -78,6 +78,9 @@ func Load(dir string) (*Set, error) {
 		}
 	}
 	if len(s.Runs) == 0 {
+		if len(s.Skipped) > 0 {
+			return nil, fmt.Errorf("%w in %s: %s", ErrNoRuns, dir, strings.Join(s.Skipped, "; "))
+		}
 		return nil, fmt.Errorf("%w in %s (a run directory, a sweep directory or a directory of runs)", ErrNoRuns, dir)
 	}
 	return s, nil
@@ -86,6 +89,10 @@ func Load(dir string) (*Set, error) {
 func (s *Set) add(r Run) {
 	if r.Result.Interrupted {
 		s.Skipped = append(s.Skipped, fmt.Sprintf("%s: interrupted", r.Dir))
+		return
+	}
+	if err := r.Result.Complete(); err != nil {
+		s.Skipped = append(s.Skipped, fmt.Sprintf("%s: %v", r.Dir, err))
 		return
 	}
 	s.Runs = append(s.Runs, r)
