@@ -25,4 +25,7 @@ var (
 	ErrBadOption         = errors.New("cluster: bad option")
 	ErrCorrupt           = errors.New("cluster: corrupt raft entry")
 	ErrRemoved           = errors.New("etcdserver: the member has been permanently removed from the cluster")
+	// ErrWALBehindBackend: the WAL ends before the index the backend has
+	// applied, so it lost records that had been synced (see Node.open).
+	ErrWALBehindBackend = errors.New("cluster: the WAL ends before the backend's applied index")
 )

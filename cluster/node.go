@@ -373,6 +373,21 @@ func (n *Node) open() error {
 	if err := n.storage.Append(ents); err != nil {
 		return fmt.Errorf("cluster: raft entries: %w", err)
 	}
+	// An entry is applied only once it is durable in this node's WAL (raft
+	// counts the node's own log at Advance, after the Ready loop saved it),
+	// so a crash, torn tail included, never leaves the backend ahead of the
+	// WAL. A backend ahead means the WAL lost records that had been synced
+	// (a disk error, a truncated or copied file): new entries would take
+	// indexes the backend has applied, be skipped, and their writers would
+	// never be answered. Refuse to start, as etcd's verify check does.
+	if ci, _ := st.ConsistentIndex(); ci > 0 {
+		if last, _ := n.storage.LastIndex(); ci > last {
+			return fmt.Errorf("%w: the backend in %s has applied up to index %d but the WAL in %s ends at %d: "+
+				"records that had been synced are gone from the WAL, which a crash cannot do; "+
+				"restore this member from a snapshot, or remove it from the cluster and add it back with an empty data dir",
+				ErrWALBehindBackend, n.engineDir, ci, n.walDir, last)
+		}
+	}
 	n.committed.Store(hs.Commit)
 	for _, p := range n.opts.Peers {
 		if _, ok := n.members[p.ID]; !ok {
