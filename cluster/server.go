@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
 	"etcdlab/cluster/transport"
 	"etcdlab/cluster/v3rpc"
+	"etcdlab/cluster/wal"
+	"etcdlab/internal/clock"
 )
 
 // Cluster-state values of ServerConfig.InitialClusterState (etcd's
@@ -238,6 +241,49 @@ type Server struct {
 	Members []InitialMember
 }
 
+// ErrNoPeerReachable: a member joining an existing cluster (--initial-cluster-
+// state existing, empty data dir) reached none of the other members. etcd
+// exits with "cannot fetch cluster info from peer urls" then.
+var ErrNoPeerReachable = errors.New("cannot fetch cluster info from peer urls")
+
+// probePeers returns nil as soon as one of peers accepts a TCP connection,
+// trying each every 200 ms for up to budget; otherwise ErrNoPeerReachable
+// naming them. A joining member learns the cluster from its peers, so with
+// none reachable it would wait for a leader forever.
+func probePeers(ctx context.Context, clk clock.Clock, name string, peers map[uint64]string, budget time.Duration) error {
+	if len(peers) == 0 {
+		return fmt.Errorf("%w: --initial-cluster names no member but %s itself", ErrNoPeerReachable, name)
+	}
+	addrs := make([]string, 0, len(peers))
+	for _, a := range peers {
+		addrs = append(addrs, a)
+	}
+	sort.Strings(addrs)
+	start := clk.Now()
+	var d net.Dialer
+	for {
+		for _, a := range addrs {
+			dctx, cancel := context.WithTimeout(ctx, time.Second)
+			c, err := d.DialContext(dctx, "tcp", a)
+			cancel()
+			if err == nil {
+				_ = c.Close()
+				return nil
+			}
+		}
+		if clk.Since(start) >= budget || ctx.Err() != nil {
+			return fmt.Errorf("%w: none of %s answered within %v (start the cluster's running members first, add this one with `member add`, or bootstrap with --initial-cluster-state new)",
+				ErrNoPeerReachable, strings.Join(addrs, ", "), budget)
+		}
+		t := clk.NewTimer(200 * time.Millisecond)
+		select {
+		case <-t.C():
+		case <-ctx.Done():
+		}
+		t.Stop()
+	}
+}
+
 // Serve runs one member as etcd does: the raft node over TCP on
 // ListenPeerURLs and etcd's v3 gRPC API on every ListenClientURLs. It calls
 // ready (if set) once both run and serves until ctx is done or the node
@@ -263,6 +309,11 @@ func Serve(ctx context.Context, cfg ServerConfig, ready func(*Server)) (err erro
 			opts.ID = m.ID
 		} else {
 			peers[m.ID] = addr
+		}
+	}
+	if opts.Join && !wal.Exist(opts.FS, filepath.Join(opts.Dir, "member", "wal")) {
+		if err := probePeers(ctx, opts.Clock, cfg.Name, peers, 2*time.Duration(opts.ElectionTicks)*opts.TickInterval); err != nil {
+			return fmt.Errorf("cluster: --initial-cluster-state existing on an empty data dir %s: %w", filepath.Clean(cfg.DataDir), err)
 		}
 	}
 	// Bind the client listeners first: a port in use fails before the node
