@@ -101,7 +101,9 @@ func checkFile(path string) error {
 		return nil
 	}
 	corrupt := func(format string, args ...any) error {
-		return fmt.Errorf("%w: bbolt file %s (%d bytes): %s", engine.ErrCorrupt, path, size, fmt.Sprintf(format, args...))
+		return fmt.Errorf("%w: bbolt file %s (%d bytes): %s; its data cannot be trusted: restore it from a backup or snapshot "+
+			"(`etcdctl snapshot restore`), or remove the member from the cluster and add it back with an empty data dir",
+			engine.ErrCorrupt, path, size, fmt.Sprintf(format, args...))
 	}
 	readPage := func(off int64, n int) []byte {
 		buf := make([]byte, n)
@@ -148,7 +150,8 @@ func checkFile(path string) error {
 		use = m1
 	}
 	if need := int64(use.pgid) * pageSize; need > size || need/pageSize != int64(use.pgid) {
-		return corrupt("truncated: meta (txid %d) says %d pages of %d bytes = %d bytes", use.txid, use.pgid, pageSize, need)
+		return corrupt("truncated or damaged: its newest meta page (txid %d) says the data takes %d pages of %d bytes = %d bytes, past the end of the file: "+
+			"the file was cut short (a partial copy, a full disk) or that meta page is damaged", use.txid, use.pgid, pageSize, need)
 	}
 	if err := checkPageHeader(readPage(int64(use.root)*pageSize, pageHeaderSize), use.root, branchPageFlag|leafPageFlag); err != nil {
 		return corrupt("root page %d: %v", use.root, err)

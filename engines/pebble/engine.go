@@ -182,6 +182,10 @@ func readErr(op string, err error) error {
 // permission, lock held) keeps its own error, named with the dir.
 func classifyOpenErr(dir string, err error) error {
 	msg := err.Error()
+	if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EACCES) || strings.Contains(msg, "lock held by current process") {
+		// pebble's LOCK file: its own message is the bare errno.
+		return fmt.Errorf("pebble: %s is locked by another open engine or process (another node on the same data dir? stop it first): %w", dir, err)
+	}
 	if pdb.IsCorruptionError(err) || strings.Contains(msg, "corrupt") ||
 		strings.Contains(msg, "MANIFEST") || strings.Contains(msg, "marker") ||
 		strings.Contains(msg, "format major version") || strings.Contains(msg, "not pristine") {
