@@ -137,25 +137,10 @@ func testSnapshotCatchUp(t *testing.T, engine string) {
 	cl := c.Client(ClientOptions{Policy: PolicyLeader})
 	ctx := ctxT(t)
 	total := int(10 * snapCount)
-	var wg sync.WaitGroup
-	errc := make(chan error, 16)
-	for w := 0; w < 16; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := w; i < total; i += 16 {
-				if _, err := cl.Put(ctx, put(key(i), "v")); err != nil {
-					errc <- err
-					return
-				}
-			}
-		}(w)
-	}
-	wg.Wait()
-	close(errc)
-	for err := range errc {
-		t.Fatal(err)
-	}
+	runParallel(t, 16, 0, total, func(i int) error {
+		_, err := cl.Put(ctx, put(key(i), "v"))
+		return err
+	})
 	ln := c.Node(leader)
 	if first := ln.FirstIndex(); first <= 1 {
 		t.Fatalf("leader's raft log was not compacted: first index %d", first)

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -184,3 +185,29 @@ func converged(c *Cluster) string {
 }
 
 func rangeAll() *pb.RangeRequest { return &pb.RangeRequest{Key: []byte{0}, RangeEnd: []byte{0}} }
+
+// runParallel calls op(i) for i in [base, base+n) from workers goroutines
+// (worker w takes base+w, base+w+workers, ...) and fails the test with the
+// first error; each worker stops at its first error.
+func runParallel(t testing.TB, workers, base, n int, op func(i int) error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errc := make(chan error, workers)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := base + w; i < base+n; i += workers {
+				if err := op(i); err != nil {
+					errc <- err
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Fatal(err)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -89,30 +88,15 @@ func TestEngineParity(t *testing.T) {
 // concurrent clients, failing the test on any error.
 func drive(t *testing.T, ctx context.Context, cl *Client, base, n int) {
 	t.Helper()
-	const workers = 8
-	var wg sync.WaitGroup
-	errc := make(chan error, workers)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := base + w; i < base+n; i += workers {
-				if _, err := cl.Put(ctx, put(key(i), "value-of-some-length")); err != nil {
-					errc <- fmt.Errorf("put %d: %w", i, err)
-					return
-				}
-				if _, err := cl.Range(ctx, &pb.RangeRequest{Key: []byte(key(i))}); err != nil {
-					errc <- fmt.Errorf("linearizable get %d: %w", i, err)
-					return
-				}
-			}
-		}(w)
-	}
-	wg.Wait()
-	close(errc)
-	for err := range errc {
-		t.Fatal(err)
-	}
+	runParallel(t, 8, base, n, func(i int) error {
+		if _, err := cl.Put(ctx, put(key(i), "value-of-some-length")); err != nil {
+			return fmt.Errorf("put %d: %w", i, err)
+		}
+		if _, err := cl.Range(ctx, &pb.RangeRequest{Key: []byte(key(i))}); err != nil {
+			return fmt.Errorf("linearizable get %d: %w", i, err)
+		}
+		return nil
+	})
 }
 
 // engineMetaOps is the metadata calls of the node's engine so far (0 while

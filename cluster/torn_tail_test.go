@@ -58,20 +58,7 @@ func TestFirstWriteAfterTornTailRepair(t *testing.T) {
 // WAL segment: what a crash in the middle of an unsynced write leaves.
 func tearTail(t *testing.T, walDir string) {
 	t.Helper()
-	names, err := filepath.Glob(filepath.Join(walDir, "*.wal"))
-	if err != nil || len(names) == 0 {
-		t.Fatalf("no WAL segments in %s: %v", walDir, err)
-	}
-	sort.Strings(names)
-	path := names[len(names)-1]
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	end := len(data)
-	for end > 0 && data[end-1] == 0 {
-		end--
-	}
+	path, _, end := newestSegment(t, walDir)
 	end = (end + 7) &^ 7
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
@@ -128,22 +115,29 @@ func TestWALLostSyncedRecordsRefused(t *testing.T) {
 // in the newest WAL segment.
 func zeroLastRecords(t *testing.T, walDir string, n int) {
 	t.Helper()
+	path, data, end := newestSegment(t, walDir)
+	start := max(end-n, 0) &^ 511
+	if err := os.WriteFile(path, append(data[:start:start], make([]byte, len(data)-start)...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// newestSegment reads the newest segment in walDir and returns its path, its
+// bytes and the end of its data (the preallocated tail is zeros).
+func newestSegment(t *testing.T, walDir string) (path string, data []byte, end int) {
+	t.Helper()
 	names, err := filepath.Glob(filepath.Join(walDir, "*.wal"))
 	if err != nil || len(names) == 0 {
 		t.Fatalf("no WAL segments in %s: %v", walDir, err)
 	}
 	sort.Strings(names)
-	path := names[len(names)-1]
-	data, err := os.ReadFile(path)
-	if err != nil {
+	path = names[len(names)-1]
+	if data, err = os.ReadFile(path); err != nil {
 		t.Fatal(err)
 	}
-	end := len(data)
+	end = len(data)
 	for end > 0 && data[end-1] == 0 {
 		end--
 	}
-	start := max(end-n, 0) &^ 511
-	if err := os.WriteFile(path, append(data[:start:start], make([]byte, len(data)-start)...), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	return path, data, end
 }
