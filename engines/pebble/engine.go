@@ -53,7 +53,7 @@ type Engine struct {
 	sampleFS *vfsutil.MetaCountingFS // DiskSize's and Stats' directory sampling
 
 	commits, syncedCommits, logicalBytes, reclaims atomic.Int64
-	writeStalls, backgroundErrors                  atomic.Int64
+	writeStalls, backgroundErrors, corruptions     atomic.Int64
 	imageSeq                                       atomic.Int64
 
 	// mu guards the lifecycle below. Views and commits are "gated": they wait
@@ -159,6 +159,16 @@ func open(dir string, opts Options) (*Engine, error) {
 				logger.Errorf("background error: %v", err)
 			},
 			WriteStallBegin: func(pdb.WriteStallBeginInfo) { e.writeStalls.Add(1) },
+			// pebble's default is Logger.Fatalf, which took the process down
+			// with a goroutine dump (from a background compaction, even at
+			// start). The read or compaction that met the damage fails with
+			// a corruption error naming the file instead; say it once here.
+			DataCorruption: func(info pdb.DataCorruptionInfo) {
+				if e.corruptions.Add(1) == 1 {
+					logger.Errorf("on-disk corruption in %s: %v; reads of that data fail: restore this member from a snapshot, or remove it and add it back with an empty data dir",
+						info.Path, info.Details)
+				}
+			},
 		},
 	}
 	db, err := pdb.Open(dir, po)
@@ -172,7 +182,10 @@ func open(dir string, opts Options) (*Engine, error) {
 // readErr marks a read error caused by damaged data with engine.ErrCorrupt.
 func readErr(op string, err error) error {
 	if pdb.IsCorruptionError(err) {
-		return fmt.Errorf("%w: pebble: %s: %v", engine.ErrCorrupt, op, err)
+		// The first line names the file and the damage; the rest is
+		// pebble's detail carrier.
+		msg, _, _ := strings.Cut(err.Error(), "\n")
+		return fmt.Errorf("%w: pebble: %s: %s", engine.ErrCorrupt, op, msg)
 	}
 	return fmt.Errorf("pebble: %s: %w", op, err)
 }
@@ -372,6 +385,7 @@ func (e *Engine) native() map[string]float64 {
 		"pebble.disk_space_usage":         float64(m.DiskSpaceUsage()),
 		"pebble.write_stalls":             float64(e.writeStalls.Load()),
 		"pebble.background_errors":        float64(e.backgroundErrors.Load()),
+		"pebble.corruptions":              float64(e.corruptions.Load()),
 		"pebble.fs.sync_ranges":           float64(e.counters.syncRanges.Load()),
 		"pebble.fs.allocated_bytes":       float64(e.allocated()),
 		"pebble.fs.sampling_metadata_ops": float64(e.sampleFS.MetadataOps()),
