@@ -110,6 +110,7 @@ func fakeRun(calls *atomic.Int64, cancelAt int64, cancel func()) func(ctx contex
 		r.Config = results.Config{Layer: cfg.Layer, Engine: cfg.Engine, Nodes: cfg.Nodes, Seed: cfg.Seed, SnapshotCount: cfg.SnapshotCount, Loop: cfg.Loop(), DurationS: cfg.Duration.Seconds()}
 		r.Summary.ThroughputOpsS = float64(cfg.SnapshotCount)
 		r.Summary.Ops = 10
+		r.Summary.DurationS = 1 // a finished run measured something (results.Result.Complete)
 		r.Summary.Latency = results.Latency{P50Us: 1, P90Us: 2, P99Us: 3, P999Us: 4}
 		r.Ops["put"] = results.OpStats{Count: 10, P50Us: 1, P90Us: 2, P99Us: 3, P999Us: 4}
 		if n == cancelAt {
