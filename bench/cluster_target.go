@@ -38,6 +38,7 @@ func openClusterTarget(ctx context.Context, cfg Config, env LayerEnv) (Target, e
 			EngineOptions:          cfg.EngineOptions,
 			SnapshotCount:          cfg.SnapshotCount,
 			SnapshotCatchUpEntries: cfg.SnapshotCatchupEntries,
+			RaftLogCompaction:      cfg.RaftLogCompaction,
 			QuotaBytes:             cfg.QuotaBytes,
 			BackendBatchInterval:   cfg.Backend.BatchInterval,
 			BackendBatchLimit:      cfg.Backend.BatchLimit,

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"etcdlab/cluster"
 	"etcdlab/engines"
 	"etcdlab/engines/backend"
 	"etcdlab/internal/clock"
@@ -36,6 +37,9 @@ const (
 	MaxNodes          = 7
 	MaxClients        = 10_000
 )
+
+// DefaultRaftLogCompaction is etcd 3.6's raft log compaction rule.
+const DefaultRaftLogCompaction = cluster.RaftLogCompaction36
 
 var (
 	// ErrBadConfig marks a Config that fails validation.
@@ -107,6 +111,11 @@ type Config struct {
 	SnapshotCatchupEntries uint64
 	QuotaBytes             int64
 	LinkDelay              time.Duration
+	// RaftLogCompaction is when the cluster compacts its in-memory raft
+	// log: "3.6" (default, etcd 3.6: also after a snapshot to memory every
+	// 100 applied entries) or "3.5" (etcd 3.5: only at disk snapshots, every
+	// SnapshotCount entries). Recorded for every run.
+	RaftLogCompaction string
 
 	// MeasureRecovery, after the measured phase, kills a follower of the
 	// in-process cluster, restarts it and records how long it took to serve
@@ -172,6 +181,9 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.QuotaBytes == 0 {
 		c.QuotaBytes = DefaultQuotaBytes
+	}
+	if c.RaftLogCompaction == "" {
+		c.RaftLogCompaction = DefaultRaftLogCompaction
 	}
 	if c.FsyncProbe == 0 {
 		c.FsyncProbe = DefaultFsyncProbe
@@ -239,6 +251,9 @@ func (c *Config) Validate() error {
 	}
 	if c.LinkDelay < 0 {
 		bad("link-delay %v: must be >= 0", c.LinkDelay)
+	}
+	if c.RaftLogCompaction != cluster.RaftLogCompaction36 && c.RaftLogCompaction != cluster.RaftLogCompaction35 {
+		bad("raft-log-compaction %q: accepted %s (etcd 3.6, default), %s (etcd 3.5)", c.RaftLogCompaction, cluster.RaftLogCompaction36, cluster.RaftLogCompaction35)
 	}
 	if err := c.Backend.Validate(); err != nil {
 		errs = append(errs, err)

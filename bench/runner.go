@@ -391,6 +391,7 @@ func fillConfig(res *results.Result, cfg Config) error {
 		ReadConsistency:        rc,
 		SnapshotCount:          cfg.SnapshotCount,
 		SnapshotCatchupEntries: cfg.SnapshotCatchupEntries,
+		RaftLogCompaction:      cfg.RaftLogCompaction,
 		QuotaBytes:             cfg.QuotaBytes,
 		BatchIntervalMs:        float64(cfg.Backend.BatchInterval) / 1e6,
 		BatchLimit:             cfg.Backend.BatchLimit,

@@ -302,8 +302,8 @@ func TestClusterLayer(t *testing.T) {
 			if r.Fsyncs.WAL == 0 || r.Disk.WALBytes == 0 {
 				t.Fatalf("no WAL activity recorded: fsyncs %d, bytes %d", r.Fsyncs.WAL, r.Disk.WALBytes)
 			}
-			if r.Config.Nodes != nodes || r.Config.SnapshotCount != 100 {
-				t.Fatalf("config recorded as nodes=%d snapshot-count=%d", r.Config.Nodes, r.Config.SnapshotCount)
+			if r.Config.Nodes != nodes || r.Config.SnapshotCount != 100 || r.Config.RaftLogCompaction != "3.6" {
+				t.Fatalf("config recorded as nodes=%d snapshot-count=%d raft-log-compaction=%q", r.Config.Nodes, r.Config.SnapshotCount, r.Config.RaftLogCompaction)
 			}
 			if len(r.Events) == 0 {
 				t.Fatal("no cluster events recorded")

@@ -71,11 +71,9 @@ func (n *Node) applyAll(ap *toApply) bool {
 	case <-n.stopc:
 		return false
 	}
-	if n.ap.appliedIndex-n.ap.snapIndex > n.opts.SnapshotCount {
-		if err := n.snapshot(); err != nil {
-			n.fail(err)
-			return false
-		}
+	if err := n.snapshotIfNeededAndCompactRaftLog(); err != nil {
+		n.fail(err)
+		return false
 	}
 	return true
 }
@@ -90,7 +88,6 @@ func (n *Node) applyEntry(e *raftpb.Entry) error {
 				n.store.SetConsistentIndex(e.Index, e.Term)
 			}
 			n.storeMu.RUnlock()
-			n.leaderCommitTerm.Store(e.Term)
 			if e.Term == n.term.Load() {
 				n.notifyFirstCommitInTerm()
 			}
@@ -241,12 +238,13 @@ func (n *Node) installSnapshot(s raftpb.Snapshot) error {
 	n.loadAlarms()
 	n.ap.appliedIndex, n.ap.appliedTerm = idx, s.Metadata.Term
 	n.ap.snapIndex = idx
+	n.ap.memSnapIndex = idx
 	n.ap.confState = s.Metadata.ConfState
 	n.updateLearner()
+	n.stats.snapshotsInstalled.Add(1) // counted before the applied index shows it
 	n.applied.Store(idx)
 	n.applyWait.trigger(idx)
 	n.purgeImages(idx)
-	n.stats.snapshotsInstalled.Add(1)
 	n.emit(EventSnapshotInstalled, n.clk.Since(start), "index=%d", idx)
 	return nil
 }
@@ -257,11 +255,15 @@ func (n *Node) installSnapshot(s raftpb.Snapshot) error {
 func (n *Node) snapshot() error {
 	start := n.clk.Now()
 	idx := n.ap.appliedIndex
+	// Commit the backend and make the engine durable up to idx before the
+	// .snap, its WAL marker and the WAL release: a restart starts from the
+	// snapshot, so the engine must hold it even where a commit alone is not
+	// durable (pebble wal=disabled/unsynced, bbolt no-sync, memory).
 	n.storeMu.RLock()
-	err := n.store.Commit()
+	err := n.store.Backend().Sync()
 	n.storeMu.RUnlock()
 	if err != nil {
-		return fmt.Errorf("cluster: commit backend before snapshot: %w", err)
+		return fmt.Errorf("cluster: commit and sync backend before snapshot: %w", err)
 	}
 	cs := n.ap.confState
 	s, err := n.storage.CreateSnapshot(idx, &cs, n.snapshotData())
@@ -283,15 +285,9 @@ func (n *Node) snapshot() error {
 	if err := n.w.ReleaseLockTo(idx); err != nil {
 		return fmt.Errorf("cluster: release wal: %w", err)
 	}
-	if n.inflightSnapshots.Load() > 0 {
-		return nil // a follower may still need these entries after its snapshot
-	}
-	compact := uint64(1)
-	if idx > n.opts.SnapshotCatchUpEntries {
-		compact = idx - n.opts.SnapshotCatchUpEntries
-	}
-	if err := n.storage.Compact(compact); err != nil && !errors.Is(err, raft.ErrCompacted) {
-		return fmt.Errorf("cluster: compact raft log: %w", err)
+	compact, ok, err := n.compactRaftLog(idx)
+	if err != nil || !ok {
+		return err
 	}
 	n.emit(EventRaftLogCompacted, 0, "first-index=%d", compact)
 	return nil

@@ -9,7 +9,13 @@
 // StartNode opens or creates a member in Dir/member/{wal,snap,engine}. Raft
 // runs with etcd's configuration: one tick every TickInterval (100ms) from
 // the injected clock, heartbeat 1 tick, election 10 ticks, CheckQuorum,
-// PreVote, ReadOnlySafe, MaxSizePerMsg 1 MiB, MaxInflightMsgs 512.
+// PreVote, ReadOnlySafe, MaxSizePerMsg 1 MiB, MaxInflightMsgs 512. At start
+// it fast-forwards its election ticks as etcd does (election.go): a single
+// member by ElectionTicks-1 at once, a member of a larger cluster by
+// ElectionTicks-2 once its peers are reachable, unless
+// NoInitialElectionTickAdvance. A leader whose heartbeat to a follower
+// leaves more than 2 heartbeat intervals after the previous one emits
+// EventHeartbeatLate (etcd's "leader failed to send out heartbeat on time").
 //
 // The Ready loop (ready.go) handles each Ready in etcd's order:
 //
@@ -46,7 +52,11 @@
 // the image, rebuild the index. Every SnapshotCount applied entries: commit
 // the backend, save the .snap and its WAL marker, release WAL segments, and
 // compact the raft log keeping SnapshotCatchUpEntries, unless a snapshot is
-// being sent.
+// being sent or was sent less than 30s ago. With RaftLogCompaction "3.6"
+// (etcd 3.6, the default) every 100 applied entries also take a snapshot to
+// memory (raft's MemoryStorage only) and compact the raft log the same way,
+// so the in-memory log stays near SnapshotCatchUpEntries whatever
+// SnapshotCount is; "3.5" compacts only at disk snapshots (compaction.go).
 //
 // # Requests
 //
@@ -58,9 +68,9 @@
 // store at once; linearizable reads batch every waiting reader into one
 // ReadIndex round, retried every ReadRetry and when the leader's first commit
 // in its term lands, failing on a leader change, and are served once
-// applied ≥ read index. A leader that is the only voter takes raft's own
-// answer for that case (its commit index, at once) inline, without a round
-// through the read loop, once its first commit in the term is applied.
+// applied ≥ read index. A single voter takes the same path (etcd 3.6 does):
+// raft answers its ReadIndex at once with its commit index, and concurrent
+// readers still share a round.
 //
 // Quota: cost = 256 + key + value per put (txn: its larger branch), checked
 // before proposing and at apply (applied anyway, then the NOSPACE alarm is

@@ -26,6 +26,13 @@ const (
 	EventAlarmDisarmed
 	EventMemberChange
 	EventRaftLogCompacted
+	// EventHeartbeatLate: the leader sent a heartbeat to a follower more
+	// than 2 × the heartbeat interval after the previous one (etcd's "leader
+	// failed to send out heartbeat on time; took too long, leader is
+	// overloaded likely from slow disk"), usually because its Ready loop was
+	// blocked, e.g. by a slow WAL fsync. Duration is the gap between the two
+	// heartbeats; Detail names the follower and the excess.
+	EventHeartbeatLate
 )
 
 var eventNames = map[EventKind]string{
@@ -45,6 +52,7 @@ var eventNames = map[EventKind]string{
 	EventAlarmDisarmed:     "alarm-disarmed",
 	EventMemberChange:      "member-change",
 	EventRaftLogCompacted:  "raft-log-compacted",
+	EventHeartbeatLate:     "heartbeat-late",
 }
 
 func (k EventKind) String() string {

@@ -85,8 +85,6 @@ func (n *Node) updateLearner() {
 		}
 	}
 	n.isLearner.Store(learner)
-	cs := &n.ap.confState
-	n.singleVoter.Store(len(cs.Voters) == 1 && cs.Voters[0] == n.id && len(cs.VotersOutgoing) == 0)
 }
 
 // Members lists the members this node knows, by ID.

@@ -82,11 +82,6 @@ type Node struct {
 	term        atomic.Uint64
 	lead        atomic.Uint64
 	isLearner   atomic.Bool
-	// singleVoter: this node is the only voter (raft answers its ReadIndex
-	// at once); leaderCommitTerm: the term of the last applied empty entry,
-	// i.e. of the newest leader's first commit in its term.
-	singleVoter      atomic.Bool
-	leaderCommitTerm atomic.Uint64
 
 	reqSeq atomic.Uint64 // request ID generator (low bits)
 	idBase uint64
@@ -130,18 +125,33 @@ type Node struct {
 	confBusy atomic.Bool
 
 	inflightSnapshots atomic.Int64
-	stats             nodeStats
-	err               atomic.Value // first fatal error (error)
+	// snapHoldUntil (the clock's UnixNano) keeps the raft log from being
+	// compacted for releaseDelayAfterSnapshot after a snapshot was sent.
+	snapHoldUntil atomic.Int64
+	stats         nodeStats
+	err           atomic.Value // first fatal error (error)
 }
 
 type applyState struct {
 	appliedIndex, appliedTerm uint64
 	snapIndex                 uint64
-	confState                 raftpb.ConfState
+	// memSnapIndex is the index of the last snapshot to memory (etcd 3.6's
+	// memorySnapshotIndex); a disk snapshot is one too.
+	memSnapIndex uint64
+	confState    raftpb.ConfState
 }
 
 type nodeStats struct {
 	proposals, applied, readIndexRounds, snapshots, snapshotsInstalled atomic.Int64
+	// readIndexRequests counts ReadIndex calls into raft (retries
+	// included); linearizableReads counts the readers that joined a round.
+	readIndexRequests, linearizableReads atomic.Int64
+	// ticksAdvanced counts the election ticks fast-forwarded at start,
+	// ticks those the Ready loop took from its ticker.
+	ticksAdvanced, ticks atomic.Int64
+	// memorySnapshots counts snapshots to memory only, raftLogCompactions
+	// every compaction of the in-memory raft log (at either kind).
+	memorySnapshots, raftLogCompactions atomic.Int64
 }
 
 type toApply struct {
@@ -209,6 +219,7 @@ func StartNode(opts NodeOptions, newTr NewTransport) (*Node, error) {
 		}
 	}
 	n.amu.RUnlock()
+	n.adjustTicks()
 	n.wg.Add(3)
 	go n.raftLoop()
 	go n.applyLoop()
@@ -360,6 +371,7 @@ func (n *Node) open() error {
 		}
 		n.ap.appliedIndex, n.ap.appliedTerm = snapshot.Metadata.Index, snapshot.Metadata.Term
 		n.ap.snapIndex = snapshot.Metadata.Index
+		n.ap.memSnapIndex = snapshot.Metadata.Index
 		n.ap.confState = snapshot.Metadata.ConfState
 		n.updateLearner()
 		n.applied.Store(snapshot.Metadata.Index)
@@ -503,7 +515,8 @@ func (n *Node) FirstIndex() uint64 {
 	return i
 }
 
-// SnapshotIndex is the index of the newest snapshot the node holds.
+// SnapshotIndex is the index of the newest snapshot the node holds in raft's
+// storage: a disk snapshot, or (RaftLogCompaction "3.6") a snapshot to memory.
 func (n *Node) SnapshotIndex() uint64 {
 	s, _ := n.storage.Snapshot()
 	return s.Metadata.Index
@@ -668,11 +681,13 @@ func (n *Node) ReportUnreachable(id uint64) {
 
 // ReportSnapshot tells raft how a snapshot send ended.
 func (n *Node) ReportSnapshot(id uint64, status raft.SnapshotStatus) {
-	n.inflightSnapshots.Add(-1)
 	outcome := "finished"
 	if status == raft.SnapshotFailure {
 		outcome = "failed"
+	} else {
+		n.holdCompaction()
 	}
+	n.inflightSnapshots.Add(-1)
 	n.emit(EventSnapshotSent, 0, "to=%x %s", id, outcome)
 	n.mu.Lock()
 	n.rn.ReportSnapshot(id, status)

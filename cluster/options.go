@@ -28,6 +28,22 @@ const (
 	DefaultMaxInflightMsgs        = 512
 	DefaultMaxUncommittedBytes    = 1 << 30
 	DefaultEngine                 = "bbolt"
+	DefaultRaftLogCompaction      = RaftLogCompaction36
+)
+
+// RaftLogCompaction rules (NodeOptions.RaftLogCompaction).
+const (
+	// RaftLogCompaction36 is etcd 3.6's rule: besides the disk snapshot
+	// every SnapshotCount applied entries, a snapshot to memory (raft's
+	// MemoryStorage only: no .snap file, no WAL marker, no backend commit)
+	// every memorySnapshotCount (100) applied entries, and the raft log is
+	// compacted after either, keeping SnapshotCatchUpEntries. The in-memory
+	// log stays near SnapshotCatchUpEntries whatever SnapshotCount is.
+	RaftLogCompaction36 = "3.6"
+	// RaftLogCompaction35 is etcd 3.5's rule: the raft log is compacted
+	// only at disk snapshots, so it grows to SnapshotCount +
+	// SnapshotCatchUpEntries entries between them.
+	RaftLogCompaction35 = "3.5"
 )
 
 // NodeOptions configures one node. The zero value, after EnsureDefaults, is
@@ -59,6 +75,10 @@ type NodeOptions struct {
 	// SnapshotCatchUpEntries is how many entries the raft log keeps behind a
 	// snapshot for slow followers. Default 5000.
 	SnapshotCatchUpEntries uint64
+	// RaftLogCompaction is when the in-memory raft log is compacted:
+	// RaftLogCompaction36 ("3.6", default: also every 100 applied entries)
+	// or RaftLogCompaction35 ("3.5": only at disk snapshots).
+	RaftLogCompaction string
 	// QuotaBytes is the backend quota; negative disables it. Default 2 GiB.
 	QuotaBytes int64
 	// MaxRequestBytes bounds a proposal. Default 1.5 MiB.
@@ -72,6 +92,13 @@ type NodeOptions struct {
 	// SlowApply is the apply duration above which EventSlowApply is emitted.
 	// Default 100ms (--warning-apply-duration).
 	SlowApply time.Duration
+	// NoInitialElectionTickAdvance turns off etcd's
+	// --initial-election-tick-advance (on by default, so the zero value is
+	// etcd's default): a member of a multi-member cluster then waits a full
+	// election timeout before its first campaign. A single-member cluster
+	// fast-forwards its election ticks either way, as etcd's does
+	// (election.go).
+	NoInitialElectionTickAdvance bool
 	// MaxSizePerMsg, MaxInflightMsgs and MaxUncommittedBytes are raft's.
 	// Defaults 1 MiB, 512, 1 GiB.
 	MaxSizePerMsg       uint64
@@ -97,6 +124,11 @@ type NodeOptions struct {
 	// can be set only from package cluster, and only a _test.go file does
 	// (TestLinearizabilityHookTestOnly checks that).
 	unsafeLocalLinearizableReads bool
+	// openEngine, if set, replaces engines.Open for this node: TEST-ONLY,
+	// so the machine-crash test can put pebble on the same crashable
+	// in-memory file system as the WAL and snapshots. Unexported, so only
+	// package cluster can set it.
+	openEngine func(name, dir string, opts []string) (engines.Engine, error)
 }
 
 // EnsureDefaults fills unset fields with their defaults.
@@ -118,6 +150,9 @@ func (o *NodeOptions) EnsureDefaults() {
 	}
 	if o.SnapshotCatchUpEntries == 0 {
 		o.SnapshotCatchUpEntries = DefaultSnapshotCatchUpEntries
+	}
+	if o.RaftLogCompaction == "" {
+		o.RaftLogCompaction = DefaultRaftLogCompaction
 	}
 	if o.QuotaBytes == 0 {
 		o.QuotaBytes = DefaultQuotaBytes
@@ -175,6 +210,11 @@ func (o NodeOptions) Validate() error {
 	if o.ElectionTicks > 0 && o.HeartbeatTicks >= o.ElectionTicks {
 		bad("ElectionTicks %d must exceed HeartbeatTicks %d", o.ElectionTicks, o.HeartbeatTicks)
 	}
+	switch o.RaftLogCompaction {
+	case RaftLogCompaction36, RaftLogCompaction35:
+	default:
+		bad("RaftLogCompaction %q (accepted: %s, %s)", o.RaftLogCompaction, RaftLogCompaction36, RaftLogCompaction35)
+	}
 	if o.MaxRequestBytes < 0 {
 		bad("MaxRequestBytes %d is negative", o.MaxRequestBytes)
 	}
@@ -197,9 +237,10 @@ func (o NodeOptions) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "engine=%s engine-options=%s tick=%v heartbeat-ticks=%d election-ticks=%d",
 		o.Engine, strings.Join(o.EngineOptions, ","), o.TickInterval, o.HeartbeatTicks, o.ElectionTicks)
-	fmt.Fprintf(&b, " snapshot-count=%d snapshot-catchup-entries=%d quota-bytes=%d max-request-bytes=%d",
-		o.SnapshotCount, o.SnapshotCatchUpEntries, o.QuotaBytes, o.MaxRequestBytes)
+	fmt.Fprintf(&b, " snapshot-count=%d snapshot-catchup-entries=%d raft-log-compaction=%s quota-bytes=%d max-request-bytes=%d",
+		o.SnapshotCount, o.SnapshotCatchUpEntries, o.RaftLogCompaction, o.QuotaBytes, o.MaxRequestBytes)
 	fmt.Fprintf(&b, " request-timeout=%v backend-batch-interval=%v backend-batch-limit=%d wal-segment-size=%d",
 		o.RequestTimeout, o.BackendBatchInterval, o.BackendBatchLimit, o.WALSegmentSize)
+	fmt.Fprintf(&b, " initial-election-tick-advance=%v", !o.NoInitialElectionTickAdvance)
 	return b.String()
 }

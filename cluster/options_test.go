@@ -17,8 +17,8 @@ func TestNodeOptionsValidate(t *testing.T) {
 		want []string // every problem must be reported
 	}{
 		{"ok", NodeOptions{ID: 1, Dir: "d"}, nil},
-		{"everything wrong", NodeOptions{Engine: "nope", HeartbeatTicks: 5, ElectionTicks: 3, MaxRequestBytes: -1, Peers: []Peer{{ID: 0}}},
-			[]string{"ID must be non-zero", "Dir must be set", "engine", "ElectionTicks 3 must exceed", "MaxRequestBytes", "peer ID 0"}},
+		{"everything wrong", NodeOptions{Engine: "nope", HeartbeatTicks: 5, ElectionTicks: 3, MaxRequestBytes: -1, Peers: []Peer{{ID: 0}}, RaftLogCompaction: "3.4"},
+			[]string{"ID must be non-zero", "Dir must be set", "engine", "ElectionTicks 3 must exceed", "MaxRequestBytes", "peer ID 0", `RaftLogCompaction "3.4"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -77,10 +77,12 @@ func TestFollowerAcksAfterWALSave(t *testing.T) {
 
 // TestElectionFakeClock drives raft by a fake clock: no leader before the
 // election timeout, one within two, and after the leader is isolated the
-// others elect a new one while the old one steps down (CheckQuorum).
+// others elect a new one while the old one steps down (CheckQuorum). The
+// initial tick advance is off so that raft's own timeout is what counts
+// (TestInitialElectionTickAdvance covers it).
 func TestElectionFakeClock(t *testing.T) {
 	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
-	node := NodeOptions{Engine: "memory", TickInterval: 100 * time.Millisecond}
+	node := NodeOptions{Engine: "memory", TickInterval: 100 * time.Millisecond, NoInitialElectionTickAdvance: true}
 	c := startCluster(t, 3, node, func(o *Options) { o.Clock = clk })
 	tick := func(k int) {
 		for i := 0; i < k; i++ {

@@ -10,7 +10,10 @@ import (
 // linearizableReadNotify joins the next ReadIndex round and returns once the
 // node has applied at least the read index of that round (etcd's
 // linearizableReadNotify): every reader waiting at the moment a round starts
-// shares it.
+// shares it. A single voter takes the same path: raft answers its ReadIndex
+// at once with its commit index (stepLeader, MsgReadIndex, IsSingleton), but
+// the request still goes through the read loop and its batching, as in
+// etcd 3.6.
 func (n *Node) linearizableReadNotify(ctx context.Context) error {
 	if n.isLearner.Load() {
 		return ErrLearnerRead
@@ -18,9 +21,7 @@ func (n *Node) linearizableReadNotify(ctx context.Context) error {
 	if n.opts.unsafeLocalLinearizableReads {
 		return nil // test-only broken variant, see NodeOptions
 	}
-	if n.singleVoterRead() {
-		return nil
-	}
+	n.stats.linearizableReads.Add(1)
 	n.readMu.RLock()
 	nc := n.readNotifier
 	n.readMu.RUnlock()
@@ -92,6 +93,7 @@ func (n *Node) requestReadIndex() (uint64, error) {
 		return 0, ErrNoLeader
 	}
 	send := func() {
+		n.stats.readIndexRequests.Add(1)
 		n.mu.Lock()
 		n.rn.ReadIndex(rctx)
 		n.mu.Unlock()
@@ -105,10 +107,13 @@ func (n *Node) requestReadIndex() (uint64, error) {
 	for {
 		select {
 		case rs := <-n.readStateC:
-			if len(rs.RequestCtx) == 8 && binary.BigEndian.Uint64(rs.RequestCtx) == id {
-				return rs.Index, nil
+			if len(rs.RequestCtx) != 8 || binary.BigEndian.Uint64(rs.RequestCtx) != id {
+				continue // a stale answer to an earlier round: keep waiting
 			}
-			// A stale answer to an earlier round: keep waiting.
+			if n.beforeFirstCommitInTerm(rs.Index) {
+				continue // asked again at the first commit in the term
+			}
+			return rs.Index, nil
 		case <-leaderChanged:
 			return 0, ErrLeaderChanged
 		case <-firstCommit:
@@ -124,21 +129,23 @@ func (n *Node) requestReadIndex() (uint64, error) {
 	}
 }
 
-// singleVoterRead is raft's own rule for a single voter, taken inline: raft
-// answers such a leader's ReadIndex at once with its commit index
-// (responseToReadIndexReq with raftLog.committed), so the read needs no
-// round through the read loop. It still requires the leader's first commit
-// in its term to have been applied, and applied ≥ that commit index;
-// otherwise the read takes the normal path.
-func (n *Node) singleVoterRead() bool {
-	if !n.singleVoter.Load() || n.lead.Load() != n.id {
-		return false
-	}
+// beforeFirstCommitInTerm reports whether index, a read index this node
+// answered as leader, lies below the leader's first entry in its term. Raft
+// holds a leader's ReadIndex until that entry is committed when the leader
+// has peers, but answers a single voter at once with its commit index; right
+// after a restart that index can be below entries committed and
+// acknowledged before the restart (a HardState that only moves the commit
+// index is written without fsync), and a read served at it would miss them.
+// etcd never serves such a read: it answers clients only once the member
+// has published itself through raft, after its first commit in the term.
+// Here the read loop asks again at that first commit (or the next retry).
+func (n *Node) beforeFirstCommitInTerm(index uint64) bool {
 	n.mu.Lock()
 	st := n.rn.BasicStatus()
 	n.mu.Unlock()
-	if st.RaftState != raft.StateLeader || n.leaderCommitTerm.Load() != st.Term {
-		return false
+	if st.RaftState != raft.StateLeader {
+		return false // a follower's read index is the leader's, checked there
 	}
-	return n.applied.Load() >= st.Commit
+	t, err := n.storage.Term(index)
+	return err != nil || t != st.Term
 }

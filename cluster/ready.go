@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"time"
 
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
@@ -14,16 +15,11 @@ func (n *Node) raftLoop() {
 	defer n.wg.Done()
 	ticker := n.clk.NewTicker(n.opts.TickInterval)
 	defer ticker.Stop()
+	hb := newHeartbeatDetector(2 * time.Duration(n.opts.HeartbeatTicks) * n.opts.TickInterval)
 	for {
-		select {
-		case <-ticker.C():
-			n.mu.Lock()
-			n.rn.Tick()
-			n.mu.Unlock()
-		case <-n.readyc:
-		case <-n.stopc:
-			return
-		}
+		// Handle every pending Ready, first of all what the node starts
+		// with (a bootstrap's conf changes, a restart's committed entries)
+		// before the first tick.
 		for {
 			n.mu.Lock()
 			if !n.rn.HasReady() {
@@ -32,7 +28,7 @@ func (n *Node) raftLoop() {
 			}
 			rd := n.rn.Ready()
 			n.mu.Unlock()
-			if !n.handleReady(rd) {
+			if !n.handleReady(rd, hb) {
 				return
 			}
 			n.mu.Lock()
@@ -40,12 +36,22 @@ func (n *Node) raftLoop() {
 			n.mu.Unlock()
 			n.flushConfAcks()
 		}
+		select {
+		case <-ticker.C():
+			n.mu.Lock()
+			n.rn.Tick()
+			n.mu.Unlock()
+			n.stats.ticks.Add(1)
+		case <-n.readyc:
+		case <-n.stopc:
+			return
+		}
 	}
 }
 
 // handleReady persists, sends and hands off one Ready. It returns false when
 // the node must stop (stopped, or a write failed).
-func (n *Node) handleReady(rd raft.Ready) bool {
+func (n *Node) handleReady(rd raft.Ready, hb *heartbeatDetector) bool {
 	// 1. Leader state.
 	if !raft.IsEmptyHardState(rd.HardState) {
 		n.term.Store(rd.HardState.Term)
@@ -55,6 +61,7 @@ func (n *Node) handleReady(rd raft.Ready) bool {
 	}
 	if rd.SoftState != nil {
 		n.updateLeader(rd.SoftState.Lead, rd.SoftState.RaftState)
+		hb.reset()
 	}
 	// 2. ReadStates to the read loop.
 	for _, rs := range rd.ReadStates {
@@ -78,6 +85,7 @@ func (n *Node) handleReady(rd raft.Ready) bool {
 	// 4. The leader sends at once, in parallel with its own disk write: raft
 	// counts the leader's own acknowledgement only at Advance.
 	if isLeader {
+		n.observeHeartbeats(hb, rd.Messages)
 		n.send(rd.Messages)
 	}
 	// 5. Snapshot file, then its WAL marker.
@@ -124,9 +132,57 @@ func (n *Node) handleReady(rd raft.Ready) bool {
 		}
 	}
 	if !isLeader {
+		n.observeHeartbeats(hb, rd.Messages)
 		n.send(rd.Messages)
 	}
 	return true
+}
+
+// heartbeatDetector is etcd's heartbeat delay check (raftNode.td, a
+// pkg/contention TimeoutDetector of 2 × the heartbeat interval, observed in
+// raftNode.processMessages for every MsgHeartbeat sent and reset on every
+// SoftState change): a heartbeat to a follower that leaves more than 2 ×
+// the heartbeat interval after the previous one to the same follower means
+// the leader's Ready loop was held up (ticks are not taken while it
+// writes), "leader is overloaded likely from slow disk". Like etcd's, it
+// fires once per late heartbeat and follower, with no other rate limit.
+// Only the Ready loop uses it.
+type heartbeatDetector struct {
+	limit time.Duration
+	last  map[uint64]time.Time
+}
+
+func newHeartbeatDetector(limit time.Duration) *heartbeatDetector {
+	return &heartbeatDetector{limit: limit, last: make(map[uint64]time.Time)}
+}
+
+func (d *heartbeatDetector) reset() { clear(d.last) }
+
+// observe records a heartbeat to id at now and returns the gap since the
+// previous one and whether it exceeded the maximum.
+func (d *heartbeatDetector) observe(id uint64, now time.Time) (time.Duration, bool) {
+	prev, seen := d.last[id]
+	d.last[id] = now
+	if !seen {
+		return 0, false
+	}
+	gap := now.Sub(prev)
+	return gap, gap > d.limit
+}
+
+// observeHeartbeats emits EventHeartbeatLate for every heartbeat in msgs
+// that leaves too late.
+func (n *Node) observeHeartbeats(hb *heartbeatDetector, msgs []raftpb.Message) {
+	for i := range msgs {
+		if msgs[i].Type != raftpb.MsgHeartbeat {
+			continue
+		}
+		if gap, late := hb.observe(msgs[i].To, n.clk.Now()); late {
+			n.emit(EventHeartbeatLate, gap,
+				"leader failed to send out heartbeat on time; took too long, leader is overloaded likely from slow disk: to=%x heartbeat-interval=%v expected-duration=%v exceeded-duration=%v",
+				msgs[i].To, hb.limit/2, hb.limit, gap-hb.limit)
+		}
+	}
 }
 
 // deferConfAck queues the answer to a conf-change proposer until the Ready

@@ -13,7 +13,11 @@ import (
 // openStore opens the node's engine, its batching backend and the MVCC store
 // (which rebuilds the index by scanning the key bucket).
 func openStore(o NodeOptions, dir string, bcfg backend.Config) (*mvcc.Store, error) {
-	eng, err := engines.Open(o.Engine, dir, o.EngineOptions)
+	open := engines.Open
+	if o.openEngine != nil {
+		open = o.openEngine
+	}
+	eng, err := open(o.Engine, dir, o.EngineOptions)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: open engine %s: %w", o.Engine, err)
 	}

@@ -145,10 +145,13 @@ type Config struct {
 	ReadConsistency        string   `json:"read_consistency"`
 	SnapshotCount          uint64   `json:"snapshot_count"`
 	SnapshotCatchupEntries uint64   `json:"snapshot_catchup_entries"`
-	QuotaBytes             int64    `json:"quota_bytes"`
-	BatchIntervalMs        float64  `json:"batch_interval_ms"`
-	BatchLimit             int      `json:"batch_limit"`
-	LinkDelayMs            float64  `json:"link_delay_ms"`
+	// RaftLogCompaction is the cluster's raft log compaction rule, "3.6" or
+	// "3.5" (empty in results written before it existed: those ran "3.5").
+	RaftLogCompaction string  `json:"raft_log_compaction"`
+	QuotaBytes        int64   `json:"quota_bytes"`
+	BatchIntervalMs   float64 `json:"batch_interval_ms"`
+	BatchLimit        int     `json:"batch_limit"`
+	LinkDelayMs       float64 `json:"link_delay_ms"`
 	// Backend is the batching layer's String form.
 	Backend string `json:"backend"`
 }

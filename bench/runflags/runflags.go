@@ -21,6 +21,7 @@ var ErrBadSetting = errors.New("runflags: bad setting")
 // Flags holds the raw values of the run flags.
 type Flags struct {
 	layer, engine, workload, consistency, dataDir  string
+	raftLogCompaction                              string
 	engineOpts, endpoints                          []string
 	nodes, clients, keySize, valueSize, batchLimit int
 	fsyncProbe                                     int
@@ -53,6 +54,7 @@ func (f *Flags) Register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.consistency, "consistency", "", "read consistency: linearizable, serializable or the linearizable fraction 0..1 (default: the workload's)")
 	fl.Uint64Var(&f.snapCount, "snapshot-count", bench.DefaultSnapshotCount, "raft entries between snapshots (cluster layer)")
 	fl.Uint64Var(&f.snapCatchup, "snapshot-catchup-entries", bench.DefaultSnapshotCatchupEntries, "entries kept after a snapshot for slow followers (cluster layer)")
+	fl.StringVar(&f.raftLogCompaction, "raft-log-compaction", bench.DefaultRaftLogCompaction, "when the raft log in memory is compacted: 3.6 (etcd 3.6: every 100 applied entries too) or 3.5 (etcd 3.5: at disk snapshots only) (cluster layer)")
 	fl.Int64Var(&f.quota, "quota-bytes", bench.DefaultQuotaBytes, "backend quota in bytes before NOSPACE (cluster layer; negative: no quota, as etcd)")
 	fl.BoolVar(&f.noQuota, "no-quota", false, "switch the backend quota check off for measurement (same as --quota-bytes -1; etcd checks it on every write, so the default keeps it)")
 	fl.DurationVar(&f.batchInterval, "batch-interval", 100*time.Millisecond, "backend batch commit interval")
@@ -128,6 +130,7 @@ func (f *Flags) Config(fl *pflag.FlagSet) (bench.Config, error) {
 		Warmup:                 f.warmup,
 		SnapshotCount:          f.snapCount,
 		SnapshotCatchupEntries: f.snapCatchup,
+		RaftLogCompaction:      f.raftLogCompaction,
 		QuotaBytes:             f.quota,
 		LinkDelay:              f.linkDelay,
 		DataDir:                f.dataDir,

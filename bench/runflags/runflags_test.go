@@ -12,13 +12,14 @@ func TestBuildMapsFlagsOntoConfig(t *testing.T) {
 		{"layer", "cluster"}, {"nodes", "3"}, {"snapshot-count", "1000"}, {"read-ratio", "0.9"},
 		{"consistency", "serializable"}, {"link-delay", "2ms"}, {"batch-interval", "10ms"}, {"batch-limit", "500"},
 		{"quota-bytes", "1048576"}, {"engine", "pebble"}, {"engine-opt", "cache-size=16MiB"}, {"ops", "1000"},
+		{"raft-log-compaction", "3.5"},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Layer != "cluster" || cfg.Nodes != 3 || cfg.SnapshotCount != 1000 || cfg.LinkDelay != 2*time.Millisecond ||
 		cfg.Backend.BatchInterval != 10*time.Millisecond || cfg.Backend.BatchLimit != 500 || cfg.QuotaBytes != 1<<20 ||
-		cfg.Engine != "pebble" || len(cfg.EngineOptions) != 1 || cfg.Ops != 1000 || cfg.Duration != 0 {
+		cfg.Engine != "pebble" || len(cfg.EngineOptions) != 1 || cfg.Ops != 1000 || cfg.Duration != 0 || cfg.RaftLogCompaction != "3.5" {
 		t.Errorf("config %+v", cfg)
 	}
 	if cfg.Workload.Ops.Get != 0.9 || cfg.Workload.Ops.Put < 0.0999 || cfg.Workload.ReadConsistency != "serializable" {
@@ -28,13 +29,17 @@ func TestBuildMapsFlagsOntoConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if def.Layer != "mvcc" || def.Warmup != time.Second || def.Duration != 10*time.Second {
+	if def.Layer != "mvcc" || def.Warmup != time.Second || def.Duration != 10*time.Second || def.RaftLogCompaction != "3.6" {
 		t.Errorf("defaults %+v", def)
 	}
 }
 
 func TestBuildReportsEveryProblem(t *testing.T) {
-	_, err := Build([]Setting{{"colour", "blue"}, {"nodes", "many"}})
+	_, err := Build([]Setting{{"raft-log-compaction", "3.4"}})
+	if err == nil || !strings.Contains(err.Error(), `raft-log-compaction "3.4"`) {
+		t.Errorf("raft-log-compaction 3.4 accepted or unnamed: %v", err)
+	}
+	_, err = Build([]Setting{{"colour", "blue"}, {"nodes", "many"}})
 	if !errors.Is(err, ErrBadSetting) {
 		t.Fatalf("err %v", err)
 	}

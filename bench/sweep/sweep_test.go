@@ -373,3 +373,28 @@ func TestExclude(t *testing.T) {
 		})
 	}
 }
+
+// TestEnginesPreset: YCSB A–F on three systems, bbolt, pebble (its WAL
+// synced) and pebble wal=disabled, each with the engine options it names.
+func TestEnginesPreset(t *testing.T) {
+	s, err := Experiment("engines")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.EnsureDefaults()
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	systems := map[string]int{}
+	for _, pt := range s.Points() {
+		cfg, err := s.RunConfig(pt, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		systems[cfg.Engine+" "+strings.Join(cfg.EngineOptions, " ")]++
+	}
+	want := map[string]int{"bbolt no-sync=false": 6, "pebble wal=synced": 6, "pebble wal=disabled": 6}
+	if fmt.Sprint(systems) != fmt.Sprint(want) {
+		t.Fatalf("systems %v, want %v", systems, want)
+	}
+}

@@ -394,6 +394,25 @@ func (ep *endpoint) RemovePeer(id uint64) {
 	ep.lmu.Unlock()
 }
 
+// ActivePeers counts the peers this node can reach now: joined, not removed
+// and not cut off by a partition (on an in-process network every such peer
+// is connected, as rafthttp's active peers are). A node uses it to tell
+// when its peers are up before it fast-forwards its election ticks.
+func (ep *endpoint) ActivePeers() int {
+	n := ep.net
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	ep.lmu.Lock()
+	defer ep.lmu.Unlock()
+	cnt := 0
+	for id := range n.nodes {
+		if id != ep.id && !ep.removed[id] && n.allowedLocked(ep.id, id) {
+			cnt++
+		}
+	}
+	return cnt
+}
+
 func (ep *endpoint) Stats() Stats {
 	return Stats{
 		MsgsSent:          ep.msgsSent.Load(),

@@ -98,7 +98,7 @@ func TestRunMVCCMemoryEndToEnd(t *testing.T) {
 	}
 	c := r.Config
 	if c.Layer != "mvcc" || c.Engine != "memory" || c.Nodes != 1 || c.Seed != 1 || c.Workload.Name != "ycsb-a" ||
-		c.SnapshotCount == 0 || c.QuotaBytes == 0 || c.ReadConsistency == "" || c.EngineOptions == "" {
+		c.SnapshotCount == 0 || c.RaftLogCompaction != "3.6" || c.QuotaBytes == 0 || c.ReadConsistency == "" || c.EngineOptions == "" {
 		t.Fatalf("config %+v", c)
 	}
 	if r.Summary.Ops == 0 || r.Summary.ThroughputOpsS <= 0 || r.Summary.DurationS < 0.9 {

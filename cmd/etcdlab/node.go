@@ -22,6 +22,7 @@ type nodeFlags struct {
 	listenPeer, advertisePeer                  []string
 	initialCluster, initialState, initialToken string
 	snapCount, snapCatchup                     uint64
+	raftLogCompaction                          string
 	quota                                      int64
 	batchInterval                              time.Duration
 	batchLimit                                 int
@@ -29,6 +30,7 @@ type nodeFlags struct {
 	engine                                     string
 	engineOpts                                 []string
 	maxRequestBytes                            int
+	electionTickAdvance                        bool
 }
 
 // newNodeCmd is `etcdlab node`: one etcdlab member serving etcd's v3 gRPC
@@ -82,6 +84,7 @@ func (f *nodeFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.initialToken, "initial-cluster-token", cluster.DefaultInitialClusterToken, "initial cluster token; seeds member and cluster IDs")
 	fl.Uint64Var(&f.snapCount, "snapshot-count", cluster.DefaultSnapshotCount, "applied entries between snapshots")
 	fl.Uint64Var(&f.snapCatchup, "snapshot-catchup-entries", cluster.DefaultSnapshotCatchUpEntries, "entries kept after a snapshot for slow followers")
+	fl.StringVar(&f.raftLogCompaction, "raft-log-compaction", cluster.DefaultRaftLogCompaction, "etcdlab's knob, not etcd's: when the raft log in memory is compacted: 3.6 (etcd 3.6: every 100 applied entries too) or 3.5 (etcd 3.5: at disk snapshots only)")
 	fl.Int64Var(&f.quota, "quota-backend-bytes", 0, "backend quota before NOSPACE (0: 2 GiB; negative: none)")
 	fl.DurationVar(&f.batchInterval, "backend-batch-interval", 0, "maximum time before committing the backend transaction (0: 100ms)")
 	fl.IntVar(&f.batchLimit, "backend-batch-limit", 0, "maximum operations before committing the backend transaction (0: 10000)")
@@ -90,6 +93,7 @@ func (f *nodeFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.engine, "engine", cluster.DefaultEngine, "storage engine: "+strings.Join(engines.Names(), ", "))
 	fl.StringArrayVar(&f.engineOpts, "engine-opt", nil, "engine option key=value (repeatable; see 'etcdlab engines')")
 	fl.IntVar(&f.maxRequestBytes, "max-request-bytes", cluster.DefaultMaxRequestBytes, "maximum client request size in bytes")
+	fl.BoolVar(&f.electionTickAdvance, "initial-election-tick-advance", true, "fast-forward the election ticks at start once the peers are connected, so that the first election comes sooner (a single-member cluster always does)")
 }
 
 // config turns the flags into a validated cluster.ServerConfig; every
@@ -129,6 +133,7 @@ func (f *nodeFlags) config() (cluster.ServerConfig, error) {
 			EngineOptions:          f.engineOpts,
 			SnapshotCount:          f.snapCount,
 			SnapshotCatchUpEntries: f.snapCatchup,
+			RaftLogCompaction:      f.raftLogCompaction,
 			QuotaBytes:             f.quota,
 			BackendBatchInterval:   f.batchInterval,
 			BackendBatchLimit:      f.batchLimit,
@@ -140,6 +145,7 @@ func (f *nodeFlags) config() (cluster.ServerConfig, error) {
 		cfg.Node.HeartbeatTicks = 1
 		cfg.Node.ElectionTicks = int(f.electionMs / f.heartbeatMs)
 	}
+	cfg.Node.NoInitialElectionTickAdvance = !f.electionTickAdvance
 	if len(errs) > 0 {
 		return cfg, errors.Join(errs...)
 	}

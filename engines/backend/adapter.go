@@ -50,6 +50,7 @@ func (a adapter) SizeInUse() int64                      { return a.b.SizeInUse()
 func (a adapter) DiskSize() int64                       { return a.b.DiskSize() }
 func (a adapter) Reclaim() error                        { return a.b.Defrag() }
 func (a adapter) WriteImage(w io.Writer) (int64, error) { return a.b.Snapshot(w) }
+func (a adapter) Sync() error                           { return a.b.Sync() }
 
 func (a adapter) Stats() engine.Stats {
 	bs := a.b.Stats()

@@ -175,6 +175,23 @@ func (b *Backend) ForceCommit() error {
 	return b.tx.commit("force")
 }
 
+// Sync commits everything pending (ForceCommit) and then makes the engine
+// durable up to that commit (engine.Sync): bbolt fsyncs if a commit skipped
+// it, pebble syncs its WAL or, with wal=disabled, flushes its memtables,
+// memory writes its image. A backend commit alone is durable only as far as
+// the engine's knobs make it; callers that are about to discard another log
+// able to replay those writes (the raft WAL, at a disk snapshot) call Sync
+// first.
+func (b *Backend) Sync() error {
+	if err := b.ForceCommit(); err != nil {
+		return err
+	}
+	if err := b.eng.Sync(); err != nil {
+		return fmt.Errorf("backend: engine sync: %w", err)
+	}
+	return nil
+}
+
 // ReadTx opens a consistent read view: the last commit plus every write txn
 // that has ended since. Close it when done.
 func (b *Backend) ReadTx() *ReadTx {

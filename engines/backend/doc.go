@@ -16,7 +16,10 @@
 //     caller can put records (etcd's consistent index and term) into the same
 //     engine commit as the data they describe.
 //   - ForceCommit, Snapshot (commit, then stream the engine image) and Defrag
-//     (commit, wait for readers, reclaim space) as etcd has them.
+//     (commit, wait for readers, reclaim space) as etcd has them, and Sync
+//     (commit, then engine.Sync): etcd's bbolt commit is durable by itself,
+//     an engine whose knobs skip fsyncs (pebble wal=unsynced or disabled,
+//     bbolt no-sync, memory) is durable only after Sync.
 //
 // A failed engine commit is fatal for the backend, as it is for etcd: the
 // error is kept, returned by every later commit and by Err, and reported to

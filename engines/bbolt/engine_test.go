@@ -731,3 +731,34 @@ func TestModel(t *testing.T) {
 		}
 	}
 }
+
+// TestSyncCost: Sync fdatasyncs once after a commit that skipped it, under
+// no-sync too (the knob skips per-commit fsyncs, not the barrier), and
+// costs nothing when every commit synced.
+func TestSyncCost(t *testing.T) {
+	for _, noSync := range []string{"false", "true"} {
+		t.Run("no-sync="+noSync, func(t *testing.T) {
+			e := open(t, t.TempDir(), "no-sync="+noSync)
+			commit(t, e, noSync == "false", func(b engine.Batch) { b.Put(bktA, []byte("k"), []byte("v")) })
+			before := e.Stats()
+			if err := e.Sync(); err != nil {
+				t.Fatal(err)
+			}
+			want := int64(0)
+			if noSync == "true" {
+				want = 1
+			}
+			if d := e.Stats().Sub(before); d.Fsyncs != want {
+				t.Errorf("Sync after the commit: %d fsyncs, want %d", d.Fsyncs, want)
+			}
+			commit(t, e, false, func(b engine.Batch) { b.Put(bktA, []byte("k2"), []byte("v")) })
+			before = e.Stats()
+			if err := e.Sync(); err != nil {
+				t.Fatal(err)
+			}
+			if d := e.Stats().Sub(before); d.Fsyncs != 1 {
+				t.Errorf("Sync after an unsynced commit: %d fsyncs, want 1", d.Fsyncs)
+			}
+		})
+	}
+}

@@ -76,6 +76,18 @@ type Engine interface {
 	// commit, to w and returns the number of bytes written. The engine's
 	// OpenImage turns such an image back into an engine with the same content.
 	WriteImage(w io.Writer) (int64, error)
+	// Sync makes every batch committed so far durable: once it returns,
+	// neither a process crash nor a machine crash loses any of them, whatever
+	// the engine's knobs let Commit skip (bbolt no-sync, pebble wal=unsynced
+	// or wal=disabled). bbolt: an fdatasync of the file when a commit skipped
+	// one; pebble: a WAL fdatasync, or with wal=disabled a flush of the
+	// memtables to sstables; memory: its image written to the data directory
+	// (as Close does). It is the barrier a caller needs before discarding
+	// another log that could replay those batches: the cluster calls it (via
+	// the backend) before a disk snapshot lets the raft WAL be released.
+	// Rare, never per request: with wal=disabled it costs a flush, on memory
+	// a full image.
+	Sync() error
 	// Stats returns cumulative statistics since Open.
 	Stats() Stats
 	// Close releases the engine. Batches not committed are lost; a batch
@@ -97,8 +109,11 @@ type Batch interface {
 	// Len is the number of operations in the batch.
 	Len() int
 	// Commit applies the batch atomically. With sync the data is on stable
-	// storage when Commit returns; without, it survives a process crash but
-	// possibly not a machine crash.
+	// storage when Commit returns (unless an engine knob gives that up:
+	// bbolt no-sync, pebble wal=unsynced or disabled); without, it may be
+	// lost by a machine crash, and on pebble by a process crash too (its WAL
+	// writer buffers the record in process memory for a moment). Engine.Sync
+	// makes every committed batch durable.
 	Commit(sync bool) error
 	// Close discards the batch.
 	Close()

@@ -19,7 +19,10 @@
 //     the image (see WriteImage) to dir/engine.MemoryFile atomically (temporary
 //     file, fsync, rename, fsync of the directory) and Open loads it, so data
 //     committed before a clean Close survives reopen; uncommitted batches do not.
-//     With dir == "" the engine keeps nothing.
+//     With dir == "" the engine keeps nothing. Sync writes the same image
+//     without closing (the durability barrier the cluster takes at a disk
+//     snapshot), so a crash loses only the commits since the last Sync or
+//     Close.
 //   - Image format (WriteImage, OpenImage): the magic line
 //     "etcdlab-memory-image v1\n", an 8-byte big-endian record count, then per
 //     record the bucket ID (1 byte), key length (4 bytes BE), key, value length

@@ -154,29 +154,15 @@ func (b *batch) Commit(sync bool) (err error) {
 	if failed != nil {
 		return failed
 	}
-	defer func() {
-		r := recover()
-		if r == nil {
-			return
-		}
-		f, ok := r.(fatalError)
-		if !ok {
-			panic(r)
-		}
-		err = fmt.Errorf("%w: commit in %s: %v", ErrFailed, e.dir, f)
-		e.mu.Lock()
-		if e.failed == nil {
-			e.failed = err
-		}
-		e.mu.Unlock()
-		b.pb = e.db.NewBatch() // pebble keeps the failed one
-	}()
+	// pebble keeps a failed batch: start a new one.
+	defer e.recoverFatal("commit", &err, func() { b.pb = e.db.NewBatch() })
 	durable := sync && e.opts.WAL == WALSynced
 	wo := pdb.NoSync
 	if durable {
 		wo = pdb.Sync
 	}
-	if b.pb.Empty() {
+	empty := b.pb.Empty()
+	if empty {
 		if durable {
 			err = e.db.LogData(nil, pdb.Sync)
 		}
@@ -188,6 +174,9 @@ func (b *batch) Commit(sync bool) (err error) {
 		b.pb.Close()
 		b.pb = e.db.NewBatch()
 		return fmt.Errorf("pebble: commit in %s: %w", e.dir, err)
+	}
+	if !durable && !empty {
+		e.unsynced.Store(true)
 	}
 	e.commits.Add(1)
 	if sync {

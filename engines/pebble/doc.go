@@ -17,7 +17,11 @@
 // durable only once a flush writes its memtable to an sstable, so anything
 // committed since the last flush is lost on any crash, and the raft WAL above
 // must be replayed to recover it; Close and WriteImage flush, so a clean
-// shutdown and an image lose nothing).
+// shutdown and an image lose nothing). Sync is the barrier in every mode: a
+// WAL fdatasync (synced, unsynced) or a memtable flush (disabled), after
+// which no crash loses a commit; the cluster takes it before a disk snapshot
+// lets the raft WAL go, so the raft WAL always holds what the engine may
+// lose.
 //
 // Reads. A View is a pebble Snapshot: it sees exactly the batches committed
 // before it, never blocks writers, and Get returns a copy of the value (valid

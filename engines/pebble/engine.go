@@ -55,6 +55,9 @@ type Engine struct {
 	commits, syncedCommits, logicalBytes, reclaims atomic.Int64
 	writeStalls, backgroundErrors, corruptions     atomic.Int64
 	imageSeq                                       atomic.Int64
+	// unsynced: a commit since the last Sync may not be durable (it skipped
+	// the WAL fdatasync, or, with wal=disabled, sits in a memtable).
+	unsynced atomic.Bool
 
 	// mu guards the lifecycle below. Views and commits are "gated": they wait
 	// while a Reclaim runs and Reclaim waits until none is active, so that the
@@ -444,6 +447,68 @@ func (e *Engine) Close() error {
 		errs = append(errs, fmt.Errorf("pebble: closing %s: %w", e.dir, err))
 	}
 	return errors.Join(errs...)
+}
+
+// Sync implements engine.Engine. With wal=disabled it flushes the memtables
+// to sstables (pebble's Flush returns once they are in the MANIFEST, both
+// synced); otherwise it fdatasyncs the WAL (an empty LogData with
+// pebble.Sync), which makes every earlier NoSync commit durable. It does
+// nothing when every commit since the last Sync was already durable (all
+// synced under wal=synced). A fatal pebble error is ErrFailed, as in Commit.
+func (e *Engine) Sync() (err error) {
+	if err := e.enter(false); err != nil {
+		return err
+	}
+	defer e.leave(false)
+	e.mu.Lock()
+	failed := e.failed
+	e.mu.Unlock()
+	if failed != nil {
+		return failed
+	}
+	if !e.unsynced.Swap(false) {
+		return nil
+	}
+	defer func() {
+		if err != nil {
+			e.unsynced.Store(true) // still owed
+		}
+	}()
+	defer e.recoverFatal("sync", &err, nil)
+	if e.opts.WAL == WALDisabled {
+		if err := e.db.Flush(); err != nil {
+			return fmt.Errorf("pebble: flush %s: %w", e.dir, err)
+		}
+		return nil
+	}
+	if err := e.db.LogData(nil, pdb.Sync); err != nil {
+		return fmt.Errorf("pebble: wal sync %s: %w", e.dir, err)
+	}
+	return nil
+}
+
+// recoverFatal, deferred by Commit and Sync, turns a fatalError panic (pebble
+// calling Logger.Fatalf on the caller's goroutine, e.g. a failed WAL write)
+// into a sticky ErrFailed for op in *errp, then runs after (if set); any
+// other panic goes on.
+func (e *Engine) recoverFatal(op string, errp *error, after func()) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	f, ok := r.(fatalError)
+	if !ok {
+		panic(r)
+	}
+	*errp = fmt.Errorf("%w: %s in %s: %v", ErrFailed, op, e.dir, f)
+	e.mu.Lock()
+	if e.failed == nil {
+		e.failed = *errp
+	}
+	e.mu.Unlock()
+	if after != nil {
+		after()
+	}
 }
 
 // fatalError is what quietLogger.Fatalf panics with, so that Commit can tell

@@ -21,8 +21,11 @@ const (
 	// WALSynced: Commit(true) uses pebble.Sync (the WAL is fdatasynced before
 	// Commit returns) and Commit(false) uses pebble.NoSync.
 	WALSynced WALMode = "synced"
-	// WALUnsynced: every commit uses pebble.NoSync; commits survive a process
-	// crash (they are in the OS page cache) but not a machine crash.
+	// WALUnsynced: every commit uses pebble.NoSync and returns once its
+	// record is in pebble's WAL writer buffer, which a background goroutine
+	// writes out soon after: a process crash can lose the last commits (the
+	// cluster's SIGKILL test shows it), a machine crash everything since the
+	// last WAL sync. Sync (a WAL fdatasync) makes them durable.
 	WALUnsynced WALMode = "unsynced"
 	// WALDisabled sets pebble's Options.DisableWAL: commits go to the memtable
 	// only and become durable when a flush writes them to an sstable. Data

@@ -25,7 +25,7 @@ const maxTimelines = 8
 // timelineKinds are the events drawn on the timelines (backend commits are
 // too dense to draw).
 var timelineKinds = []string{"leader-elected", "leader-changed", "snapshot-taken", "snapshot-sent", "snapshot-installed",
-	"compaction", "defrag", "alarm-raised", "alarm-disarmed", "slow-apply", "slow-fsync"}
+	"compaction", "defrag", "alarm-raised", "alarm-disarmed", "slow-apply", "slow-fsync", "heartbeat-late"}
 
 // figure is a written figure and what it shows.
 type figure struct{ file, caption string }
@@ -299,8 +299,12 @@ func Markdown(s *Set, figs []figure) string {
 		}
 	}
 	c := first.Config
-	fmt.Fprintf(&b, "First run executed: layer `%s`, engine `%s`, nodes %d, workload `%s`, clients %d, %s loop, duration %.0fs, warm-up %.0fs, read consistency `%s`, snapshot-count %d, quota %d bytes, backend `%s`, link delay %gms, seed %d.\n\n",
-		c.Layer, c.Engine, c.Nodes, c.Workload.Name, c.Clients, c.Loop, c.DurationS, c.WarmupS, c.ReadConsistency, c.SnapshotCount, c.QuotaBytes, c.Backend, c.LinkDelayMs, c.Seed)
+	rlc := c.RaftLogCompaction
+	if rlc == "" {
+		rlc = "3.5 (not recorded: etcdlab compacted only at disk snapshots then)"
+	}
+	fmt.Fprintf(&b, "First run executed: layer `%s`, engine `%s`, nodes %d, workload `%s`, clients %d, %s loop, duration %.0fs, warm-up %.0fs, read consistency `%s`, snapshot-count %d, raft log compaction %s, quota %d bytes, backend `%s`, link delay %gms, seed %d.\n\n",
+		c.Layer, c.Engine, c.Nodes, c.Workload.Name, c.Clients, c.Loop, c.DurationS, c.WarmupS, c.ReadConsistency, c.SnapshotCount, rlc, c.QuotaBytes, c.Backend, c.LinkDelayMs, c.Seed)
 
 	b.WriteString("## Environment\n\n")
 	e := first.Env
@@ -454,7 +458,7 @@ func replace(ss []Setting, name, value string) []Setting {
 }
 
 // clusterKnobs are run flags that only the cluster layer reads.
-var clusterKnobs = map[string]bool{"snapshot-count": true, "snapshot-catchup-entries": true, "quota-bytes": true, "link-delay": true, "nodes": true}
+var clusterKnobs = map[string]bool{"snapshot-count": true, "snapshot-catchup-entries": true, "raft-log-compaction": true, "quota-bytes": true, "link-delay": true, "nodes": true}
 
 // caveats are the manifest's notes plus what the numbers cannot show: a
 // swept cluster knob on another layer, a closed loop's sizes scaling with
