@@ -207,13 +207,7 @@ func TestCatchUp36(t *testing.T) {
 	node.SnapshotCatchUpEntries = catchup
 	c := startCluster(t, 3, node, nil)
 	leader := waitLeader(t, c)
-	var follower uint64
-	for _, n := range c.Nodes() {
-		if n.ID() != leader {
-			follower = n.ID()
-			break
-		}
-	}
+	follower := aFollower(c, leader)
 	cl := c.Client(ClientOptions{Policy: PolicyLeader})
 	ctx := ctxT(t)
 	written := 0

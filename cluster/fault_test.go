@@ -124,13 +124,7 @@ func testSnapshotCatchUp(t *testing.T, engine string) {
 		}
 	})
 	leader := waitLeader(t, c)
-	var follower uint64
-	for _, n := range c.Nodes() {
-		if n.ID() != leader {
-			follower = n.ID()
-			break
-		}
-	}
+	follower := aFollower(c, leader)
 	if err := c.Stop(follower); err != nil {
 		t.Fatal(err)
 	}

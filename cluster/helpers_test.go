@@ -211,3 +211,13 @@ func runParallel(t testing.TB, workers, base, n int, op func(i int) error) {
 		t.Fatal(err)
 	}
 }
+
+// aFollower returns the ID of a running node other than leader (0: none).
+func aFollower(c *Cluster, leader uint64) uint64 {
+	for _, n := range c.Nodes() {
+		if n.ID() != leader {
+			return n.ID()
+		}
+	}
+	return 0
+}

@@ -120,21 +120,4 @@ func TestElectionFakeClock(t *testing.T) {
 
 // settle waits until no node has raft work pending (bounded), so that a
 // fake-clock test advances time only once the cluster is quiet.
-func settle(c *Cluster) {
-	deadline := time.Now().Add(time.Second)
-	for time.Now().Before(deadline) {
-		busy := false
-		for _, n := range c.Nodes() {
-			n.mu.Lock()
-			if n.rn.HasReady() {
-				busy = true
-			}
-			n.mu.Unlock()
-		}
-		if !busy {
-			<-time.After(time.Millisecond)
-			return
-		}
-		<-time.After(100 * time.Microsecond)
-	}
-}
+func settle(c *Cluster) { settleExcept(c, 0) }
