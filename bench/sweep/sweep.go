@@ -2,6 +2,8 @@ package sweep
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -276,6 +278,30 @@ type Config struct {
 	// RunFunc runs one configuration into a run directory. Default
 	// bench.RunToDir; tests may substitute it.
 	RunFunc func(ctx context.Context, cfg bench.Config, out string) (*bench.Outcome, error)
+	// Build identifies the code that runs the sweep; a sweep directory
+	// started by another build is not resumed. Default: a hash of this
+	// process's executable (BuildID).
+	Build string
+}
+
+// BuildID is a short hash of the running executable: the same source built
+// the same way gives the same bytes (Go's builds are reproducible), any
+// change in code or defaults another. "" when the executable cannot be read.
+func BuildID() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	f, err := os.Open(exe)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return ""
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
 // Outcome summarizes a sweep.
@@ -300,7 +326,11 @@ func Run(ctx context.Context, c Config) (*Outcome, error) {
 	if c.RunFunc == nil {
 		c.RunFunc = bench.RunToDir
 	}
+	if c.Build == "" {
+		c.Build = BuildID()
+	}
 	m := s.Manifest()
+	m.Build = c.Build
 	if err := prepareOut(c.Out, m); err != nil {
 		return nil, err
 	}
@@ -375,6 +405,10 @@ func prepareOut(out string, m *report.Manifest) error {
 		if !reflect.DeepEqual(old.Params, m.Params) || !reflect.DeepEqual(old.Fixed, m.Fixed) ||
 			!slices.Equal(old.Exclude, m.Exclude) || old.Repeat != m.Repeat || old.Seed != m.Seed {
 			return fmt.Errorf("%w: %s (give a new directory, or the same parameters, fixed settings, exclusions, repeat and seed to resume)", ErrOtherSweep, out)
+		}
+		if old.Build != "" && m.Build != "" && old.Build != m.Build {
+			return fmt.Errorf("%w: %s was started by another etcdlab build (%s, this one is %s): its finished runs may follow other code or defaults; give a new directory, or remove this one to start over",
+				ErrOtherSweep, out, old.Build, m.Build)
 		}
 		return report.WriteManifest(out, m) // same sweep: notes or description may have changed
 	}

@@ -398,3 +398,37 @@ func TestEnginesPreset(t *testing.T) {
 		t.Fatalf("systems %v, want %v", systems, want)
 	}
 }
+
+// TestResumeRefusedAcrossBuilds: a sweep directory is resumed only by the
+// build that started it; another build (other code, other defaults) is
+// refused with a message saying so, rather than mixing its runs with the
+// old ones. A manifest written before builds were recorded still resumes.
+func TestResumeRefusedAcrossBuilds(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "sw")
+	var calls atomic.Int64
+	if _, err := Run(context.Background(), Config{Spec: testSpec(), Out: out, RunFunc: fakeRun(&calls, -1, nil), Build: "build-a"}); err != nil {
+		t.Fatal(err)
+	}
+	o, err := Run(context.Background(), Config{Spec: testSpec(), Out: out, RunFunc: fakeRun(&calls, -1, nil), Build: "build-a"})
+	if err != nil || o.Ran != 0 || o.Skipped != 12 {
+		t.Fatalf("same build: %+v, %v; want every run kept", o, err)
+	}
+	_, err = Run(context.Background(), Config{Spec: testSpec(), Out: out, RunFunc: fakeRun(&calls, -1, nil), Build: "build-b"})
+	if !errors.Is(err, ErrOtherSweep) || !strings.Contains(err.Error(), "another etcdlab build") {
+		t.Fatalf("other build: %v, want ErrOtherSweep naming the build", err)
+	}
+	m, err := report.ReadManifest(out)
+	if err != nil || m.Build != "build-a" {
+		t.Fatalf("manifest build %q, %v", m.Build, err)
+	}
+	m.Build = ""
+	if err := report.WriteManifest(out, m); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), Config{Spec: testSpec(), Out: out, RunFunc: fakeRun(&calls, -1, nil), Build: "build-b"}); err != nil {
+		t.Fatalf("manifest without a build: %v", err)
+	}
+	if id := BuildID(); len(id) != 16 {
+		t.Errorf("BuildID() = %q, want 16 hex digits of the test binary's hash", id)
+	}
+}

@@ -11,7 +11,8 @@ $GO build -o out/etcdlab ./cmd/etcdlab
 run() {
 	name=$1
 	shift
-	# A previous, identical run is resumed; a changed size starts afresh.
+	# A previous, identical run by the same build is resumed; a changed size or
+	# another build of etcdlab (the sweep refuses the directory) starts afresh.
 	./out/etcdlab experiment "$name" --out "out/findings/$name" "$@" ||
 		{ rm -rf "out/findings/$name" && ./out/etcdlab experiment "$name" --out "out/findings/$name" "$@"; }
 	dst="docs/findings/$name"

@@ -63,8 +63,13 @@ type Manifest struct {
 	Exclude []string `json:"exclude,omitempty"`
 	Repeat  int      `json:"repeat"`
 	// Seed drives the run order; run k's workload seed is in its result.
-	Seed int64         `json:"seed"`
-	Runs []ManifestRun `json:"runs"`
+	Seed int64 `json:"seed"`
+	// Build identifies the etcdlab binary that started the sweep (a hash
+	// of its executable). A resume by another build is refused: its
+	// finished runs could follow other defaults than the new ones.
+	// Empty in sweeps written before it existed.
+	Build string        `json:"build,omitempty"`
+	Runs  []ManifestRun `json:"runs"`
 	// Notes are caveats written into the report (what an experiment cannot
 	// measure through this harness yet).
 	Notes []string `json:"notes,omitempty"`
