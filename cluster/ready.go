@@ -132,8 +132,7 @@ func (n *Node) handleReady(rd raft.Ready, hb *heartbeatDetector) bool {
 		}
 	}
 	if !isLeader {
-		n.observeHeartbeats(hb, rd.Messages)
-		n.send(rd.Messages)
+		n.send(rd.Messages) // a follower sends no heartbeats: nothing to observe
 	}
 	return true
 }

@@ -43,12 +43,11 @@ type Backend struct {
 	stop chan struct{}
 	done chan struct{}
 
-	// size and sizeInUse are the engine's Size and SizeInUse as of the last
-	// commit (etcd's backend refreshes its figures at the start of each
-	// transaction). The quota check reads them on every write request, so
-	// they are atomics here, the same for every engine, and never ask the
-	// engine per request.
-	size, sizeInUse atomic.Int64
+	// size is the engine's Size as of the last commit (etcd's backend
+	// refreshes it at the start of each transaction). The quota check reads
+	// it on every write request, so it is an atomic here, the same for every
+	// engine, and never asks the engine per request.
+	size atomic.Int64
 
 	closed atomic.Bool
 	stats  stats
@@ -300,19 +299,18 @@ func (b *Backend) Defrag() error {
 	return nil
 }
 
-// refreshSizes copies the engine's sizes into the backend's atomics. Called
+// refreshSizes copies the engine's Size into the backend's atomic. Called
 // after each commit and defrag with the write lock held, and by New.
-func (b *Backend) refreshSizes() {
-	b.size.Store(b.eng.Size())
-	b.sizeInUse.Store(b.eng.SizeInUse())
-}
+func (b *Backend) refreshSizes() { b.size.Store(b.eng.Size()) }
 
 // Size is the engine's Size (etcd's backend size, which the quota compares)
 // as of the last commit: an atomic load, whatever the engine.
 func (b *Backend) Size() int64 { return b.size.Load() }
 
-// SizeInUse is the part of Size holding live data, as of the last commit.
-func (b *Backend) SizeInUse() int64 { return b.sizeInUse.Load() }
+// SizeInUse is the part of Size holding live data (engine.SizeInUse, from
+// in-memory state). No request path reads it, only Status and the results'
+// sampling, so it is not refreshed at every commit.
+func (b *Backend) SizeInUse() int64 { return b.eng.SizeInUse() }
 
 // DiskSize is what the engine's files take on disk now (engine.DiskSize: it
 // may list the data directory). For results and reports only.
