@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"etcdlab/engines/bbolt"
 	"etcdlab/engines/engine"
 	"etcdlab/engines/memory"
 	"etcdlab/internal/clock"
@@ -539,5 +540,35 @@ func TestDefragKeepsContent(t *testing.T) {
 	}
 	if h.b.Stats().Defrags != 1 {
 		t.Fatal("defrag not counted")
+	}
+}
+
+// TestBboltWritesAtApplyTime: on bbolt the backend's one batch holds the
+// engine's live write transaction, so every write lands in bbolt's B+tree
+// as it is made and each commit is a commit of that transaction (etcd's
+// batchTx), never a replay; a defrag in between does not change that.
+func TestBboltWritesAtApplyTime(t *testing.T) {
+	e, err := bbolt.Open(t.TempDir(), bbolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarnessOn(t, e, Config{})
+	const commits = 5
+	for i := 0; i < commits; i++ {
+		h.put(fmt.Sprintf("k%d", i), "v")
+		if i == 2 {
+			if err := h.b.Defrag(); err != nil { // commits what is pending first
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err := h.b.ForceCommit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := h.b.Stats().Engine.Native
+	if n["bbolt.live_tx_commits"] != commits || n["bbolt.live_tx_taken"] != 0 {
+		t.Fatalf("bbolt live tx: %v commits, %v taken; want %d and 0",
+			n["bbolt.live_tx_commits"], n["bbolt.live_tx_taken"], commits)
 	}
 }

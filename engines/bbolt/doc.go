@@ -10,8 +10,18 @@
 //
 // Contract, beyond the engine package's:
 //
-//   - Batch records operations (copies of the slices) and Commit applies them
-//     in order in one bbolt read-write transaction. Commit(true) fdatasyncs
+//   - A Batch writes each operation as it is made into the engine's one open
+//     bbolt read-write transaction (the live transaction, opened by the
+//     first batch to write after a commit and held until its Commit), as
+//     etcd's batchTx.UnsafePut writes into its open bolt.Tx: the B+tree work
+//     happens at write time and Commit only spills and writes pages. Every
+//     operation is also recorded (copies of the slices). A batch that finds
+//     the live transaction held by another batch only records; so does one
+//     whose live transaction was taken away before its Commit (by Reclaim,
+//     Close or another batch's commit, which need bbolt's one writer): its
+//     Commit replays the record in order in a fresh transaction. Either way
+//     Commit applies the batch atomically. Stats count both kinds
+//     (bbolt.live_tx_commits, bbolt.live_tx_taken). Commit(true) fdatasyncs
 //     twice (data pages, then the meta page); Commit(false) skips both; with
 //     no-sync every commit skips them, and the fsync bbolt does when it grows
 //     the file too. An empty batch commits nothing, but Commit(true) on it

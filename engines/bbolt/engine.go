@@ -42,6 +42,9 @@ type Engine struct {
 	// per commit, and the per-commit accounting below is done under it.
 	commitMu sync.Mutex
 	unsynced bool // guarded by commitMu: a commit since the last fsync skipped it
+	// live is the open write transaction batches write into as they go.
+	// Lock order: gate, commitMu, live.mu.
+	live liveTx
 
 	// dbMu guards db, file and broken for callers that do not hold the gate
 	// (Stats, SizeInUse). Only Reclaim and Close, holding the gate's write
@@ -431,6 +434,7 @@ func (e *Engine) Close() error {
 	for _, v := range open {
 		_ = v.Close()
 	}
+	e.blockLive() // for good: the engine is closed
 	e.gate.Lock()
 	defer e.gate.Unlock()
 	e.dbMu.Lock()
@@ -490,6 +494,8 @@ func (e *Engine) Stats() engine.Stats {
 		"bbolt.file_size":             float64(e.DiskSize()),
 		"bbolt.hwm_bytes":             float64(e.Size()),
 	}
+	s.Native["bbolt.live_tx_commits"] = float64(e.live.commits.Load())
+	s.Native["bbolt.live_tx_taken"] = float64(e.live.taken.Load())
 	e.dbMu.RLock()
 	if e.db != nil {
 		st := e.db.Stats()

@@ -24,6 +24,10 @@ import (
 // file (which holds every committed key) leaves the engine unusable, every
 // call then returning that error.
 func (e *Engine) Reclaim() error {
+	// An open live transaction holds the gate's read side: take it away
+	// (its batch replays at Commit) and keep new ones out while waiting.
+	e.blockLive()
+	defer e.unblockLive()
 	e.gate.Lock()
 	defer e.gate.Unlock()
 	if err := e.usable(); err != nil {

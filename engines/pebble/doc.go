@@ -9,6 +9,14 @@
 // limit); that bound also gives bucket 0xFF a finite end for DeleteRange and
 // Reclaim. A longer key, or a batch nearing pebble's 4 GiB limit, makes Commit
 // fail with ErrKeyTooLarge or ErrBatchTooLarge and apply nothing.
+// Writes. A Batch is a plain pebble batch: each write is encoded into it as
+// it is made (the backend's apply time, as etcd's batchTx takes writes) and
+// Commit inserts the batch into the memtable and the WAL. An indexed batch
+// would also insert every write into the batch's own skiplist so that the
+// batch could be read; the backend's read buffer serves those reads
+// already, and BenchmarkBatchKind measured the indexed batch at 619–737
+// ns/put against 590–703 for the plain one (1,000-put batches, 256-byte
+// values, 3 runs each, this 2-core machine): no gain to pay for.
 // Pebble's files (sstables, WAL, MANIFEST, OPTIONS, markers) live directly in
 // the data dir, which engine.CheckDir recognises by MANIFEST-*.
 //
