@@ -72,7 +72,11 @@ var (
 // concurrent use.
 type Metrics struct {
 	level string
-	reg   *prometheus.Registry
+	// reg is what /metrics serves; server holds the same collectors less
+	// the Go and process ones, for samplers inside the process (an
+	// in-process cluster's timeline) that want the member's own figures
+	// without paying for the runtime's.
+	reg, server *prometheus.Registry
 
 	// server/storage/wal
 	WALFsync      prometheus.Histogram // etcd_disk_wal_fsync_duration_seconds
@@ -118,7 +122,7 @@ func New(opts Options) (*Metrics, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	m := &Metrics{level: opts.Level, reg: prometheus.NewRegistry()}
+	m := &Metrics{level: opts.Level, reg: prometheus.NewRegistry(), server: prometheus.NewRegistry()}
 	hist := func(ns, sub, name, help string, b []float64) prometheus.Histogram {
 		return prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: name, Help: help, Buckets: b})
 	}
@@ -173,6 +177,12 @@ func New(opts Options) (*Metrics, error) {
 		m.HealthSuccess, m.HealthFailures,
 		m.Ranges, m.Puts, m.Deletes, m.Txns, m.PeerRTT, m.GRPC, version, goVersion,
 		stateCollector{m},
+	} {
+		if err := errors.Join(m.reg.Register(c), m.server.Register(c)); err != nil {
+			return nil, fmt.Errorf("metrics: registering: %w", err)
+		}
+	}
+	for _, c := range []prometheus.Collector{
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
@@ -195,6 +205,10 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
 // Gather returns the current value of every metric, as a scrape would.
 func (m *Metrics) Gather() ([]*dto.MetricFamily, error) { return m.reg.Gather() }
+
+// GatherServer is Gather without the Go and process collectors: the
+// member's own figures only (what an in-process sampler wants each second).
+func (m *Metrics) GatherServer() ([]*dto.MetricFamily, error) { return m.server.Gather() }
 
 // Handler serves the registry in Prometheus' text format at /metrics, with
 // promhttp's own request counters as etcd's handler (promhttp.Handler) has.
