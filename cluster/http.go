@@ -15,6 +15,7 @@ import (
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 
 	"etcdlab/cluster/metrics"
+	"etcdlab/internal/clock"
 )
 
 // HTTP paths etcd serves beside its gRPC API (server/etcdserver/api/etcdhttp
@@ -122,14 +123,17 @@ const sniffTimeout = 10 * time.Second
 // listener when it opens with the HTTP/2 preface and to the HTTP listener
 // otherwise. The choice is made once per connection, never per request.
 type splitListener struct {
-	root       net.Listener
+	root net.Listener
+	// clk dates the sniff deadline: a socket deadline is wall time, so it
+	// must be the real clock (Serve's default).
+	clk        clock.Clock
 	grpc, http *chanListener
 	done       chan struct{}
 	closeOnce  sync.Once
 }
 
-func newSplitListener(root net.Listener) *splitListener {
-	s := &splitListener{root: root, done: make(chan struct{})}
+func newSplitListener(root net.Listener, clk clock.Clock) *splitListener {
+	s := &splitListener{root: root, clk: clk, done: make(chan struct{})}
 	s.grpc = &chanListener{parent: s, c: make(chan net.Conn)}
 	s.http = &chanListener{parent: s, c: make(chan net.Conn)}
 	go s.acceptLoop()
@@ -153,7 +157,7 @@ func (s *splitListener) acceptLoop() {
 
 func (s *splitListener) route(c net.Conn) {
 	br := bufio.NewReader(c)
-	_ = c.SetReadDeadline(time.Now().Add(sniffTimeout))
+	_ = c.SetReadDeadline(s.clk.Now().Add(sniffTimeout))
 	head, err := br.Peek(len(http2Preface))
 	_ = c.SetReadDeadline(time.Time{})
 	if err != nil {

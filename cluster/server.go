@@ -416,7 +416,7 @@ func Serve(ctx context.Context, cfg ServerConfig, ready func(*Server)) (err erro
 	}
 	clientMux := httpMux(n, m, cfg.EnablePprof)
 	for _, l := range lis[:nClient] {
-		sl := newSplitListener(l)
+		sl := newSplitListener(l, opts.Clock)
 		go func() { serveErr <- srv.Serve(sl.grpc) }()
 		serveHTTP(sl.http, clientMux)
 	}
