@@ -66,10 +66,30 @@ type clusterTarget struct {
 }
 
 var (
-	_ Target      = (*clusterTarget)(nil)
-	_ StatsSource = (*clusterTarget)(nil)
-	_ Flusher     = (*clusterTarget)(nil)
+	_ Target              = (*clusterTarget)(nil)
+	_ StatsSource         = (*clusterTarget)(nil)
+	_ Flusher             = (*clusterTarget)(nil)
+	_ serverMetricsSource = (*clusterTarget)(nil)
 )
+
+// serverMetrics gathers every running node's registry (etcd's figures
+// without the Go and process collectors): the same names an --endpoints
+// run scrapes from its servers.
+func (t *clusterTarget) serverMetrics(context.Context, bool) (promSample, error) {
+	s := newPromSample()
+	for _, n := range t.c.Nodes() {
+		fams, err := n.Metrics().GatherServer()
+		if err != nil {
+			return s, fmt.Errorf("bench: gathering node %x's metrics: %w", n.ID(), err)
+		}
+		s.add(fams)
+	}
+	return s, nil
+}
+
+func (t *clusterTarget) metricsInfo() metricsInfo {
+	return metricsInfo{Source: MetricsSourceRegistry}
+}
 
 // waitLeader waits until a leader has committed its first entry, so the
 // first measured ops do not time out on an election. A serializable read

@@ -75,6 +75,14 @@ type Config struct {
 	// Endpoints of separately started etcdlab nodes (cluster layer only);
 	// empty means an in-process cluster of Nodes nodes.
 	Endpoints []string
+	// MetricsEndpoints are the servers' Prometheus endpoints, scraped
+	// before, each second during and after a run against Endpoints, so
+	// that the result holds the servers' own figures (WAL fsyncs, backend
+	// commit latency, db size, leader changes, slow applies) under etcd's
+	// names. A URL without a path gets /metrics. Default: each endpoint +
+	// /metrics, which etcd and etcdlab both serve on their client URLs.
+	// Only with Endpoints.
+	MetricsEndpoints []string
 
 	// Workload is the workload spec (a preset or a parsed file), with any
 	// overrides applied. An empty Name with no ops means DefaultWorkload.
@@ -218,6 +226,14 @@ func (c *Config) Validate() error {
 	}
 	if len(c.Endpoints) > 0 && c.Layer != LayerCluster {
 		bad("endpoints are for the cluster layer only")
+	}
+	if len(c.MetricsEndpoints) > 0 && len(c.Endpoints) == 0 {
+		bad("metrics endpoints are scraped only in a run against --endpoints (an in-process cluster reads its nodes' registries)")
+	}
+	for _, u := range c.MetricsEndpoints {
+		if _, err := metricsURL(u); err != nil {
+			bad("metrics endpoint: %v", err)
+		}
 	}
 	if err := c.Workload.Validate(); err != nil {
 		errs = append(errs, err)

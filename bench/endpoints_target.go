@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -31,23 +33,32 @@ var ErrEndpoint = errors.New("bench: endpoint")
 // are DoKV's, sent with clientv3's retrying KV client (RetryKVClient), so
 // the client's balancing and retry rules are etcd's. Sizes come from the
 // Maintenance Status of each endpoint, refreshed once a second in the
-// background so that sampling never waits on the network; disk-write and
-// fsync counters are not visible through the API and stay zero.
+// background so that sampling never waits on the network. Disk-write and
+// fsync counters are not visible through the API: they come from the
+// servers' Prometheus metrics, scraped at the metrics URLs at the start and
+// end of the measured phase and once a second in the background.
 type endpointsTarget struct {
 	cli *clientv3.Client
 	kv  endpointKV
 
+	metricsURLs     []string
+	http            *http.Client
+	scrapes, errors atomic.Int64
+
 	mu    sync.Mutex
 	stats Stats
+	// prom is the latest complete scrape of every metrics URL.
+	prom promSample
 
 	stopc chan struct{}
 	done  chan struct{}
 }
 
 var (
-	_ Target      = (*endpointsTarget)(nil)
-	_ StatsSource = (*endpointsTarget)(nil)
-	_ KV          = endpointKV{}
+	_ Target              = (*endpointsTarget)(nil)
+	_ StatsSource         = (*endpointsTarget)(nil)
+	_ serverMetricsSource = (*endpointsTarget)(nil)
+	_ KV                  = endpointKV{}
 )
 
 // openEndpointsTarget connects to cfg.Endpoints ("host:port" or
@@ -69,6 +80,10 @@ func openEndpointsTarget(ctx context.Context, cfg Config, env LayerEnv) (Target,
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
+	}
+	murls, err := metricsURLs(cfg)
+	if err != nil {
+		return nil, err
 	}
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:   cfg.Endpoints,
@@ -99,10 +114,18 @@ func openEndpointsTarget(ctx context.Context, cfg Config, env LayerEnv) (Target,
 		return nil, err
 	}
 	t := &endpointsTarget{
-		cli:   cli,
-		kv:    kv,
-		stopc: make(chan struct{}),
-		done:  make(chan struct{}),
+		cli:         cli,
+		kv:          kv,
+		metricsURLs: murls,
+		http:        &http.Client{Timeout: metricsScrapeTimeout},
+		stopc:       make(chan struct{}),
+		done:        make(chan struct{}),
+	}
+	// A metrics URL that does not answer fails the run before it starts,
+	// named, rather than leaving the result without the servers' figures.
+	if _, err := t.serverMetrics(ctx, true); err != nil {
+		_ = cli.Close()
+		return nil, fmt.Errorf("%w (give --metrics-endpoints if the servers serve /metrics elsewhere)", err)
 	}
 	t.refresh(ctx, cfg.Endpoints)
 	go t.statsLoop(cfg)
@@ -168,6 +191,7 @@ func (t *endpointsTarget) statsLoop(cfg Config) {
 			return
 		case <-tk.C():
 			t.refresh(ctx, cfg.Endpoints)
+			_, _ = t.serverMetrics(ctx, true)
 		}
 	}
 }
@@ -196,6 +220,65 @@ func (t *endpointsTarget) refresh(ctx context.Context, eps []string) {
 	t.mu.Lock()
 	t.stats = st
 	t.mu.Unlock()
+}
+
+// metricsURLs returns the URLs to scrape: cfg.MetricsEndpoints, or each
+// endpoint's /metrics (etcd and etcdlab serve it on their client URLs).
+func metricsURLs(cfg Config) ([]string, error) {
+	given := cfg.MetricsEndpoints
+	if len(given) == 0 {
+		given = cfg.Endpoints
+	}
+	var out []string
+	var errs []error
+	for _, s := range given {
+		u, err := metricsURL(s)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, u)
+	}
+	return out, errors.Join(errs...)
+}
+
+// serverMetrics scrapes every metrics URL when fresh (the start and end of
+// the measured phase, and the background loop) and returns the merged
+// sample; otherwise it returns the latest complete one. A round with any
+// URL failing is an error and leaves the latest sample as it was, so that
+// counters summed over members never drop by a member's share.
+func (t *endpointsTarget) serverMetrics(ctx context.Context, fresh bool) (promSample, error) {
+	if !fresh {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if t.prom.members == 0 {
+			return t.prom, fmt.Errorf("%w: no complete scrape yet", ErrMetrics)
+		}
+		return t.prom, nil
+	}
+	s := newPromSample()
+	var errs []error
+	for _, u := range t.metricsURLs {
+		t.scrapes.Add(1)
+		fams, err := scrapeMetrics(ctx, t.http, u)
+		if err != nil {
+			t.errors.Add(1)
+			errs = append(errs, err)
+			continue
+		}
+		s.add(fams)
+	}
+	if len(errs) > 0 {
+		return s, errors.Join(errs...)
+	}
+	t.mu.Lock()
+	t.prom = s
+	t.mu.Unlock()
+	return s, nil
+}
+
+func (t *endpointsTarget) metricsInfo() metricsInfo {
+	return metricsInfo{Source: MetricsSourceScrape, URLs: t.metricsURLs, Scrapes: t.scrapes.Load(), Errors: t.errors.Load()}
 }
 
 func (t *endpointsTarget) Close() error {

@@ -109,6 +109,20 @@ func TestEndpointsTarget(t *testing.T) {
 	if st := tg.(StatsSource).Stats(); st.DBQuotaSize <= 0 || st.DBSizeInUse <= 0 || st.Extra["endpoints.unanswered"] != 0 || st.Extra["raft.index"] < 1 {
 		t.Fatalf("stats: %+v", st)
 	}
+	// The server's own figures, scraped from its client URL's /metrics.
+	ms := tg.(serverMetricsSource)
+	ps, err := ms.serverMetrics(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, atLeast := range map[string]float64{mPuts: 4, mWALFsync + "_count": 1, mDBSize: 1, "etcd_server_has_leader": 1, mEngineFsyncs: 1} {
+		if v, ok := ps.value(name); !ok || v < atLeast {
+			t.Errorf("scraped %s = %v (present %v), want at least %v", name, v, ok, atLeast)
+		}
+	}
+	if info := ms.metricsInfo(); info.Source != MetricsSourceScrape || len(info.URLs) != 1 || info.URLs[0] != "http://"+addr+"/metrics" || info.Scrapes < 2 {
+		t.Errorf("metrics info: %+v", info)
+	}
 	if err := tg.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -137,5 +151,24 @@ func TestEndpointsTargetRejects(t *testing.T) {
 		if !errors.Is(err, ErrEndpoint) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: %v, want ErrEndpoint mentioning %q", tc.eps, err, tc.want)
 		}
+	}
+}
+
+// TestEndpointsTargetMetricsUnreachable: a metrics endpoint that does not
+// answer fails the open, named, before the run starts.
+func TestEndpointsTargetMetricsUnreachable(t *testing.T) {
+	addr := serveEtcdlab(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := l.Addr().String()
+	_ = l.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg := Config{Layer: LayerCluster, Endpoints: []string{addr}, MetricsEndpoints: []string{dead}, Clock: clock.Real()}
+	_, err = openEndpointsTarget(ctx, cfg, LayerEnv{Emit: func(Event) {}})
+	if !errors.Is(err, ErrMetrics) || !strings.Contains(err.Error(), dead) || !strings.Contains(err.Error(), "unreachable") {
+		t.Fatalf("got %v, want ErrMetrics naming %s as unreachable", err, dead)
 	}
 }

@@ -480,6 +480,16 @@ func runTarget(ctx context.Context, cfg Config, ks *workloads.KeySpace, t Target
 		tm.Stop()
 	}
 	measureWall := clk.Now()
+	msrc, hasMetrics := t.(serverMetricsSource)
+	var prom0, promLast promSample
+	if hasMetrics {
+		var err error
+		if prom0, err = msrc.serverMetrics(ctx, true); err != nil {
+			stopClients()
+			return nil, fmt.Errorf("bench: the servers' metrics at the start of the measured phase: %w", err)
+		}
+		promLast = prom0
+	}
 	stats0, res0 := statsOf(t), sampleResources()
 	peak := res0
 	var timeline []results.Sample
@@ -507,6 +517,16 @@ func runTarget(ctx context.Context, cfg Config, ks *workloads.KeySpace, t Target
 		smp.WALFsyncs = st.WALFsyncs - stats0.WALFsyncs
 		smp.EngFsyncs = st.EngineFsyncs - stats0.EngineFsyncs
 		smp.DBSize, smp.DBSizeInUse, smp.DBQuotaSize = st.DBSize, st.DBSizeInUse, st.DBQuotaSize
+		if hasMetrics {
+			// The latest figures the target has: an in-process cluster
+			// gathers its registries now; an --endpoints target returns
+			// its background scrape, so the interval never waits on the
+			// network.
+			if ps, err := msrc.serverMetrics(ctx, false); err == nil {
+				smp.Metrics = ps.timeline()
+				promLast = ps
+			}
+		}
 		timeline = append(timeline, smp)
 		prog.update(end-r.warm, &smp, rec)
 	}
@@ -539,6 +559,14 @@ loop:
 		}
 	}
 	stats1, res1 := statsOf(t), sampleResources()
+	if hasMetrics {
+		// After the flush, as the layer's figures: the backend commits the
+		// flush made belong to the run. A failed scrape falls back to the
+		// last one (and is counted in the result).
+		if ps, err := msrc.serverMetrics(context.WithoutCancel(ctx), true); err == nil {
+			promLast = ps
+		}
+	}
 	peak.RSS = max(peak.RSS, res1.RSS)
 	peak.Heap = max(peak.Heap, res1.Heap)
 
@@ -611,6 +639,16 @@ loop:
 	cpuPerOp(s, res0, res1)
 	res.Fsyncs.WAL = stats1.WALFsyncs - stats0.WALFsyncs
 	res.Fsyncs.Engine = stats1.EngineFsyncs - stats0.EngineFsyncs
+	res.Fsyncs.Source, d.DBSizeSource = "layer", "layer"
+	if len(cfg.Endpoints) > 0 {
+		d.DBSizeSource = "status"
+	}
+	if hasMetrics {
+		res.Server = serverResult(msrc.metricsInfo(), prom0, promLast)
+		if len(cfg.Endpoints) > 0 {
+			fillFromServer(res)
+		}
+	}
 	res.Memory = results.Memory{
 		PeakRSSBytes:  peak.RSS,
 		PeakHeapBytes: peak.Heap,

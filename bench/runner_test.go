@@ -308,6 +308,23 @@ func TestClusterLayer(t *testing.T) {
 			if len(r.Events) == 0 {
 				t.Fatal("no cluster events recorded")
 			}
+			// The nodes' own registries, under etcd's names: the same
+			// figures an --endpoints run scrapes.
+			if s := r.Server; s == nil || s.Source != MetricsSourceRegistry || s.Members != nodes || s.WALFsyncs == 0 || s.Puts == 0 || s.DBSizeBytes == 0 {
+				t.Fatalf("server metrics: %+v", r.Server)
+			}
+			if r.Fsyncs.Source != "layer" || r.Disk.DBSizeSource != "layer" {
+				t.Fatalf("sources: fsyncs %q, db size %q", r.Fsyncs.Source, r.Disk.DBSizeSource)
+			}
+			withMetrics := 0
+			for _, s := range o.Timeline {
+				if s.Type == "interval" && s.Metrics[mWALFsync+"_count"] > 0 {
+					withMetrics++
+				}
+			}
+			if withMetrics == 0 {
+				t.Fatal("no timeline interval carries the servers' metrics")
+			}
 		})
 	}
 }

@@ -59,6 +59,7 @@ func (n *Node) applyAll(ap *toApply) bool {
 			return false
 		}
 		if d := n.clk.Since(start); d > n.opts.SlowApply {
+			n.m.SlowApplies.Inc()
 			n.emit(EventSlowApply, d, "apply request took too long: index=%d", e.Index)
 		}
 		n.ap.appliedIndex, n.ap.appliedTerm = e.Index, e.Term
@@ -163,6 +164,9 @@ func (n *Node) applyRequest(r *pb.InternalRaftRequest) result {
 		}
 		ok := n.quotaAvailable(costPut(r.Put))
 		resp, err := n.store.Put(r.Put)
+		if err == nil {
+			n.countRequest(1, 0, 0, false)
+		}
 		if err == nil && !ok {
 			n.raiseNoSpaceAsync()
 			return result{resp: resp, err: ErrNoSpace}
@@ -170,6 +174,9 @@ func (n *Node) applyRequest(r *pb.InternalRaftRequest) result {
 		return result{resp: resp, err: err}
 	case r.DeleteRange != nil:
 		resp, err := n.store.DeleteRange(r.DeleteRange)
+		if err == nil {
+			n.countRequest(0, 1, 0, false)
+		}
 		return result{resp: resp, err: err}
 	case r.Txn != nil:
 		cost := costTxn(r.Txn)
@@ -178,6 +185,7 @@ func (n *Node) applyRequest(r *pb.InternalRaftRequest) result {
 		}
 		ok := cost == 0 || n.quotaAvailable(cost)
 		resp, err := n.store.Txn(r.Txn)
+		n.countTxn(r.Txn, resp)
 		if err == nil && !ok {
 			n.raiseNoSpaceAsync()
 			return result{resp: resp, err: ErrNoSpace}
@@ -209,6 +217,8 @@ func (n *Node) installSnapshot(s raftpb.Snapshot) error {
 		return nil
 	}
 	start := n.clk.Now()
+	n.m.ApplySnapshotInProgress.Inc()
+	defer n.m.ApplySnapshotInProgress.Dec()
 	path := n.ss.DBFilePath(idx)
 	n.storeMu.Lock()
 	if n.store != nil {
@@ -314,7 +324,9 @@ func (n *Node) sendMergedSnapshot(m raftpb.Message) {
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
+		start := n.clk.Now()
 		_, err := be.Snapshot(pw)
+		n.m.BackendSnapshot.Observe(n.clk.Since(start).Seconds())
 		pw.CloseWithError(err)
 	}()
 	n.emit(EventSnapshotSent, 0, "to=%x index=%d started", m.To, snapMeta.Metadata.Index)

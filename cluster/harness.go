@@ -64,6 +64,11 @@ func (o Options) Validate() error {
 	if err := o.Link.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("%w: link: %w", ErrBadOption, err))
 	}
+	if o.Node.Metrics != nil {
+		// One Metrics per node: a shared one would report whichever node
+		// started last.
+		errs = append(errs, fmt.Errorf("%w: Node.Metrics must be nil in a cluster template; every node makes its own (Node.Metrics())", ErrBadOption))
+	}
 	t := o.Node
 	t.ID, t.Dir = 1, "x"
 	t.EnsureDefaults()

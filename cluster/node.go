@@ -11,11 +11,13 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 
+	"etcdlab/cluster/metrics"
 	"etcdlab/cluster/snap"
 	"etcdlab/cluster/transport"
 	"etcdlab/cluster/wal"
@@ -129,7 +131,14 @@ type Node struct {
 	// compacted for releaseDelayAfterSnapshot after a snapshot was sent.
 	snapHoldUntil atomic.Int64
 	stats         nodeStats
-	err           atomic.Value // first fatal error (error)
+	// m holds the node's Prometheus figures (etcd's names); event figures
+	// are updated where the events happen, state figures read by state().
+	m *metrics.Metrics
+	// hbSent holds, per follower ID, the clock's UnixNano when the leader
+	// last sent it a heartbeat (a *atomic.Int64), so that the response
+	// gives a peer round trip (etcd_network_peer_round_trip_time_seconds).
+	hbSent sync.Map
+	err    atomic.Value // first fatal error (error)
 }
 
 type applyState struct {
@@ -173,6 +182,13 @@ func StartNode(opts NodeOptions, newTr NewTransport) (*Node, error) {
 	if newTr == nil {
 		return nil, fmt.Errorf("%w: no transport", ErrBadOption)
 	}
+	m := opts.Metrics
+	if m == nil {
+		var err error
+		if m, err = metrics.New(metrics.Options{}); err != nil {
+			return nil, err
+		}
+	}
 	n := &Node{
 		id:                opts.ID,
 		opts:              opts,
@@ -193,6 +209,7 @@ func StartNode(opts NodeOptions, newTr NewTransport) (*Node, error) {
 		alarms:            make(map[alarmKey]struct{}),
 		members:           make(map[uint64]member),
 		removed:           make(map[uint64]bool),
+		m:                 m,
 	}
 	n.vcfg = mvcc.Config{MaxRequestBytes: opts.MaxRequestBytes, Clock: opts.Clock}
 	n.vcfg.EnsureDefaults()
@@ -212,6 +229,7 @@ func StartNode(opts NodeOptions, newTr NewTransport) (*Node, error) {
 		return nil, err
 	}
 	n.tr = tr
+	m.SetSource(n.state)
 	n.amu.RLock()
 	for id, m := range n.members {
 		if id != n.id {
@@ -231,6 +249,10 @@ func (n *Node) walOptions() wal.Options {
 	return wal.Options{
 		SegmentSize: n.opts.WALSegmentSize,
 		Clock:       n.clk,
+		OnSync: func(d time.Duration, bytes int64) {
+			n.m.WALFsync.Observe(d.Seconds())
+			n.m.WALWriteBytes.Add(float64(bytes))
+		},
 		OnEvent: func(e wal.Event) {
 			switch e.Kind {
 			case wal.EventCut:
@@ -248,6 +270,7 @@ func (n *Node) backendConfig() backend.Config {
 		BatchLimit:    n.opts.BackendBatchLimit,
 		Clock:         n.clk,
 		OnCommit: func(ci backend.CommitInfo) {
+			n.m.BackendCommit.Observe(ci.Duration.Seconds())
 			if n.opts.OnEvent != nil {
 				n.emit(EventBackendCommit, ci.Duration, "ops=%d reason=%s err=%v", ci.Ops, ci.Reason, ci.Err)
 			}
@@ -645,6 +668,9 @@ func (n *Node) Process(ctx context.Context, m raftpb.Message) error {
 	n.amu.RUnlock()
 	if removed {
 		return ErrIDRemoved
+	}
+	if m.Type == raftpb.MsgHeartbeatResp {
+		n.observeHeartbeatResp(&m)
 	}
 	n.mu.Lock()
 	err := n.rn.Step(m)

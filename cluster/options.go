@@ -8,6 +8,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
+	"etcdlab/cluster/metrics"
 	"etcdlab/engines"
 	"etcdlab/internal/clock"
 )
@@ -116,6 +117,11 @@ type NodeOptions struct {
 	Clock clock.Clock
 	// OnEvent receives the node's events (optional). It must not block.
 	OnEvent func(Event)
+	// Metrics receives the node's Prometheus figures under etcd's names.
+	// Default: StartNode makes a set of its own (metrics.New, basic level),
+	// with its own registry, so nodes in one process never share one; the
+	// node's Metrics method returns it. Give one to choose the level.
+	Metrics *metrics.Metrics
 
 	// unsafeLocalLinearizableReads is a TEST-ONLY fault: linearizable reads
 	// skip ReadIndex and are served from the local store at once, as a

@@ -45,9 +45,12 @@ func (n *Node) propose(ctx context.Context, r *pb.InternalRaftRequest) (result, 
 	n.mu.Unlock()
 	if err != nil {
 		n.wait.cancel(id)
+		n.m.ProposalsFailed.Inc()
 		return result{}, mapProposeErr(n, err)
 	}
 	n.stats.proposals.Add(1)
+	n.m.ProposalsPending.Inc()
+	defer n.m.ProposalsPending.Dec()
 	n.signal()
 	return n.waitResult(ctx, id, ch)
 }
@@ -60,9 +63,11 @@ func (n *Node) waitResult(ctx context.Context, id uint64, ch chan result) (resul
 		return r, nil
 	case <-timer.C():
 		n.wait.cancel(id)
+		n.m.ProposalsFailed.Inc()
 		return result{}, ErrTimeout
 	case <-ctx.Done():
 		n.wait.cancel(id)
+		n.m.ProposalsFailed.Inc()
 		return result{}, ctx.Err()
 	case <-n.stopc:
 		n.wait.cancel(id)
@@ -129,7 +134,9 @@ func (n *Node) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, erro
 		if n.store == nil {
 			return nil, ErrStopped
 		}
-		return n.store.Txn(r)
+		resp, err := n.store.Txn(r)
+		n.countTxn(r, resp)
+		return resp, err
 	}
 	if err := n.checkQuota(ctx, costTxn(r)); err != nil {
 		return nil, err
@@ -176,7 +183,11 @@ func (n *Node) Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeResponse
 	if n.store == nil {
 		return nil, ErrStopped
 	}
-	return n.store.Range(r)
+	resp, err := n.store.Range(r)
+	if err == nil {
+		n.m.Ranges.Inc()
+	}
+	return resp, err
 }
 
 func txnReadOnly(r *pb.TxnRequest) bool {

@@ -214,7 +214,10 @@ func (n *Node) Defrag() error {
 	}
 	start := n.clk.Now()
 	before := n.store.Backend().Size()
+	n.m.DefragInflight.Set(1)
 	err := n.store.Backend().Defrag()
+	n.m.DefragInflight.Set(0)
+	n.m.BackendDefrag.Observe(n.clk.Since(start).Seconds())
 	if err != nil {
 		return errors.Join(errors.New("cluster: defrag"), err)
 	}

@@ -63,6 +63,7 @@ func (n *Node) readLoop() {
 
 		index, err := n.requestReadIndex()
 		if err != nil {
+			n.m.ReadIndexesFailed.Inc()
 			nr.notify(err)
 			continue
 		}
@@ -108,7 +109,8 @@ func (n *Node) requestReadIndex() (uint64, error) {
 		select {
 		case rs := <-n.readStateC:
 			if len(rs.RequestCtx) != 8 || binary.BigEndian.Uint64(rs.RequestCtx) != id {
-				continue // a stale answer to an earlier round: keep waiting
+				n.m.SlowReadIndexes.Inc() // etcd's "ignored out-of-date read index response"
+				continue                  // a stale answer to an earlier round: keep waiting
 			}
 			if n.beforeFirstCommitInTerm(rs.Index) {
 				continue // asked again at the first commit in the term
@@ -122,6 +124,7 @@ func (n *Node) requestReadIndex() (uint64, error) {
 		case <-retry.C():
 			send()
 		case <-timeout.C():
+			n.m.SlowReadIndexes.Inc() // etcd counts a timed-out read index as slow too
 			return 0, ErrTimeout
 		case <-n.stopc:
 			return 0, ErrStopped

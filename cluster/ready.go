@@ -176,7 +176,9 @@ func (n *Node) observeHeartbeats(hb *heartbeatDetector, msgs []raftpb.Message) {
 		if msgs[i].Type != raftpb.MsgHeartbeat {
 			continue
 		}
+		n.noteHeartbeat(msgs[i].To)
 		if gap, late := hb.observe(msgs[i].To, n.clk.Now()); late {
+			n.m.HeartbeatSendFailures.Inc()
 			n.emit(EventHeartbeatLate, gap,
 				"leader failed to send out heartbeat on time; took too long, leader is overloaded likely from slow disk: to=%x heartbeat-interval=%v expected-duration=%v exceeded-duration=%v",
 				msgs[i].To, hb.limit/2, hb.limit, gap-hb.limit)
@@ -246,6 +248,10 @@ func (n *Node) updateLeader(lead uint64, state raft.StateType) {
 	close(n.leaderChanged)
 	n.leaderChanged = make(chan struct{})
 	n.notifyMu.Unlock()
+	if lead != raft.None {
+		// etcd counts a change to a known leader, not the loss of one.
+		n.m.LeaderChanges.Inc()
+	}
 	if lead == n.id {
 		n.emit(EventLeaderElected, 0, "term=%d", n.term.Load())
 	} else {

@@ -5,11 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
+	"google.golang.org/grpc"
+
+	"etcdlab/cluster/metrics"
 	"etcdlab/cluster/transport"
 	"etcdlab/cluster/v3rpc"
 	"etcdlab/cluster/wal"
@@ -69,6 +73,16 @@ type ServerConfig struct {
 	API v3rpc.Options
 	// StopTimeout bounds the graceful stop of the gRPC server. Default 5s.
 	StopTimeout time.Duration
+	// ListenMetricsURLs are extra http://host:port URLs serving /metrics and
+	// /health only (--listen-metrics-urls). Default none: the client URLs
+	// serve both anyway, as etcd's do.
+	ListenMetricsURLs []string
+	// Metrics is etcd's --metrics: "basic" (default) or "extensive" (adds
+	// the gRPC handling-time histogram).
+	Metrics string
+	// EnablePprof serves Go's profiles at /debug/pprof/ on the client URLs
+	// (--enable-pprof). Default off, as etcd.
+	EnablePprof bool
 }
 
 // EnsureDefaults fills unset fields with etcd's defaults.
@@ -106,6 +120,9 @@ func (c *ServerConfig) EnsureDefaults() {
 	}
 	if c.StopTimeout == 0 {
 		c.StopTimeout = 5 * time.Second
+	}
+	if c.Metrics == "" {
+		c.Metrics = metrics.LevelBasic
 	}
 	c.Node.EnsureDefaults()
 	if c.API.MaxRequestBytes == 0 {
@@ -175,6 +192,7 @@ func (c ServerConfig) Validate() error {
 		{"advertise-client-urls", c.AdvertiseClientURLs},
 		{"listen-peer-urls", c.ListenPeerURLs},
 		{"initial-advertise-peer-urls", c.InitialAdvertisePeerURLs},
+		{"listen-metrics-urls", c.ListenMetricsURLs},
 	} {
 		for _, u := range group.urls {
 			if _, err := PeerAddr(u); err != nil {
@@ -219,6 +237,12 @@ func (c ServerConfig) Validate() error {
 	if c.StopTimeout < 0 {
 		bad("StopTimeout %v is negative", c.StopTimeout)
 	}
+	if err := (metrics.Options{Level: c.Metrics}).Validate(); err != nil {
+		bad("%v", err)
+	}
+	if c.Node.Metrics != nil {
+		bad("Node.Metrics is made from --metrics; leave it nil")
+	}
 	// The node's own checks, with the derived fields filled in.
 	n := c.Node
 	n.ID, n.Dir = 1, "x"
@@ -237,6 +261,8 @@ type Server struct {
 	Node        *Node
 	Backend     *V3Backend
 	ClientAddrs []string
+	// MetricsAddrs are the addresses the metrics listeners bound.
+	MetricsAddrs []string
 	// Members are the initial members, as parsed from InitialCluster.
 	Members []InitialMember
 }
@@ -336,6 +362,22 @@ func Serve(ctx context.Context, cfg ServerConfig, ready func(*Server)) (err erro
 		lis = append(lis, l)
 		bound = append(bound, l.Addr().String())
 	}
+	nClient := len(lis)
+	var metricsBound []string
+	for _, u := range cfg.ListenMetricsURLs {
+		addr, _ := PeerAddr(u)
+		l, lerr := net.Listen("tcp", addr)
+		if lerr != nil {
+			return fmt.Errorf("cluster: --listen-metrics-urls %s: %w", u, lerr)
+		}
+		lis = append(lis, l)
+		metricsBound = append(metricsBound, l.Addr().String())
+	}
+	m, err := metrics.New(metrics.Options{Level: cfg.Metrics})
+	if err != nil {
+		return err
+	}
+	opts.Metrics = m
 	n, err := StartNode(opts, func(h transport.Handler) (transport.Transport, error) {
 		return transport.NewTCP(transport.TCPOptions{ID: opts.ID, ListenAddr: listenPeer, Handler: h, Peers: peers, Clock: opts.Clock})
 	})
@@ -350,17 +392,48 @@ func Serve(ctx context.Context, cfg ServerConfig, ready func(*Server)) (err erro
 	})
 	api := cfg.API
 	api.Errors = append(append([]v3rpc.ErrorMapping(nil), api.Errors...), V3ErrorMappings()...)
-	srv, err := v3rpc.NewServer(be, api)
+	srv, err := v3rpc.NewServer(be, api,
+		grpc.ChainUnaryInterceptor(m.GRPC.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(m.GRPC.StreamServerInterceptor()))
 	if err != nil {
 		return errors.Join(err, n.Stop())
 	}
-	serveErr := make(chan error, len(lis))
-	for _, l := range lis {
-		go func(l net.Listener) { serveErr <- srv.Serve(l) }(l)
+	// Zero series for every method, as etcd (so rates exist before the
+	// first call).
+	m.GRPC.InitializeMetrics(srv.GRPC())
+	// Each client port serves gRPC and, over HTTP/1, /metrics, /health
+	// (and pprof); each metrics port serves /metrics and /health.
+	serveErr := make(chan error, 2*len(lis))
+	var httpSrvs []*http.Server
+	serveHTTP := func(l net.Listener, mux *http.ServeMux) {
+		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		httpSrvs = append(httpSrvs, hs)
+		go func() {
+			if err := hs.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+				serveErr <- fmt.Errorf("cluster: serving HTTP on %s: %w", l.Addr(), err)
+			}
+		}()
 	}
-	lis = nil // owned by srv now
+	clientMux := httpMux(n, m, cfg.EnablePprof)
+	for _, l := range lis[:nClient] {
+		sl := newSplitListener(l, opts.Clock)
+		go func() { serveErr <- srv.Serve(sl.grpc) }()
+		serveHTTP(sl.http, clientMux)
+	}
+	if len(lis) > nClient {
+		metricsMux := httpMux(n, m, false)
+		for _, l := range lis[nClient:] {
+			serveHTTP(l, metricsMux)
+		}
+	}
+	lis = nil // owned by the servers now
+	defer func() {
+		for _, hs := range httpSrvs {
+			_ = hs.Close()
+		}
+	}()
 	if ready != nil {
-		ready(&Server{Node: n, Backend: be, ClientAddrs: bound, Members: ms})
+		ready(&Server{Node: n, Backend: be, ClientAddrs: bound, MetricsAddrs: metricsBound, Members: ms})
 	}
 	var runErr error
 	select {

@@ -213,7 +213,10 @@ func (b *V3Backend) Snapshot(_ context.Context, w io.Writer) (int64, error) {
 	}
 	be := n.store.Backend()
 	n.storeMu.RUnlock()
-	return be.Snapshot(w)
+	start := n.clk.Now()
+	size, err := be.Snapshot(w)
+	n.m.BackendSnapshot.Observe(n.clk.Since(start).Seconds())
+	return size, err
 }
 
 // MemberList lists the members; linearizable waits for a ReadIndex round so

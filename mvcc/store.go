@@ -254,6 +254,10 @@ func (s *Store) CompactRev() int64 {
 	return s.compactMainRev
 }
 
+// Keys is the number of keys in the index, tombstoned ones included until a
+// compaction removes them (metrics read it at scrape time).
+func (s *Store) Keys() int { return s.idx.Len() }
+
 // RestoreDuration is how long Open took to rebuild the index.
 func (s *Store) RestoreDuration() time.Duration { return s.restoreDuration }
 

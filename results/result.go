@@ -67,6 +67,59 @@ type Result struct {
 	// after a run that ended with the alarm raised (run flag
 	// --quota-recovery; absent when not asked for or no alarm was raised).
 	QuotaRecovery *QuotaRecovery `json:"quota_recovery,omitempty"`
+	// Server is what the servers' own Prometheus metrics (etcd's names) say
+	// about the measured phase: the in-process nodes' registries, or the
+	// --endpoints servers' /metrics. Absent in layers without servers and in
+	// results written before it existed.
+	Server *ServerMetrics `json:"server,omitempty"`
+}
+
+// ServerMetrics are the servers' figures over the measured phase, from the
+// metrics taken when it began and after its flush: counters are the
+// difference, summed over members; sizes the largest member's at the end;
+// latencies come from etcd's histogram buckets as Prometheus'
+// histogram_quantile estimates them (so they are only as fine as etcd's
+// buckets: 1 ms, 2 ms, 4 ms, ...).
+type ServerMetrics struct {
+	// Source is "registry" (in-process nodes) or "scrape" (HTTP /metrics of
+	// Endpoints); Endpoints are the URLs scraped. Members is how many
+	// members answered at the end; Scrapes and ScrapeErrors count the
+	// scrapes of the run (each URL counts once per round).
+	Source       string   `json:"source"`
+	Endpoints    []string `json:"endpoints,omitempty"`
+	Members      int      `json:"members"`
+	Scrapes      int64    `json:"scrapes,omitempty"`
+	ScrapeErrors int64    `json:"scrape_errors,omitempty"`
+	// WALFsyncs counts etcd_disk_wal_fsync_duration_seconds observations;
+	// its latency figures are in microseconds.
+	WALFsyncs      int64   `json:"wal_fsyncs"`
+	WALFsyncP50Us  float64 `json:"wal_fsync_p50_us"`
+	WALFsyncP99Us  float64 `json:"wal_fsync_p99_us"`
+	WALFsyncMeanUs float64 `json:"wal_fsync_mean_us"`
+	// WALBytesWritten is etcd_disk_wal_write_bytes_total's growth.
+	WALBytesWritten int64 `json:"wal_bytes_written"`
+	// BackendCommits counts etcd_disk_backend_commit_duration_seconds
+	// observations.
+	BackendCommits      int64   `json:"backend_commits"`
+	BackendCommitP50Us  float64 `json:"backend_commit_p50_us"`
+	BackendCommitP99Us  float64 `json:"backend_commit_p99_us"`
+	BackendCommitMeanUs float64 `json:"backend_commit_mean_us"`
+	// DBSizeBytes and DBSizeInUseBytes are etcd_mvcc_db_total_size_in_bytes
+	// (etcd's db size: what its quota compares) and ..._in_use_in_bytes.
+	DBSizeBytes      int64 `json:"db_size_bytes"`
+	DBSizeInUseBytes int64 `json:"db_size_in_use_bytes"`
+	// Counters of etcd_server_* and etcd_mvcc_put_total.
+	LeaderChanges         int64 `json:"leader_changes"`
+	SlowApplies           int64 `json:"slow_applies"`
+	ProposalsCommitted    int64 `json:"proposals_committed"`
+	ProposalsFailed       int64 `json:"proposals_failed"`
+	HeartbeatSendFailures int64 `json:"heartbeat_send_failures"`
+	SlowReadIndexes       int64 `json:"slow_read_indexes"`
+	Puts                  int64 `json:"puts"`
+	// EngineFsyncs and EngineBytesWritten come from etcdlab_engine_* (an
+	// etcdlab server only; etcd has no such figure).
+	EngineFsyncs       int64 `json:"engine_fsyncs,omitempty"`
+	EngineBytesWritten int64 `json:"engine_bytes_written,omitempty"`
 }
 
 // Recovery is how long a follower took to come back after a crash, measured
@@ -251,7 +304,14 @@ type Disk struct {
 	DBSizeBytes      int64 `json:"db_size_bytes"`
 	DBSizeInUseBytes int64 `json:"db_size_in_use_bytes"`
 	DBQuotaSizeBytes int64 `json:"db_quota_size_bytes"`
-	WALBytes         int64 `json:"wal_bytes"`
+	// DBSizeSource says where the sizes come from: "layer" (the engines
+	// of an in-process run), "status" (the servers' Maintenance Status) or
+	// "server-metrics" (the servers' etcd_mvcc_db_total_size_in_bytes and
+	// ..._in_use_in_bytes: etcd's db size, which an --endpoints run also
+	// records as db_size_bytes, the servers' files being out of sight).
+	// Empty in results written before it existed.
+	DBSizeSource string `json:"db_size_source,omitempty"`
+	WALBytes     int64  `json:"wal_bytes"`
 	// WriteAmplification is BytesWritten / logical bytes written (key and
 	// value bytes of the acknowledged writes), 0 when nothing was written.
 	WriteAmplification float64 `json:"write_amplification"`
@@ -261,6 +321,12 @@ type Disk struct {
 type Fsyncs struct {
 	WAL    int64 `json:"wal"`
 	Engine int64 `json:"engine"`
+	// Source is "layer" (the WALs and engines of an in-process run count
+	// them) or "server-metrics" (an --endpoints run: WAL from the servers'
+	// etcd_disk_wal_fsync_duration_seconds_count, engine from
+	// etcdlab_engine_fsyncs_total, which etcd does not have). Empty in
+	// results written before it existed.
+	Source string `json:"source,omitempty"`
 }
 
 // Memory holds peaks sampled once a second during the measured phase.

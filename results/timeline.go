@@ -32,6 +32,11 @@ type Sample struct {
 	DBSizeInUse int64                 `json:"db_size_in_use_bytes,omitempty"` // live data
 	DBQuotaSize int64                 `json:"db_quota_size_bytes,omitempty"`  // what the quota compares
 	Extra       map[string]float64    `json:"extra,omitempty"`
+	// Metrics are the servers' Prometheus figures at the end of the
+	// interval, by etcd's names (cumulative counters, histogram _count and
+	// _sum, gauges; merged over members: summed, gauges the largest), from
+	// the in-process nodes' registries or the --endpoints servers' scrapes.
+	Metrics map[string]float64 `json:"metrics,omitempty"`
 
 	// Event fields.
 	Kind   string `json:"kind,omitempty"`

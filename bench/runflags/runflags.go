@@ -22,7 +22,7 @@ var ErrBadSetting = errors.New("runflags: bad setting")
 type Flags struct {
 	layer, engine, workload, consistency, dataDir  string
 	raftLogCompaction                              string
-	engineOpts, endpoints                          []string
+	engineOpts, endpoints, metricsEndpoints        []string
 	nodes, clients, keySize, valueSize, batchLimit int
 	fsyncProbe                                     int
 	keys, ops, quota                               int64
@@ -41,6 +41,7 @@ func (f *Flags) Register(fl *pflag.FlagSet) {
 	fl.StringArrayVar(&f.engineOpts, "engine-opt", nil, "engine option key=value (repeatable; see 'etcdlab engines')")
 	fl.IntVar(&f.nodes, "nodes", 1, "cluster nodes, 1..7 (cluster layer)")
 	fl.StringSliceVar(&f.endpoints, "endpoints", nil, "endpoints of separately started etcdlab nodes (cluster layer)")
+	fl.StringSliceVar(&f.metricsEndpoints, "metrics-endpoints", nil, "Prometheus endpoints of the --endpoints servers, scraped before, during and after the run (default: each endpoint + /metrics)")
 	fl.StringVar(&f.workload, "workload", bench.DefaultWorkload, "workload preset ("+strings.Join(workloads.Presets(), ", ")+") or YAML file")
 	fl.IntVar(&f.clients, "clients", bench.DefaultClients, "concurrent clients")
 	fl.Float64Var(&f.rate, "rate", 0, "open loop: target ops/s over all clients (0: closed loop)")
@@ -121,6 +122,7 @@ func (f *Flags) Config(fl *pflag.FlagSet) (bench.Config, error) {
 		EngineOptions:          f.engineOpts,
 		Nodes:                  f.nodes,
 		Endpoints:              f.endpoints,
+		MetricsEndpoints:       f.metricsEndpoints,
 		Workload:               spec,
 		Seed:                   f.seed,
 		Clients:                f.clients,

@@ -37,6 +37,11 @@ type Options struct {
 	// OnEvent, if set, receives slow syncs, cuts, repairs and purges. It is
 	// called with the WAL's lock held and must not call back into the WAL.
 	OnEvent func(Event)
+	// OnSync, if set, is called after every fdatasync of a segment with its
+	// duration and the bytes it made durable (etcd's WAL fsync histogram
+	// and write-bytes gauge are fed from here). It is called with the WAL's
+	// lock held, on the Ready loop's path: keep it to an atomic update.
+	OnSync func(d time.Duration, bytes int64)
 }
 
 // EnsureDefaults fills zero fields with their defaults.

@@ -480,6 +480,9 @@ func (w *WAL) sync() error {
 	err := w.tail.SyncData()
 	d := w.opts.Clock.Since(start)
 	w.stats.recordSync(d, w.enc.pw.written)
+	if w.opts.OnSync != nil {
+		w.opts.OnSync(d, w.enc.pw.written)
+	}
 	w.enc.pw.written = 0
 	if d > w.opts.SlowSync {
 		w.stats.slowSyncs++

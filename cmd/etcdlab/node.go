@@ -31,6 +31,9 @@ type nodeFlags struct {
 	engineOpts                                 []string
 	maxRequestBytes                            int
 	electionTickAdvance                        bool
+	listenMetrics                              []string
+	metrics                                    string
+	enablePprof                                bool
 }
 
 // newNodeCmd is `etcdlab node`: one etcdlab member serving etcd's v3 gRPC
@@ -42,6 +45,9 @@ func newNodeCmd(stderr io.Writer) *cobra.Command {
 		Short: "Run one etcdlab member serving etcd's v3 API (etcd's flag names)",
 		Long: `Run one etcdlab member: raft over TCP on --listen-peer-urls and etcd's v3 gRPC API
 (KV, Maintenance, Cluster) on --listen-client-urls. URLs are http://host:port (no TLS).
+The client URLs also answer HTTP/1 as etcd's do: /metrics (Prometheus, etcd's metric
+names), /health, and /debug/pprof/ with --enable-pprof; --listen-metrics-urls adds
+ports serving /metrics and /health only.
 Member IDs are etcd's: SHA-1 of the member's peer URLs and --initial-cluster-token, so
 every process derives the same IDs from --initial-cluster.`,
 		Example: `  etcdlab node --name n1 --data-dir /tmp/n1 \
@@ -57,6 +63,9 @@ every process derives the same IDs from --initial-cluster.`,
 			err = cluster.Serve(cmd.Context(), cfg, func(s *cluster.Server) {
 				fmt.Fprintf(stderr, "etcdlab: member %s (ID %x) in %s: clients on %s, peers on %s, engine %s\n",
 					cfg.Name, s.Node.ID(), cfg.DataDir, strings.Join(s.ClientAddrs, ","), strings.Join(cfg.ListenPeerURLs, ","), cfg.Node.Engine)
+				if len(s.MetricsAddrs) > 0 {
+					fmt.Fprintf(stderr, "etcdlab: member %s: metrics on %s\n", cfg.Name, strings.Join(s.MetricsAddrs, ","))
+				}
 			})
 			if err != nil {
 				if errors.Is(err, cluster.ErrBadOption) {
@@ -93,6 +102,9 @@ func (f *nodeFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.engine, "engine", cluster.DefaultEngine, "storage engine: "+strings.Join(engines.Names(), ", "))
 	fl.StringArrayVar(&f.engineOpts, "engine-opt", nil, "engine option key=value (repeatable; see 'etcdlab engines')")
 	fl.IntVar(&f.maxRequestBytes, "max-request-bytes", cluster.DefaultMaxRequestBytes, "maximum client request size in bytes")
+	fl.StringSliceVar(&f.listenMetrics, "listen-metrics-urls", nil, "extra URLs (http://host:port) serving /metrics and /health; the client URLs serve them too")
+	fl.StringVar(&f.metrics, "metrics", "basic", "level of detail of the exported metrics: basic, or extensive to add the gRPC server handling-time histograms")
+	fl.BoolVar(&f.enablePprof, "enable-pprof", false, "serve Go's runtime profiles at the client URLs + /debug/pprof/")
 	fl.BoolVar(&f.electionTickAdvance, "initial-election-tick-advance", true, "fast-forward the election ticks at start once the peers are connected, so that the first election comes sooner (a single-member cluster always does)")
 }
 
@@ -128,6 +140,9 @@ func (f *nodeFlags) config() (cluster.ServerConfig, error) {
 		InitialCluster:           f.initialCluster,
 		InitialClusterState:      f.initialState,
 		InitialClusterToken:      f.initialToken,
+		ListenMetricsURLs:        f.listenMetrics,
+		Metrics:                  f.metrics,
+		EnablePprof:              f.enablePprof,
 		Node: cluster.NodeOptions{
 			Engine:                 f.engine,
 			EngineOptions:          f.engineOpts,

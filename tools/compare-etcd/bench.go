@@ -78,7 +78,11 @@ type Measurement struct {
 	Output  string    `json:"output_file"`
 	Started time.Time `json:"started"`
 	Summary Summary   `json:"summary"`
-	Error   string    `json:"error,omitempty"`
+	// Server are the servers' own figures from their /metrics (absent when
+	// a scrape failed; ServerError says why).
+	Server      *ServerFigures `json:"server,omitempty"`
+	ServerError string         `json:"server_error,omitempty"`
+	Error       string         `json:"error,omitempty"`
 }
 
 // Summary is what etcd's benchmark tool prints at the end of a run.
@@ -173,10 +177,22 @@ func runCase(ctx context.Context, bin string, c *cluster, cs Case, dir string) (
 	fmt.Fprintf(f, "# %s %s\n", bin, strings.Join(args, " "))
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
+	// The servers' figures are scraped around the case; a failed scrape
+	// leaves them out and is recorded, the case stands.
+	before, serr := scrapeAll(cctx, c)
 	cmd := exec.CommandContext(cctx, bin, args...)
 	cmd.Stdout = f
 	cmd.Stderr = f
 	runErr := cmd.Run()
+	if serr == nil {
+		var after *scrape
+		if after, serr = scrapeAll(cctx, c); serr == nil {
+			m.Server = figures(before, after)
+		}
+	}
+	if serr != nil {
+		m.ServerError = serr.Error()
+	}
 	if err := f.Sync(); err != nil {
 		return m, err
 	}

@@ -103,8 +103,11 @@ func collectEnv(ctx context.Context, bins Binaries, repo, rev string) Env {
 // stat is one (system, nodes, case) cell over its repeats.
 type stat struct {
 	rps, p50, p99 []float64
-	failed        int
-	errs          []string
+	// fsyncsPerPut and commitP99 are the servers' own figures (their
+	// /metrics), for the cases that have them.
+	fsyncsPerPut, commitP99 []float64
+	failed                  int
+	errs                    []string
 }
 
 func mean(v []float64) float64 {
@@ -140,6 +143,14 @@ func aggregate(r *Results) map[cellKey]*stat {
 		// A run with any failed request is not a throughput figure.
 		if m.Error != "" || m.Summary.ReqPerSec == 0 {
 			continue
+		}
+		if m.Server != nil {
+			if v := m.Server.FsyncsPerPut(m.Nodes); !math.IsNaN(v) {
+				st.fsyncsPerPut = append(st.fsyncsPerPut, v)
+			}
+			if m.Server.BackendCommits > 0 {
+				st.commitP99 = append(st.commitP99, m.Server.BackendCommitP99Secs)
+			}
 		}
 		st.rps = append(st.rps, m.Summary.ReqPerSec)
 		st.p50 = append(st.p50, m.Summary.Latency["50"])
@@ -216,6 +227,7 @@ func writeReport(out string, r *Results) error {
 			w("\n")
 		}
 		w("\n")
+		serverTable(w, r, cells, n)
 		// p99 at 1 client is a fraction of a millisecond and at 1000
 		// clients tens of milliseconds: one linear axis each.
 		charts := []struct {
@@ -280,6 +292,46 @@ func writeReport(out string, r *Results) error {
 		}
 	}
 	return os.WriteFile(filepath.Join(out, "report.md"), b.Bytes(), 0o644)
+}
+
+// serverTable writes the servers' own figures for the put cases: WAL
+// fsyncs per put (all members' fsyncs per client put) and the backend
+// commit p99, from every node's /metrics scraped before and after the case.
+func serverTable(w func(string, ...any), r *Results, cells map[cellKey]*stat, n int) {
+	var puts []Case
+	for _, c := range r.Cases {
+		if len(c.Args) > 0 && c.Args[0] == "put" {
+			puts = append(puts, c)
+		}
+	}
+	if len(puts) == 0 {
+		return
+	}
+	w("Server side, from the servers' own Prometheus metrics (every node's /metrics before and after the case; etcd's names, which etcdlab serves too): ")
+	w("WAL fsyncs per put over all members (etcd_disk_wal_fsync_duration_seconds_count / etcd_mvcc_put_total per member) and the backend commit p99 ")
+	w("(etcd_disk_backend_commit_duration_seconds, histogram_quantile over etcd's 1, 2, 4 ms ... buckets).\n\n")
+	w("| case |")
+	for _, s := range r.Systems {
+		w(" %s fsyncs/put | %s commit p99 ms |", s, s)
+	}
+	w("\n|---|")
+	for range r.Systems {
+		w("---:|---:|")
+	}
+	w("\n")
+	for _, c := range puts {
+		w("| %s |", c.Name)
+		for _, s := range r.Systems {
+			st := cells[cellKey{s, n, c.Name}]
+			if st == nil {
+				w(" — | — |")
+				continue
+			}
+			w(" %s | %s |", fmtRange(st.fsyncsPerPut, 1, 3), fmtRange(st.commitP99, 1e3, 1))
+		}
+		w("\n")
+	}
+	w("\n")
 }
 
 // pairedWins counts the repeats (1 node, case cs) where etcdlab-bbolt's
