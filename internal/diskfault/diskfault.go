@@ -198,7 +198,9 @@ type faultEngine struct {
 
 var _ engine.Engine = (*faultEngine)(nil)
 
-func (e *faultEngine) NewBatch() engine.Batch { return &faultBatch{Batch: e.Engine.NewBatch(), e: e.Engine, d: e.d} }
+func (e *faultEngine) NewBatch() engine.Batch {
+	return &faultBatch{Batch: e.Engine.NewBatch(), e: e.Engine, d: e.d}
+}
 
 func (e *faultEngine) Sync() error {
 	if err := e.d.before(true, false); err != nil {
