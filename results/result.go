@@ -123,7 +123,8 @@ type Fault struct {
 // CatchUp is how a restarted node caught up with the cluster.
 type CatchUp struct {
 	Node uint64 `json:"node"`
-	// TargetIndex is the leader's commit index when the restart began;
+	// TargetIndex is the cluster's commit index when the restart began
+	// (the highest any running node knew);
 	// CatchUpS the time from the restart call until the node's applied
 	// index reached it (-1: not before the run ended).
 	TargetIndex uint64  `json:"target_index"`
