@@ -370,7 +370,7 @@ func Markdown(s *Set, figs []figure) string {
 		if m.Unit != "" {
 			unit = " (" + m.Unit + ")"
 		}
-		fmt.Fprintf(&b, "### %s%s\n\n| point | mean | 95%% CI | n |\n|---|---|---|---|\n", m.Label, unit)
+		var rows []string
 		for _, p := range pts {
 			vals := m.values(p.Runs)
 			if len(vals) == 0 {
@@ -381,9 +381,13 @@ func Markdown(s *Set, figs []figure) string {
 			if len(vals) > 1 {
 				ci = num(lo) + " – " + num(hi)
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %d |\n", p.Label(), num(mean), ci, len(vals))
+			rows = append(rows, fmt.Sprintf("| %s | %s | %s | %d |\n", p.Label(), num(mean), ci, len(vals)))
 		}
-		b.WriteString("\n")
+		if len(rows) == 0 {
+			continue // a figure no run has (a fault kind's catch-up without a restart)
+		}
+		fmt.Fprintf(&b, "### %s%s\n\n| point | mean | 95%% CI | n |\n|---|---|---|---|\n", m.Label, unit)
+		b.WriteString(strings.Join(rows, "") + "\n")
 	}
 	return b.String()
 }
@@ -553,6 +557,7 @@ func alarmRows(s *Set) []string {
 // faultRows lists every run's scheduled faults and their figures.
 func faultRows(s *Set) []string {
 	var rows []string
+	// secs prints a time where -1 means "never".
 	secs := func(v float64) string {
 		if v < 0 {
 			return "never"
@@ -572,7 +577,11 @@ func faultRows(s *Set) []string {
 			}
 			var cus []string
 			for _, c := range f.CatchUp {
-				cu := fmt.Sprintf("node %d: %s s, %d snapshots, %s MiB", c.Node, secs(c.CatchUpS), c.SnapshotsReceived, num(float64(c.SnapshotBytes)/(1<<20)))
+				took := "not caught up by the end"
+				if c.CatchUpS >= 0 {
+					took = fmt.Sprintf("%.3f s", c.CatchUpS)
+				}
+				cu := fmt.Sprintf("node %d: %s, %d snapshots, %s MiB", c.Node, took, c.SnapshotsReceived, num(float64(c.SnapshotBytes)/(1<<20)))
 				if c.Error != "" {
 					cu += " (" + c.Error + ")"
 				}
