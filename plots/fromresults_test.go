@@ -81,7 +81,10 @@ func TestTimelineFaultBands(t *testing.T) {
 	}
 	for name, draw := range map[string]func() error{
 		"throughput": func() error { _, err := ThroughputOverTime("t", []Timeline{tl}); return err },
-		"latency":    func() error { _, err := LatencyOverTime("t", []Timeline{tl}, LatencyOptions{LogScale: true}); return err },
+		"latency": func() error {
+			_, err := LatencyOverTime("t", []Timeline{tl}, LatencyOptions{LogScale: true})
+			return err
+		},
 	} {
 		if err := draw(); err != nil {
 			t.Errorf("%s: %v", name, err)
