@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -59,6 +60,8 @@ type faultRecord struct {
 	end      time.Duration // -1: still in force
 	err      []string
 	catchUps []*catchUp
+	crashed  []uint64      // fill-disk: nodes its full disk stopped, killed by watchFailures
+	lifted   chan struct{} // closed when the fault is lifted
 }
 
 type catchUp struct {
@@ -117,7 +120,7 @@ func (r *faultRun) start() {
 			if !r.wait(f.At) {
 				return
 			}
-			rec := &faultRecord{f: f, start: r.now(), end: -1}
+			rec := &faultRecord{f: f, start: r.now(), end: -1, lifted: make(chan struct{})}
 			r.mu.Lock()
 			r.recs = append(r.recs, rec)
 			r.mu.Unlock()
@@ -230,12 +233,57 @@ func (r *faultRun) apply(rec *faultRecord) {
 				r.note(rec, r.inj.SetDisk(id, false, df))
 			}
 		}
+		if f.Kind == faults.FillDisk {
+			r.watchFailures(rec)
+		}
 	}
 	if f.Links() && f.For == 0 {
 		r.mu.Lock()
 		r.links = append(r.links, rec)
 		r.mu.Unlock()
 	}
+}
+
+// failurePoll is how often the nodes under a full disk are checked for
+// having stopped.
+const failurePoll = 5 * time.Millisecond
+
+// watchFailures crashes, while a full disk lasts, every node of rec that
+// stopped on a write error: etcd exits when its WAL or backend cannot
+// write, which fails its clients' requests at once, whereas a stopped
+// in-process node would leave them waiting.
+func (r *faultRun) watchFailures(rec *faultRecord) {
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		for {
+			for _, id := range rec.nodes {
+				if !slices.Contains(rec.crashedNodes(&r.mu), id) && r.inj.Failed(id) {
+					r.note(rec, r.inj.Kill(id))
+					r.event("node-killed", id, rec.f.String()+" (write failed)")
+					r.mu.Lock()
+					rec.crashed = append(rec.crashed, id)
+					r.mu.Unlock()
+				}
+			}
+			t := r.clk.NewTimer(failurePoll)
+			select {
+			case <-t.C():
+			case <-rec.lifted:
+				t.Stop()
+				return
+			case <-r.stopped:
+				t.Stop()
+				return
+			}
+		}
+	}()
+}
+
+func (rec *faultRecord) crashedNodes(mu *sync.Mutex) []uint64 {
+	mu.Lock()
+	defer mu.Unlock()
+	return append([]uint64(nil), rec.crashed...)
 }
 
 // lift ends rec's fault (its +for ran out, or the run ended).
@@ -247,6 +295,7 @@ func (r *faultRun) lift(rec *faultRecord) {
 		return
 	}
 	rec.end = r.now()
+	close(rec.lifted)
 	r.mu.Unlock()
 	switch {
 	case f.Kills():
@@ -262,9 +311,9 @@ func (r *faultRun) lift(rec *faultRecord) {
 		}
 		// A full disk crashes the node that cannot write (etcd exits):
 		// once there is space again, it is restarted, as an operator would.
-		var failed []uint64
+		failed := rec.crashedNodes(&r.mu)
 		for _, id := range rec.nodes {
-			if r.inj.Failed(id) {
+			if !slices.Contains(failed, id) && r.inj.Failed(id) {
 				failed = append(failed, id)
 			}
 		}
@@ -336,6 +385,7 @@ func (r *faultRun) stop() {
 // restarting anything.
 func (r *faultRun) liftQuiet(rec *faultRecord, end time.Duration) {
 	rec.end = end
+	close(rec.lifted)
 	switch {
 	case rec.f.Links():
 		r.note(rec, r.inj.Heal())

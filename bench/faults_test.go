@@ -145,8 +145,9 @@ func (f *fakeInjector) SetDisk(id uint64, wal bool, df diskfault.Fault) error {
 
 // TestFaultDriver: the driver applies each entry to the node its kind
 // names and undoes it at the right step: a kill with +for restarts the
-// node, a restart every pending kill, a fill-disk clears the disk and
-// restarts the node the full disk crashed, faults still on at the end are
+// node, a restart every pending kill, a fill-disk clears the disk,
+// crashes the node its full disk stopped at once and restarts it when
+// lifted, faults still on at the end are
 // lifted (kills stay).
 func TestFaultDriver(t *testing.T) {
 	sched, err := faults.Parse("kill-leader@0s,restart@10ms,partition-follower@20ms+10ms,fill-disk@40ms+10ms,delay=5ms@60ms,kill-follower@70ms")
@@ -169,7 +170,7 @@ func TestFaultDriver(t *testing.T) {
 		inj.mu.Lock()
 		n := len(inj.log)
 		inj.mu.Unlock()
-		if n >= 10 {
+		if n >= 11 {
 			break
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -178,7 +179,7 @@ func TestFaultDriver(t *testing.T) {
 	want := []string{
 		"kill 1", "restart 1",
 		"isolate 2", "heal",
-		"disk 1 wal=true {SyncLatency:0s WriteLatency:0s NoSpace:true}",
+		"disk 1 wal=true {SyncLatency:0s WriteLatency:0s NoSpace:true}", "kill 1", // the full disk stopped node 1: crashed at once
 		"disk 1 wal=true {SyncLatency:0s WriteLatency:0s NoSpace:false}", "disk 1 wal=false {SyncLatency:0s WriteLatency:0s NoSpace:false}", "restart 1",
 		"links 5ms 0", "kill 2",
 		"heal", "reset-links", // the delay, lifted at the end
