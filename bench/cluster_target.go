@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -44,11 +45,13 @@ func openClusterTarget(ctx context.Context, cfg Config, env LayerEnv) (Target, e
 			BackendBatchLimit:      cfg.Backend.BatchLimit,
 		},
 	}
+	disks := diskSeams(cfg, &opts)
 	c, err := cluster.Start(opts)
 	if err != nil {
 		return nil, fmt.Errorf("bench: starting a %d-node cluster: %w", cfg.Nodes, err)
 	}
-	t := &clusterTarget{c: c, client: c.Client(cluster.ClientOptions{Seed: uint64(cfg.Seed)}), clk: cfg.Clock}
+	client := c.Client(cluster.ClientOptions{Seed: uint64(cfg.Seed)})
+	t := &clusterTarget{c: c, client: client, kv: client, clk: cfg.Clock, linkDelay: cfg.LinkDelay, disks: disks}
 	if err := t.waitLeader(ctx); err != nil {
 		_ = c.Close()
 		return nil, err
@@ -62,7 +65,14 @@ func openClusterTarget(ctx context.Context, cfg Config, env LayerEnv) (Target, e
 type clusterTarget struct {
 	c      *cluster.Cluster
 	client *cluster.Client
-	clk    clock.Clock
+	// kv is what ops go through: the client, or a recorder around it.
+	kv        KV
+	clk       clock.Clock
+	linkDelay time.Duration        // the run's base link delay
+	disks     map[uint64]nodeDisks // disk fault seams, when the schedule has disk faults
+
+	mu      sync.Mutex
+	retired Stats // counters of nodes killed by faults, up to their kill
 }
 
 var (
@@ -112,8 +122,10 @@ func (t *clusterTarget) waitLeader(ctx context.Context) error {
 const leaderWait = 10 * time.Second
 
 func (t *clusterTarget) Do(ctx context.Context, op *workloads.Op) error {
-	return DoKV(ctx, t.client, op)
+	return DoKV(ctx, t.kv, op)
 }
+
+func (t *clusterTarget) wrapKV(w func(KV) KV) { t.kv = w(t.kv) }
 
 // Flush commits every node's pending backend batch: acknowledged writes are
 // durable in the WAL already; this pays their engine cost inside the run.
@@ -130,6 +142,10 @@ func (t *clusterTarget) Flush() error {
 // Stats sums bytes and fsyncs over nodes and takes the largest node's sizes.
 func (t *clusterTarget) Stats() Stats {
 	st := Stats{Extra: map[string]float64{}}
+	t.mu.Lock()
+	st.WALBytesWritten, st.WALFsyncs = t.retired.WALBytesWritten, t.retired.WALFsyncs
+	st.EngineBytesWritten, st.EngineFsyncs = t.retired.EngineBytesWritten, t.retired.EngineFsyncs
+	t.mu.Unlock()
 	for _, n := range t.c.Nodes() {
 		ws := n.WALStats()
 		st.WALBytesWritten += ws.BytesWritten

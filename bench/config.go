@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"etcdlab/bench/faults"
 	"etcdlab/cluster"
 	"etcdlab/engines"
 	"etcdlab/engines/backend"
@@ -136,6 +137,15 @@ type Config struct {
 	// In-process cluster layer only. Default false.
 	QuotaRecovery bool
 
+	// Faults is the schedule of faults injected during the measured phase
+	// (package bench/faults): kills and restarts, partitions, link delay
+	// and loss, a slow or full disk. In-process cluster layer only; empty:
+	// none. Each fault's figures go to Result.Faults.
+	Faults faults.Schedule
+	// LinCheck configures the linearizability check (on by default on the
+	// cluster layer); its verdict goes to Result.Linearizability.
+	LinCheck LinCheck
+
 	// Backend configures the batching layer (batch interval and limit).
 	// Zero fields take etcd's defaults.
 	Backend backend.Config
@@ -198,6 +208,18 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.Clock == nil {
 		c.Clock = clock.Real()
+	}
+	if c.LinCheck.Share == 0 {
+		c.LinCheck.Share = -1
+		if c.Layer == LayerCluster {
+			c.LinCheck.Share = DefaultLinShare
+		}
+	}
+	if c.LinCheck.MaxOps == 0 {
+		c.LinCheck.MaxOps = DefaultLinMaxOps
+	}
+	if c.LinCheck.Timeout == 0 {
+		c.LinCheck.Timeout = DefaultLinTimeout
 	}
 	if c.Backend.Clock == nil {
 		c.Backend.Clock = c.Clock
@@ -273,6 +295,15 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Backend.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if err := c.Faults.Validate(faults.Env{Layer: c.Layer, Nodes: c.Nodes, Endpoints: len(c.Endpoints) > 0, Duration: c.Duration}); err != nil {
+		errs = append(errs, err)
+	}
+	if c.LinCheck.Share > 1 || c.LinCheck.Share != c.LinCheck.Share {
+		bad("lin-share %v: accepted (0, 1], or negative for no check", c.LinCheck.Share)
+	}
+	if c.LinCheck.MaxOps < 0 || c.LinCheck.Timeout < 0 {
+		bad("lin-max-ops %d and lin-timeout %v must not be negative", c.LinCheck.MaxOps, c.LinCheck.Timeout)
 	}
 	return errors.Join(errs...)
 }

@@ -40,6 +40,8 @@ var ErrEndpoint = errors.New("bench: endpoint")
 type endpointsTarget struct {
 	cli *clientv3.Client
 	kv  endpointKV
+	// rec, when set, records ops for the linearizability check around kv.
+	rec KV
 
 	metricsURLs     []string
 	http            *http.Client
@@ -159,8 +161,13 @@ func waitEndpointLeader(ctx context.Context, cfg Config, kv endpointKV) error {
 }
 
 func (t *endpointsTarget) Do(ctx context.Context, op *workloads.Op) error {
+	if t.rec != nil {
+		return DoKV(ctx, t.rec, op)
+	}
 	return DoKV(ctx, t.kv, op)
 }
+
+func (t *endpointsTarget) wrapKV(w func(KV) KV) { t.rec = w(t.kv) }
 
 // Stats returns the last refreshed figures: DBSize and DBSizeInUse are the
 // largest over the endpoints, as the in-process cluster reports them.

@@ -8,8 +8,15 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/anishathalye/porcupine"
+
+	"etcdlab/internal/lincheck"
 	"etcdlab/results"
 )
+
+// LinVizFile is porcupine's visualization of a history that failed the
+// linearizability check, written into the run directory.
+const LinVizFile = "linearizability.html"
 
 // RunToDir runs cfg and writes the run directory out: result.json,
 // latency.hlog (and service.hlog in open loop), timeline.jsonl and
@@ -72,6 +79,10 @@ func WriteDir(stage *results.Staging, o *Outcome) error {
 	if len(o.Service) > 0 {
 		files = append(files, results.ServiceLogFile)
 	}
+	viz := o.lin != nil && r.Linearizability != nil && r.Linearizability.Verdict == lincheck.VerdictIllegal
+	if viz {
+		files = append(files, LinVizFile)
+	}
 	r.Files = files
 	var errs []error
 	write := func(name string, fn func(*bytes.Buffer) error) {
@@ -95,6 +106,9 @@ func WriteDir(stage *results.Staging, o *Outcome) error {
 	}
 	write(results.TimelineFile, func(b *bytes.Buffer) error { return results.WriteTimeline(b, o.Timeline) })
 	write(results.BenchFile, func(b *bytes.Buffer) error { return results.WriteBench(b, r) })
+	if viz {
+		write(LinVizFile, func(b *bytes.Buffer) error { return porcupine.Visualize(lincheck.Model, o.lin.viz, b) })
+	}
 	write(results.ResultFile, func(b *bytes.Buffer) error {
 		data, err := r.Marshal()
 		b.Write(data)

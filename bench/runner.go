@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"etcdlab/bench/faults"
 	"etcdlab/engines"
 	"etcdlab/results"
 	"etcdlab/workloads"
@@ -39,6 +40,8 @@ type Outcome struct {
 	Start time.Time
 	// DataDir is the layer's data directory when Config.KeepData kept it.
 	DataDir string
+	// lin is the linearizability check, for its visualization.
+	lin *linRun
 }
 
 // Run opens cfg's layer in a fresh data directory, preloads, warms up,
@@ -160,6 +163,28 @@ type client struct {
 	warmOps int64
 	genErr  error
 	errMsgs map[string]int64
+	trace   *opTrace // runs with faults only
+}
+
+// traceOp keeps what the fault figures need of a measured op.
+func (c *client) traceOp(op *workloads.Op, start, end time.Duration, err error) {
+	if c.trace == nil || len(c.trace.ops) >= c.trace.max {
+		return
+	}
+	o := faults.Op{Start: start, End: end, Write: writes(op.Kind), OK: err == nil}
+	if err != nil {
+		o.ErrKind = errKind(err)
+	}
+	c.trace.ops = append(c.trace.ops, o)
+}
+
+// writes reports whether an op kind writes.
+func writes(k workloads.OpKind) bool {
+	switch k {
+	case workloads.OpPut, workloads.OpInsert, workloads.OpDelete, workloads.OpRMW, workloads.OpTxnCAS:
+		return true
+	}
+	return false
 }
 
 func (c *client) noteErr(err error) {
@@ -207,6 +232,7 @@ func (r *runner) closedLoop(c *client) {
 			c.noteErr(err)
 		}
 		c.rec.record(op.Kind, t1-t0, 0, err != nil, logicalBytes(&op))
+		c.traceOp(&op, t0-r.warm, t1-r.warm, err)
 		done++
 		if c.quota > 0 && done >= c.quota {
 			return
@@ -250,6 +276,7 @@ func (r *runner) openLoop(c *client, clients int) {
 			c.noteErr(err)
 		}
 		c.rec.record(op.Kind, t1-intended, t1-t0, err != nil, logicalBytes(&op))
+		c.traceOp(&op, intended-r.warm, t1-r.warm, err)
 		done++
 		if c.quota > 0 && done >= c.quota {
 			return
@@ -397,6 +424,7 @@ func fillConfig(res *results.Result, cfg Config) error {
 		BatchLimit:             cfg.Backend.BatchLimit,
 		LinkDelayMs:            float64(cfg.LinkDelay) / 1e6,
 		Backend:                cfg.Backend.String(),
+		Faults:                 cfg.Faults.String(),
 	}
 	return nil
 }
@@ -410,6 +438,15 @@ func runTarget(ctx context.Context, cfg Config, ks *workloads.KeySpace, t Target
 	res.Env.GOOS, res.Env.GOARCH = runtime.GOOS, runtime.GOARCH
 	res.Env.GOMAXPROCS, res.Env.NumCPU = runtime.GOMAXPROCS(0), runtime.NumCPU()
 	res.Env.GoVersion = runtime.Version()
+
+	var inj FaultInjector
+	if len(cfg.Faults) > 0 {
+		var ok bool
+		if inj, ok = t.(FaultInjector); !ok {
+			return nil, fmt.Errorf("%w: the %s layer cannot inject faults", ErrBadConfig, cfg.Layer)
+		}
+	}
+	lin := startLin(cfg, t)
 
 	preStart := clk.Now()
 	if err := preload(ctx, cfg, ks, t); err != nil {
@@ -429,6 +466,9 @@ func runTarget(ctx context.Context, cfg Config, ks *workloads.KeySpace, t Target
 	clients := make([]*client, cfg.Clients)
 	for i := range clients {
 		c := &client{id: i, gen: ks.Generator(i), rec: rec.clients[i]}
+		if inj != nil {
+			c.trace = &opTrace{max: maxTracedOps / cfg.Clients}
+		}
 		if cfg.Ops > 0 {
 			c.quota = cfg.Ops / int64(cfg.Clients)
 			if int64(i) < cfg.Ops%int64(cfg.Clients) {
@@ -490,6 +530,14 @@ func runTarget(ctx context.Context, cfg Config, ks *workloads.KeySpace, t Target
 		}
 		promLast = prom0
 	}
+	var fr *faultRun
+	if inj != nil {
+		// Offsets count from the start of the measured phase as the ops'
+		// do (the base plus the warm-up), not from measureWall, which the
+		// warm-up timer's wake-up delays.
+		fr = newFaultRun(cfg.Faults, inj, clk, r.base.Add(r.warm), ev.emit)
+		fr.start()
+	}
 	stats0, res0 := statsOf(t), sampleResources()
 	peak := res0
 	var timeline []results.Sample
@@ -547,6 +595,9 @@ loop:
 	}
 	ticker.Stop()
 	stopClients()
+	if fr != nil {
+		fr.stop()
+	}
 	end := clk.Since(r.base)
 	if end < prev {
 		end = prev
@@ -657,6 +708,19 @@ loop:
 	}
 	counts, _ := ev.since(measureWall)
 	res.Events = counts
+	if fr != nil {
+		traces := make([]*opTrace, 0, len(clients))
+		for _, c := range clients {
+			traces = append(traces, c.trace)
+		}
+		_, events := ev.since(measureWall)
+		res.Faults = fr.results(mergeTraces(traces), measured, events)
+	}
+	var linViz *linRun
+	if lin != nil {
+		res.Linearizability = lin.check(ctx, clk)
+		linViz = lin
+	}
 	if !interrupted {
 		if err := recoveryPhases(ctx, cfg, t, res); err != nil {
 			return nil, err
@@ -668,9 +732,12 @@ loop:
 	for _, e := range events {
 		timeline = append(timeline, results.Sample{Type: "event", T: e.At.Sub(measureWall).Seconds(), Kind: e.Kind, Node: e.Node, Detail: e.Detail})
 	}
+	if fr != nil {
+		timeline = append(timeline, fr.bands(measured)...)
+	}
 	sort.SliceStable(timeline, func(i, j int) bool { return timeline[i].T < timeline[j].T })
 
-	return &Outcome{Result: res, Latency: rec.latLog, Service: rec.svcLog, Timeline: timeline, Start: measureWall}, nil
+	return &Outcome{Result: res, Latency: rec.latLog, Service: rec.svcLog, Timeline: timeline, Start: measureWall, lin: linViz}, nil
 }
 
 // cpuPerOp fills the summary's CPU figures from the samples taken when the

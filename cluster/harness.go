@@ -7,7 +7,10 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
+
 	"etcdlab/cluster/transport"
+	"etcdlab/engines"
 	"etcdlab/internal/clock"
 )
 
@@ -34,6 +37,14 @@ type Options struct {
 	// WrapTransport, if set, wraps each node's transport (fault injection,
 	// message recording in tests).
 	WrapTransport func(id uint64, tr transport.Transport) transport.Transport
+	// WrapFS, if set, wraps node id's file system for the WAL and snapshots
+	// each time the node starts (fault injection: a slow or full disk).
+	WrapFS func(id uint64, fs vfs.FS) vfs.FS
+	// WrapEngine, if set, wraps node id's storage engine each time one is
+	// opened, at start and when a snapshot image is installed (fault
+	// injection through the engines.Engine interface: the same code for
+	// every engine).
+	WrapEngine func(id uint64, e engines.Engine) engines.Engine
 }
 
 // EnsureDefaults fills unset fields.
@@ -148,6 +159,22 @@ func (c *Cluster) nodeOptions(id uint64, join bool) NodeOptions {
 	o.Dir = filepath.Join(c.opts.Dir, fmt.Sprintf("node-%d", id))
 	o.Peers = append([]Peer(nil), c.peers...)
 	o.Join = join
+	if c.opts.WrapFS != nil {
+		fs := o.FS
+		if fs == nil {
+			fs = vfs.Default
+		}
+		o.FS = c.opts.WrapFS(id, fs)
+	}
+	if wrap := c.opts.WrapEngine; wrap != nil {
+		inner := o.WrapEngine
+		o.WrapEngine = func(e engines.Engine) engines.Engine {
+			if inner != nil {
+				e = inner(e)
+			}
+			return wrap(id, e)
+		}
+	}
 	return o
 }
 

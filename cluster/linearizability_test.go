@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
+
+	"etcdlab/internal/lincheck"
 )
 
 var linVizDir = flag.String("lin-viz", "", "directory to keep porcupine visualizations of the linearizability tests (default: the test's temp dir, removed with it)")
@@ -110,9 +112,8 @@ func runLinearizability(t *testing.T, o NodeOptions, dur time.Duration) *history
 	wg.Wait()
 	t.Logf("nemesis: %s", actions)
 
-	h.mu.Lock()
-	reads, writes := h.reads, h.writes
-	h.mu.Unlock()
+	st := h.Stats()
+	reads, writes := st.Reads, st.Writes
 	// A run where the faults left nothing to check proves nothing.
 	if reads < 20 || writes < 20 {
 		t.Fatalf("only %d reads and %d writes acknowledged: too few to check", reads, writes)
@@ -308,19 +309,19 @@ func runStaleReadScenario(t *testing.T, o NodeOptions) (*history, int) {
 // lenient model cannot pass the cluster tests by accepting everything.
 func TestLinearizabilityModel(t *testing.T) {
 	get := func(c int, k, v string, call, ret int64) porcupine.Operation {
-		return porcupine.Operation{ClientId: c, Input: kvInput{op: opGet, key: k}, Output: kvOutput{value: v}, Call: call, Return: ret}
+		return porcupine.Operation{ClientId: c, Input: lincheck.Input{Kind: lincheck.Get, Key: k}, Output: lincheck.Output{Value: v}, Call: call, Return: ret}
 	}
 	put := func(c int, k, v string, call, ret int64) porcupine.Operation {
-		return porcupine.Operation{ClientId: c, Input: kvInput{op: opPut, key: k, value: v}, Output: kvOutput{}, Call: call, Return: ret}
+		return porcupine.Operation{ClientId: c, Input: lincheck.Input{Kind: lincheck.Put, Key: k, Value: v}, Output: lincheck.Output{}, Call: call, Return: ret}
 	}
 	unknownPut := func(c int, k, v string, call int64) porcupine.Operation {
-		return porcupine.Operation{ClientId: c, Input: kvInput{op: opPut, key: k, value: v}, Output: kvOutput{unknown: true}, Call: call, Return: math.MaxInt64}
+		return porcupine.Operation{ClientId: c, Input: lincheck.Input{Kind: lincheck.Put, Key: k, Value: v}, Output: lincheck.Output{Unknown: true}, Call: call, Return: math.MaxInt64}
 	}
 	cas := func(c int, k, exp, v string, ok bool, call, ret int64) porcupine.Operation {
-		return porcupine.Operation{ClientId: c, Input: kvInput{op: opCAS, key: k, expect: exp, value: v}, Output: kvOutput{ok: ok}, Call: call, Return: ret}
+		return porcupine.Operation{ClientId: c, Input: lincheck.Input{Kind: lincheck.CAS, Key: k, Expect: exp, Value: v}, Output: lincheck.Output{OK: ok}, Call: call, Return: ret}
 	}
 	del := func(c int, k string, n int64, call, ret int64) porcupine.Operation {
-		return porcupine.Operation{ClientId: c, Input: kvInput{op: opDelete, key: k}, Output: kvOutput{deleted: n}, Call: call, Return: ret}
+		return porcupine.Operation{ClientId: c, Input: lincheck.Input{Kind: lincheck.Delete, Key: k}, Output: lincheck.Output{Deleted: n}, Call: call, Return: ret}
 	}
 	for _, tc := range []struct {
 		name string

@@ -113,6 +113,10 @@ type NodeOptions struct {
 	WALSegmentSize int64
 	// FS is the filesystem for the WAL and snapshots. Default vfs.Default.
 	FS vfs.FS
+	// WrapEngine, if set, wraps the storage engine each time one is opened
+	// (at start and when a snapshot image is installed): fault injection
+	// through the engines.Engine interface. Default none.
+	WrapEngine func(engines.Engine) engines.Engine
 	// Clock drives ticks, timeouts and measurements. Default clock.Real().
 	Clock clock.Clock
 	// OnEvent receives the node's events (optional). It must not block.

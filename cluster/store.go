@@ -25,6 +25,9 @@ func openStore(o NodeOptions, dir string, bcfg backend.Config) (*mvcc.Store, err
 }
 
 func storeOver(o NodeOptions, eng engines.Engine, bcfg backend.Config) (*mvcc.Store, error) {
+	if o.WrapEngine != nil {
+		eng = o.WrapEngine(eng)
+	}
 	be, err := backend.New(eng, bcfg)
 	if err != nil {
 		_ = eng.Close()

@@ -102,7 +102,8 @@ func RunDirAllOps(label, dir string, r *results.Result) (SpectrumLine, error) {
 // kind's. A second without completed operations gets NaN latencies (a gap,
 // not a zero). Events before the measured phase (negative time) are left
 // out; with kinds given, only events of those kinds are kept (a run can log
-// a backend commit every few milliseconds, too dense to draw).
+// a backend commit every few milliseconds, too dense to draw). Fault
+// samples become bands (instant ones, such as a restart, events).
 func TimelineFromSamples(label string, samples []results.Sample, op string, kinds ...string) (Timeline, error) {
 	tl := Timeline{Label: label}
 	keep := map[string]bool{}
@@ -129,6 +130,12 @@ func TimelineFromSamples(label string, samples []results.Sample, op string, kind
 			tl.P50Micros = append(tl.P50Micros, p50)
 			tl.P99Micros = append(tl.P99Micros, p99)
 			tl.Throughput = append(tl.Throughput, tp)
+		case results.SampleFault:
+			if s.EndS > s.T {
+				tl.Bands = append(tl.Bands, Band{Start: s.T, End: s.EndS, Kind: s.Kind, Label: s.Detail})
+			} else {
+				tl.Events = append(tl.Events, Event{Second: s.T, Kind: s.Kind, Label: s.Detail})
+			}
 		case "event":
 			if s.T < 0 || len(keep) > 0 && !keep[normKind(s.Kind)] {
 				continue

@@ -58,3 +58,40 @@ func TestFromResults(t *testing.T) {
 		t.Fatalf("events only: %v, want ErrNoData", err)
 	}
 }
+
+// TestTimelineFaultBands: fault samples with a length become shaded bands
+// on both timeline figures, instant ones (a restart) events; a band that
+// ends before it starts is refused.
+func TestTimelineFaultBands(t *testing.T) {
+	samples := []results.Sample{
+		{Type: "interval", T: 1, LengthS: 1, Ops: 10, OpsS: 10, P50Us: 5, P99Us: 9},
+		{Type: results.SampleFault, T: 1.5, EndS: 3, Kind: "kill-leader", Node: 2, Detail: "kill-leader@1.5s"},
+		{Type: results.SampleFault, T: 3, EndS: 3, Kind: "restart", Detail: "restart@3s"},
+		{Type: "interval", T: 2, LengthS: 1, Ops: 10, OpsS: 10, P50Us: 5, P99Us: 9},
+	}
+	tl, err := TimelineFromSamples("run", samples, "", "snapshot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tl.Bands) != 1 || tl.Bands[0].Start != 1.5 || tl.Bands[0].End != 3 || tl.Bands[0].Kind != "kill-leader" {
+		t.Fatalf("bands %+v", tl.Bands)
+	}
+	if len(tl.Events) != 1 || tl.Events[0].Kind != "restart" {
+		t.Fatalf("events %+v", tl.Events)
+	}
+	for name, draw := range map[string]func() error{
+		"throughput": func() error { _, err := ThroughputOverTime("t", []Timeline{tl}); return err },
+		"latency": func() error {
+			_, err := LatencyOverTime("t", []Timeline{tl}, LatencyOptions{LogScale: true})
+			return err
+		},
+	} {
+		if err := draw(); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	tl.Bands[0].End = 1
+	if _, err := ThroughputOverTime("t", []Timeline{tl}); !errors.Is(err, ErrBadInput) {
+		t.Fatalf("a band ending before it starts: %v, want ErrBadInput", err)
+	}
+}

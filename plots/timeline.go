@@ -24,6 +24,18 @@ type Timeline struct {
 	P99Micros  []float64
 	Throughput []float64 // ops/s
 	Events     []Event
+	// Bands are spans of the run drawn as shaded areas: the scheduled
+	// faults, from when each was injected to when it was lifted.
+	Bands []Band
+}
+
+// Band is a span of a run, in seconds since the start of measurement.
+type Band struct {
+	Start, End float64
+	// Kind groups bands in the legend ("kill-leader", "slow-disk", ...).
+	Kind string
+	// Label is a detail (the schedule entry); not drawn.
+	Label string
 }
 
 // Event is something the cluster did at a point of the run.
@@ -146,6 +158,67 @@ func addEvents(p *plot.Plot, tls []Timeline) error {
 		}
 		p.Add(m)
 		p.Legend.Add(fmt.Sprintf("%s (%d)", lk.kind, len(secs)), m)
+	}
+	return nil
+}
+
+var bandColors = []color.NRGBA{
+	{R: 0xd6, G: 0x27, B: 0x28, A: 40}, {R: 0x1f, G: 0x77, B: 0xb4, A: 40}, {R: 0xff, G: 0x7f, B: 0x0e, A: 45},
+	{R: 0x94, G: 0x67, B: 0xbd, A: 40}, {R: 0x2c, G: 0xa0, B: 0x2c, A: 40},
+}
+
+// bandMarks shades spans of the x axis across the data area.
+type bandMarks struct {
+	spans [][2]float64
+	fill  color.NRGBA
+}
+
+func (b *bandMarks) Plot(c draw.Canvas, p *plot.Plot) {
+	trX, _ := p.Transforms(&c)
+	for _, s := range b.spans {
+		x0, x1 := max(trX(s[0]), c.Min.X), min(trX(s[1]), c.Max.X)
+		if x1 <= x0 {
+			continue
+		}
+		c.FillPolygon(b.fill, []vg.Point{{X: x0, Y: c.Min.Y}, {X: x1, Y: c.Min.Y}, {X: x1, Y: c.Max.Y}, {X: x0, Y: c.Max.Y}})
+	}
+}
+
+// DataRange widens only the x range, as eventMarks does.
+func (b *bandMarks) DataRange() (xmin, xmax, ymin, ymax float64) {
+	xmin, xmax = math.Inf(1), math.Inf(-1)
+	for _, s := range b.spans {
+		xmin, xmax = math.Min(xmin, s[0]), math.Max(xmax, s[1])
+	}
+	return xmin, xmax, math.Inf(1), math.Inf(-1)
+}
+
+func (b *bandMarks) Thumbnail(c *draw.Canvas) {
+	c.FillPolygon(b.fill, []vg.Point{{X: c.Min.X, Y: c.Min.Y}, {X: c.Max.X, Y: c.Min.Y}, {X: c.Max.X, Y: c.Max.Y}, {X: c.Min.X, Y: c.Max.Y}})
+}
+
+// addBands shades the timelines' bands, one legend entry per kind in order
+// of first appearance. Called before the lines are added, so they draw on
+// top.
+func addBands(p *plot.Plot, tls []Timeline) error {
+	spans := map[string][][2]float64{}
+	var kinds []string
+	for _, tl := range tls {
+		for _, b := range tl.Bands {
+			if !finite(b.Start) || !finite(b.End) || b.End < b.Start {
+				return fmt.Errorf("%w: timeline %q: band %q from %v to %v", ErrBadInput, tl.Label, b.Kind, b.Start, b.End)
+			}
+			k := normKind(b.Kind)
+			if _, ok := spans[k]; !ok {
+				kinds = append(kinds, k)
+			}
+			spans[k] = append(spans[k], [2]float64{b.Start, b.End})
+		}
+	}
+	for i, k := range kinds {
+		m := &bandMarks{spans: spans[k], fill: bandColors[i%len(bandColors)]}
+		p.Add(m)
+		p.Legend.Add("fault: "+k, m)
 	}
 	return nil
 }
@@ -291,6 +364,9 @@ func LatencyOverTime(title string, tls []Timeline, opts LatencyOptions) (*plot.P
 		setLogY(p)
 	}
 	p.Add(plotter.NewGrid())
+	if err := addBands(p, tls); err != nil {
+		return nil, err
+	}
 	cs := newColorer()
 	drawn := false
 	for _, tl := range tls {
@@ -349,6 +425,9 @@ func ThroughputOverTime(title string, tls []Timeline) (*plot.Plot, error) {
 	}
 	p := newPlot(title, "time since start (s)", "throughput (ops/s)")
 	p.Add(plotter.NewGrid())
+	if err := addBands(p, tls); err != nil {
+		return nil, err
+	}
 	cs := newColorer()
 	for _, tl := range tls {
 		for i, v := range tl.Throughput {

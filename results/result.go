@@ -72,6 +72,15 @@ type Result struct {
 	// --endpoints servers' /metrics. Absent in layers without servers and in
 	// results written before it existed.
 	Server *ServerMetrics `json:"server,omitempty"`
+	// Faults has one entry per fault of the run's schedule (run flag
+	// --faults), in schedule order: when it was in force and what it did
+	// to the clients. Absent without a schedule.
+	Faults []Fault `json:"faults,omitempty"`
+	// Linearizability is the porcupine check of a sample of the run's
+	// operations (absent when the check was off). A run whose verdict is
+	// not "ok" broke consistency (or could not be shown not to): its
+	// performance figures must not be reported as if it had not.
+	Linearizability *Linearizability `json:"linearizability,omitempty"`
 }
 
 // ServerMetrics are the servers' figures over the measured phase, from the
@@ -120,6 +129,95 @@ type ServerMetrics struct {
 	// etcdlab server only; etcd has no such figure).
 	EngineFsyncs       int64 `json:"engine_fsyncs,omitempty"`
 	EngineBytesWritten int64 `json:"engine_bytes_written,omitempty"`
+}
+
+// Fault is one scheduled fault and its figures. Times are seconds from the
+// start of the measured phase; figures follow writes when the run wrote
+// (Basis "writes"), else every op ("ops").
+type Fault struct {
+	// Spec is the schedule entry ("kill-leader@5s+3s"); Kind its kind.
+	Spec string `json:"spec"`
+	Kind string `json:"kind"`
+	// Nodes are the raft IDs the fault hit (the leader at the time, a
+	// follower, every node...).
+	Nodes []uint64 `json:"nodes,omitempty"`
+	// StartS and EndS bound the time the fault was in force; EndS is the
+	// restart, heal or end of the run that lifted it (StartS for an
+	// instant action).
+	StartS float64 `json:"start_s"`
+	EndS   float64 `json:"end_s"`
+	// Error says why the fault could not be injected or lifted.
+	Error string `json:"error,omitempty"`
+	Basis string `json:"basis"`
+	// UnavailableS is the longest stretch with no successful completion
+	// overlapping the fault, from its start at the earliest.
+	UnavailableS float64 `json:"unavailable_s"`
+	// FirstSuccessS runs from the fault's start to the end of the first
+	// successful op that started after it; -1: none before the run ended.
+	FirstSuccessS float64 `json:"first_success_s"`
+	// PreFaultOpsS is the throughput (successful ops/s) over the 3 s before
+	// the fault; Recovery90S the time from the fault's start until a 1 s
+	// window is back at 90% of it after dropping below (0: it never
+	// dropped; -1: not back before the run ended).
+	PreFaultOpsS float64 `json:"pre_fault_ops_s"`
+	Recovery90S  float64 `json:"recovery_90_s"`
+	// During*: the ops in flight while the fault was in force (µs).
+	DuringOps    int64            `json:"during_ops"`
+	DuringErrors int64            `json:"during_errors"`
+	DuringP50Us  float64          `json:"during_p50_us"`
+	DuringP99Us  float64          `json:"during_p99_us"`
+	DuringMaxUs  float64          `json:"during_max_us"`
+	ErrorsByKind map[string]int64 `json:"errors_by_kind,omitempty"`
+	// CatchUp is the restart this entry made (a kill with +for, a
+	// restart, a fill-disk that crashed a node), one per node restarted.
+	CatchUp []CatchUp `json:"catch_up,omitempty"`
+}
+
+// CatchUp is how a restarted node caught up with the cluster.
+type CatchUp struct {
+	Node uint64 `json:"node"`
+	// TargetIndex is the cluster's commit index when the restart began
+	// (the highest any running node knew);
+	// CatchUpS the time from the restart call until the node's applied
+	// index reached it (-1: not before the run ended).
+	TargetIndex uint64  `json:"target_index"`
+	CatchUpS    float64 `json:"catch_up_s"`
+	// SnapshotsReceived and SnapshotBytes count the snapshots (backend
+	// images) the node received from the leader after the restart, until
+	// the end of the run.
+	SnapshotsReceived int64  `json:"snapshots_received"`
+	SnapshotBytes     int64  `json:"snapshot_bytes"`
+	Error             string `json:"error,omitempty"`
+}
+
+// Linearizability is the outcome of the porcupine check over a sample of
+// the run's single-key operations.
+type Linearizability struct {
+	// Verdict is "ok" (linearizable), "illegal" (not: consistency was
+	// broken) or "unknown" (the check timed out or did not run: Error).
+	Verdict string `json:"verdict"`
+	// KeyShare is the share of the key space sampled; Keys the distinct
+	// keys the history holds.
+	KeyShare float64 `json:"key_share"`
+	Keys     int     `json:"keys"`
+	// Ops are the operations checked: Reads and Writes acknowledged,
+	// Unknown writes whose outcome the client could not know.
+	Ops     int `json:"ops"`
+	Reads   int `json:"reads"`
+	Writes  int `json:"writes"`
+	Unknown int `json:"unknown"`
+	// Truncated: the history reached its cap and later calls were not
+	// recorded (the ones in flight at the cut are checked as unknown).
+	Truncated bool    `json:"truncated"`
+	CheckS    float64 `json:"check_s"`
+	TimeoutS  float64 `json:"timeout_s"`
+	Error     string  `json:"error,omitempty"`
+}
+
+// LinearizabilityOK reports whether r may be reported as consistent: its
+// check ran and found the sample linearizable, or it had no check.
+func (r *Result) LinearizabilityOK() bool {
+	return r.Linearizability == nil || r.Linearizability.Verdict == "ok"
 }
 
 // Recovery is how long a follower took to come back after a crash, measured
@@ -207,6 +305,8 @@ type Config struct {
 	LinkDelayMs       float64 `json:"link_delay_ms"`
 	// Backend is the batching layer's String form.
 	Backend string `json:"backend"`
+	// Faults is the fault schedule in its canonical form (empty: none).
+	Faults string `json:"faults,omitempty"`
 }
 
 // Workload names the workload and holds its full spec as YAML

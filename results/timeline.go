@@ -7,7 +7,8 @@ import (
 )
 
 // Sample is one line of timeline.jsonl: a second of the measured phase
-// (Type "interval") or one event of the layer (Type "event"). T is seconds
+// (Type "interval"), one event of the layer (Type "event") or one scheduled
+// fault (Type "fault"). T is seconds
 // since the measured phase began (negative for events before it).
 type Sample struct {
 	Type string  `json:"type"`
@@ -38,11 +39,21 @@ type Sample struct {
 	// the in-process nodes' registries or the --endpoints servers' scrapes.
 	Metrics map[string]float64 `json:"metrics,omitempty"`
 
-	// Event fields.
-	Kind   string `json:"kind,omitempty"`
-	Node   int    `json:"node,omitempty"`
-	Detail string `json:"detail,omitempty"`
+	// Event and fault fields. A fault sample (Type SampleFault) spans T to
+	// EndS: the time a scheduled fault was in force; Kind is its kind,
+	// Detail its schedule entry, Node the (first) node it hit.
+	EndS   float64 `json:"end_s,omitempty"`
+	Kind   string  `json:"kind,omitempty"`
+	Node   int     `json:"node,omitempty"`
+	Detail string  `json:"detail,omitempty"`
 }
+
+// Sample types.
+const (
+	SampleInterval = "interval"
+	SampleEvent    = "event"
+	SampleFault    = "fault"
+)
 
 // IntervalOp is one op kind's second.
 type IntervalOp struct {

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"etcdlab/bench"
+	"etcdlab/bench/faults"
 	"etcdlab/engines"
 	"etcdlab/workloads"
 )
@@ -32,6 +33,10 @@ type Flags struct {
 	snapCount, snapCatchup                         uint64
 	keepData, measureRecovery, quotaRecovery       bool
 	noQuota                                        bool
+	faults                                         string
+	linMaxOps                                      int
+	linShare                                       float64
+	linTimeout                                     time.Duration
 }
 
 // Register adds the run flags to fl, bound to f.
@@ -67,6 +72,10 @@ func (f *Flags) Register(fl *pflag.FlagSet) {
 	fl.BoolVar(&f.quotaRecovery, "quota-recovery", false, "after a run that raised NOSPACE, compact + defrag + disarm and record the times and read latency during defrag (cluster layer)")
 	fl.BoolVar(&f.keepData, "keep-data", false, "keep the data directory after the run")
 	fl.IntVar(&f.fsyncProbe, "fsync-probe", bench.DefaultFsyncProbe, "fdatasyncs of the environment probe (negative: skip)")
+	fl.StringVar(&f.faults, "faults", "", "faults during the measured phase, e.g. kill-leader@5s,restart@8s or slow-disk:leader=20ms@4s+5s, or a YAML file (in-process cluster layer; kinds: "+strings.Join(faults.Kinds(), ", ")+")")
+	fl.Float64Var(&f.linShare, "lin-share", 0, fmt.Sprintf("share of the key space whose ops are recorded for the porcupine linearizability check, (0, 1] (0: %g on the cluster layer; negative: no check)", bench.DefaultLinShare))
+	fl.IntVar(&f.linMaxOps, "lin-max-ops", bench.DefaultLinMaxOps, "cap on the operations recorded for the linearizability check")
+	fl.DurationVar(&f.linTimeout, "lin-timeout", bench.DefaultLinTimeout, "time limit of the linearizability check (verdict \"unknown\" when it runs out)")
 }
 
 // Config turns the flags into a validated bench.Config. Every problem is
@@ -116,6 +125,15 @@ func (f *Flags) Config(fl *pflag.FlagSet) (bench.Config, error) {
 	if f.batchLimit <= 0 {
 		errs = append(errs, fmt.Errorf("--batch-limit %d: must be > 0", f.batchLimit))
 	}
+	var sched faults.Schedule
+	if f.faults != "" {
+		if sched, err = faults.Resolve(f.faults); err != nil {
+			errs = append(errs, fmt.Errorf("--faults: %w", err))
+		}
+	}
+	if f.linMaxOps <= 0 || f.linTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--lin-max-ops %d and --lin-timeout %v must be > 0", f.linMaxOps, f.linTimeout))
+	}
 	cfg := bench.Config{
 		Layer:                  f.layer,
 		Engine:                 f.engine,
@@ -140,6 +158,8 @@ func (f *Flags) Config(fl *pflag.FlagSet) (bench.Config, error) {
 		MeasureRecovery:        f.measureRecovery,
 		QuotaRecovery:          f.quotaRecovery,
 		FsyncProbe:             f.fsyncProbe,
+		Faults:                 sched,
+		LinCheck:               bench.LinCheck{Share: f.linShare, MaxOps: f.linMaxOps, Timeout: f.linTimeout},
 	}
 	if f.noQuota {
 		if fl.Changed("quota-bytes") && f.quota >= 0 {

@@ -66,6 +66,12 @@ func newCompareCmd(stdout io.Writer) *cobra.Command {
 				return usageError{err}
 			}
 			report.PrintComparison(stdout, fmt.Sprintf("%s (%d runs)", args[0], len(a.Runs)), fmt.Sprintf("%s (%d runs)", args[1], len(b.Runs)), report.Compare(a.Runs, b.Runs))
+			if bad := report.LinearizabilityProblems(append(append([]report.Run(nil), a.Runs...), b.Runs...)); len(bad) > 0 {
+				fmt.Fprintln(stdout, "\nWARNING: runs that did not pass the linearizability check (their figures come from a run that broke consistency or could not be shown not to):")
+				for _, m := range bad {
+					fmt.Fprintln(stdout, "  "+m)
+				}
+			}
 			return nil
 		},
 	}

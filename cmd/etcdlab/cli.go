@@ -121,6 +121,9 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 			if o.Result.Interrupted {
 				return errInterrupted
 			}
+			if l := o.Result.Linearizability; l != nil && l.Verdict == "illegal" {
+				return runtimeError{fmt.Errorf("the run broke linearizability (see %s/%s): its figures must not be reported", f.out, bench.LinVizFile)}
+			}
 			return nil
 		},
 	}
@@ -226,6 +229,24 @@ func printSummary(w io.Writer, r *results.Result, out string) {
 		}
 		fmt.Fprintf(w, "events %s\n", strings.Join(parts, " "))
 	}
+	for _, f := range r.Faults {
+		fmt.Fprintf(w, "fault %s nodes %v [%.2fs, %.2fs]: unavailable %.3fs, first success after %s, back to 90%% after %s, p99 during %s, errors %d %v",
+			f.Spec, f.Nodes, f.StartS, f.EndS, f.UnavailableS, fmtSecs(f.FirstSuccessS), fmtSecs(f.Recovery90S), fmtUs(f.DuringP99Us), f.DuringErrors, f.ErrorsByKind)
+		for _, c := range f.CatchUp {
+			fmt.Fprintf(w, "; node %d caught up after %s (%d snapshots, %s)", c.Node, fmtSecs(c.CatchUpS), c.SnapshotsReceived, fmtBytes(c.SnapshotBytes))
+		}
+		if f.Error != "" {
+			fmt.Fprintf(w, "; ERROR %s", f.Error)
+		}
+		fmt.Fprintln(w)
+	}
+	if l := r.Linearizability; l != nil {
+		fmt.Fprintf(w, "linearizability: %s (%d ops on %d sampled keys, %d of unknown outcome; checked in %.2fs)", strings.ToUpper(l.Verdict), l.Ops, l.Keys, l.Unknown, l.CheckS)
+		if l.Error != "" {
+			fmt.Fprintf(w, ": %s", l.Error)
+		}
+		fmt.Fprintln(w)
+	}
 	fmt.Fprintf(w, "env %s, %s, kernel %s, %s, fsync p50 %s\n", r.Env.GoVersion, r.Env.CPU, r.Env.Kernel, r.Env.Filesystem, fmtUs(r.Env.FsyncP50Us))
 	fmt.Fprintf(w, "results in %s\n", out)
 }
@@ -239,6 +260,14 @@ func fmtUs(v float64) string {
 	default:
 		return fmt.Sprintf("%.0fµs", v)
 	}
+}
+
+// fmtSecs prints a figure in seconds where -1 means "never".
+func fmtSecs(v float64) string {
+	if v < 0 {
+		return "never"
+	}
+	return fmt.Sprintf("%.3fs", v)
 }
 
 func fmtBytes(n int64) string {

@@ -15,7 +15,7 @@ import (
 
 // stableSections are the result.json objects whose leaves go into
 // summary.csv and can be compared.
-var stableSections = []string{"config", "summary", "ops", "disk", "fsyncs", "memory", "events", "recovery", "quota_recovery"}
+var stableSections = []string{"config", "summary", "ops", "disk", "fsyncs", "memory", "events", "recovery", "quota_recovery", "linearizability"}
 
 // Fields flattens r into path → value for the stable sections: numbers as
 // float64, strings and booleans as strings. config.workload.spec and
@@ -33,6 +33,7 @@ func Fields(r *results.Result) map[string]any {
 	for _, sec := range stableSections {
 		flatten(sec, m[sec], out)
 	}
+	faultFields(r, out)
 	delete(out, "config.workload.spec")
 	for k := range out {
 		if strings.HasPrefix(k, "summary.errors_by_message.") {
@@ -60,6 +61,44 @@ func flatten(prefix string, v any, out map[string]any) {
 		out[prefix] = strconv.FormatBool(x)
 	case string:
 		out[prefix] = x
+	}
+}
+
+// faultFields flattens the per-fault figures under faults.<kind> (the
+// second entry of a kind under faults.<kind>#2, and so on), with the first
+// restart's catch-up as catch_up_s and snapshot_bytes. A figure of -1
+// ("never") is left out rather than averaged as a time.
+func faultFields(r *results.Result, out map[string]any) {
+	seen := map[string]int{}
+	for _, f := range r.Faults {
+		seen[f.Kind]++
+		p := "faults." + f.Kind
+		if n := seen[f.Kind]; n > 1 {
+			p += "#" + strconv.Itoa(n)
+		}
+		put := func(name string, v float64) {
+			if v >= 0 {
+				out[p+"."+name] = v
+			}
+		}
+		out[p+".spec"] = f.Spec
+		put("start_s", f.StartS)
+		put("end_s", f.EndS)
+		put("unavailable_s", f.UnavailableS)
+		put("first_success_s", f.FirstSuccessS)
+		put("recovery_90_s", f.Recovery90S)
+		put("pre_fault_ops_s", f.PreFaultOpsS)
+		put("during_p99_us", f.DuringP99Us)
+		put("during_errors", float64(f.DuringErrors))
+		if len(f.CatchUp) > 0 {
+			c := f.CatchUp[0]
+			put("catch_up_s", c.CatchUpS)
+			put("snapshot_bytes", float64(c.SnapshotBytes))
+			put("snapshots_received", float64(c.SnapshotsReceived))
+		}
+		if f.Error != "" {
+			out[p+".error"] = f.Error
+		}
 	}
 }
 
@@ -195,6 +234,7 @@ func Metrics(runs []Run) []Metric {
 	for _, k := range sortedKeys(events) {
 		ms = append(ms, Metric{Path: "events." + k, Label: k + " events", Unit: "", Scale: 1})
 	}
+	ms = append(ms, faultMetrics(runs)...)
 	var recovery, quota bool
 	for _, r := range runs {
 		recovery = recovery || (r.Result.Recovery != nil && r.Result.Recovery.Error == "")
@@ -214,6 +254,54 @@ func Metrics(runs []Run) []Metric {
 			Metric{Path: "quota_recovery.during_defrag.serializable.p99_us", Label: "serializable get p99 during defrag", Unit: "µs", Scale: 1})
 	}
 	return ms
+}
+
+// faultMetrics are the per-fault figures of the fault kinds the runs had.
+func faultMetrics(runs []Run) []Metric {
+	kinds := map[string]bool{}
+	for _, r := range runs {
+		for k, v := range Fields(r.Result) {
+			if rest, ok := strings.CutPrefix(k, "faults."); ok {
+				if _, num := v.(float64); num {
+					kind, _, _ := strings.Cut(rest, ".")
+					kinds[kind] = true
+				}
+			}
+		}
+	}
+	var ms []Metric
+	for _, k := range sortedKeys(kinds) {
+		p := "faults." + k + "."
+		ms = append(ms,
+			Metric{Path: p + "unavailable_s", Label: k + ": longest time without a completed write", Unit: "s", Scale: 1},
+			Metric{Path: p + "first_success_s", Label: k + ": time to first success", Unit: "s", Scale: 1},
+			Metric{Path: p + "recovery_90_s", Label: k + ": time back to 90% throughput", Unit: "s", Scale: 1},
+			Metric{Path: p + "during_p99_us", Label: k + ": p99 latency during the fault", Unit: "µs", Scale: 1},
+			Metric{Path: p + "during_errors", Label: k + ": errors during the fault", Unit: "", Scale: 1},
+			Metric{Path: p + "catch_up_s", Label: k + ": restarted node caught up after", Unit: "s", Scale: 1},
+			Metric{Path: p + "snapshot_bytes", Label: k + ": snapshot bytes sent to the restarted node", Unit: "MiB", Scale: 1.0 / (1 << 20)},
+		)
+	}
+	return ms
+}
+
+// LinearizabilityProblems names the runs whose linearizability verdict is
+// not "ok", with the verdict: their figures come from a run that broke
+// consistency, or could not be shown not to have.
+func LinearizabilityProblems(runs []Run) []string {
+	var out []string
+	for _, r := range runs {
+		l := r.Result.Linearizability
+		if l == nil || l.Verdict == "ok" {
+			continue
+		}
+		msg := fmt.Sprintf("%s: linearizability verdict %q", r.Dir, l.Verdict)
+		if l.Error != "" {
+			msg += " (" + l.Error + ")"
+		}
+		out = append(out, msg)
+	}
+	return out
 }
 
 // values returns the metric's scaled values over runs, skipping runs that

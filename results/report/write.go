@@ -25,7 +25,7 @@ const maxTimelines = 8
 // timelineKinds are the events drawn on the timelines (backend commits are
 // too dense to draw).
 var timelineKinds = []string{"leader-elected", "leader-changed", "snapshot-taken", "snapshot-sent", "snapshot-installed",
-	"compaction", "defrag", "alarm-raised", "alarm-disarmed", "slow-apply", "slow-fsync", "heartbeat-late"}
+	"compaction", "defrag", "alarm-raised", "alarm-disarmed", "slow-apply", "slow-fsync", "heartbeat-late", "node-killed", "node-restarted"}
 
 // figure is a written figure and what it shows.
 type figure struct{ file, caption string }
@@ -258,6 +258,13 @@ func Markdown(s *Set, figs []figure) string {
 	if len(s.Skipped) > 0 {
 		fmt.Fprintf(&b, "Left out: %s.\n\n", strings.Join(s.Skipped, "; "))
 	}
+	if bad := LinearizabilityProblems(s.Runs); len(bad) > 0 {
+		b.WriteString("**Consistency: NOT OK.** These runs did not pass the linearizability check (porcupine over a sample of their operations): their figures must not be reported as those of a correct system.\n\n")
+		for _, m := range bad {
+			fmt.Fprintf(&b, "- %s\n", m)
+		}
+		b.WriteString("\n")
+	}
 	if notes := caveats(s); len(notes) > 0 {
 		b.WriteString("**Caveats.**\n\n")
 		for _, n := range notes {
@@ -325,6 +332,20 @@ func Markdown(s *Set, figs []figure) string {
 		}
 		b.WriteString("\n")
 	}
+	if rows := faultRows(s); len(rows) > 0 {
+		b.WriteString("## Faults\n\nEach scheduled fault (run flag `--faults`) with its figures, per run. Times in seconds from the fault's injection; figures follow writes (they need a leader and a quorum). *Unavailable*: the longest stretch without a completed write overlapping the fault. *First success*: until the first write issued after the injection completed. *90% back*: until a 1 s window's throughput was back at 90% of the 3 s before the fault, after dropping below it (0: never dropped; never: not back by the end). *p99 during*: the ops in flight while the fault was in force. *Catch-up*: a restarted node's time until its applied index reached the leader's commit index at the restart, and the snapshots (backend images) it received.\n\n| point | repeat | fault | nodes | in force (s) | unavailable | first success | 90% back | p99 during (µs) | errors during | catch-up | error |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+		for _, r := range rows {
+			b.WriteString(r + "\n")
+		}
+		b.WriteString("\n")
+	}
+	if rows := linRows(s); len(rows) > 0 {
+		b.WriteString("## Linearizability\n\nThe operations on a sample of the keys (preload, warm-up, measured phase, and a final read of each) checked with porcupine after each run.\n\n| point | repeat | verdict | ops checked | keys | unknown outcome | truncated | check (s) |\n|---|---|---|---|---|---|---|---|\n")
+		for _, r := range rows {
+			b.WriteString(r + "\n")
+		}
+		b.WriteString("\n")
+	}
 	if rows := recoveryRows(s); len(rows) > 0 {
 		b.WriteString("## Recovery of a restarted follower\n\nAfter the measured phase, with no client load, a follower was killed (a crash: its unsynced backend writes are dropped; the WAL is what survives) and restarted from its data directory. *Serving* is restart to the first serializable read it answers (engine open, snapshot load, WAL replay, index rebuild); *index rebuild* is mvcc's part of that; *caught up* is restart until its applied index reached the leader's commit index (read before the restart).\n\n| point | repeat | node | serving (s) | index rebuild (s) | caught up (s) | applied at open | leader commit | error |\n|---|---|---|---|---|---|---|---|---|\n")
 		for _, r := range rows {
@@ -349,7 +370,7 @@ func Markdown(s *Set, figs []figure) string {
 		if m.Unit != "" {
 			unit = " (" + m.Unit + ")"
 		}
-		fmt.Fprintf(&b, "### %s%s\n\n| point | mean | 95%% CI | n |\n|---|---|---|---|\n", m.Label, unit)
+		var rows []string
 		for _, p := range pts {
 			vals := m.values(p.Runs)
 			if len(vals) == 0 {
@@ -360,9 +381,13 @@ func Markdown(s *Set, figs []figure) string {
 			if len(vals) > 1 {
 				ci = num(lo) + " – " + num(hi)
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %d |\n", p.Label(), num(mean), ci, len(vals))
+			rows = append(rows, fmt.Sprintf("| %s | %s | %s | %d |\n", p.Label(), num(mean), ci, len(vals)))
 		}
-		b.WriteString("\n")
+		if len(rows) == 0 {
+			continue // a figure no run has (a fault kind's catch-up without a restart)
+		}
+		fmt.Fprintf(&b, "### %s%s\n\n| point | mean | 95%% CI | n |\n|---|---|---|---|\n", m.Label, unit)
+		b.WriteString(strings.Join(rows, "") + "\n")
 	}
 	return b.String()
 }
@@ -525,6 +550,74 @@ func alarmRows(s *Set) []string {
 			}
 		}
 		rows = append(rows, fmt.Sprintf("| %s | %d | %.2f | %s | %d | %d |", Point{ID: r.Point, Params: r.Params}.Label(), r.Repeat, first, db, r.Result.Summary.Ops, nospace))
+	}
+	return rows
+}
+
+// faultRows lists every run's scheduled faults and their figures.
+func faultRows(s *Set) []string {
+	var rows []string
+	// secs prints a time where -1 means "never".
+	secs := func(v float64) string {
+		if v < 0 {
+			return "never"
+		}
+		return fmt.Sprintf("%.3f", v)
+	}
+	for _, r := range s.Runs {
+		label := Point{ID: r.Point, Params: r.Params}.Label()
+		for _, f := range r.Result.Faults {
+			var errs []string
+			for _, k := range sortedKeys(boolKeys(f.ErrorsByKind)) {
+				errs = append(errs, fmt.Sprintf("%s %d", k, f.ErrorsByKind[k]))
+			}
+			errText := fmt.Sprint(f.DuringErrors)
+			if len(errs) > 0 {
+				errText += " (" + strings.Join(errs, ", ") + ")"
+			}
+			var cus []string
+			for _, c := range f.CatchUp {
+				took := "not caught up by the end"
+				if c.CatchUpS >= 0 {
+					took = fmt.Sprintf("%.3f s", c.CatchUpS)
+				}
+				cu := fmt.Sprintf("node %d: %s, %d snapshots, %s MiB", c.Node, took, c.SnapshotsReceived, num(float64(c.SnapshotBytes)/(1<<20)))
+				if c.Error != "" {
+					cu += " (" + c.Error + ")"
+				}
+				cus = append(cus, cu)
+			}
+			cuText, errMsg := "—", "—"
+			if len(cus) > 0 {
+				cuText = strings.Join(cus, "; ")
+			}
+			if f.Error != "" {
+				errMsg = f.Error
+			}
+			rows = append(rows, fmt.Sprintf("| %s | %d | `%s` | %v | %.2f – %.2f | %.3f | %s | %s | %s | %s | %s | %s |",
+				label, r.Repeat, f.Spec, f.Nodes, f.StartS, f.EndS, f.UnavailableS, secs(f.FirstSuccessS), secs(f.Recovery90S),
+				num(f.DuringP99Us), errText, strings.ReplaceAll(cuText, "|", "/"), strings.ReplaceAll(errMsg, "|", "/")))
+		}
+	}
+	return rows
+}
+
+// linRows lists every run's linearizability verdict.
+func linRows(s *Set) []string {
+	var rows []string
+	for _, r := range s.Runs {
+		l := r.Result.Linearizability
+		if l == nil {
+			continue
+		}
+		v := l.Verdict
+		if v != "ok" {
+			v = "**" + strings.ToUpper(v) + "**"
+			if l.Error != "" {
+				v += " (" + strings.ReplaceAll(l.Error, "|", "/") + ")"
+			}
+		}
+		rows = append(rows, fmt.Sprintf("| %s | %d | %s | %d | %d | %d | %v | %.2f |", Point{ID: r.Point, Params: r.Params}.Label(), r.Repeat, v, l.Ops, l.Keys, l.Unknown, l.Truncated, l.CheckS))
 	}
 	return rows
 }
