@@ -205,40 +205,38 @@ func TestLiveTxConcurrent(t *testing.T) {
 	wg.Add(2)
 	go writer(1, models[0])
 	go writer(2, models[1])
+	// Background loops run step until stop or its first error.
 	var bg sync.WaitGroup
-	bg.Add(2)
-	go func() { // reclaims
-		defer bg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
+	loop := func(step func() error) {
+		bg.Add(1)
+		go func() {
+			defer bg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if err := step(); err != nil {
+					errc <- err
+					return
+				}
 			}
-			if err := e.Reclaim(); err != nil {
-				errc <- err
-				return
-			}
-			time.Sleep(time.Millisecond) // else batches never get a live tx
+		}()
+	}
+	loop(func() error { // reclaims
+		err := e.Reclaim()
+		time.Sleep(time.Millisecond) // else batches never get a live tx
+		return err
+	})
+	loop(func() error { // readers
+		v, err := e.NewView()
+		if err != nil {
+			return err
 		}
-	}()
-	go func() { // readers
-		defer bg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			v, err := e.NewView()
-			if err != nil {
-				errc <- err
-				return
-			}
-			_ = v.Scan(bktA, nil, nil, 0, func(_, _ []byte) bool { return true })
-			v.Close()
-		}
-	}()
+		_ = v.Scan(bktA, nil, nil, 0, func(_, _ []byte) bool { return true })
+		return v.Close()
+	})
 	wg.Wait()
 	close(stop)
 	bg.Wait()
