@@ -352,26 +352,29 @@ func Serve(ctx context.Context, cfg ServerConfig, ready func(*Server)) (err erro
 			}
 		}
 	}()
-	var bound []string
-	for _, u := range cfg.ListenClientURLs {
-		addr, _ := PeerAddr(u)
-		l, lerr := net.Listen("tcp", addr)
-		if lerr != nil {
-			return fmt.Errorf("cluster: --listen-client-urls %s: %w", u, lerr)
+	// listen binds every URL of one flag, adding the listeners to lis (closed
+	// on failure by the deferred cleanup above).
+	listen := func(flag string, urls []string) ([]string, error) {
+		var bound []string
+		for _, u := range urls {
+			addr, _ := PeerAddr(u)
+			l, lerr := net.Listen("tcp", addr)
+			if lerr != nil {
+				return nil, fmt.Errorf("cluster: %s %s: %w", flag, u, lerr)
+			}
+			lis = append(lis, l)
+			bound = append(bound, l.Addr().String())
 		}
-		lis = append(lis, l)
-		bound = append(bound, l.Addr().String())
+		return bound, nil
+	}
+	bound, err := listen("--listen-client-urls", cfg.ListenClientURLs)
+	if err != nil {
+		return err
 	}
 	nClient := len(lis)
-	var metricsBound []string
-	for _, u := range cfg.ListenMetricsURLs {
-		addr, _ := PeerAddr(u)
-		l, lerr := net.Listen("tcp", addr)
-		if lerr != nil {
-			return fmt.Errorf("cluster: --listen-metrics-urls %s: %w", u, lerr)
-		}
-		lis = append(lis, l)
-		metricsBound = append(metricsBound, l.Addr().String())
+	metricsBound, err := listen("--listen-metrics-urls", cfg.ListenMetricsURLs)
+	if err != nil {
+		return err
 	}
 	m, err := metrics.New(metrics.Options{Level: cfg.Metrics})
 	if err != nil {
