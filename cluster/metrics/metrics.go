@@ -62,8 +62,6 @@ var (
 	snapshotBuckets = prometheus.ExponentialBuckets(.01, 2, 17)
 	// rttBuckets: 0.1 ms .. 3.2768 s by 2 (peer round trip).
 	rttBuckets = prometheus.ExponentialBuckets(0.0001, 2, 16)
-	// applyBuckets: 0.1 ms .. 52.4288 s by 2 (apply and range durations).
-	applyBuckets = prometheus.ExponentialBuckets(0.0001, 2, 20)
 )
 
 // Metrics is one member's metrics and the registry that holds them. The
