@@ -9,6 +9,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+
+	"etcdlab/internal/stats"
 )
 
 // Bar is one configuration's value in one group, measured once per repeat;
@@ -138,7 +140,7 @@ func Bars(bc BarChart) (*plot.Plot, error) {
 			perLabel[li] = &bars{color: lk.color, outline: draw.LineStyle{Color: color.Black, Width: vg.Points(0.5)}}
 		}
 		center := float64(gIdx[b.Group]) - groupWidth/2 + width*(float64(li)+0.5)
-		m, lo, hi := MeanCI(b.Values)
+		m, lo, hi := stats.MeanCI(b.Values)
 		bl := perLabel[li]
 		bl.x0 = append(bl.x0, center-width*0.45)
 		bl.x1 = append(bl.x1, center+width*0.45)

@@ -40,6 +40,7 @@
 //     i.e. 1200 × 750 pixels) through a temporary file and a rename, so a
 //     reader never sees a half-written figure.
 //
-// MeanCI is the shared helper for "mean ± 95% confidence interval from
-// repeats" that compare and the figures use alike.
+// Error bars use internal/stats.MeanCI, the "mean ± 95% confidence
+// interval from repeats" that results/report uses too; living below both, it
+// keeps the imports one way: report → plots → results.
 package plots

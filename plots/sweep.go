@@ -9,6 +9,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+
+	"etcdlab/internal/stats"
 )
 
 // SweepPoint is one engine at one parameter value, with the metric measured
@@ -103,7 +105,7 @@ func SweepCurve(s Sweep) (*plot.Plot, error) {
 			plotter.YErrors
 		}
 		for _, x := range xs {
-			m, lo, hi := MeanCI(xsMap[x])
+			m, lo, hi := stats.MeanCI(xsMap[x])
 			ns = append(ns, len(xsMap[x]))
 			means = append(means, plotter.XY{X: x, Y: m})
 			if len(xsMap[x]) > 1 {

@@ -6,7 +6,7 @@ import (
 	"math"
 	"text/tabwriter"
 
-	"etcdlab/plots"
+	"etcdlab/internal/stats"
 )
 
 // Ratio is B/A for one metric.
@@ -27,8 +27,8 @@ type Ratio struct {
 // more and positive means, else lo and hi are NaN. With no spread on
 // either side the interval is the ratio itself.
 func RatioCI(a, b []float64) (ratio, lo, hi float64) {
-	ma, _, _ := plots.MeanCI(a)
-	mb, _, _ := plots.MeanCI(b)
+	ma, _, _ := stats.MeanCI(a)
+	mb, _, _ := stats.MeanCI(b)
 	ratio = mb / ma
 	if ma == 0 {
 		ratio = math.NaN()
@@ -43,7 +43,7 @@ func RatioCI(a, b []float64) (ratio, lo, hi float64) {
 		return ratio, ratio, ratio
 	}
 	df := (va + vb) * (va + vb) / (va*va/float64(len(a)-1) + vb*vb/float64(len(b)-1))
-	t := plots.TCritical95(int(math.Floor(df)))
+	t := stats.TCritical95(int(math.Floor(df)))
 	return ratio, ratio * math.Exp(-t*se), ratio * math.Exp(t*se)
 }
 
@@ -64,8 +64,8 @@ func Compare(a, b []Run) []Ratio {
 			continue
 		}
 		r := Ratio{Metric: m, NA: len(va), NB: len(vb)}
-		r.MeanA, _, _ = plots.MeanCI(va)
-		r.MeanB, _, _ = plots.MeanCI(vb)
+		r.MeanA, _, _ = stats.MeanCI(va)
+		r.MeanB, _, _ = stats.MeanCI(vb)
 		r.Ratio, r.Lo, r.Hi = RatioCI(va, vb)
 		r.Significant = !math.IsNaN(r.Lo) && (r.Lo > 1 || r.Hi < 1)
 		out = append(out, r)
@@ -138,7 +138,7 @@ func PointTable(s *Set, paths []string) [][]string {
 	for _, p := range s.Points() {
 		row := []string{p.Label(), fmt.Sprint(len(p.Runs))}
 		for _, m := range use {
-			mean, _, hi := plots.MeanCI(m.values(p.Runs))
+			mean, _, hi := stats.MeanCI(m.values(p.Runs))
 			cell := num(mean)
 			if len(p.Runs) > 1 && !math.IsNaN(hi) {
 				cell += " ±" + num(hi-mean)

@@ -15,7 +15,7 @@
 //     result.json under config, summary, ops, disk, fsyncs, memory and
 //     events, sorted by path (config.workload.spec, a multi-line YAML, is
 //     left out). A missing value is an empty cell.
-//   - Confidence intervals use plots.MeanCI (Student t). Compare's ratio
+//   - Confidence intervals use stats.MeanCI (Student t). Compare's ratio
 //     interval is computed on the log scale (delta method with Welch's
 //     degrees of freedom): ratio·exp(±t·se). A difference is marked
 //     significant when the interval excludes 1; with fewer than two

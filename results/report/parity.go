@@ -7,7 +7,7 @@ import (
 	"sort"
 	"strings"
 
-	"etcdlab/plots"
+	"etcdlab/internal/stats"
 )
 
 // ParityTolerance is the largest relative spread of the per-op overhead
@@ -95,7 +95,7 @@ type Cost struct {
 }
 
 func costOf(values []float64) Cost {
-	mean, _, hi := plots.MeanCI(values)
+	mean, _, hi := stats.MeanCI(values)
 	if len(values) < 2 {
 		return Cost{Mean: mean, Half: math.NaN()}
 	}

@@ -14,6 +14,7 @@ import (
 
 	"gonum.org/v1/plot"
 
+	"etcdlab/internal/stats"
 	"etcdlab/plots"
 	"etcdlab/results"
 )
@@ -376,7 +377,7 @@ func Markdown(s *Set, figs []figure) string {
 			if len(vals) == 0 {
 				continue
 			}
-			mean, lo, hi := plots.MeanCI(vals)
+			mean, lo, hi := stats.MeanCI(vals)
 			ci := "—"
 			if len(vals) > 1 {
 				ci = num(lo) + " – " + num(hi)
@@ -402,7 +403,7 @@ func findings(s *Set, pts []Point) []string {
 	if s.Manifest == nil || len(pts) < 2 {
 		m := Metrics(s.Runs)
 		for _, mm := range m[:2] {
-			mean, lo, hi := plots.MeanCI(mm.values(s.Runs))
+			mean, lo, hi := stats.MeanCI(mm.values(s.Runs))
 			out = append(out, fmt.Sprintf("%s: %s %s (95%% CI %s – %s, %d runs).", mm.Label, num(mean), mm.Unit, num(lo), num(hi), len(s.Runs)))
 		}
 		return out
