@@ -85,7 +85,10 @@ type Lessor struct {
 	expiredC chan []ID
 	stop     chan struct{}
 	done     chan struct{}
-	closed   bool
+	// checked is closed after the loop's first expiry check, which runs at
+	// once (as etcd's): tests wait for it so that check cannot land later.
+	checked chan struct{}
+	closed  bool
 }
 
 // New opens a lessor over b, loading the leases persisted there (all of them
@@ -102,6 +105,7 @@ func New(b *backend.Backend, cfg Config) (*Lessor, error) {
 		expiredC: make(chan []ID, cfg.ExpiredChanLen),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
+		checked:  make(chan struct{}),
 	}
 	if err := le.load(); err != nil {
 		return nil, err
@@ -454,8 +458,11 @@ func (le *Lessor) run(t interface {
 }) {
 	defer close(le.done)
 	defer t.Stop()
-	for {
+	for first := true; ; first = false {
 		le.revokeExpiredLeases()
+		if first {
+			close(le.checked)
+		}
 		select {
 		case <-t.C():
 		case <-le.stop:

@@ -54,6 +54,7 @@ func (e *env) open() {
 		t.Fatal(err)
 	}
 	e.le.SetDeleter(e.store)
+	<-e.le.checked // the loop's first check is behind us
 }
 
 func (e *env) close() {
