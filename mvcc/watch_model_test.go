@@ -167,11 +167,14 @@ func runWatchModel(t *testing.T, engineName string, seed uint64, steps int) {
 					f(rev)
 				}
 			default:
+				if wrng.IntN(4) != 0 {
+					continue // compactions: about 2.5% of the steps
+				}
 				// Compact at a put-only revision past the last compaction.
 				mu.Lock()
 				var cands []int64
 				for _, h := range history {
-					if h.putOnly && h.rev > lastCompact && h.rev < s.Rev() {
+					if h.putOnly && h.rev > lastCompact && h.rev < s.Rev()-20 {
 						cands = append(cands, h.rev)
 					}
 				}
@@ -294,7 +297,13 @@ func runWatchModel(t *testing.T, engineName string, seed uint64, steps int) {
 		m.opts = WatchOptions{NoPut: rng.IntN(8) == 0, NoDelete: rng.IntN(6) == 0, PrevKV: rng.IntN(4) == 0}
 		cur := s.Rev()
 		if !fromNow && rng.IntN(3) > 0 && cur > 1 {
-			m.start = 1 + rng.Int64N(cur)
+			// Mostly past the last compaction (to catch up), sometimes
+			// anywhere (to be compacted).
+			lo := max(s.CompactRev(), 0) + 1
+			if rng.IntN(4) == 0 || lo >= cur {
+				lo = 1
+			}
+			m.start = lo + rng.Int64N(cur-lo+1)
 		}
 		wmu.Lock() // the consumer may see a response before Watch returns
 		m.before = s.Rev()
@@ -309,16 +318,21 @@ func runWatchModel(t *testing.T, engineName string, seed uint64, steps int) {
 		wmu.Unlock()
 		all = append(all, m)
 	}
+	// One watcher every few revisions, so that they start throughout the
+	// run, many of them from old revisions while the writer goes on.
+	nextOpen, every := int64(0), int64(max(1, steps/40))
 	for running := true; running; {
 		select {
 		case <-writerDone:
 			running = false
 		default:
 		}
-		switch rng.IntN(10) {
-		case 0, 1:
+		if cur := s.Rev(); cur >= nextOpen {
 			openWatcher(rng.IntN(nstreams), false)
-		case 2:
+			nextOpen = cur + every
+		}
+		switch rng.IntN(40) {
+		case 0:
 			if len(all) > 0 && rng.IntN(4) == 0 {
 				m := all[rng.IntN(len(all))]
 				if !m.cancelled {
@@ -329,10 +343,6 @@ func runWatchModel(t *testing.T, engineName string, seed uint64, steps int) {
 					}
 				}
 			}
-		}
-		if len(all) > 40 {
-			<-writerDone
-			break
 		}
 		runtime.Gosched()
 	}
@@ -387,9 +397,22 @@ func runWatchModel(t *testing.T, engineName string, seed uint64, steps int) {
 
 	mu.Lock()
 	defer mu.Unlock()
+	events, compacted, cancelled, old := 0, 0, 0, 0
 	for _, m := range all {
 		checkModelWatcher(t, m, history, final)
+		events += len(m.got)
+		if m.compact != 0 {
+			compacted++
+		}
+		if m.cancelled {
+			cancelled++
+		}
+		if m.start != 0 {
+			old++
+		}
 	}
+	t.Logf("revisions %d, watchers %d (%d from old revisions, %d compacted, %d cancelled), events checked %d",
+		final, len(all), old, compacted, cancelled, events)
 }
 
 func checkModelWatcher(t *testing.T, m *modelWatcher, history []modelRev, final int64) {

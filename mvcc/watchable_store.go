@@ -132,6 +132,16 @@ func (s *Store) addVictims(v watcherBatch) {
 func (s *Store) syncWatchersLoop() {
 	defer s.watch.loopsWG.Done()
 	c := s.cfg.Clock
+	// The loop starts with the first stream rather than with the store, so
+	// it waits an interval before its first sync: etcd's first pass, at
+	// store start, finds no watcher either.
+	first := c.NewTimer(s.cfg.WatchSyncInterval)
+	select {
+	case <-first.C():
+	case <-s.stop:
+		first.Stop()
+		return
+	}
 	for {
 		s.watch.mu.Lock()
 		before := s.watch.unsynced.size()
