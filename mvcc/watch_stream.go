@@ -30,6 +30,9 @@ var (
 // A consumer that stops reading fills that buffer, and its watchers become
 // victims, retried every WatchVictimInterval, as in etcd. Responses are never
 // fragmented here: splitting a large response is v3rpc's business.
+//
+// Close every stream before closing the store: the forwarding goroutine
+// lives until the stream is closed.
 type WatchStream struct {
 	s   *Store
 	in  chan WatchResponse
