@@ -17,6 +17,17 @@ const (
 	DefaultCompactionBatchLimit    = 1000
 	DefaultCompactionSleepInterval = 10 * time.Millisecond
 	DefaultRestoreChunkKeys        = 10000
+
+	// Watch defaults are etcd 3.6's constants (watchable_store.go:
+	// chanBufLen, maxWatchersPerSync, watchResyncPeriod, the victim loop's
+	// 10ms; watcher_group.go: watchBatchMaxRevs; v3rpc:
+	// progressReportInterval, --experimental-watch-progress-notify-interval).
+	DefaultWatchChanBufLen             = 128
+	DefaultWatchMaxWatchersPerSync     = 512
+	DefaultWatchSyncInterval           = 100 * time.Millisecond
+	DefaultWatchVictimInterval         = 10 * time.Millisecond
+	DefaultWatchBatchMaxRevs           = 1000
+	DefaultWatchProgressNotifyInterval = 10 * time.Minute
 )
 
 // Config configures a Store. The zero value, after EnsureDefaults, is etcd's.
@@ -35,8 +46,39 @@ type Config struct {
 	// RestoreChunkKeys is the number of key-bucket entries read per chunk when
 	// the index is rebuilt on open. Default 10000.
 	RestoreChunkKeys int
-	// Clock times the restore and paces compaction. Default clock.Real().
+	// Clock times the restore and paces compaction and the watch loops.
+	// Default clock.Real().
 	Clock clock.Clock
+
+	// WatchChanBufLen is the buffer, in responses, of a WatchStream's
+	// channel; a watcher whose channel is full becomes a victim. Default 128.
+	WatchChanBufLen int
+	// WatchMaxWatchersPerSync bounds the unsynced watchers one sync catches
+	// up. Default 512.
+	WatchMaxWatchersPerSync int
+	// WatchSyncInterval is the pause between syncs of unsynced watchers when
+	// the last sync caught everyone up (otherwise the next one starts after
+	// a pause as long as the last took). Default 100ms.
+	WatchSyncInterval time.Duration
+	// WatchVictimInterval is how often blocked watchers are retried.
+	// Default 10ms.
+	WatchVictimInterval time.Duration
+	// WatchBatchMaxRevs bounds the distinct revisions of one response of a
+	// catching-up watcher. Default 1000.
+	WatchBatchMaxRevs int
+	// WatchSyncMaxRevs bounds the revisions one sync reads from the backend.
+	// 0 (the default) reads every revision from the lowest unsynced one to
+	// the current one, as etcd does; a watcher far behind then costs a read
+	// of its whole backlog per WatchBatchMaxRevs revisions delivered.
+	WatchSyncMaxRevs int
+	// WatchProgressNotifyInterval is the period of progress notifications to
+	// watchers created with ProgressNotify. Default 10m.
+	WatchProgressNotifyInterval time.Duration
+
+	// Lessor, if set, is the lease manager puts and deletes attach keys to
+	// and detach them from, and ValidatePut checks leases against. Nil: no
+	// leases exist, and a put naming one fails with ErrLeaseNotFound.
+	Lessor Lessor
 }
 
 // EnsureDefaults fills unset fields with their defaults.
@@ -59,6 +101,24 @@ func (c *Config) EnsureDefaults() {
 	if c.Clock == nil {
 		c.Clock = clock.Real()
 	}
+	if c.WatchChanBufLen == 0 {
+		c.WatchChanBufLen = DefaultWatchChanBufLen
+	}
+	if c.WatchMaxWatchersPerSync == 0 {
+		c.WatchMaxWatchersPerSync = DefaultWatchMaxWatchersPerSync
+	}
+	if c.WatchSyncInterval == 0 {
+		c.WatchSyncInterval = DefaultWatchSyncInterval
+	}
+	if c.WatchVictimInterval == 0 {
+		c.WatchVictimInterval = DefaultWatchVictimInterval
+	}
+	if c.WatchBatchMaxRevs == 0 {
+		c.WatchBatchMaxRevs = DefaultWatchBatchMaxRevs
+	}
+	if c.WatchProgressNotifyInterval == 0 {
+		c.WatchProgressNotifyInterval = DefaultWatchProgressNotifyInterval
+	}
 }
 
 // Validate reports every invalid field at once.
@@ -78,6 +138,25 @@ func (c Config) Validate() error {
 	}
 	if c.RestoreChunkKeys < 1 {
 		errs = append(errs, fmt.Errorf("%w: restore chunk keys %d must be at least 1", ErrBadConfig, c.RestoreChunkKeys))
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"watch chan buf len", c.WatchChanBufLen}, {"watch max watchers per sync", c.WatchMaxWatchersPerSync}, {"watch batch max revs", c.WatchBatchMaxRevs}} {
+		if f.v < 1 {
+			errs = append(errs, fmt.Errorf("%w: %s %d must be at least 1", ErrBadConfig, f.name, f.v))
+		}
+	}
+	if c.WatchSyncMaxRevs < 0 {
+		errs = append(errs, fmt.Errorf("%w: watch sync max revs %d is negative", ErrBadConfig, c.WatchSyncMaxRevs))
+	}
+	for _, f := range []struct {
+		name string
+		v    time.Duration
+	}{{"watch sync interval", c.WatchSyncInterval}, {"watch victim interval", c.WatchVictimInterval}, {"watch progress notify interval", c.WatchProgressNotifyInterval}} {
+		if f.v <= 0 {
+			errs = append(errs, fmt.Errorf("%w: %s %v must be positive", ErrBadConfig, f.name, f.v))
+		}
 	}
 	return errors.Join(errs...)
 }

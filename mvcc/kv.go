@@ -209,6 +209,11 @@ type writeTxn struct {
 	beginRev   int64
 	compactRev int64
 	changes    int64 // next sub-revision
+	// track: a watcher existed when the txn began, so it keeps its events
+	// for notify. Without one, nothing is kept (no allocation); a watcher
+	// registered meanwhile gets the events read back from the BatchTx.
+	track bool
+	evs   []mvccpb.Event
 }
 
 // view reads at beginRev, or beginRev+1 once the txn changed something, so a
@@ -231,21 +236,36 @@ func (s *Store) beginWrite() (writeTxn, error) {
 	s.revMu.RLock()
 	w := writeTxn{s: s, tx: tx, beginRev: s.currentRev, compactRev: s.compactMainRev}
 	s.revMu.RUnlock()
+	w.track = s.watch.count.Load() > 0
 	return w, nil
 }
 
 // end finishes the txn and returns the store's revision after it: the
 // revision moves only if something changed, and the txn's writes become
-// visible to readers together with the new revision.
+// visible to readers together with the new revision. The synced watchers are
+// notified of exactly the txn's events first, with the watch lock held across
+// the revision change (etcd's watchableStoreTxnWrite.End).
 func (w *writeTxn) end() int64 {
 	s := w.s
 	rev := w.beginRev
 	if w.changes > 0 {
+		s.watch.mu.Lock()
+		if s.watch.synced.size() > 0 {
+			evs := w.evs
+			if !w.track {
+				var err error
+				if evs, err = txnEvents(w.tx, w.beginRev+1); err != nil {
+					s.watchErr.Store(&err)
+				}
+			}
+			s.notify(w.beginRev+1, evs)
+		}
 		s.revMu.Lock()
 		s.currentRev++
 		rev = s.currentRev
 		w.tx.Unlock()
 		s.revMu.Unlock()
+		s.watch.mu.Unlock()
 	} else {
 		w.tx.Unlock()
 	}
@@ -275,6 +295,19 @@ func (w *writeTxn) put(key, value []byte, lease int64) error {
 	}
 	w.tx.UnsafePut(KeyBucket(), k, buf[RevBytesLen:])
 	w.changes++
+	if w.track {
+		ev := kv // declared here so that only a tracked put allocates it
+		w.evs = append(w.evs, mvccpb.Event{Type: mvccpb.PUT, Kv: &ev})
+	}
+	if le := w.s.cfg.Lessor; le != nil {
+		// As etcd's put: the key leaves its old lease and joins the new one.
+		if old := le.KeyLease(key); old != 0 && old != lease {
+			le.Detach(old, key)
+		}
+		if lease != 0 {
+			le.Attach(lease, key)
+		}
+	}
 	return nil
 }
 
@@ -305,12 +338,25 @@ func (w *writeTxn) delete(key []byte) error {
 		return err
 	}
 	w.changes++
+	if w.track {
+		w.evs = append(w.evs, mvccpb.Event{Type: mvccpb.DELETE, Kv: &mvccpb.KeyValue{Key: key, ModRevision: ir.Main}})
+	}
+	if le := w.s.cfg.Lessor; le != nil {
+		if old := le.KeyLease(key); old != 0 {
+			le.Detach(old, key)
+		}
+	}
 	return nil
 }
 
 // checkPut applies the checks of a put that need the store: ignore_value and
 // ignore_lease need the key to exist.
 func (s *Store) checkPut(v txnView, p *pb.PutRequest) error {
+	// Checked again inside the write txn: a revoke runs in a write txn of its
+	// own, so the lease cannot go away between this check and the attach.
+	if p.Lease != 0 && (s.cfg.Lessor == nil || !s.cfg.Lessor.Lookup(p.Lease)) {
+		return fmt.Errorf("%w: lease %x on put of %q", ErrLeaseNotFound, p.Lease, p.Key)
+	}
 	if p.IgnoreValue || p.IgnoreLease {
 		kvs, _, err := s.rangeKeys(v, p.Key, nil, 0, 0, false)
 		if err != nil {

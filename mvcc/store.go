@@ -49,6 +49,10 @@ type Store struct {
 	stop        chan struct{}
 	closed      atomic.Bool
 
+	// watch is the watchable store: watcher groups and their loops.
+	watch    watchState
+	watchErr atomic.Pointer[error]
+
 	// compactBatchHook, for tests, is called after each committed compaction
 	// batch but the last; returning false stops the compaction there, as a
 	// crash between batches would.
@@ -71,6 +75,7 @@ func Open(b *backend.Backend, cfg Config) (*Store, error) {
 		compactMainRev: -1,
 		stop:           make(chan struct{}),
 	}
+	s.watch.init()
 	done := make(chan struct{})
 	close(done)
 	s.lastCompact = done
@@ -137,6 +142,12 @@ func (s *Store) restore() (scheduled int64, err error) {
 	// and version come from each first record of a key, because compaction
 	// may have removed the history they would be inferred from.
 	cache := make(map[string]*keyIndex)
+	// keyLeases: the lease of each live key, for the lessor (etcd's
+	// restoreIntoIndex keyToLease).
+	var keyLeases map[string]int64
+	if s.cfg.Lessor != nil {
+		keyLeases = map[string]int64{}
+	}
 	var kv mvccpb.KeyValue
 	var last Revision
 	start := RevBytes(Revision{Main: 1}, false)
@@ -149,7 +160,15 @@ func (s *Store) restore() (scheduled int64, err error) {
 			if ierr != nil {
 				return false
 			}
-			last, _, _ = ParseRevBytes(k)
+			var tomb bool
+			last, tomb, _ = ParseRevBytes(k)
+			if keyLeases != nil {
+				if tomb || kv.Lease == 0 {
+					delete(keyLeases, string(kv.Key))
+				} else {
+					keyLeases[string(kv.Key)] = kv.Lease
+				}
+			}
 			return true
 		})
 		if ierr != nil {
@@ -162,6 +181,9 @@ func (s *Store) restore() (scheduled int64, err error) {
 			break
 		}
 		start = RevBytes(Revision{Main: last.Main, Sub: last.Sub + 1}, false)
+	}
+	for k, id := range keyLeases {
+		s.cfg.Lessor.Attach(id, []byte(k))
 	}
 	// The revision never goes backwards, even when compaction removed the
 	// newest records or crashed before recording that it finished (#17780).
@@ -309,6 +331,7 @@ func (s *Store) Close() error {
 	}
 	close(s.stop)
 	s.compactWG.Wait()
+	s.watch.loopsWG.Wait()
 	s.mu.Lock() // wait for txns in flight
 	defer s.mu.Unlock()
 	return s.b.Close()

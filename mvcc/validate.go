@@ -38,7 +38,8 @@ func checkRange(r *pb.RangeRequest) error {
 }
 
 // ValidatePut checks a PutRequest: size, key, ignore_value/ignore_lease and
-// lease (etcdlab grants no leases, so any lease is not found).
+// lease: without a Lessor every lease is unknown; with one, the lease must
+// exist now (etcd checks it when the put is applied).
 func (c Config) ValidatePut(r *pb.PutRequest) error {
 	if r == nil {
 		return fmt.Errorf("%w: nil put request", ErrEmptyKey)
@@ -46,10 +47,10 @@ func (c Config) ValidatePut(r *pb.PutRequest) error {
 	if err := c.checkSize(r.Size()); err != nil {
 		return err
 	}
-	return checkPut(r)
+	return c.checkPut(r)
 }
 
-func checkPut(r *pb.PutRequest) error {
+func (c Config) checkPut(r *pb.PutRequest) error {
 	var errs []error
 	if len(r.Key) == 0 {
 		errs = append(errs, fmt.Errorf("%w: put", ErrEmptyKey))
@@ -60,7 +61,7 @@ func checkPut(r *pb.PutRequest) error {
 	if r.IgnoreLease && r.Lease != 0 {
 		errs = append(errs, fmt.Errorf("%w: put of %q with ignore_lease", ErrLeaseProvided, r.Key))
 	}
-	if r.Lease != 0 {
+	if r.Lease != 0 && (c.Lessor == nil || !c.Lessor.Lookup(r.Lease)) {
 		errs = append(errs, fmt.Errorf("%w: lease %x on put of %q", ErrLeaseNotFound, r.Lease, r.Key))
 	}
 	return errors.Join(errs...)
@@ -142,7 +143,7 @@ func (c Config) checkOp(op *pb.RequestOp) error {
 		if t.RequestPut == nil {
 			return fmt.Errorf("%w: empty put op", ErrKeyNotFound)
 		}
-		return checkPut(t.RequestPut)
+		return c.checkPut(t.RequestPut)
 	case *pb.RequestOp_RequestDeleteRange:
 		if t.RequestDeleteRange == nil {
 			return fmt.Errorf("%w: empty delete-range op", ErrKeyNotFound)

@@ -105,12 +105,14 @@ func TestValidatePutAndConfig(t *testing.T) {
 			}
 		}
 	}
-	bad := Config{MaxTxnOps: -1, MaxRequestBytes: -1, CompactionBatchLimit: -1, CompactionSleepInterval: -1, RestoreChunkKeys: -1}
+	bad := Config{MaxTxnOps: -1, MaxRequestBytes: -1, CompactionBatchLimit: -1, CompactionSleepInterval: -1, RestoreChunkKeys: -1,
+		WatchChanBufLen: -1, WatchMaxWatchersPerSync: -1, WatchBatchMaxRevs: -1, WatchSyncMaxRevs: -1,
+		WatchSyncInterval: -1, WatchVictimInterval: -1, WatchProgressNotifyInterval: -1}
 	err := bad.Validate()
 	if !errors.Is(err, ErrBadConfig) {
 		t.Fatalf("bad config: %v", err)
 	}
-	if n := len(err.(interface{ Unwrap() []error }).Unwrap()); n != 5 {
-		t.Fatalf("bad config reported %d problems, want all 5: %v", n, err)
+	if n := len(err.(interface{ Unwrap() []error }).Unwrap()); n != 12 {
+		t.Fatalf("bad config reported %d problems, want all 12: %v", n, err)
 	}
 }
