@@ -78,6 +78,7 @@ func (t *clusterTarget) retire(id uint64) {
 	defer t.mu.Unlock()
 	t.retired.WALBytesWritten += ws.BytesWritten
 	t.retired.WALFsyncs += ws.Syncs + ws.DirSyncs
+	t.retired.WALSyncCPU += ws.SyncCPU
 	if ss.OK {
 		t.retired.EngineBytesWritten += ss.Backend.Engine.BytesWritten
 		t.retired.EngineFsyncs += ss.Backend.Engine.Fsyncs

@@ -144,12 +144,14 @@ func (t *clusterTarget) Stats() Stats {
 	st := Stats{Extra: map[string]float64{}}
 	t.mu.Lock()
 	st.WALBytesWritten, st.WALFsyncs = t.retired.WALBytesWritten, t.retired.WALFsyncs
+	st.WALSyncCPU = t.retired.WALSyncCPU
 	st.EngineBytesWritten, st.EngineFsyncs = t.retired.EngineBytesWritten, t.retired.EngineFsyncs
 	t.mu.Unlock()
 	for _, n := range t.c.Nodes() {
 		ws := n.WALStats()
 		st.WALBytesWritten += ws.BytesWritten
 		st.WALFsyncs += ws.Syncs + ws.DirSyncs
+		st.WALSyncCPU += ws.SyncCPU
 		st.WALSize = max(st.WALSize, dirSize(filepath.Join(t.c.NodeDir(n.ID()), "member", "wal")))
 		ss := n.StorageStats()
 		if !ss.OK {

@@ -689,6 +689,7 @@ loop:
 	}
 	cpuPerOp(s, res0, res1)
 	res.Fsyncs.WAL = stats1.WALFsyncs - stats0.WALFsyncs
+	res.Fsyncs.WALSyncCPUS = (stats1.WALSyncCPU - stats0.WALSyncCPU).Seconds()
 	res.Fsyncs.Engine = stats1.EngineFsyncs - stats0.EngineFsyncs
 	res.Fsyncs.Source, d.DBSizeSource = "layer", "layer"
 	if len(cfg.Endpoints) > 0 {

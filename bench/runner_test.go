@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"etcdlab/internal/clock"
+	"etcdlab/internal/threadcpu"
 	"etcdlab/results"
 	"etcdlab/workloads"
 )
@@ -301,6 +302,9 @@ func TestClusterLayer(t *testing.T) {
 			}
 			if r.Fsyncs.WAL == 0 || r.Disk.WALBytes == 0 {
 				t.Fatalf("no WAL activity recorded: fsyncs %d, bytes %d", r.Fsyncs.WAL, r.Disk.WALBytes)
+			}
+			if threadcpu.Supported && r.Fsyncs.WALSyncCPUS <= 0 {
+				t.Fatalf("%d WAL fsyncs recorded no CPU time (wal_sync_cpu_s %v)", r.Fsyncs.WAL, r.Fsyncs.WALSyncCPUS)
 			}
 			if r.Config.Nodes != nodes || r.Config.SnapshotCount != 100 || r.Config.RaftLogCompaction != "3.6" {
 				t.Fatalf("config recorded as nodes=%d snapshot-count=%d raft-log-compaction=%q", r.Config.Nodes, r.Config.SnapshotCount, r.Config.RaftLogCompaction)

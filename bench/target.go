@@ -27,6 +27,9 @@ type Stats struct {
 	WALBytesWritten    int64
 	EngineFsyncs       int64
 	WALFsyncs          int64
+	// WALSyncCPU is the CPU time the WALs' fdatasyncs took on their threads
+	// (kernel work that grows with the engine's writes to the same disk).
+	WALSyncCPU time.Duration
 	// DBSize, DBSizeInUse and DBQuotaSize are the engine's size on disk, the
 	// part of it holding live data, and the backend size its quota compares
 	// (engine.Engine's DiskSize, SizeInUse and Size; the largest over nodes);

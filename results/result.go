@@ -427,6 +427,11 @@ type Fsyncs struct {
 	// etcdlab_engine_fsyncs_total, which etcd does not have). Empty in
 	// results written before it existed.
 	Source string `json:"source,omitempty"`
+	// WALSyncCPUS is the CPU time (s) the WALs' segment fdatasyncs took on
+	// their threads, every node: kernel work that grows with what the engine
+	// writes to the same disk meanwhile. The parity report takes it out of
+	// the cost outside the engine. In-process cluster runs on Linux only.
+	WALSyncCPUS float64 `json:"wal_sync_cpu_s,omitempty"`
 }
 
 // Memory holds peaks sampled once a second during the measured phase.

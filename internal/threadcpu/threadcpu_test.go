@@ -1,0 +1,27 @@
+package threadcpu
+
+import (
+	"runtime"
+	"testing"
+)
+
+// TestNowCountsThisThread: spinning on a pinned thread moves its clock, and
+// the clock never goes back.
+func TestNowCountsThisThread(t *testing.T) {
+	if !Supported {
+		t.Skip("no per-thread CPU clock on this platform")
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	t0 := Now()
+	x := 0
+	for Now()-t0 <= 0 {
+		for i := 0; i < 1_000_000; i++ {
+			x += i
+		}
+	}
+	if t1 := Now(); t1 < t0 {
+		t.Fatalf("thread CPU went back: %v then %v", t0, t1)
+	}
+	_ = x
+}
