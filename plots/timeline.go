@@ -64,8 +64,24 @@ var eventKinds = []struct {
 	{"slow apply", rgb(0xe3, 0x77, 0xc2), draw.PlusGlyph{}},
 }
 
+// extraEventColors are the colors of the other kinds, in order; a run's
+// timeline often has eight or more kinds (snapshots taken, sent, installed,
+// leader changes, kills, restarts...), so there are as many colors as that
+// and, past them, the glyph changes too (extraEventGlyphs).
 var extraEventColors = []color.RGBA{
 	rgb(0xbc, 0xbd, 0x22), rgb(0x17, 0xbe, 0xcf), rgb(0x39, 0x3b, 0x79), rgb(0x63, 0x79, 0x39),
+	rgb(0xff, 0x7f, 0x0e), rgb(0x1f, 0x77, 0xb4), rgb(0x7f, 0x7f, 0x7f), rgb(0xad, 0x49, 0x4a),
+	rgb(0x6b, 0x6e, 0xcf), rgb(0x8c, 0xa2, 0x52),
+}
+
+var extraEventGlyphs = []draw.GlyphDrawer{draw.CircleGlyph{}, draw.SquareGlyph{}, draw.RingGlyph{}}
+
+// extraEventLook is the color and glyph of the i-th other kind: the colors
+// in turn, then the next glyph with the colors again, so the first
+// len(colors) × len(glyphs) kinds all look different.
+func extraEventLook(i int) (color.RGBA, draw.GlyphDrawer) {
+	n := len(extraEventColors)
+	return extraEventColors[i%n], extraEventGlyphs[(i/n)%len(extraEventGlyphs)]
 }
 
 // normKind makes "leader_change", "LeaderChange"-free spellings such as
@@ -141,7 +157,8 @@ func addEvents(p *plot.Plot, tls []Timeline) error {
 		looks = append(looks, look{k.kind, k.color, k.glyph})
 	}
 	for i, k := range unknown {
-		looks = append(looks, look{k, extraEventColors[i%len(extraEventColors)], draw.CircleGlyph{}})
+		c, g := extraEventLook(i)
+		looks = append(looks, look{k, c, g})
 	}
 	for _, lk := range looks {
 		secs, ok := bySeconds[lk.kind]
