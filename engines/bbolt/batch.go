@@ -134,14 +134,19 @@ func (b *batch) beginLiveLocked() {
 // takeLiveLocked rolls the live transaction back and leaves its batch to
 // replay its record at Commit. The caller holds e.live.mu.
 func (e *Engine) takeLiveLocked() {
-	b := e.live.owner
-	if b == nil {
-		return
+	if e.live.owner != nil {
+		e.releaseLiveLocked()
+		e.live.taken.Add(1)
 	}
+}
+
+// releaseLiveLocked rolls back the live transaction, which must be open, and
+// detaches it from its batch. The caller holds e.live.mu.
+func (e *Engine) releaseLiveLocked() {
+	b := e.live.owner
 	_ = e.live.tx.Rollback()
 	e.live.owner, e.live.tx = nil, nil
 	b.live, b.handles, b.applyErr = false, b.handles[:0], nil
-	e.live.taken.Add(1)
 	e.gate.RUnlock() // the read side the transaction held
 }
 
@@ -183,8 +188,7 @@ func (b *batch) Len() int { return len(b.ops) }
 func (b *batch) Close() {
 	b.e.live.mu.Lock()
 	if b.live {
-		b.e.takeLiveLocked()
-		b.e.live.taken.Add(-1) // discarded, not taken
+		b.e.releaseLiveLocked() // discarded, not taken
 	}
 	b.e.live.mu.Unlock()
 	b.reset()
@@ -244,11 +248,7 @@ func (e *Engine) commit(b *batch, sync bool) error {
 	db := e.db
 	if len(b.ops) == 0 {
 		if sync && e.unsynced && !e.opts.NoSync {
-			if err := db.Sync(); err != nil {
-				return fmt.Errorf("bbolt: fsync %s: %w", e.path, err)
-			}
-			e.fsyncs.Add(1)
-			e.unsynced = false
+			return e.fsyncLocked()
 		}
 		return nil
 	}
@@ -337,6 +337,12 @@ func (e *Engine) Sync() error {
 	if !e.unsynced {
 		return nil
 	}
+	return e.fsyncLocked()
+}
+
+// fsyncLocked fdatasyncs the file, making every commit so far durable. The
+// caller holds commitMu.
+func (e *Engine) fsyncLocked() error {
 	if err := e.db.Sync(); err != nil {
 		return fmt.Errorf("bbolt: fsync %s: %w", e.path, err)
 	}
