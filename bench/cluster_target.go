@@ -79,6 +79,7 @@ var (
 	_ Target              = (*clusterTarget)(nil)
 	_ StatsSource         = (*clusterTarget)(nil)
 	_ Flusher             = (*clusterTarget)(nil)
+	_ Settler             = (*clusterTarget)(nil)
 	_ serverMetricsSource = (*clusterTarget)(nil)
 )
 
@@ -139,6 +140,17 @@ func (t *clusterTarget) Flush() error {
 	return errors.Join(errs...)
 }
 
+// Settle settles every running node's engine (see Settler).
+func (t *clusterTarget) Settle(ctx context.Context) error {
+	var errs []error
+	for _, n := range t.c.Nodes() {
+		if err := n.SettleBackend(ctx, settleEngine); err != nil && !errors.Is(err, cluster.ErrStopped) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Stats sums bytes and fsyncs over nodes and takes the largest node's sizes.
 func (t *clusterTarget) Stats() Stats {
 	st := Stats{Extra: map[string]float64{}}
@@ -163,6 +175,7 @@ func (t *clusterTarget) Stats() Stats {
 		st.DBSizeInUse = max(st.DBSizeInUse, ss.SizeInUse)
 		st.DBQuotaSize = max(st.DBQuotaSize, ss.Size)
 		st.Extra["backend.commits"] += float64(ss.Backend.Commits)
+		st.Extra["raft.read_index_rounds"] += float64(n.ReadIndexRounds())
 		if n.IsLeader() {
 			st.Extra["raft.applied_index"] = float64(n.AppliedIndex())
 			st.Extra["raft.term"] = float64(n.Term())

@@ -26,6 +26,7 @@ type engineTarget struct {
 var (
 	_ Target      = (*engineTarget)(nil)
 	_ StatsSource = (*engineTarget)(nil)
+	_ Settler     = (*engineTarget)(nil)
 	_ Flusher     = (*engineTarget)(nil)
 )
 
@@ -97,6 +98,8 @@ func ownedKV(key, value []byte) ([]byte, []byte) {
 }
 
 func (t *engineTarget) Flush() error { return t.b.ForceCommit() }
+
+func (t *engineTarget) Settle(ctx context.Context) error { return settleEngine(ctx, t.b.Engine()) }
 
 func (t *engineTarget) Stats() Stats { return backendStats(t.b) }
 

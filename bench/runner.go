@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -335,6 +336,17 @@ func mixKinds(m workloads.OpMix) []workloads.OpKind {
 	return ks
 }
 
+// settleTimeout bounds one settle: an engine that is still compacting after
+// it is stuck or far behind, and the run fails with an error saying so
+// rather than waiting without end.
+const settleTimeout = 5 * time.Minute
+
+func settle(ctx context.Context, s Settler) error {
+	ctx, cancel := context.WithTimeout(ctx, settleTimeout)
+	defer cancel()
+	return s.Settle(ctx)
+}
+
 // preloadLoaders is how many goroutines write the preload. It is not
 // measured, and through raft a write costs a round trip that only
 // concurrency amortises (many proposals per WAL fsync), so it does not follow
@@ -454,6 +466,18 @@ func runTarget(ctx context.Context, cfg Config, ks *workloads.KeySpace, t Target
 	}
 	res.Summary.PreloadKeys = ks.Preload()
 	res.Summary.PreloadS = clk.Since(preStart).Seconds()
+	if st, ok := t.(Settler); ok {
+		// The preload's flushes and compactions are not the run's work:
+		// commit it (it may sit in the pending batch) and settle.
+		if f, ok := t.(Flusher); ok {
+			if err := f.Flush(); err != nil {
+				return nil, fmt.Errorf("bench: flushing the %s layer after the preload: %w", cfg.Layer, err)
+			}
+		}
+		if err := settle(ctx, st); err != nil {
+			return nil, fmt.Errorf("bench: settling the %s layer after the preload: %w", cfg.Layer, err)
+		}
+	}
 	if ctx.Err() != nil {
 		return nil, ErrInterrupted
 	}
@@ -538,6 +562,22 @@ func runTarget(ctx context.Context, cfg Config, ks *workloads.KeySpace, t Target
 		fr = newFaultRun(cfg.Faults, inj, clk, r.base.Add(r.warm), ev.emit)
 		fr.start()
 	}
+	var attr *cpuAttribution
+	if cfg.AttributeCPU {
+		var err error
+		if attr, err = startCPUAttribution(cfg.Engine); err != nil {
+			stopClients()
+			if fr != nil {
+				fr.stop()
+			}
+			return nil, err
+		}
+		defer func() {
+			if attr != nil {
+				pprof.StopCPUProfile() // an early return
+			}
+		}()
+	}
 	stats0, res0 := statsOf(t), sampleResources()
 	peak := res0
 	var timeline []results.Sample
@@ -609,7 +649,24 @@ loop:
 			return nil, fmt.Errorf("bench: flushing the %s layer after the run: %w", cfg.Layer, err)
 		}
 	}
+	if st, ok := t.(Settler); ok {
+		settleStart := clk.Now()
+		// An interrupted run skips the rest of the settle: its figures are
+		// marked interrupted anyway.
+		if err := settle(ctx, st); err != nil && ctx.Err() == nil {
+			return nil, fmt.Errorf("bench: settling the %s layer after the run: %w", cfg.Layer, err)
+		}
+		res.Summary.SettleS = clk.Since(settleStart).Seconds()
+	}
 	stats1, res1 := statsOf(t), sampleResources()
+	if attr != nil {
+		share, _, err := attr.stop()
+		attr = nil
+		if err != nil {
+			return nil, err
+		}
+		res.Summary.CPUEngineShare = share
+	}
 	if hasMetrics {
 		// After the flush, as the layer's figures: the backend commits the
 		// flush made belong to the run. A failed scrape falls back to the
@@ -688,6 +745,9 @@ loop:
 		d.WriteAmplification = float64(d.BytesWritten) / float64(s.LogicalBytes)
 	}
 	cpuPerOp(s, res0, res1)
+	if s.CPUEngineShare > 0 {
+		s.CPUOutsideEnginePerOpUs = s.CPUPerOpUs * (1 - s.CPUEngineShare)
+	}
 	res.Fsyncs.WAL = stats1.WALFsyncs - stats0.WALFsyncs
 	res.Fsyncs.WALSyncCPUS = (stats1.WALSyncCPU - stats0.WALSyncCPU).Seconds()
 	res.Fsyncs.Engine = stats1.EngineFsyncs - stats0.EngineFsyncs
@@ -742,7 +802,8 @@ loop:
 }
 
 // cpuPerOp fills the summary's CPU figures from the samples taken when the
-// measured phase began and after its flush, unless getrusage failed.
+// measured phase began and after its flush and settle, unless getrusage
+// failed.
 func cpuPerOp(s *results.Summary, res0, res1 resources) {
 	if res0.CPUUser < 0 || res1.CPUUser < 0 {
 		return

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"etcdlab/engines/engine"
 	"etcdlab/workloads"
 )
 
@@ -56,6 +57,24 @@ type StatsSource interface {
 // counted with them.
 type Flusher interface {
 	Flush() error
+}
+
+// Settler is the optional capability of a Target whose engines keep working
+// after their commits return (engine.Settler: pebble's memtable flushes and
+// compactions). Settle waits until that work is done. The runner calls it
+// after the preload and after the flush, outside the measured time but
+// inside the CPU accounting, so a run is charged for the background work its
+// own writes caused and for none left over from the preload.
+type Settler interface {
+	Settle(ctx context.Context) error
+}
+
+// settleEngine settles e if it has background work to settle.
+func settleEngine(ctx context.Context, e engine.Engine) error {
+	if s, ok := e.(engine.Settler); ok {
+		return s.Settle(ctx)
+	}
+	return nil
 }
 
 // Event is something the layer did that a timeline should show: a leader

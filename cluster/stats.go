@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"etcdlab/engines/backend"
+	"etcdlab/engines/engine"
 )
 
 // StorageStats are one node's storage figures, for the bench's resource
@@ -42,6 +43,23 @@ func (n *Node) CommitBackend() error {
 		return ErrStopped
 	}
 	return n.store.Commit()
+}
+
+// ReadIndexRounds is how many ReadIndex rounds this node's read loop has
+// completed: linearizable reads per round is how well the loop batches.
+func (n *Node) ReadIndexRounds() int64 { return n.stats.readIndexRounds.Load() }
+
+// SettleBackend calls settle with the node's engine, holding the store so
+// that a restart cannot swap the engine meanwhile. The bench uses it to wait
+// for an engine's background work (engine.Settler) outside the measured
+// time; the cluster itself never calls it.
+func (n *Node) SettleBackend(ctx context.Context, settle func(context.Context, engine.Engine) error) error {
+	n.storeMu.RLock()
+	defer n.storeMu.RUnlock()
+	if n.store == nil {
+		return ErrStopped
+	}
+	return settle(ctx, n.store.Backend().Engine())
 }
 
 // RestoreDuration is how long the node's MVCC store took to rebuild its

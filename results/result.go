@@ -352,9 +352,25 @@ type Summary struct {
 	// (user + sys) per acknowledged op in µs: the work an op costs, which
 	// waiting (fsyncs, a busy neighbour on a shared machine) does not
 	// inflate. Absent when the kernel did not report it.
+	//
+	// The layer's engines are settled (engine.Settler: pebble's flushes and
+	// compactions done) after the preload and again after the flush, so the
+	// CPU counts the background work the run's writes caused, however far a
+	// saturated run let it fall behind; SettleS is how long the second
+	// settle took. With a warm-up, the background work the warm-up left
+	// behind is counted too: give no warm-up for exact engine accounting.
+	SettleS    float64 `json:"settle_s,omitempty"`
 	CPUUserS   float64 `json:"cpu_user_s,omitempty"`
 	CPUSysS    float64 `json:"cpu_sys_s,omitempty"`
 	CPUPerOpUs float64 `json:"cpu_per_op_us,omitempty"`
+	// CPUEngineShare (run flag --attribute-cpu) is the share of the CPU
+	// profile's samples, over the same span, with the engine's code on the
+	// stack (its library and etcdlab's adapter; a compaction goroutine's
+	// whole stack; GC and the shared batching layer are not the engine's);
+	// CPUOutsideEnginePerOpUs is CPUPerOpUs × (1 − CPUEngineShare): what the
+	// pipeline around the engine cost per op. Absent without the flag.
+	CPUEngineShare          float64 `json:"cpu_engine_share,omitempty"`
+	CPUOutsideEnginePerOpUs float64 `json:"cpu_outside_engine_per_op_us,omitempty"`
 	// Latency is over every op kind together (microseconds).
 	Latency         Latency          `json:"latency"`
 	ErrorsByMessage map[string]int64 `json:"errors_by_message,omitempty"`

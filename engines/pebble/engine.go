@@ -1,6 +1,7 @@
 package pebble
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -10,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	pdb "github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -75,7 +77,10 @@ type Engine struct {
 	lastNative map[string]float64 // metrics captured at Close
 }
 
-var _ engine.Engine = (*Engine)(nil)
+var (
+	_ engine.Engine  = (*Engine)(nil)
+	_ engine.Settler = (*Engine)(nil)
+)
 
 // Open opens (creating if needed) the pebble store whose files are directly in
 // dir. A dir holding another engine's data is refused with engine.ErrWrongEngine,
@@ -485,6 +490,47 @@ func (e *Engine) Sync() (err error) {
 		return fmt.Errorf("pebble: wal sync %s: %w", e.dir, err)
 	}
 	return nil
+}
+
+// settlePoll is how often Settle reads pebble's metrics while it waits:
+// often enough to add little to a run's wall time, rarely enough that the
+// metrics reads cost nothing next to the compactions they watch.
+const settlePoll = 20 * time.Millisecond
+
+// Settle implements engine.Settler: it flushes the memtable and waits until
+// no flush or compaction is in progress and none started or finished over
+// two polls in a row (pebble schedules the next compaction as soon as one
+// ends, so a quiet interval means its picker found nothing to do).
+func (e *Engine) Settle(ctx context.Context) (err error) {
+	if err := e.enter(false); err != nil {
+		return err
+	}
+	defer e.leave(false)
+	defer e.recoverFatal("settle", &err, nil)
+	if err := e.db.Flush(); err != nil {
+		return fmt.Errorf("pebble: flush %s before settling: %w", e.dir, err)
+	}
+	var last [2]int64
+	quiet := 0
+	for {
+		m := e.db.Metrics()
+		counts := [2]int64{m.Flush.Count, m.Compact.Count}
+		if m.Flush.NumInProgress == 0 && m.Compact.NumInProgress == 0 && counts == last {
+			if quiet++; quiet == 2 {
+				return nil
+			}
+		} else {
+			quiet = 0
+		}
+		last = counts
+		t := time.NewTimer(settlePoll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("pebble: settling %s: %w", e.dir, ctx.Err())
+		case <-t.C:
+		}
+	}
 }
 
 // recoverFatal, deferred by Commit and Sync, turns a fatalError panic (pebble
