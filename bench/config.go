@@ -136,6 +136,14 @@ type Config struct {
 	// and the read latency during the defrags (Result.QuotaRecovery).
 	// In-process cluster layer only. Default false.
 	QuotaRecovery bool
+	// AttributeCPU profiles the process's CPU (runtime/pprof) from the
+	// start of the measured phase until its flush and settle are done and
+	// splits it into the engine's work (samples with the engine's code on
+	// the stack, engines.CodePackages) and the rest (Summary.CPUEngineShare,
+	// CPUOutsideEnginePerOpUs). The profiler costs a few percent, alike for
+	// every engine. Not with Endpoints (the servers are other processes) nor
+	// while another CPU profile runs (go test -cpuprofile). Default false.
+	AttributeCPU bool
 
 	// Faults is the schedule of faults injected during the measured phase
 	// (package bench/faults): kills and restarts, partitions, link delay
@@ -280,6 +288,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MeasureRecovery && (c.Layer != LayerCluster || len(c.Endpoints) > 0 || c.Nodes < 2) {
 		bad("measure-recovery restarts a follower: it needs the in-process cluster layer with 2 or more nodes")
+	}
+	if c.AttributeCPU && len(c.Endpoints) > 0 {
+		bad("attribute-cpu profiles this process: the --endpoints servers are other processes")
 	}
 	if c.QuotaRecovery && (c.Layer != LayerCluster || len(c.Endpoints) > 0) {
 		bad("quota-recovery needs the in-process cluster layer")

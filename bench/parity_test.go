@@ -1,6 +1,7 @@
 package bench_test
 
 import (
+	"flag"
 	"fmt"
 	"testing"
 
@@ -19,7 +20,9 @@ import (
 // runs; give -benchtime 20000x -count 6 for figures. The derived check —
 // cluster minus mvcc cost per engine, agreeing within 10% — is the
 // experiment's report (results/report.ComputeParity); benchstat shows the
-// cpu-ns/op each side of that subtraction.
+// cpu-ns/op each side of that subtraction, and outside-engine-cpu-ns/op,
+// the CPU per op outside the engine's code by the preset's CPU profile
+// attribution (left out when -cpuprofile holds the profiler).
 func BenchmarkParity(b *testing.B) {
 	spec, err := sweep.Experiment("parity")
 	if err != nil {
@@ -31,10 +34,16 @@ func BenchmarkParity(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		if f := flag.Lookup("test.cpuprofile"); f != nil && f.Value.String() != "" {
+			cfg.AttributeCPU = false // one CPU profile at a time
+		}
 		name := fmt.Sprintf("engine=%s/layer=%s/nodes=%d/op=%s", cfg.Engine, cfg.Layer, cfg.Nodes, opName(cfg.Workload))
 		b.Run(name, func(b *testing.B) {
 			o := bench.RunForBenchmark(b, cfg)
 			b.ReportMetric(o.Result.Summary.Latency.MeanUs*1e3, "wall-ns/op")
+			if v := o.Result.Summary.CPUOutsideEnginePerOpUs; v > 0 {
+				b.ReportMetric(v*1e3, "outside-engine-cpu-ns/op")
+			}
 		})
 	}
 }

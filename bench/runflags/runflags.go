@@ -32,6 +32,7 @@ type Flags struct {
 	duration, warmup, batchInterval, linkDelay     time.Duration
 	snapCount, snapCatchup                         uint64
 	keepData, measureRecovery, quotaRecovery       bool
+	attributeCPU                                   bool
 	noQuota                                        bool
 	faults                                         string
 	linMaxOps                                      int
@@ -70,6 +71,7 @@ func (f *Flags) Register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.dataDir, "data-dir", "", "directory in which the layer gets a fresh data subdirectory (default: next to --out)")
 	fl.BoolVar(&f.measureRecovery, "measure-recovery", false, "after the run, kill a follower, restart it and record restart and catch-up times (cluster layer, 2+ nodes)")
 	fl.BoolVar(&f.quotaRecovery, "quota-recovery", false, "after a run that raised NOSPACE, compact + defrag + disarm and record the times and read latency during defrag (cluster layer)")
+	fl.BoolVar(&f.attributeCPU, "attribute-cpu", false, "profile the measured phase (runtime/pprof, a few percent of CPU) and split CPU per op into the engine's work and the rest of the pipeline's (summary.cpu_engine_share)")
 	fl.BoolVar(&f.keepData, "keep-data", false, "keep the data directory after the run")
 	fl.IntVar(&f.fsyncProbe, "fsync-probe", bench.DefaultFsyncProbe, "fdatasyncs of the environment probe (negative: skip)")
 	fl.StringVar(&f.faults, "faults", "", "faults during the measured phase, e.g. kill-leader@5s,restart@8s or slow-disk:leader=20ms@4s+5s, or a YAML file (in-process cluster layer; kinds: "+strings.Join(faults.Kinds(), ", ")+")")
@@ -157,6 +159,7 @@ func (f *Flags) Config(fl *pflag.FlagSet) (bench.Config, error) {
 		KeepData:               f.keepData,
 		MeasureRecovery:        f.measureRecovery,
 		QuotaRecovery:          f.quotaRecovery,
+		AttributeCPU:           f.attributeCPU,
 		FsyncProbe:             f.fsyncProbe,
 		Faults:                 sched,
 		LinCheck:               bench.LinCheck{Share: f.linShare, MaxOps: f.linMaxOps, Timeout: f.linTimeout},
