@@ -764,6 +764,9 @@ func (ep *endpoint) Call(ctx context.Context, to uint64, req []byte) ([]byte, er
 	if ep.ctx.Err() != nil {
 		return nil, ErrClosed
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	n := ep.net
 	n.mu.RLock()
 	dst := n.nodes[to]
