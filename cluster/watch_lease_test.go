@@ -438,7 +438,13 @@ func TestLeaseSurvivesRestart(t *testing.T) {
 // in place, etcd's watchableStore.Restore), and the lease granted meanwhile
 // is in its lessor with its key (etcd's lessor.Recover before the store).
 func TestWatchAndLeaseAcrossSnapshotInstall(t *testing.T) {
-	node := fastNode("memory")
+	for _, engine := range []string{"bbolt", "pebble", "memory"} {
+		t.Run("engine="+engine, func(t *testing.T) { testWatchAndLeaseAcrossSnapshotInstall(t, engine) })
+	}
+}
+
+func testWatchAndLeaseAcrossSnapshotInstall(t *testing.T, engine string) {
+	node := fastNode(engine)
 	node.SnapshotCount = 100
 	node.SnapshotCatchUpEntries = 50
 	c := startCluster(t, 3, node, nil)
