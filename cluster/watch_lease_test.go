@@ -251,20 +251,21 @@ func serveNodes(t *testing.T, c *Cluster) (map[uint64]string, func(id uint64)) {
 
 // TestV3WatchAcrossLeaderChange: a client watching through the leader of
 // three nodes sees every event exactly once, in revision order, while the
-// leader is stopped and another takes over; etcd's client resumes the
-// watch on another member from the next revision.
+// leader (and its gRPC server) is stopped and another takes over; etcd's
+// client resumes the watch on another member from the next revision.
 func TestV3WatchAcrossLeaderChange(t *testing.T) {
 	c := startCluster(t, 3, fastNode("memory"), nil)
 	leader := waitLeader(t, c)
 	eps, stopServer := serveNodes(t, c)
-	// The leader's endpoint first: the client's watch starts there.
-	ends := []string{eps[leader]}
+	// The client knows only the leader until it is stopped, so the watch
+	// starts there and must move.
+	var others []string
 	for id, e := range eps {
 		if id != leader {
-			ends = append(ends, e)
+			others = append(others, e)
 		}
 	}
-	cli := newClient(t, ends...)
+	cli := newClient(t, eps[leader])
 	ctx := ctxT(t)
 	kv := c.Client(ClientOptions{Policy: PolicyLeader})
 	first, err := kv.Put(ctx, put("w/0", "0"))
@@ -282,6 +283,7 @@ func TestV3WatchAcrossLeaderChange(t *testing.T) {
 					done <- err
 					return
 				}
+				cli.SetEndpoints(others...)
 			}
 			if _, err := kv.Put(ctx, put(fmt.Sprintf("w/%d", i), fmt.Sprint(i))); err != nil {
 				done <- fmt.Errorf("put %d: %w", i, err)
