@@ -3,7 +3,7 @@ GO       ?= go
 PKGS     := ./...
 # Packages whose tests are concurrency-heavy run under the race detector in
 # `make test` (and so in CI); the others run without it.
-RACE_PKGS := ./engines/... ./cluster/... ./bench/...
+RACE_PKGS := ./engines/... ./cluster/... ./bench/... ./mvcc/... ./lease/...
 BENCHTIME ?= 1x
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
@@ -32,7 +32,7 @@ findings:
 
 ## test: the quick suite (-short) for every package; race-heavy ones under -race.
 test:
-	$(GO) test -short -count=1 $$($(GO) list $(PKGS) | grep -v -E '/(engines|cluster|bench)(/|$$)')
+	$(GO) test -short -count=1 $$($(GO) list $(PKGS) | grep -v -E '/(engines|cluster|bench|mvcc|lease)(/|$$)')
 	$(GO) test -short -count=1 -race $(RACE_PKGS)
 
 ## test-long: every test at full size (crash points, model test lengths, sweeps).

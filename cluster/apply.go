@@ -10,7 +10,7 @@ import (
 	"go.etcd.io/raft/v3/raftpb"
 
 	"etcdlab/cluster/wal"
-	"etcdlab/mvcc"
+	"etcdlab/engines/backend"
 )
 
 // applyLoop applies committed entries in log order on one goroutine, apart
@@ -91,6 +91,13 @@ func (n *Node) applyEntry(e *raftpb.Entry) error {
 			n.storeMu.RUnlock()
 			if e.Term == n.term.Load() {
 				n.notifyFirstCommitInTerm()
+			}
+			// A leader that has applied every entry of earlier terms
+			// becomes the primary lessor; every lease gets an election
+			// timeout more, so a leader change does not expire leases in
+			// bulk (etcd's applyEntryNormal).
+			if n.IsLeader() {
+				n.lessor.Promote(n.electionTimeout())
 			}
 			return nil
 		}
@@ -205,12 +212,20 @@ func (n *Node) applyRequest(r *pb.InternalRaftRequest) result {
 	case r.Alarm != nil:
 		resp, err := n.applyAlarm(r.Alarm)
 		return result{resp: resp, err: err}
+	case r.LeaseGrant != nil:
+		return n.applyLeaseGrant(r.LeaseGrant)
+	case r.LeaseRevoke != nil:
+		return n.applyLeaseRevoke(r.LeaseRevoke)
 	}
 	return result{err: fmt.Errorf("%w: empty request", ErrCorrupt)}
 }
 
-// installSnapshot swaps in the backend image received with a snapshot: close
-// the old store, replace the engine from the image, rebuild the index.
+// installSnapshot swaps in the backend image received with a snapshot, as
+// etcd's applySnapshot: the store (mvcc.Store.Restore) closes the old
+// backend, opens the image in its place, recovers the lessor over it before
+// it rebuilds the index (so keys attach to the new leases), and moves its
+// synced watchers to unsynced, so open watch streams catch up from the new
+// backend instead of ending.
 func (n *Node) installSnapshot(s raftpb.Snapshot) error {
 	idx := s.Metadata.Index
 	if idx <= n.ap.appliedIndex {
@@ -221,20 +236,28 @@ func (n *Node) installSnapshot(s raftpb.Snapshot) error {
 	defer n.m.ApplySnapshotInProgress.Dec()
 	path := n.ss.DBFilePath(idx)
 	n.storeMu.Lock()
-	if n.store != nil {
-		if err := n.store.Close(); err != nil && !errors.Is(err, mvcc.ErrClosed) {
-			n.storeMu.Unlock()
-			return fmt.Errorf("cluster: close store before snapshot install: %w", err)
-		}
-		n.store = nil
-	}
-	st, err := installImage(n.opts, n.engineDir, path, n.backendConfig())
-	if err != nil {
+	if n.store == nil {
 		n.storeMu.Unlock()
+		return ErrStopped
+	}
+	err := n.store.Restore(func(old *backend.Backend) (*backend.Backend, error) {
+		if err := old.Close(); err != nil {
+			return nil, fmt.Errorf("cluster: close backend before snapshot install: %w", err)
+		}
+		nb, err := imageBackend(n.opts, n.engineDir, path, n.backendConfig())
+		if err != nil {
+			return nil, err
+		}
+		if err := n.lessor.Recover(nb); err != nil {
+			_ = nb.Close()
+			return nil, fmt.Errorf("cluster: recover the lessor from snapshot %d: %w", idx, err)
+		}
+		return nb, nil
+	})
+	n.storeMu.Unlock()
+	if err != nil {
 		return err
 	}
-	n.store = st
-	n.storeMu.Unlock()
 	if err := n.restoreMembers(s.Data); err != nil {
 		return err
 	}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+
+	"etcdlab/mvcc"
 )
 
 // KV is the request interface a client offers. A history recorder (for a
@@ -21,9 +23,21 @@ type KV interface {
 	Compact(ctx context.Context, r *pb.CompactionRequest) (*pb.CompactionResponse, error)
 }
 
+// Lease is the lease interface a client offers (etcd's Lease service;
+// LeaseRenew is one keepalive).
+type Lease interface {
+	LeaseGrant(ctx context.Context, r *pb.LeaseGrantRequest) (*pb.LeaseGrantResponse, error)
+	LeaseRevoke(ctx context.Context, r *pb.LeaseRevokeRequest) (*pb.LeaseRevokeResponse, error)
+	LeaseRenew(ctx context.Context, id int64) (int64, error)
+	LeaseTimeToLive(ctx context.Context, r *pb.LeaseTimeToLiveRequest) (*pb.LeaseTimeToLiveResponse, error)
+	LeaseLeases(ctx context.Context, r *pb.LeaseLeasesRequest) (*pb.LeaseLeasesResponse, error)
+}
+
 var (
-	_ KV = (*Client)(nil)
-	_ KV = (*Node)(nil)
+	_ KV    = (*Client)(nil)
+	_ KV    = (*Node)(nil)
+	_ Lease = (*Client)(nil)
+	_ Lease = (*Node)(nil)
 )
 
 // Policy chooses the endpoint for each request.
@@ -285,4 +299,47 @@ func (cl *Client) MemberPromote(ctx context.Context, id uint64) (*MemberResponse
 // MemberRemove removes a member.
 func (cl *Client) MemberRemove(ctx context.Context, id uint64) (*MemberResponse, error) {
 	return cl.leaderDo(ctx, func(n *Node) (*MemberResponse, error) { return n.RemoveMember(ctx, id) })
+}
+
+// LeaseGrant grants a lease (r.ID 0: the node picks one; a retry after a
+// leader change keeps the ID picked, so it cannot grant twice).
+func (cl *Client) LeaseGrant(ctx context.Context, r *pb.LeaseGrantRequest) (*pb.LeaseGrantResponse, error) {
+	return do(cl, ctx, true, func(n *Node) (*pb.LeaseGrantResponse, error) { return n.LeaseGrant(ctx, r) })
+}
+
+// LeaseRevoke revokes a lease and deletes its keys.
+func (cl *Client) LeaseRevoke(ctx context.Context, r *pb.LeaseRevokeRequest) (*pb.LeaseRevokeResponse, error) {
+	return do(cl, ctx, true, func(n *Node) (*pb.LeaseRevokeResponse, error) { return n.LeaseRevoke(ctx, r) })
+}
+
+// LeaseRenew is one keepalive: the lease's TTL, or lease.ErrLeaseNotFound.
+// A node that does not lead forwards it to the leader.
+func (cl *Client) LeaseRenew(ctx context.Context, id int64) (int64, error) {
+	return do(cl, ctx, false, func(n *Node) (int64, error) { return n.LeaseRenew(ctx, id) })
+}
+
+// LeaseTimeToLive reports a lease from the leader's lessor.
+func (cl *Client) LeaseTimeToLive(ctx context.Context, r *pb.LeaseTimeToLiveRequest) (*pb.LeaseTimeToLiveResponse, error) {
+	return do(cl, ctx, false, func(n *Node) (*pb.LeaseTimeToLiveResponse, error) { return n.LeaseTimeToLive(ctx, r) })
+}
+
+// LeaseLeases lists the leases a member knows.
+func (cl *Client) LeaseLeases(ctx context.Context, r *pb.LeaseLeasesRequest) (*pb.LeaseLeasesResponse, error) {
+	return do(cl, ctx, false, func(n *Node) (*pb.LeaseLeasesResponse, error) { return n.LeaseLeases(ctx, r) })
+}
+
+// NewWatchStream opens a watch stream on the member the balancer picks (as
+// etcd, served from that member's store). The stream is bound to that
+// member: it ends with it, and does not move on a leader change as etcd's
+// client does (use the gRPC API for that). Close it when done.
+func (cl *Client) NewWatchStream(ctx context.Context) (*mvcc.WatchStream, uint64, error) {
+	var id uint64
+	ws, err := do(cl, ctx, false, func(n *Node) (*mvcc.WatchStream, error) {
+		id = n.ID()
+		return n.NewWatchStream()
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return ws, id, nil
 }

@@ -48,8 +48,9 @@
 // idempotent; otherwise SetApplyingIndex stages the index so that it reaches
 // the backend in the same commit as the entry's writes. The proposer waiting
 // on the entry's request ID receives the result. A received snapshot is
-// installed only once it is durable: close the store, replace the engine from
-// the image, rebuild the index. Every SnapshotCount applied entries: commit
+// installed only once it is durable: the store closes its backend, the
+// engine is replaced from the image, the lessor reloads its leases from it
+// and the store rebuilds its index (mvcc.Store.Restore). Every SnapshotCount applied entries: commit
 // the backend, save the .snap and its WAL marker, release WAL segments, and
 // compact the raft log keeping SnapshotCatchUpEntries, unless a snapshot is
 // being sent or was sent less than 30s ago. With RaftLogCompaction "3.6"
@@ -61,7 +62,7 @@
 // # Requests
 //
 // Writes are etcd's InternalRaftRequest (Put, DeleteRange, Txn, Compaction,
-// Alarm) with a request ID; each is validated before proposing (size,
+// Alarm, LeaseGrant, LeaseRevoke) with a request ID; each is validated before proposing (size,
 // duplicate keys in a txn, quota), rejected when committed − applied > 5000,
 // and waits for its own result with RequestTimeout. Followers forward
 // proposals to the leader (raft does). Serializable reads go to the local
@@ -76,6 +77,15 @@
 // before proposing and at apply (applied anyway, then the NOSPACE alarm is
 // raised through raft). While NOSPACE is raised, puts and txns with puts fail
 // with "etcdserver: mvcc: database space exceeded" on every node.
+//
+// Leases and watches (lease.go, watch.go; docs/watch-lease.md): the lessor
+// is opened with the store, LeaseGrant and LeaseRevoke are raft requests
+// applied on every member, the leader's lessor is promoted at its term's
+// first commit and expires leases through raft; keepalives and
+// time-to-live sent to a follower are forwarded to the leader over the
+// transport's Caller. Watches are served by every member from its store; a
+// snapshot install restores the store in place (mvcc.Store.Restore, the
+// lessor recovered first), so watch streams survive it.
 //
 // Membership: add a voter or learner, promote a caught-up learner, remove;
 // one change at a time, answered after raft applied it; removed IDs are never

@@ -5,7 +5,13 @@ import "errors"
 // Sentinel errors. Where etcd has the error, the message is etcd's, so a
 // client of etcdlab sees the text an etcd client would.
 var (
-	ErrTimeout           = errors.New("etcdserver: request timed out")
+	ErrTimeout = errors.New("etcdserver: request timed out")
+	// ErrTimeoutWaitAppliedIndex: a lease renew or time-to-live waited
+	// too long for the applied index to reach the committed one.
+	ErrTimeoutWaitAppliedIndex = errors.New("etcdserver: request timed out, waiting for the applied index took too long")
+	// ErrCanceled: a forwarded lease request whose context ended (etcd's
+	// text, sic).
+	ErrCanceled          = errors.New("etcdserver: request cancelled")
 	ErrTooManyRequests   = errors.New("etcdserver: too many requests")
 	ErrNoLeader          = errors.New("etcdserver: no leader")
 	ErrLeaderChanged     = errors.New("etcdserver: leader changed")

@@ -33,6 +33,10 @@ const (
 	// blocked, e.g. by a slow WAL fsync. Duration is the gap between the two
 	// heartbeats; Detail names the follower and the excess.
 	EventHeartbeatLate
+	// EventLeaseExpiry: the leader proposed the revoke of a batch of expired
+	// leases (Detail: how many, how many failed), or skipped it because it
+	// no longer leads. Duration is the time the batch took.
+	EventLeaseExpiry
 )
 
 var eventNames = map[EventKind]string{
@@ -53,6 +57,7 @@ var eventNames = map[EventKind]string{
 	EventMemberChange:      "member-change",
 	EventRaftLogCompacted:  "raft-log-compacted",
 	EventHeartbeatLate:     "heartbeat-late",
+	EventLeaseExpiry:       "lease-expiry",
 }
 
 func (k EventKind) String() string {

@@ -23,6 +23,7 @@ import (
 	"etcdlab/cluster/wal"
 	"etcdlab/engines/backend"
 	"etcdlab/internal/clock"
+	"etcdlab/lease"
 	"etcdlab/mvcc"
 )
 
@@ -75,6 +76,13 @@ type Node struct {
 	// installed; readers hold it shared for the duration of a read.
 	storeMu sync.RWMutex
 	store   *mvcc.Store
+	// lessor is the node's lease manager, opened with the store and never
+	// replaced (a snapshot install recovers it over the new backend); its
+	// methods are safe to call at any time, and fail once it is closed.
+	lessor *lease.Lessor
+	// lastTick is the clock's UnixNano at the raft loop's last tick (etcd's
+	// latestTickTs, for ensureLeadership).
+	lastTick atomic.Int64
 
 	applied   atomic.Uint64
 	committed atomic.Uint64
@@ -238,10 +246,11 @@ func StartNode(opts NodeOptions, newTr NewTransport) (*Node, error) {
 	}
 	n.amu.RUnlock()
 	n.adjustTicks()
-	n.wg.Add(3)
+	n.wg.Add(4)
 	go n.raftLoop()
 	go n.applyLoop()
 	go n.readLoop()
+	go n.leaseRevokeLoop()
 	return n, nil
 }
 
@@ -304,11 +313,11 @@ func (n *Node) open() error {
 	n.storage = raft.NewMemoryStorage()
 
 	if !wal.Exist(n.fs, n.walDir) {
-		st, err := openStore(n.opts, n.engineDir, n.backendConfig())
+		st, le, err := openStore(n.opts, n.engineDir, n.backendConfig())
 		if err != nil {
 			return err
 		}
-		n.store = st
+		n.store, n.lessor = st, le
 		meta := make([]byte, 8)
 		binary.BigEndian.PutUint64(meta, n.id)
 		w, err := wal.Create(n.fs, n.walDir, meta, n.walOptions())
@@ -357,22 +366,23 @@ func (n *Node) open() error {
 		walSnap = wal.Snapshot{Index: snapshot.Metadata.Index, Term: snapshot.Metadata.Term, ConfState: &snapshot.Metadata.ConfState}
 		image = n.ss.DBFilePath(snapshot.Metadata.Index)
 	}
-	st, err := openStore(n.opts, n.engineDir, n.backendConfig())
+	st, le, err := openStore(n.opts, n.engineDir, n.backendConfig())
 	if err == nil && snapshot != nil {
 		if ci, _ := st.ConsistentIndex(); ci < snapshot.Metadata.Index {
 			// The backend is older than the snapshot: a received image was
 			// saved but not yet swapped in when the node stopped.
 			_ = st.Close()
-			st, err = nil, errBackendBehind
+			le.Close()
+			st, le, err = nil, nil, errBackendBehind
 		}
 	}
 	if err != nil && snapshot != nil && fileExists(n.fs, image) {
-		st, err = installImage(n.opts, n.engineDir, image, n.backendConfig())
+		st, le, err = installImage(n.opts, n.engineDir, image, n.backendConfig())
 	}
 	if err != nil {
 		return err
 	}
-	n.store = st
+	n.store, n.lessor = st, le
 	if ci, _ := st.ConsistentIndex(); snapshot != nil && ci < snapshot.Metadata.Index {
 		return fmt.Errorf("cluster: backend consistent index %d is behind snapshot %d and no image is available", ci, snapshot.Metadata.Index)
 	}
@@ -622,6 +632,9 @@ func (n *Node) kill() {
 		n.store = nil
 	}
 	n.storeMu.Unlock()
+	if n.lessor != nil {
+		n.lessor.Close()
+	}
 	if n.w != nil {
 		_ = n.w.Close()
 		n.w = nil
@@ -630,6 +643,9 @@ func (n *Node) kill() {
 
 func (n *Node) closeFiles() error {
 	var errs []error
+	if n.lessor != nil {
+		n.lessor.Close()
+	}
 	n.storeMu.Lock()
 	if n.store != nil {
 		errs = append(errs, n.store.Close())

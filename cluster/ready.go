@@ -42,6 +42,7 @@ func (n *Node) raftLoop() {
 			n.rn.Tick()
 			n.mu.Unlock()
 			n.stats.ticks.Add(1)
+			n.lastTick.Store(n.clk.Now().UnixNano())
 		case <-n.readyc:
 		case <-n.stopc:
 			return
@@ -243,6 +244,12 @@ func (n *Node) updateLeader(lead uint64, state raft.StateType) {
 	old := n.lead.Swap(lead)
 	if old == lead {
 		return
+	}
+	if old == n.id {
+		// Lost leadership: no lease expires here until this node leads
+		// again (etcd's updateLeadership demotes the lessor). Promotion
+		// waits for the new term's first commit (applyEntry).
+		n.lessor.Demote()
 	}
 	n.notifyMu.Lock()
 	close(n.leaderChanged)

@@ -69,11 +69,12 @@ func TestRestartReplay(t *testing.T) {
 			// really has work to do.
 			o := node
 			o.EnsureDefaults()
-			st, err := openStore(o, filepath.Join(c.NodeDir(1), "member", "engine"), backend.Config{})
+			st, le, err := openStore(o, filepath.Join(c.NodeDir(1), "member", "engine"), backend.Config{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			ci, _ := st.ConsistentIndex()
+			le.Close()
 			_ = st.Close()
 			if ci >= applied {
 				t.Fatalf("backend consistent index %d after kill; the kill kept everything (applied %d)", ci, applied)

@@ -15,6 +15,7 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 
 	"etcdlab/cluster/v3rpc"
+	"etcdlab/mvcc"
 )
 
 // V3Backend serves etcd's v3 API (package v3rpc) from one node. The node
@@ -95,6 +96,8 @@ func V3ErrorMappings() []v3rpc.ErrorMapping {
 		{Err: ErrMemberExists, GRPC: rpctypes.ErrGRPCMemberExist},
 		{Err: ErrMemberNotLearner, GRPC: rpctypes.ErrGRPCMemberNotLearner},
 		{Err: ErrCorrupt, GRPC: rpctypes.ErrGRPCCorrupt},
+		{Err: ErrTimeoutWaitAppliedIndex, GRPC: rpctypes.ErrGRPCTimeoutWaitAppliedIndex},
+		{Err: ErrCanceled, GRPC: rpctypes.ErrGRPCCanceled},
 	}
 }
 
@@ -149,6 +152,35 @@ func (b *V3Backend) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse,
 // Compact replicates a compaction.
 func (b *V3Backend) Compact(ctx context.Context, r *pb.CompactionRequest) (*pb.CompactionResponse, error) {
 	return b.n.Compact(ctx, r)
+}
+
+// NewWatchStream opens a watch stream on this member's store.
+func (b *V3Backend) NewWatchStream() (*mvcc.WatchStream, error) { return b.n.NewWatchStream() }
+
+// LeaseGrant grants a lease through raft.
+func (b *V3Backend) LeaseGrant(ctx context.Context, r *pb.LeaseGrantRequest) (*pb.LeaseGrantResponse, error) {
+	return b.n.LeaseGrant(ctx, r)
+}
+
+// LeaseRevoke revokes a lease through raft.
+func (b *V3Backend) LeaseRevoke(ctx context.Context, r *pb.LeaseRevokeRequest) (*pb.LeaseRevokeResponse, error) {
+	return b.n.LeaseRevoke(ctx, r)
+}
+
+// LeaseRenew renews a lease on the leader (forwarded from a follower).
+func (b *V3Backend) LeaseRenew(ctx context.Context, id int64) (int64, error) {
+	return b.n.LeaseRenew(ctx, id)
+}
+
+// LeaseTimeToLive reports a lease from the leader (forwarded from a
+// follower).
+func (b *V3Backend) LeaseTimeToLive(ctx context.Context, r *pb.LeaseTimeToLiveRequest) (*pb.LeaseTimeToLiveResponse, error) {
+	return b.n.LeaseTimeToLive(ctx, r)
+}
+
+// LeaseLeases lists this member's leases.
+func (b *V3Backend) LeaseLeases(ctx context.Context, r *pb.LeaseLeasesRequest) (*pb.LeaseLeasesResponse, error) {
+	return b.n.LeaseLeases(ctx, r)
 }
 
 // Status reports the node's raft and backend figures.

@@ -32,8 +32,9 @@
 //     inside its write txns (the mvcc.Lessor interface).
 //
 // Not implemented: lease checkpoints (etcd's are off by default; RemainingTTL
-// is stored as 0 and never set), and the lease gRPC/raft wiring (grant,
-// revoke and renew requests reach this package from the server).
+// is stored as 0 and never set). The raft wiring (grant and revoke applied
+// on every member, promotion, expiry, forwarding renews to the leader) is
+// the node's, in package cluster.
 //
 // Locking: the backend's BatchTx lock is always taken before the lessor's
 // own, since mvcc calls Attach and Detach with the BatchTx lock held.

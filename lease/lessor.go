@@ -7,6 +7,7 @@ import (
 	"math"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"etcdlab/engines/backend"
@@ -72,7 +73,8 @@ func (l *lease) refresh(now time.Time, extend time.Duration) {
 // methods are safe for concurrent use.
 type Lessor struct {
 	cfg Config
-	b   *backend.Backend
+	// b is the backend leases persist in; Recover replaces it.
+	b atomic.Pointer[backend.Backend]
 
 	mu       sync.RWMutex
 	leases   map[ID]*lease
@@ -81,6 +83,7 @@ type Lessor struct {
 	demotec  chan struct{} // closed on Demote; nil when not primary
 	expiries expiryHeap
 	rd       TxnDeleter
+	txHook   func()
 
 	expiredC chan []ID
 	stop     chan struct{}
@@ -101,12 +104,12 @@ func New(b *backend.Backend, cfg Config) (*Lessor, error) {
 	}
 	le := &Lessor{
 		cfg:      cfg,
-		b:        b,
 		expiredC: make(chan []ID, cfg.ExpiredChanLen),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 		checked:  make(chan struct{}),
 	}
+	le.b.Store(b)
 	if err := le.load(); err != nil {
 		return nil, err
 	}
@@ -122,17 +125,31 @@ func (le *Lessor) SetDeleter(rd TxnDeleter) {
 	le.rd = rd
 }
 
-// Recover reloads the leases from the backend (after a snapshot is
-// installed under it), demoting the lessor; keys attach again when mvcc
-// restores its index.
-func (le *Lessor) Recover() error {
+// SetTxHook sets f, called by Grant right after it takes the backend's
+// BatchTx lock (etcd's txPostLockInsideApplyHook): the server's consistent
+// index of the entry being applied (mvcc.Store.AdoptApplying) then reaches the
+// backend in the commit that carries the lease, never in an earlier one.
+// Revoke writes through the TxnDeleter's txn, which does the same.
+func (le *Lessor) SetTxHook(f func()) {
+	le.mu.Lock()
+	defer le.mu.Unlock()
+	le.txHook = f
+}
+
+// Recover moves the lessor to backend b (a snapshot's, installed in place of
+// the old one; b may be the same backend) and reloads the leases from it,
+// demoting the lessor, as etcd's Recover; keys attach again when mvcc
+// restores its index over b, so recover the lessor first. Renews waiting on
+// an expired lease return ErrNotPrimary.
+func (le *Lessor) Recover(b *backend.Backend) error {
 	le.Demote()
+	le.b.Store(b)
 	return le.load()
 }
 
 func (le *Lessor) load() error {
 	leases := map[ID]*lease{}
-	rtx := le.b.ReadTx()
+	rtx := le.b.Load().ReadTx()
 	defer rtx.Close()
 	var derr error
 	err := rtx.Scan(Bucket(), nil, nil, 0, func(k, v []byte) bool {
@@ -182,13 +199,16 @@ func (le *Lessor) Grant(id ID, ttl int64) (Info, error) {
 	if ttl > MaxLeaseTTL {
 		return Info{}, fmt.Errorf("%w: %d", ErrLeaseTTLTooLarge, ttl)
 	}
-	tx := le.b.BatchTx()
+	tx := le.b.Load().BatchTx()
 	tx.Lock()
 	defer tx.Unlock()
 	le.mu.Lock()
 	defer le.mu.Unlock()
 	if le.closed {
 		return Info{}, ErrClosed
+	}
+	if le.txHook != nil {
+		le.txHook()
 	}
 	if _, ok := le.leases[id]; ok {
 		return Info{}, fmt.Errorf("%w: %x", ErrLeaseExists, id)
@@ -245,7 +265,7 @@ func (le *Lessor) Revoke(id ID) (int64, error) {
 			return 0, err
 		}
 	} else {
-		tx := le.b.BatchTx()
+		tx := le.b.Load().BatchTx()
 		tx.Lock()
 		take(tx)
 		tx.Unlock()

@@ -3,6 +3,8 @@ package mvcc
 import (
 	"fmt"
 	"hash/crc32"
+
+	"etcdlab/engines/backend"
 )
 
 // Compact schedules a compaction at rev, as etcd's store.Compact: reads below
@@ -75,17 +77,19 @@ func (s *Store) startCompaction(rev int64) <-chan struct{} {
 	done := make(chan struct{})
 	s.lastCompact = done
 	s.compactMu.Unlock()
+	// Read under mu (held by every caller): Restore replaces them.
+	stop, idx, b := s.compactStop, s.idx, s.b
 	s.compactWG.Add(1)
 	go func() {
 		defer s.compactWG.Done()
 		defer close(done)
 		select {
 		case <-prev:
-		case <-s.stop:
+		case <-stop:
 			return
 		}
-		keep := s.idx.Compact(rev)
-		_ = s.compactBackend(rev, keep)
+		keep := idx.Compact(rev)
+		_ = s.compactBackend(b, rev, keep, stop)
 	}()
 	return done
 }
@@ -93,11 +97,11 @@ func (s *Store) startCompaction(rev int64) <-chan struct{} {
 // compactBackend deletes the key-bucket entries at or below rev that keep
 // does not hold. It reports whether it finished (false: stopped by Close, the
 // test hook, or a backend failure; Open resumes it).
-func (s *Store) compactBackend(rev int64, keep map[Revision]struct{}) bool {
+func (s *Store) compactBackend(b *backend.Backend, rev int64, keep map[Revision]struct{}, stop <-chan struct{}) bool {
 	end := RevBytes(Revision{Main: rev + 1}, false)
 	last := RevBytes(Revision{}, false)
 	limit := s.cfg.CompactionBatchLimit
-	tx := s.b.BatchTx()
+	tx := b.BatchTx()
 	for batch := 1; ; batch++ {
 		tx.Lock()
 		var dels [][]byte
@@ -133,7 +137,7 @@ func (s *Store) compactBackend(rev int64, keep map[Revision]struct{}) bool {
 			return true
 		}
 		tx.Unlock()
-		if err := s.b.ForceCommit(); err != nil {
+		if err := b.ForceCommit(); err != nil {
 			return false
 		}
 		last = RevBytes(Revision{Main: lastRev.Main, Sub: lastRev.Sub + 1}, false)
@@ -143,7 +147,7 @@ func (s *Store) compactBackend(rev int64, keep map[Revision]struct{}) bool {
 		t := s.cfg.Clock.NewTimer(s.cfg.CompactionSleepInterval)
 		select {
 		case <-t.C():
-		case <-s.stop:
+		case <-stop:
 			t.Stop()
 			return false
 		}

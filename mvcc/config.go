@@ -76,8 +76,9 @@ type Config struct {
 	WatchProgressNotifyInterval time.Duration
 
 	// Lessor, if set, is the lease manager puts and deletes attach keys to
-	// and detach them from, and ValidatePut checks leases against. Nil: no
-	// leases exist, and a put naming one fails with ErrLeaseNotFound.
+	// and detach them from, and that a put's lease is looked up in when it is
+	// applied. Nil: no leases exist, and a put naming one fails with
+	// ErrLeaseNotFound.
 	Lessor Lessor
 }
 

@@ -67,12 +67,14 @@
 //     WatchProgressNotifyInterval (10m) for quiet ProgressNotify watchers.
 //   - With no watcher, a write pays one atomic load and one uncontended
 //     mutex for watch, and allocates nothing for it.
-//   - Not here: fragmenting large responses and the gRPC stream (v3rpc's),
-//     and etcd's Restore (moving synced watchers to unsynced when a
-//     snapshot replaces the store).
+//   - Restore swaps in a new backend (a snapshot installed) under the same
+//     Store, as etcd's watchableStore.Restore: the index is rebuilt and
+//     every synced watcher becomes unsynced, so it catches up from the new
+//     backend; watch streams stay open.
+//   - Not here: fragmenting large responses and the gRPC stream (v3rpc's).
 //
 // Leases: with Config.Lessor set (package lease), a put naming a lease needs
-// it to exist (checked inside the write txn), attaches the key and detaches
+// it to exist (checked inside the write txn, not by ValidatePut), attaches the key and detaches
 // it from its previous lease; a put without one or a delete detaches it;
 // Open attaches every live key to the lease in its record; DeleteKeysTxn is
 // the one-txn delete a revoke uses. Without a Lessor no lease exists, and a

@@ -42,10 +42,12 @@ type Store struct {
 	restoreDuration time.Duration
 
 	// Background compactions run one after the other: each waits for the
-	// previous one's done channel.
+	// previous one's done channel. compactStop (replaced under mu by
+	// Restore) stops them; stop ends the store's other loops at Close.
 	compactMu   sync.Mutex
 	lastCompact chan struct{}
 	compactWG   sync.WaitGroup
+	compactStop chan struct{}
 	stop        chan struct{}
 	closed      atomic.Bool
 
@@ -73,6 +75,7 @@ func Open(b *backend.Backend, cfg Config) (*Store, error) {
 		idx:            newTreeIndex(),
 		currentRev:     1,
 		compactMainRev: -1,
+		compactStop:    make(chan struct{}),
 		stop:           make(chan struct{}),
 	}
 	s.watch.init()
@@ -312,6 +315,14 @@ func (s *Store) SetConsistentIndex(index, term uint64) {
 	tx.Unlock()
 }
 
+// AdoptApplying makes the index staged by SetApplyingIndex the consistent
+// index, so that it reaches the backend in the commit that carries what the
+// caller writes under the BatchTx lock it holds (etcd's
+// txPostLockInsideApplyHook). Write txns of the store do it themselves; it
+// is for writers of other buckets while an entry applies (the lessor's
+// Grant). Call it with the backend's BatchTx lock held.
+func (s *Store) AdoptApplying() { s.adoptApplying() }
+
 // adoptApplying runs at the start of a write txn, with the BatchTx lock held.
 func (s *Store) adoptApplying() {
 	if a := s.applyingIndex.Load(); a > s.ciIndex.Load() {
@@ -330,9 +341,75 @@ func (s *Store) Close() error {
 		return ErrClosed
 	}
 	close(s.stop)
+	s.mu.Lock() // wait for txns in flight (and a Restore)
+	defer s.mu.Unlock()
+	close(s.compactStop)
 	s.compactWG.Wait()
 	s.watch.loopsWG.Wait()
-	s.mu.Lock() // wait for txns in flight
-	defer s.mu.Unlock()
 	return s.b.Close()
+}
+
+// Restore replaces the store's backend, as etcd's watchableStore.Restore
+// does when a snapshot from the leader is installed: with every txn and read
+// excluded and background compaction stopped, open is called with the old
+// backend and must close it (its directory may be reused) and return the
+// new one, with any lease manager already recovered from it (etcd recovers
+// the lessor before the store, so that keys attach to the new leases). The
+// index, revisions, consistent index and an unfinished compaction are then
+// restored from the new backend, as Open does, and every synced watcher
+// becomes unsynced: it catches up from the new backend by the usual sync, so
+// watch streams stay open across the swap and miss nothing the new backend
+// holds. If open fails, the store is left over the old backend, which open
+// may have closed: the caller must treat the store as broken.
+func (s *Store) Restore(open func(old *backend.Backend) (*backend.Backend, error)) error {
+	if err := s.rlock(); err != nil {
+		return err
+	}
+	s.mu.RUnlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	close(s.compactStop)
+	s.compactWG.Wait()
+	s.compactStop = make(chan struct{})
+	// The sync loop reads the backend under the watch lock: hold it across
+	// the swap. No writer holds the BatchTx lock here (they hold mu shared),
+	// so taking the watch lock before open's commits cannot deadlock.
+	ws := &s.watch
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	nb, err := open(s.b)
+	if err != nil {
+		return fmt.Errorf("mvcc: restore: opening the new backend: %w", err)
+	}
+	start := s.cfg.Clock.Now()
+	s.b = nb
+	s.idx = newTreeIndex()
+	s.ciIndex.Store(0)
+	s.ciTerm.Store(0)
+	s.applyingIndex.Store(0)
+	s.applyingTerm.Store(0)
+	// Rev and CompactRev read the revisions under revMu alone.
+	s.revMu.Lock()
+	s.currentRev, s.compactMainRev = 1, -1
+	scheduled, err := s.restore()
+	s.revMu.Unlock()
+	if err != nil {
+		return err
+	}
+	s.restoreDuration = s.cfg.Clock.Since(start)
+	nb.SetPreCommitHook(s.preCommit)
+	if scheduled > 0 {
+		s.revMu.Lock()
+		s.compactMainRev = scheduled
+		s.revMu.Unlock()
+		s.startCompaction(scheduled)
+	}
+	for w := range ws.synced.watchers {
+		ws.unsynced.add(w)
+	}
+	ws.synced = newWatcherGroup()
+	return nil
 }

@@ -37,9 +37,11 @@ func checkRange(r *pb.RangeRequest) error {
 	return nil
 }
 
-// ValidatePut checks a PutRequest: size, key, ignore_value/ignore_lease and
-// lease: without a Lessor every lease is unknown; with one, the lease must
-// exist now (etcd checks it when the put is applied).
+// ValidatePut checks a PutRequest: size, key, ignore_value/ignore_lease. It
+// does not look the lease up: as in etcd, whether a lease exists is decided
+// when the put is applied (the store checks it inside its write txn), in log
+// order, so a put proposed right after its lease's grant is never refused by
+// a member that has not applied the grant yet.
 func (c Config) ValidatePut(r *pb.PutRequest) error {
 	if r == nil {
 		return fmt.Errorf("%w: nil put request", ErrEmptyKey)
@@ -60,9 +62,6 @@ func (c Config) checkPut(r *pb.PutRequest) error {
 	}
 	if r.IgnoreLease && r.Lease != 0 {
 		errs = append(errs, fmt.Errorf("%w: put of %q with ignore_lease", ErrLeaseProvided, r.Key))
-	}
-	if r.Lease != 0 && (c.Lessor == nil || !c.Lessor.Lookup(r.Lease)) {
-		errs = append(errs, fmt.Errorf("%w: lease %x on put of %q", ErrLeaseNotFound, r.Lease, r.Key))
 	}
 	return errors.Join(errs...)
 }

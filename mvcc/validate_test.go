@@ -92,7 +92,9 @@ func TestValidatePutAndConfig(t *testing.T) {
 	}{
 		{&pb.PutRequest{Key: []byte("a")}, nil},
 		{&pb.PutRequest{}, []error{ErrEmptyKey}},
-		{&pb.PutRequest{Key: []byte("a"), Value: []byte("x"), IgnoreValue: true, IgnoreLease: true, Lease: 5}, []error{ErrValueProvided, ErrLeaseProvided, ErrLeaseNotFound}},
+		{&pb.PutRequest{Key: []byte("a"), Value: []byte("x"), IgnoreValue: true, IgnoreLease: true, Lease: 5}, []error{ErrValueProvided, ErrLeaseProvided}},
+		// The lease is looked up when the put is applied, not here.
+		{&pb.PutRequest{Key: []byte("a"), Lease: 5}, nil},
 		{&pb.PutRequest{Key: []byte("a"), Value: make([]byte, DefaultMaxRequestBytes)}, []error{ErrRequestTooLarge}},
 	} {
 		err := cfg.ValidatePut(tc.r)

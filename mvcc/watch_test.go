@@ -10,6 +10,8 @@ import (
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/mvccpb"
 
+	"etcdlab/engines"
+	"etcdlab/engines/backend"
 	"etcdlab/internal/clock"
 )
 
@@ -340,4 +342,78 @@ func TestPutNoWatcherAllocs(t *testing.T) {
 		t.Logf("with a watcher on another key: %v allocs (events kept)", with)
 	}
 	_ = mvccpb.PUT
+}
+
+// TestWatchRestore: Restore swaps in another backend (a snapshot from a
+// store that went further) under open watchers, as etcd's
+// watchableStore.Restore: the synced watcher becomes unsynced and catches up
+// from the new backend, getting exactly the revisions it had not seen; the
+// index, revision and consistent index are the new backend's.
+func TestWatchRestore(t *testing.T) {
+	for _, name := range testEngineNames() {
+		t.Run("engine="+name, func(t *testing.T) {
+			// The leader's store: the follower's history and then more.
+			leader := openStore(t, name, t.TempDir(), Config{})
+			defer leader.Close()
+			s, _ := openWatchStore(t, Config{})
+			for i := range 3 {
+				wput(t, leader, "k", fmt.Sprint(i)) // 2..4
+				wput(t, s, "k", fmt.Sprint(i))
+			}
+			wput(t, leader, "k", "3")               // 5
+			wput(t, leader, "other", "o")           // 6
+			wdel(t, leader, "k")                    // 7
+			leader.SetConsistentIndex(42, 3)        // as the applied entry
+			if err := leader.Commit(); err != nil { // the image holds it
+				t.Fatal(err)
+			}
+			ch := make(chan WatchResponse, 16)
+			w := s.watchKey([]byte("k"), nil, 0, 1, WatchOptions{}, ch)
+			if !s.watch.synced.has(w) {
+				t.Fatal("watcher not synced before restore")
+			}
+			var img strings.Builder
+			if _, err := leader.Backend().Snapshot(&img); err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			err := s.Restore(func(old *backend.Backend) (*backend.Backend, error) {
+				if err := old.Close(); err != nil {
+					return nil, err
+				}
+				e, err := engines.OpenImage(name, strings.NewReader(img.String()), dir, nil)
+				if err != nil {
+					return nil, err
+				}
+				return backend.New(e, backend.Config{NoSync: true})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.watch.synced.has(w) || !s.watch.unsynced.has(w) {
+				t.Fatal("watcher still synced after restore")
+			}
+			if got := s.Rev(); got != 7 {
+				t.Fatalf("rev %d after restore, want 7", got)
+			}
+			if ci, term := s.ConsistentIndex(); ci != 42 || term != 3 {
+				t.Fatalf("consistent index %d term %d, want 42 3", ci, term)
+			}
+			for i := 0; s.syncWatchers() > 0; i++ {
+				if i > 10 {
+					t.Fatal("never synced")
+				}
+			}
+			wput(t, s, "k", "after") // 8: through notify again
+			close(ch)
+			var got []string
+			for r := range ch {
+				got = append(got, respString(r))
+			}
+			want := "id=1 rev=7 put(k=3@5) del(k@7)|id=1 rev=8 put(k=after@8)"
+			if g := strings.Join(got, "|"); g != want {
+				t.Fatalf("got  %s\nwant %s", g, want)
+			}
+		})
+	}
 }

@@ -753,3 +753,47 @@ func (l *link) streamSnapshot(dst *endpoint, m raftpb.Message, image io.ReadClos
 	n.c.snapsFailed.Add(1)
 	src.rep.snapshot(l.to, raft.SnapshotFailure)
 }
+
+var _ Caller = (*endpoint)(nil)
+
+// Call hands req to peer to's CallHandler on the caller's goroutine, if the
+// network lets this node reach that peer now (partitions and isolation
+// apply, both ways; link delay, jitter and loss do not). The handler's
+// context ends with ctx or when either end closes.
+func (ep *endpoint) Call(ctx context.Context, to uint64, req []byte) ([]byte, error) {
+	if ep.ctx.Err() != nil {
+		return nil, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	n := ep.net
+	n.mu.RLock()
+	dst := n.nodes[to]
+	ep.lmu.Lock()
+	removed := ep.removed[to]
+	ep.lmu.Unlock()
+	ok := dst != nil && !removed && n.allowedLocked(ep.id, to) && n.allowedLocked(to, ep.id)
+	n.mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("%w: %d from %d", ErrUnreachable, to, ep.id)
+	}
+	ch, isCH := dst.h.(CallHandler)
+	if !isCH {
+		return nil, fmt.Errorf("%w: %v", ErrRemote, errNoCallHandler)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stopDst := context.AfterFunc(dst.ctx, cancel)
+	defer stopDst()
+	stopSrc := context.AfterFunc(ep.ctx, cancel)
+	defer stopSrc()
+	resp, err := ch.HandleCall(cctx, ep.id, append([]byte(nil), req...))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%w: %v", ErrRemote, err)
+	}
+	return resp, nil
+}

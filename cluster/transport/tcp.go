@@ -31,12 +31,18 @@ import (
 // A stream connection carries message frames from one sender, one after
 // another. A snapshot connection carries one snapshot frame, then the image
 // in chunks ([4-byte length][bytes], a zero length ends it), and the
-// receiver answers one byte: 1 saved, 0 failed.
+// receiver answers one byte: 1 saved, 0 failed. A call connection (Caller)
+// carries one call frame whose payload is the callee's ID (8 bytes, little
+// endian) then the request, and the callee answers one reply frame whose
+// payload is a status byte (0 ok, 1 error) then the reply or the error's
+// text.
 const (
 	frameMagic    = 0xE7
 	frameVersion  = 1
 	frameMessage  = 1
 	frameSnapshot = 2
+	frameCall     = 3
+	frameReply    = 4
 	headerSize    = 16
 
 	ackOK   = 1
@@ -584,6 +590,7 @@ type frameReader struct {
 	buf  []byte
 	hdr  [headerSize]byte
 	from uint64
+	raw  []byte // a call frame's payload
 }
 
 // next reads one frame, checking it against the first frame's sender and
@@ -601,7 +608,7 @@ func (r *frameReader) next(wantType byte) (typ byte, m raftpb.Message, size int,
 		return
 	}
 	typ = h[2]
-	if typ != frameMessage && typ != frameSnapshot || wantType != 0 && typ != wantType {
+	if typ != frameMessage && typ != frameSnapshot && typ != frameCall || wantType != 0 && typ != wantType {
 		err = fmt.Errorf("%w: frame type %d", ErrBadFrame, typ)
 		return
 	}
@@ -628,6 +635,10 @@ func (r *frameReader) next(wantType byte) (typ byte, m raftpb.Message, size int,
 		err = fmt.Errorf("%w: truncated payload of %d bytes: %v", ErrBadFrame, size, err)
 		return
 	}
+	if typ == frameCall {
+		r.raw = append([]byte(nil), b...)
+		return
+	}
 	if err = m.Unmarshal(b); err != nil { // Unmarshal copies entry data out of b
 		err = fmt.Errorf("%w: message from %d: %v", ErrBadFrame, from, err)
 		return
@@ -648,6 +659,10 @@ func (t *TCP) serve(c net.Conn) {
 	}()
 	r := &frameReader{br: bufio.NewReaderSize(c, bufSize), max: t.opts.MaxFrameSize}
 	typ, m, size, err := r.next(0)
+	if err == nil && typ == frameCall {
+		t.serveCall(c, r.from, r.raw)
+		return
+	}
 	if err == nil && m.To != t.opts.ID {
 		err = fmt.Errorf("%w: message for %d reached %d (peer address map wrong?)", ErrBadFrame, m.To, t.opts.ID)
 	}
@@ -761,4 +776,124 @@ func (cr *chunkReader) Read(p []byte) (int, error) {
 		return n, cr.err
 	}
 	return n, nil
+}
+
+var _ Caller = (*TCP)(nil)
+
+// Call sends req to peer to over a connection of its own and waits for the
+// reply (see the wire format above).
+func (t *TCP) Call(ctx context.Context, to uint64, req []byte) ([]byte, error) {
+	t.mu.Lock()
+	p := t.peers[to]
+	closed := t.closed
+	var addr string
+	if p != nil {
+		addr = p.address()
+	}
+	if !closed && p != nil {
+		t.wg.Add(1)
+	}
+	t.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	if p == nil {
+		return nil, fmt.Errorf("%w: %d is not a known peer", ErrUnreachable, to)
+	}
+	defer t.wg.Done()
+	c, err := t.dial(addr)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%w: %d at %s: %v", ErrUnreachable, to, addr, err)
+	}
+	defer c.Close()
+	stopCtx := context.AfterFunc(ctx, func() { c.Close() })
+	defer stopCtx()
+	stopT := context.AfterFunc(t.ctx, func() { c.Close() })
+	defer stopT()
+	payload := binary.LittleEndian.AppendUint64(make([]byte, 0, 8+len(req)), to)
+	payload = append(payload, req...)
+	if err := writeRawFrame(c, frameCall, t.opts.ID, payload); err != nil {
+		return nil, t.callErr(ctx, to, err)
+	}
+	typ, _, reply, err := readRawFrame(bufio.NewReader(c), t.opts.MaxFrameSize)
+	if err == nil && (typ != frameReply || len(reply) == 0) {
+		err = fmt.Errorf("%w: reply of type %d and %d bytes", ErrBadFrame, typ, len(reply))
+	}
+	if err != nil {
+		return nil, t.callErr(ctx, to, err)
+	}
+	if reply[0] != 0 {
+		return nil, fmt.Errorf("%w: %s", ErrRemote, reply[1:])
+	}
+	return reply[1:], nil
+}
+
+func (t *TCP) callErr(ctx context.Context, to uint64, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if t.ctx.Err() != nil {
+		return ErrClosed
+	}
+	return fmt.Errorf("%w: call to %d: %v", ErrUnreachable, to, err)
+}
+
+// serveCall answers one call frame from peer from on connection c.
+func (t *TCP) serveCall(c net.Conn, from uint64, payload []byte) {
+	var reply []byte
+	var herr error
+	switch h, ok := t.opts.Handler.(CallHandler); {
+	case len(payload) < 8:
+		t.frameErrors.Add(1)
+		t.opts.Logf("transport: call from %d: %d-byte payload", from, len(payload))
+		return
+	case binary.LittleEndian.Uint64(payload) != t.opts.ID:
+		herr = fmt.Errorf("call for %d reached %d (peer address map wrong?)", binary.LittleEndian.Uint64(payload), t.opts.ID)
+	case !ok:
+		herr = errNoCallHandler
+	default:
+		reply, herr = h.HandleCall(t.ctx, from, payload[8:])
+	}
+	out := []byte{0}
+	if herr != nil {
+		out = append([]byte{1}, herr.Error()...)
+	} else {
+		out = append(out, reply...)
+	}
+	if err := writeRawFrame(c, frameReply, t.opts.ID, out); err != nil {
+		t.connError(c, err)
+	}
+}
+
+// writeRawFrame writes one header and payload (not a raft message).
+func writeRawFrame(w io.Writer, typ byte, from uint64, payload []byte) error {
+	b := make([]byte, headerSize, headerSize+len(payload))
+	b[0], b[1], b[2], b[3] = frameMagic, frameVersion, typ, 0
+	binary.LittleEndian.PutUint64(b[4:12], from)
+	binary.LittleEndian.PutUint32(b[12:16], uint32(len(payload)))
+	_, err := w.Write(append(b, payload...))
+	return err
+}
+
+// readRawFrame reads one header and its payload, whatever the type.
+func readRawFrame(r io.Reader, maxSize int) (typ byte, from uint64, payload []byte, err error) {
+	var h [headerSize]byte
+	if _, err = io.ReadFull(r, h[:]); err != nil {
+		return 0, 0, nil, err
+	}
+	if h[0] != frameMagic || h[1] != frameVersion || h[3] != 0 {
+		return 0, 0, nil, fmt.Errorf("%w: header % x", ErrBadFrame, h)
+	}
+	size := int(binary.LittleEndian.Uint32(h[12:16]))
+	if size > maxSize {
+		return 0, 0, nil, fmt.Errorf("%w: %d bytes, limit %d", ErrFrameTooLarge, size, maxSize)
+	}
+	payload = make([]byte, size)
+	if _, err = io.ReadFull(r, payload); err != nil {
+		return 0, 0, nil, fmt.Errorf("%w: truncated payload of %d bytes: %v", ErrBadFrame, size, err)
+	}
+	return h[2], binary.LittleEndian.Uint64(h[4:12]), payload, nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 
+	"etcdlab/mvcc"
+
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 )
 
@@ -90,10 +92,33 @@ type Headers interface {
 	Header() HeaderInfo
 }
 
+// Watchable is what the Watch service needs: a watch stream on the member's
+// local store (etcd serves watches from any member, not linearizable). The
+// service closes the stream when the gRPC stream ends.
+type Watchable interface {
+	NewWatchStream() (*mvcc.WatchStream, error)
+}
+
+// Lessor is what the Lease service needs from a node (etcd's
+// etcdserver.Lessor). Grant and Revoke go through raft; LeaseRenew (one
+// keepalive) and LeaseTimeToLive are answered by the leader, a follower
+// forwarding them; a lease that does not exist gives lease.ErrLeaseNotFound.
+// LeaseLeases lists the member's leases locally.
+type Lessor interface {
+	LeaseGrant(ctx context.Context, r *pb.LeaseGrantRequest) (*pb.LeaseGrantResponse, error)
+	LeaseRevoke(ctx context.Context, r *pb.LeaseRevokeRequest) (*pb.LeaseRevokeResponse, error)
+	// LeaseRenew renews lease id and returns its TTL in seconds.
+	LeaseRenew(ctx context.Context, id int64) (int64, error)
+	LeaseTimeToLive(ctx context.Context, r *pb.LeaseTimeToLiveRequest) (*pb.LeaseTimeToLiveResponse, error)
+	LeaseLeases(ctx context.Context, r *pb.LeaseLeasesRequest) (*pb.LeaseLeasesResponse, error)
+}
+
 // Backend is everything Register needs: one node implements it all.
 type Backend interface {
 	KV
 	Maintenance
 	Cluster
 	Headers
+	Watchable
+	Lessor
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"etcdlab/lease"
 	"etcdlab/mvcc"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -26,6 +27,9 @@ var sentinelTable = []ErrorMapping{
 	{mvcc.ErrCompacted, rpctypes.ErrGRPCCompacted},
 	{mvcc.ErrFutureRev, rpctypes.ErrGRPCFutureRev},
 	{mvcc.ErrClosed, rpctypes.ErrGRPCStopped},
+	{lease.ErrLeaseNotFound, rpctypes.ErrGRPCLeaseNotFound},
+	{lease.ErrLeaseExists, rpctypes.ErrGRPCLeaseExist},
+	{lease.ErrLeaseTTLTooLarge, rpctypes.ErrGRPCLeaseTTLTooLarge},
 	// As etcd's togRPCError: a request whose context ended.
 	{context.Canceled, rpctypes.ErrGRPCCanceled},
 	{context.DeadlineExceeded, rpctypes.ErrGRPCDeadlineExceeded},
@@ -67,6 +71,8 @@ var messageTable = func() map[string]error {
 		rpctypes.ErrGRPCValueProvided,
 		rpctypes.ErrGRPCLeaseProvided,
 		rpctypes.ErrGRPCLeaseNotFound,
+		rpctypes.ErrGRPCLeaseExist,
+		rpctypes.ErrGRPCLeaseTTLTooLarge,
 		rpctypes.ErrGRPCMemberNotFound,
 		rpctypes.ErrGRPCMemberExist,
 		rpctypes.ErrGRPCPeerURLExist,

@@ -10,6 +10,7 @@ import (
 
 	"etcdlab/engines"
 	"etcdlab/engines/backend"
+	"etcdlab/lease"
 	"etcdlab/mvcc"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -27,7 +28,8 @@ var (
 // to an mvcc.Store. It implements Backend as the raft node will, including
 // the NOSPACE alarm rule (puts rejected while it is raised) and membership.
 type fakeNode struct {
-	store *mvcc.Store
+	store  *mvcc.Store
+	lessor *lease.Lessor
 
 	mu      sync.Mutex
 	fail    map[string]error // op name → error returned instead of serving
@@ -56,12 +58,19 @@ func newFakeNode(t testing.TB, engineName string) *fakeNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := mvcc.Open(b, mvcc.Config{})
+	le, err := lease.New(b, lease.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := mvcc.Open(b, mvcc.Config{Lessor: le})
 	if err != nil {
 		_ = b.Close()
 		t.Fatal(err)
 	}
+	le.SetDeleter(s)
+	le.Promote(0)
 	t.Cleanup(func() {
+		le.Close()
 		s.WaitCompactions()
 		if err := s.Close(); err != nil {
 			t.Error(err)
@@ -69,6 +78,7 @@ func newFakeNode(t testing.TB, engineName string) *fakeNode {
 	})
 	return &fakeNode{
 		store:   s,
+		lessor:  le,
 		fail:    map[string]error{},
 		members: []*pb.Member{{ID: fakeMemberID, Name: "m1", PeerURLs: []string{"http://127.0.0.1:2380"}, ClientURLs: []string{"http://127.0.0.1:2379"}}},
 		nextID:  fakeMemberID + 1,
@@ -298,6 +308,57 @@ func (f *fakeNode) MemberPromote(_ context.Context, id uint64) ([]*pb.Member, er
 	m.IsLearner = false
 	f.members[i] = &m
 	return append([]*pb.Member(nil), f.members...), nil
+}
+
+func (f *fakeNode) NewWatchStream() (*mvcc.WatchStream, error) { return f.store.NewWatchStream(), nil }
+
+// The fake's lessor is primary and applies grants and revokes at once.
+func (f *fakeNode) LeaseGrant(_ context.Context, r *pb.LeaseGrantRequest) (*pb.LeaseGrantResponse, error) {
+	if err := f.failure("lease-grant"); err != nil {
+		return nil, err
+	}
+	if r.ID == 0 {
+		f.mu.Lock()
+		f.nextID++
+		r.ID = int64(f.nextID) << 8
+		f.mu.Unlock()
+	}
+	info, err := f.lessor.Grant(lease.ID(r.ID), r.TTL)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.LeaseGrantResponse{Header: &pb.ResponseHeader{}, ID: int64(info.ID), TTL: info.TTL}, nil
+}
+
+func (f *fakeNode) LeaseRevoke(_ context.Context, r *pb.LeaseRevokeRequest) (*pb.LeaseRevokeResponse, error) {
+	rev, err := f.lessor.Revoke(lease.ID(r.ID))
+	if err != nil {
+		return nil, err
+	}
+	return &pb.LeaseRevokeResponse{Header: &pb.ResponseHeader{Revision: rev}}, nil
+}
+
+func (f *fakeNode) LeaseRenew(_ context.Context, id int64) (int64, error) {
+	if err := f.failure("lease-renew"); err != nil {
+		return 0, err
+	}
+	return f.lessor.Renew(lease.ID(id))
+}
+
+func (f *fakeNode) LeaseTimeToLive(_ context.Context, r *pb.LeaseTimeToLiveRequest) (*pb.LeaseTimeToLiveResponse, error) {
+	info, err := f.lessor.TimeToLive(lease.ID(r.ID), r.Keys)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.LeaseTimeToLiveResponse{ID: int64(info.ID), TTL: info.TTL, GrantedTTL: info.GrantedTTL, Keys: info.Keys}, nil
+}
+
+func (f *fakeNode) LeaseLeases(context.Context, *pb.LeaseLeasesRequest) (*pb.LeaseLeasesResponse, error) {
+	var out []*pb.LeaseStatus
+	for _, id := range f.lessor.Leases() {
+		out = append(out, &pb.LeaseStatus{ID: int64(id)})
+	}
+	return &pb.LeaseLeasesResponse{Leases: out}, nil
 }
 
 func (f *fakeNode) Header() HeaderInfo {

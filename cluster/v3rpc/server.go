@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"sync"
 
 	"etcdlab/mvcc"
 
@@ -15,11 +16,17 @@ import (
 // ErrNilBackend: Register or NewServer was given no backend.
 var ErrNilBackend = errors.New("v3rpc: nil backend")
 
-// Register registers etcd's KV, Maintenance and Cluster services over b on s,
-// and Watch, Lease and Auth as services that answer Unimplemented. s should
-// be created with ServerOptions(opts) so that the request size limits are
-// etcd's.
+// Register registers etcd's KV, Maintenance, Cluster, Watch and Lease
+// services over b on s, and Auth as a service that answers Unimplemented. s
+// should be created with ServerOptions(opts) so that the request size limits
+// are etcd's.
 func Register(s *grpc.Server, b Backend, opts Options) error {
+	return register(s, b, opts, nil)
+}
+
+// register is Register with a channel whose closing ends every watch and
+// lease keepalive stream (nil: only their clients end them).
+func register(s *grpc.Server, b Backend, opts Options, stopping <-chan struct{}) error {
 	if b == nil {
 		return ErrNilBackend
 	}
@@ -36,8 +43,8 @@ func Register(s *grpc.Server, b Backend, opts Options) error {
 	})
 	pb.RegisterMaintenanceServer(s, &maintenanceServer{m: b, hdr: hdr, opts: opts, errMap: opts.Errors})
 	pb.RegisterClusterServer(s, &clusterServer{c: b, hdr: hdr, errMap: opts.Errors})
-	pb.RegisterWatchServer(s, watchServer{})
-	pb.RegisterLeaseServer(s, leaseServer{})
+	pb.RegisterWatchServer(s, &watchServer{w: b, hdr: hdr, maxRequestBytes: opts.MaxRequestBytes + GRPCOverheadBytes, stopping: stopping})
+	pb.RegisterLeaseServer(s, &leaseServer{le: b, hdr: hdr, errMap: opts.Errors, stopping: stopping})
 	pb.RegisterAuthServer(s, authServer{})
 	return nil
 }
@@ -56,7 +63,9 @@ func ServerOptions(opts Options) []grpc.ServerOption {
 
 // Server is a gRPC server serving etcd's v3 API over one backend.
 type Server struct {
-	g *grpc.Server
+	g        *grpc.Server
+	stopping chan struct{}
+	stopOnce sync.Once
 }
 
 // NewServer builds a gRPC server with ServerOptions(opts) plus extra and
@@ -67,10 +76,11 @@ func NewServer(b Backend, opts Options, extra ...grpc.ServerOption) (*Server, er
 		return nil, err
 	}
 	g := grpc.NewServer(append(ServerOptions(opts), extra...)...)
-	if err := Register(g, b, opts); err != nil {
+	stopping := make(chan struct{})
+	if err := register(g, b, opts, stopping); err != nil {
 		return nil, err
 	}
-	return &Server{g: g}, nil
+	return &Server{g: g, stopping: stopping}, nil
 }
 
 // GRPC returns the underlying gRPC server.
@@ -85,7 +95,17 @@ func (s *Server) Serve(lis net.Listener) error {
 }
 
 // Stop closes the listeners and every connection at once.
-func (s *Server) Stop() { s.g.Stop() }
+func (s *Server) Stop() {
+	s.endStreams()
+	s.g.Stop()
+}
 
-// GracefulStop stops accepting and waits for the RPCs in flight.
-func (s *Server) GracefulStop() { s.g.GracefulStop() }
+// GracefulStop stops accepting and waits for the RPCs in flight; watch and
+// lease keepalive streams, which never end by themselves, end at once with
+// etcd's "etcdserver: server stopped" (clients move to another endpoint).
+func (s *Server) GracefulStop() {
+	s.endStreams()
+	s.g.GracefulStop()
+}
+
+func (s *Server) endStreams() { s.stopOnce.Do(func() { close(s.stopping) }) }

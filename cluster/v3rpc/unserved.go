@@ -17,35 +17,6 @@ func notServed(what string) error {
 
 func statusInvalid(msg string) error { return status.Error(codes.InvalidArgument, msg) }
 
-// watchServer answers every watch with Unimplemented.
-type watchServer struct{}
-
-var _ pb.WatchServer = watchServer{}
-
-func (watchServer) Watch(pb.Watch_WatchServer) error { return notServed("watch") }
-
-// leaseServer answers every lease RPC with Unimplemented (etcdlab grants no
-// leases; a put naming one gets etcd's "requested lease not found").
-type leaseServer struct{}
-
-var _ pb.LeaseServer = leaseServer{}
-
-func (leaseServer) LeaseGrant(context.Context, *pb.LeaseGrantRequest) (*pb.LeaseGrantResponse, error) {
-	return nil, notServed("lease (LeaseGrant)")
-}
-func (leaseServer) LeaseRevoke(context.Context, *pb.LeaseRevokeRequest) (*pb.LeaseRevokeResponse, error) {
-	return nil, notServed("lease (LeaseRevoke)")
-}
-func (leaseServer) LeaseKeepAlive(pb.Lease_LeaseKeepAliveServer) error {
-	return notServed("lease (LeaseKeepAlive)")
-}
-func (leaseServer) LeaseTimeToLive(context.Context, *pb.LeaseTimeToLiveRequest) (*pb.LeaseTimeToLiveResponse, error) {
-	return nil, notServed("lease (LeaseTimeToLive)")
-}
-func (leaseServer) LeaseLeases(context.Context, *pb.LeaseLeasesRequest) (*pb.LeaseLeasesResponse, error) {
-	return nil, notServed("lease (LeaseLeases)")
-}
-
 // authServer answers every auth RPC with Unimplemented.
 type authServer struct{}
 

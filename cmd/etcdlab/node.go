@@ -44,7 +44,7 @@ func newNodeCmd(stderr io.Writer) *cobra.Command {
 		Use:   "node [flags]",
 		Short: "Run one etcdlab member serving etcd's v3 API (etcd's flag names)",
 		Long: `Run one etcdlab member: raft over TCP on --listen-peer-urls and etcd's v3 gRPC API
-(KV, Maintenance, Cluster) on --listen-client-urls. URLs are http://host:port (no TLS).
+(KV, Maintenance, Cluster, Watch, Lease) on --listen-client-urls. URLs are http://host:port (no TLS).
 The client URLs also answer HTTP/1 as etcd's do: /metrics (Prometheus, etcd's metric
 names), /health, and /debug/pprof/ with --enable-pprof; --listen-metrics-urls adds
 ports serving /metrics and /health only.

@@ -1,0 +1,16 @@
+package cluster
+
+import "etcdlab/mvcc"
+
+// NewWatchStream opens a watch stream on this member's local store, as
+// etcd serves watches: from any member, not linearizable. The stream
+// survives a snapshot install (the store restores in place, its watchers
+// catching up from the new backend); close it before the node stops.
+func (n *Node) NewWatchStream() (*mvcc.WatchStream, error) {
+	n.storeMu.RLock()
+	defer n.storeMu.RUnlock()
+	if n.store == nil {
+		return nil, ErrStopped
+	}
+	return n.store.NewWatchStream(), nil
+}
