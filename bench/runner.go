@@ -660,12 +660,12 @@ loop:
 	}
 	stats1, res1 := statsOf(t), sampleResources()
 	if attr != nil {
-		share, _, err := attr.stop()
+		sh, err := attr.stop()
 		attr = nil
 		if err != nil {
 			return nil, err
 		}
-		res.Summary.CPUEngineShare = share
+		res.Summary.CPUEngineShare, res.Summary.CPUGCShare = sh.Engine, sh.GC
 	}
 	if hasMetrics {
 		// After the flush, as the layer's figures: the backend commits the
@@ -746,10 +746,12 @@ loop:
 	}
 	cpuPerOp(s, res0, res1)
 	if s.CPUEngineShare > 0 {
-		s.CPUOutsideEnginePerOpUs = s.CPUPerOpUs * (1 - s.CPUEngineShare)
+		s.CPUOutsideEnginePerOpUs = s.CPUPerOpUs * (1 - s.CPUEngineShare - s.CPUGCShare)
+		s.CPUGCPerOpUs = s.CPUPerOpUs * s.CPUGCShare
 	}
 	res.Fsyncs.WAL = stats1.WALFsyncs - stats0.WALFsyncs
 	res.Fsyncs.WALSyncCPUS = (stats1.WALSyncCPU - stats0.WALSyncCPU).Seconds()
+	res.Summary.ReadIndexRounds = stats1.ReadIndexRounds - stats0.ReadIndexRounds
 	res.Fsyncs.Engine = stats1.EngineFsyncs - stats0.EngineFsyncs
 	res.Fsyncs.Source, d.DBSizeSource = "layer", "layer"
 	if len(cfg.Endpoints) > 0 {

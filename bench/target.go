@@ -39,6 +39,10 @@ type Stats struct {
 	DBSizeInUse int64
 	DBQuotaSize int64
 	WALSize     int64
+	// ReadIndexRounds counts the ReadIndex rounds of the nodes' read loops
+	// (in-process cluster): linearizable reads per round is how well the
+	// loop batches them, and a round's fixed cost is shared by its reads.
+	ReadIndexRounds int64
 	// Extra holds layer-specific figures by flat name
 	// ("backend.commits", "pebble.l0.files", ...).
 	Extra map[string]float64
