@@ -29,9 +29,11 @@
 //     percentiles outside [0,100)) and never panics on bad input.
 //   - Output is deterministic for the same input: legend order follows the
 //     input order (engines in SweepCurve are sorted by name), and colors come
-//     from a fixed palette. Engine names keep their color across figures
-//     (bbolt blue, pebble orange, memory gray) when a label names exactly one
-//     engine; other labels take the remaining palette colors in order.
+//     from a fixed palette. The engines named in the figure's Style (the
+//     caller passes the registry's engines.Names(); plots does not import the
+//     registry, see Style) keep their color across figures (bbolt blue,
+//     memory gray, pebble orange) when a label names exactly one engine;
+//     other labels take the remaining palette colors in order.
 //   - Latencies are given in microseconds (histograms: in units of
 //     SpectrumLine.HistUnit, default one microsecond); the drawn unit (µs, ms
 //     or s) is chosen from the data unless the options fix it, and is named in

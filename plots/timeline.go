@@ -384,7 +384,7 @@ func LatencyOverTime(title string, tls []Timeline, opts LatencyOptions) (*plot.P
 	if err := addBands(p, tls); err != nil {
 		return nil, err
 	}
-	cs := newColorer()
+	cs := newColorer(opts.Style)
 	drawn := false
 	for _, tl := range tls {
 		lk := cs.look(tl.Label)
@@ -436,7 +436,10 @@ func eventHeadroom(a *plot.Axis, logScale bool, tls []Timeline) {
 
 // ThroughputOverTime draws completed operations per second for each
 // timeline, with the timelines' events as vertical markers.
-func ThroughputOverTime(title string, tls []Timeline) (*plot.Plot, error) {
+func ThroughputOverTime(title string, tls []Timeline, style Style) (*plot.Plot, error) {
+	if err := style.Validate(); err != nil {
+		return nil, err
+	}
 	if err := checkTimelines(title, tls, func(t Timeline) [][]float64 { return [][]float64{t.Throughput} }, "throughput"); err != nil {
 		return nil, err
 	}
@@ -445,7 +448,7 @@ func ThroughputOverTime(title string, tls []Timeline) (*plot.Plot, error) {
 	if err := addBands(p, tls); err != nil {
 		return nil, err
 	}
-	cs := newColorer()
+	cs := newColorer(style)
 	for _, tl := range tls {
 		for i, v := range tl.Throughput {
 			if !finite(v) || v < 0 {

@@ -32,8 +32,13 @@ var timelineKinds = []string{"leader-elected", "leader-changed", "snapshot-taken
 type figure struct{ file, caption string }
 
 // WritePlots draws the set's figures as PNG into dir/plots and returns
-// their paths relative to dir. A figure that has no data is skipped.
-func WritePlots(s *Set, dir string) ([]figure, error) {
+// their paths relative to dir. A figure that has no data is skipped. style
+// pins the engines' colors: callers pass the registry's names
+// (plots.Style{Engines: engines.Names()}).
+func WritePlots(s *Set, dir string, style plots.Style) ([]figure, error) {
+	if err := style.Validate(); err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
 	pd := filepath.Join(dir, PlotsDir)
 	if err := os.MkdirAll(pd, 0o755); err != nil {
 		return nil, fmt.Errorf("report: %w", err)
@@ -58,7 +63,7 @@ func WritePlots(s *Set, dir string) ([]figure, error) {
 		}
 		name := "metric-" + sanitize(m.Path)
 		if xParam != "" {
-			sw := plots.Sweep{Title: m.Label + " vs " + xParam, Param: xParam, Metric: m.Label, MetricUnit: m.Unit}
+			sw := plots.Sweep{Title: m.Label + " vs " + xParam, Param: xParam, Metric: m.Label, MetricUnit: m.Unit, Style: style}
 			lo, hi := math.Inf(1), math.Inf(-1)
 			for _, p := range pts {
 				xs, _ := p.Param(xParam)
@@ -77,7 +82,7 @@ func WritePlots(s *Set, dir string) ([]figure, error) {
 			}
 			continue
 		}
-		bc := plots.BarChart{Title: m.Label, Group: "configuration", Metric: m.Label, Unit: m.Unit}
+		bc := plots.BarChart{Title: m.Label, Group: "configuration", Metric: m.Label, Unit: m.Unit, Style: style}
 		for _, p := range pts {
 			vals := m.values(p.Runs)
 			if len(vals) == 0 {
@@ -120,20 +125,20 @@ func WritePlots(s *Set, dir string) ([]figure, error) {
 	if fromLog < len(lines) {
 		src = fmt.Sprintf("%d of %d lines from latency.hlog, the others from the summary's p50/p90/p99/p99.9 only", fromLog, len(lines))
 	}
-	p, err := plots.PercentileSpectrum("latency percentiles, all ops (first repeat)", lines, plots.LatencyOptions{LogScale: true})
+	p, err := plots.PercentileSpectrum("latency percentiles, all ops (first repeat)", lines, plots.LatencyOptions{LogScale: true, Style: style})
 	if err := save(p, err, "spectrum", "latency by percentile, all ops, first repeat of each point; "+src); err != nil {
 		return nil, err
 	}
-	p, err = plots.CDF("latency CDF, all ops (first repeat)", lines, plots.LatencyOptions{LogScale: true})
+	p, err = plots.CDF("latency CDF, all ops (first repeat)", lines, plots.LatencyOptions{LogScale: true, Style: style})
 	if err := save(p, err, "cdf", "share of ops at or below a latency, all ops, first repeat of each point; "+src); err != nil {
 		return nil, err
 	}
 	if len(tls) > 0 {
-		p, err := plots.ThroughputOverTime("throughput over time (first repeat)", tls)
+		p, err := plots.ThroughputOverTime("throughput over time (first repeat)", tls, style)
 		if err := save(p, err, "throughput-over-time", "throughput per second with cluster events, first repeat of each point"); err != nil {
 			return nil, err
 		}
-		p, err = plots.LatencyOverTime("latency over time (first repeat)", tls, plots.LatencyOptions{LogScale: true})
+		p, err = plots.LatencyOverTime("latency over time (first repeat)", tls, plots.LatencyOptions{LogScale: true, Style: style})
 		if err := save(p, err, "latency-over-time", "p50 and p99 per second with cluster events, first repeat of each point"); err != nil {
 			return nil, err
 		}
@@ -208,8 +213,9 @@ func sanitize(s string) string {
 }
 
 // Write writes dir/summary.csv, dir/plots/*.png and dir/report.md for the
-// set loaded from dir and returns the report's path.
-func Write(dir string) (string, error) {
+// set loaded from dir and returns the report's path; style is as for
+// WritePlots.
+func Write(dir string, style plots.Style) (string, error) {
 	s, err := Load(dir)
 	if err != nil {
 		return "", err
@@ -221,7 +227,7 @@ func Write(dir string) (string, error) {
 	if err := writeFile(filepath.Join(dir, SummaryFile), csvBuf.Bytes()); err != nil {
 		return "", err
 	}
-	figs, err := WritePlots(s, dir)
+	figs, err := WritePlots(s, dir, style)
 	if err != nil {
 		return "", err
 	}
