@@ -793,7 +793,7 @@ loop:
 	// cover the measured phase only.
 	_, events := ev.since(measureWall)
 	for _, e := range events {
-		timeline = append(timeline, results.Sample{Type: "event", T: e.At.Sub(measureWall).Seconds(), Kind: e.Kind, Node: e.Node, Detail: e.Detail})
+		timeline = append(timeline, results.Sample{Type: results.SampleEvent, T: e.At.Sub(measureWall).Seconds(), Kind: e.Kind, Node: e.Node, Detail: e.Detail})
 	}
 	if fr != nil {
 		timeline = append(timeline, fr.bands(measured)...)

@@ -16,8 +16,10 @@
 //     only their maximum and is not drawn as if it were a tail estimate.
 //   - CDF: share of operations at or below a latency.
 //   - LatencyOverTime / ThroughputOverTime: p50 and p99 per second, ops/s per
-//     second, with cluster events (snapshot, leader change, compaction, defrag,
-//     alarm, slow apply …) as vertical markers, one legend entry per kind.
+//     second, with cluster events (kinds named in package internal/event:
+//     snapshot-taken, leader-changed, compaction, defrag, alarm-raised and
+//     slow-apply have fixed looks; others take the next ones) as vertical
+//     markers, one legend entry per kind.
 //   - SweepCurve: a parameter against a metric, one line per engine, points at
 //     the mean of the repeats with a 95% confidence interval (Student t).
 //   - Bars: grouped bars comparing configurations, same error bars.

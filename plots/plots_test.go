@@ -17,6 +17,8 @@ import (
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 	"gonum.org/v1/plot"
+
+	"etcdlab/internal/event"
 )
 
 var seedFlag = flag.Uint64("seed", 0, "seed for the synthetic data (0: derive from the time and log it)")
@@ -177,10 +179,10 @@ func TestFigures(t *testing.T) {
 	tlB := synthTimeline(r, "bbolt", 60, 900, 12000)
 	tlP := synthTimeline(r, "pebble", 60, 600, 15000)
 	tlB.Events = []Event{
-		{Second: 10, Kind: "snapshot"}, {Second: 30, Kind: "snapshot"}, {Second: 50, Kind: "snapshot"},
-		{Second: 21, Kind: "leader_change", Label: "node 2"},
-		{Second: 35, Kind: "compaction"}, {Second: 45, Kind: "defrag"},
-		{Second: 55, Kind: "alarm", Label: "NOSPACE"}, {Second: 22, Kind: "slow-apply"},
+		{Second: 10, Kind: event.SnapshotTaken}, {Second: 30, Kind: event.SnapshotTaken}, {Second: 50, Kind: event.SnapshotTaken},
+		{Second: 21, Kind: event.LeaderChanged, Label: "node 2"},
+		{Second: 35, Kind: event.Compaction}, {Second: 45, Kind: event.Defrag},
+		{Second: 55, Kind: event.AlarmRaised, Label: "NOSPACE"}, {Second: 22, Kind: event.SlowApply},
 		{Second: 12, Kind: "wal rotate"},
 	}
 	t.Run("latency-over-time", func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 
 	"gonum.org/v1/plot"
 
+	"etcdlab/internal/event"
 	"etcdlab/internal/stats"
 	"etcdlab/plots"
 	"etcdlab/results"
@@ -25,8 +26,9 @@ const maxTimelines = 8
 
 // timelineKinds are the events drawn on the timelines (backend commits are
 // too dense to draw).
-var timelineKinds = []string{"leader-elected", "leader-changed", "snapshot-taken", "snapshot-sent", "snapshot-installed",
-	"compaction", "defrag", "alarm-raised", "alarm-disarmed", "slow-apply", "slow-fsync", "heartbeat-late", "node-killed", "node-restarted"}
+var timelineKinds = []string{event.LeaderElected, event.LeaderChanged, event.SnapshotTaken, event.SnapshotSent,
+	event.SnapshotInstalled, event.Compaction, event.Defrag, event.AlarmRaised, event.AlarmDisarmed, event.SlowApply,
+	event.SlowFsync, event.HeartbeatLate, event.NodeKilled, event.NodeRestarted}
 
 // figure is a written figure and what it shows.
 type figure struct{ file, caption string }
@@ -152,7 +154,7 @@ func drawn(m Metric) bool {
 	case m.Path == "summary.throughput_ops_s", m.Path == "summary.latency.p99_us", m.Path == "summary.cpu_per_op_us",
 		strings.HasSuffix(m.Path, ".p99_us"), m.Path == "memory.peak_rss_bytes",
 		m.Path == "disk.db_size_bytes", m.Path == "disk.write_amplification",
-		m.Path == "events.snapshot-taken", m.Path == "events.alarm-raised",
+		m.Path == "events."+event.SnapshotTaken, m.Path == "events."+event.AlarmRaised,
 		m.Path == "recovery.restart_s", m.Path == "recovery.catch_up_s", m.Path == "quota_recovery.total_s":
 		return true
 	}
@@ -400,7 +402,7 @@ func Markdown(s *Set, figs []figure) string {
 }
 
 // headline metrics of "what this shows".
-var headline = []string{"summary.throughput_ops_s", "summary.latency.p99_us", "summary.cpu_per_op_us", "ops.get.p50_us", "ops.get.p99_us", "memory.peak_rss_bytes", "disk.db_size_bytes", "disk.write_amplification", "events.snapshot-taken"}
+var headline = []string{"summary.throughput_ops_s", "summary.latency.p99_us", "summary.cpu_per_op_us", "ops.get.p50_us", "ops.get.p99_us", "memory.peak_rss_bytes", "disk.db_size_bytes", "disk.write_amplification", "events." + event.SnapshotTaken}
 
 // findings compares, for each swept parameter, every point with the point
 // that differs from it only in that parameter's first value.
@@ -534,7 +536,7 @@ func alarmRows(s *Set) []string {
 		}
 		first := math.NaN()
 		for _, sm := range samples {
-			if sm.Type == "event" && sm.Kind == "alarm-raised" && (math.IsNaN(first) || sm.T < first) {
+			if sm.Type == results.SampleEvent && sm.Kind == event.AlarmRaised && (math.IsNaN(first) || sm.T < first) {
 				first = sm.T
 			}
 		}
@@ -545,7 +547,7 @@ func alarmRows(s *Set) []string {
 		for _, sm := range samples {
 			// The quota compares the backend size; runs recorded before it
 			// was sampled have only the size on disk.
-			if size := cmp.Or(sm.DBQuotaSize, sm.DBSize); sm.Type == "interval" && sm.T >= first && size > 0 {
+			if size := cmp.Or(sm.DBQuotaSize, sm.DBSize); sm.Type == results.SampleInterval && sm.T >= first && size > 0 {
 				db = num(float64(size)/(1<<20)) + " MiB"
 				break
 			}
