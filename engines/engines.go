@@ -40,19 +40,23 @@ var (
 // can change the table at run time.
 func table() []driver {
 	return []driver{
-		driverFor(bbolt.Name, bbolt.Detect, bbolt.Knobs, bbolt.ParseOptions, bbolt.Open, bbolt.OpenImage),
-		memoryDriver(),
-		driverFor(pebble.Name, pebble.Detect, pebble.Knobs, pebble.ParseOptions, pebble.Open, pebble.OpenImage),
+		driverFor(bbolt.Name, bbolt.Detect, bbolt.Knobs, bbolt.ParseOptions, bbolt.Open, bbolt.OpenImage).
+			code("go.etcd.io/bbolt.", "etcdlab/engines/bbolt."),
+		// The tests' oracle and the no-disk ceiling of benchmarks, not one of
+		// the engines compared on disk.
+		driverFor(memory.Name, memory.Detect, memory.Knobs, memory.ParseOptions, memory.Open, memory.OpenImage).
+			code("etcdlab/engines/memory.").memoryOnly(),
+		driverFor(pebble.Name, pebble.Detect, pebble.Knobs, pebble.ParseOptions, pebble.Open, pebble.OpenImage).
+			code("github.com/cockroachdb/", "etcdlab/engines/pebble."),
 	}
 }
 
-// memoryDriver is the in-memory engine's row: the tests' oracle and the
-// no-disk ceiling of benchmarks, not one of the engines compared on disk.
-func memoryDriver() driver {
-	d := driverFor(memory.Name, memory.Detect, memory.Knobs, memory.ParseOptions, memory.Open, memory.OpenImage)
-	d.inMemory = true
-	return d
-}
+// code sets the row's code packages (see CodePackages).
+func (d driver) code(prefixes ...string) driver { d.codePackages = prefixes; return d }
+
+// memoryOnly marks the row's engine as keeping its data in memory (see
+// OnDisk).
+func (d driver) memoryOnly() driver { d.inMemory = true; return d }
 
 // Names lists the engines in sorted order.
 func Names() []string {
@@ -115,6 +119,20 @@ func OpenImage(name string, r io.Reader, dir string, opts []string) (Engine, err
 	return d.openImage(r, dir, kv)
 }
 
+// CodePackages returns the Go package path prefixes whose functions are
+// engine name's own work: the engine's library and etcdlab's adapter for it.
+// A CPU profile sample with any of them on its stack is the engine's work;
+// the bench uses this to split a run's CPU into the engine's share and the
+// rest of the pipeline's (the batching layer, engines/backend, is shared
+// code and not in any engine's list).
+func CodePackages(name string) ([]string, error) {
+	d, err := lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	return append([]string(nil), d.codePackages...), nil
+}
+
 // OptionsString validates opts for engine name and returns the engine's
 // normalized form of them, defaults included.
 func OptionsString(name string, opts []string) (string, error) {
@@ -164,13 +182,14 @@ func CheckDir(dir, want string) error {
 // driver is what the registry needs of one engine package, with the options
 // type erased.
 type driver struct {
-	name      string
-	inMemory  bool // see OnDisk
-	detect    engine.Detect
-	knobs     func() []Knob
-	open      func(dir string, kv map[string]string) (Engine, error)
-	openImage func(r io.Reader, dir string, kv map[string]string) (Engine, error)
-	options   func(kv map[string]string) (string, error)
+	name         string
+	inMemory     bool     // see OnDisk
+	codePackages []string // see CodePackages
+	detect       engine.Detect
+	knobs        func() []Knob
+	open         func(dir string, kv map[string]string) (Engine, error)
+	openImage    func(r io.Reader, dir string, kv map[string]string) (Engine, error)
+	options      func(kv map[string]string) (string, error)
 }
 
 func lookup(name string) (driver, error) {

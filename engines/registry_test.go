@@ -265,3 +265,21 @@ func TestForeignDir(t *testing.T) {
 		}
 	})
 }
+
+// TestCodePackages: every engine's row names its adapter package among its
+// code packages, and an unknown engine is refused.
+func TestCodePackages(t *testing.T) {
+	for _, name := range engines.Names() {
+		pkgs, err := engines.CodePackages(name)
+		if err != nil || !slices.Contains(pkgs, "etcdlab/engines/"+name+".") {
+			t.Errorf("CodePackages(%s) = %v, %v; want its adapter etcdlab/engines/%s.", name, pkgs, err, name)
+		}
+		pkgs[0] = "changed" // the caller's copy, not the table's
+		if again, _ := engines.CodePackages(name); again[0] == "changed" {
+			t.Errorf("CodePackages(%s) returned shared state", name)
+		}
+	}
+	if _, err := engines.CodePackages("rocksdb"); !errors.Is(err, engines.ErrUnknownEngine) {
+		t.Errorf("CodePackages(rocksdb): %v, want ErrUnknownEngine", err)
+	}
+}
