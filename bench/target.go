@@ -83,9 +83,9 @@ func settleEngine(ctx context.Context, e engine.Engine) error {
 
 // Event is something the layer did that a timeline should show: a leader
 // change, a snapshot, a WAL segment cut, a backend commit, a compaction, an
-// alarm. Kind is a short stable name ("leader-change", "snapshot",
-// "backend-commit", ...); Node is the node it happened on (0 if not
-// applicable).
+// alarm. Kind is one of package event's names (event.LeaderChanged,
+// event.SnapshotTaken, event.BackendCommit, ...); Node is the node it
+// happened on (0 if not applicable).
 type Event struct {
 	At     time.Time
 	Kind   string
