@@ -34,17 +34,9 @@ func openClusterTarget(ctx context.Context, cfg Config, env LayerEnv) (Target, e
 		OnEvent: func(e cluster.Event) {
 			env.Emit(Event{At: e.Time, Kind: e.Kind.String(), Node: int(e.Node), Detail: e.Detail})
 		},
-		Node: cluster.NodeOptions{
-			Engine:                 cfg.Engine,
-			EngineOptions:          cfg.EngineOptions,
-			SnapshotCount:          cfg.SnapshotCount,
-			SnapshotCatchUpEntries: cfg.SnapshotCatchupEntries,
-			RaftLogCompaction:      cfg.RaftLogCompaction,
-			QuotaBytes:             cfg.QuotaBytes,
-			BackendBatchInterval:   cfg.Backend.BatchInterval,
-			BackendBatchLimit:      cfg.Backend.BatchLimit,
-		},
+		Node: cfg.Node,
 	}
+	opts.Node.Engine, opts.Node.EngineOptions = cfg.Engine, cfg.EngineOptions
 	disks := diskSeams(cfg, &opts)
 	c, err := cluster.Start(opts)
 	if err != nil {

@@ -19,7 +19,7 @@ func openBackend(cfg Config, env LayerEnv) (*backend.Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	bcfg := cfg.Backend
+	bcfg := cfg.Node.Backend
 	emit := env.Emit
 	prev := bcfg.OnCommit
 	bcfg.OnCommit = func(ci backend.CommitInfo) {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"etcdlab/cluster"
 	"etcdlab/internal/clock"
 	"etcdlab/internal/threadcpu"
 	"etcdlab/results"
@@ -291,7 +292,7 @@ func TestClusterLayer(t *testing.T) {
 		t.Run(fmt.Sprintf("nodes=%d", nodes), func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "r")
 			cfg := Config{Layer: LayerCluster, Engine: "bbolt", Nodes: nodes, Workload: smallSpec(t, "ycsb-a", 200),
-				Seed: seed(t), Clients: 4, Ops: 400, SnapshotCount: 100, FsyncProbe: 5}
+				Seed: seed(t), Clients: 4, Ops: 400, Node: cluster.NodeOptions{SnapshotCount: 100}, FsyncProbe: 5}
 			o, err := RunToDir(context.Background(), cfg, out)
 			if err != nil {
 				t.Fatal(err)

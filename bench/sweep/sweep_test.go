@@ -107,8 +107,8 @@ func fakeRun(calls *atomic.Int64, cancelAt int64, cancel func()) func(ctx contex
 	return func(ctx context.Context, cfg bench.Config, out string) (*bench.Outcome, error) {
 		n := calls.Add(1)
 		r := results.New()
-		r.Config = results.Config{Layer: cfg.Layer, Engine: cfg.Engine, Nodes: cfg.Nodes, Seed: cfg.Seed, SnapshotCount: cfg.SnapshotCount, Loop: cfg.Loop(), DurationS: cfg.Duration.Seconds()}
-		r.Summary.ThroughputOpsS = float64(cfg.SnapshotCount)
+		r.Config = results.Config{Layer: cfg.Layer, Engine: cfg.Engine, Nodes: cfg.Nodes, Seed: cfg.Seed, SnapshotCount: cfg.Node.SnapshotCount, Loop: cfg.Loop(), DurationS: cfg.Duration.Seconds()}
+		r.Summary.ThroughputOpsS = float64(cfg.Node.SnapshotCount)
 		r.Summary.Ops = 10
 		r.Summary.DurationS = 1 // a finished run measured something (results.Result.Complete)
 		r.Summary.Latency = results.Latency{P50Us: 1, P90Us: 2, P99Us: 3, P999Us: 4}
@@ -301,8 +301,8 @@ func TestParityPreset(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if cfg.QuotaBytes <= 0 {
-			t.Errorf("%s: quota %d: the quota check must stay in the measured path", pt.ID, cfg.QuotaBytes)
+		if cfg.Node.QuotaBytes <= 0 {
+			t.Errorf("%s: quota %d: the quota check must stay in the measured path", pt.ID, cfg.Node.QuotaBytes)
 		}
 		if cfg.Layer == bench.LayerCluster && cfg.Workload.Ops.Get > 0 && cfg.Workload.ReadConsistency != "linearizable" {
 			t.Errorf("%s: reads are %q, want linearizable (ReadIndex is part of the overhead)", pt.ID, cfg.Workload.ReadConsistency)
