@@ -314,7 +314,7 @@ func (o NodeOptions) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "engine=%s engine-options=%s tick=%v heartbeat-ticks=%d election-ticks=%d",
 		o.Engine, strings.Join(o.EngineOptions, ","), o.TickInterval, o.HeartbeatTicks, o.ElectionTicks)
-	fmt.Fprintf(&b, " snapshot-count=%d snapshot-catchup-entries=%d raft-log-compaction=%s quota-bytes=%d max-request-bytes=%d",
+	fmt.Fprintf(&b, " snapshot-count=%d experimental-snapshot-catchup-entries=%d raft-log-compaction=%s quota-backend-bytes=%d max-request-bytes=%d",
 		o.SnapshotCount, o.SnapshotCatchUpEntries, o.RaftLogCompaction, o.QuotaBytes, o.MaxRequestBytes)
 	fmt.Fprintf(&b, " request-timeout=%v backend-batch-interval=%v backend-batch-limit=%d wal-segment-size=%d",
 		o.RequestTimeout, o.Backend.BatchInterval, o.Backend.BatchLimit, o.WALSegmentSize)
