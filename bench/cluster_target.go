@@ -68,6 +68,7 @@ type clusterTarget struct {
 }
 
 var (
+	_ KV                  = (*cluster.Client)(nil)
 	_ Target              = (*clusterTarget)(nil)
 	_ StatsSource         = (*clusterTarget)(nil)
 	_ Flusher             = (*clusterTarget)(nil)
