@@ -432,3 +432,40 @@ func TestResumeRefusedAcrossBuilds(t *testing.T) {
 		t.Errorf("BuildID() = %q, want 16 hex digits of the test binary's hash", id)
 	}
 }
+
+// TestOldSettingNames: a knob's old run name in --param, a spec file's
+// fixed settings or an exclude rule means its etcd name, so it overrides a
+// preset that sweeps the etcd name instead of sweeping the knob twice.
+func TestOldSettingNames(t *testing.T) {
+	s, err := Experiment("batch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := ParseParam("batch-limit=10000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Override([]Param{p}, nil, nil)
+	s.Exclude = []string{"batch-interval=1s"}
+	s.EnsureDefaults()
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, q := range s.Params {
+		names = append(names, q.Name)
+	}
+	if got := strings.Join(names, ","); got != "backend-batch-interval,backend-batch-limit" {
+		t.Errorf("params %s, want backend-batch-interval,backend-batch-limit", got)
+	}
+	if n := len(s.Points()); n != 2*2 {
+		t.Errorf("%d points, want 4 (2 engines × 2 intervals left, 1 limit)", n)
+	}
+	spec, err := ParseSpec([]byte("params: [\"snapshot-count=100,1000\"]\nfixed: [\"quota-bytes=1048576\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.Fixed[0].Name != "quota-backend-bytes" {
+		t.Errorf("fixed %v: want quota-backend-bytes", spec.Fixed)
+	}
+}
