@@ -36,7 +36,6 @@ func openClusterTarget(ctx context.Context, cfg Config, env LayerEnv) (Target, e
 		},
 		Node: cfg.Node,
 	}
-	opts.Node.Engine, opts.Node.EngineOptions = cfg.Engine, cfg.EngineOptions
 	disks := diskSeams(cfg, &opts)
 	c, err := cluster.Start(opts)
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 
 	"etcdlab/bench/faults"
 	"etcdlab/cluster"
-	"etcdlab/engines"
 	"etcdlab/internal/clock"
 	"etcdlab/workloads"
 )
@@ -58,12 +57,6 @@ type Config struct {
 	// layer), "mvcc" (the MVCC store, no raft) or "cluster" (the full
 	// pipeline). Default "mvcc".
 	Layer string
-	// Engine names the storage engine (engines.Names). Default "bbolt". A
-	// run against Endpoints records EngineRemote instead: the servers'
-	// engine is not visible through etcd's API.
-	Engine string
-	// EngineOptions are the engine's "key=value" options (engines.Knobs).
-	EngineOptions []string
 	// Nodes is the cluster size, 1..7. Default 1; must be 1 below the cluster
 	// layer.
 	Nodes int
@@ -102,12 +95,15 @@ type Config struct {
 	// Default 0 (none).
 	Warmup time.Duration
 
-	// Node is the template of the cluster layer's nodes: snapshot count,
-	// catch-up entries, raft log compaction, quota (defaults and meanings
-	// in cluster.NodeOptions), and the batching layer (Node.Backend), which
-	// the engine and mvcc layers take too. Engine, EngineOptions and Clock
-	// come from this Config; ID, Dir and peers from the cluster. They are
-	// recorded for every run. A negative QuotaBytes (QuotaDisabled)
+	// Node is the template of the cluster layer's nodes: the engine spec
+	// (Node.Engine, default bbolt, and Node.EngineOptions, "key=value"
+	// options, engines.Knobs), snapshot count, catch-up entries, raft log
+	// compaction, quota (defaults and meanings in cluster.NodeOptions), and
+	// the batching layer (Node.Backend). The engine and mvcc layers take
+	// the engine spec and the batching layer from it too. Clock comes from
+	// this Config; ID, Dir and peers from the cluster. They are recorded
+	// for every run; a run against Endpoints records EngineRemote as its
+	// engine (the servers' engine is not visible through etcd's API). A negative QuotaBytes (QuotaDisabled)
 	// switches the quota check off, as etcd's negative
 	// --quota-backend-bytes does: for measurements that must not include
 	// it; the check stays on by default because etcd runs it on every
@@ -168,9 +164,6 @@ func (c *Config) EnsureDefaults() {
 	if c.Layer == "" {
 		c.Layer = DefaultLayer
 	}
-	if c.Engine == "" {
-		c.Engine = DefaultEngine
-	}
 	if c.Nodes == 0 {
 		c.Nodes = 1
 	}
@@ -220,9 +213,6 @@ func (c *Config) Validate() error {
 	case LayerEngine, LayerMVCC, LayerCluster:
 	default:
 		errs = append(errs, fmt.Errorf("%w: %q (accepted: %s)", ErrUnknownLayer, c.Layer, strings.Join(Layers(), ", ")))
-	}
-	if _, err := engines.OptionsString(c.Engine, c.EngineOptions); err != nil {
-		errs = append(errs, err)
 	}
 	if c.Nodes < 1 || c.Nodes > MaxNodes {
 		bad("nodes %d: accepted 1..%d", c.Nodes, MaxNodes)

@@ -393,7 +393,7 @@ func statsOf(t Target) Stats {
 }
 
 func fillConfig(res *results.Result, cfg Config) error {
-	opts, err := engines.OptionsString(cfg.Engine, cfg.EngineOptions)
+	opts, err := engines.OptionsString(cfg.Node.Engine, cfg.Node.EngineOptions)
 	if err != nil {
 		return err
 	}
@@ -405,7 +405,7 @@ func fillConfig(res *results.Result, cfg Config) error {
 	if rc == "" {
 		rc = workloads.Linearizable
 	}
-	engine := cfg.Engine
+	engine := cfg.Node.Engine
 	if len(cfg.Endpoints) > 0 {
 		// etcd's API does not say which engine a server runs: record that
 		// it is remote rather than the local default.

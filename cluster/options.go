@@ -216,6 +216,8 @@ func (o NodeOptions) ValidateTemplate() error {
 // etcd's stay as deprecated aliases: each prints one line naming the new
 // flag. Flags for other knobs belong to the command that needs them.
 func (o *NodeOptions) RegisterFlags(fl *pflag.FlagSet) {
+	fl.StringVar(&o.Engine, "engine", DefaultEngine, "storage engine: "+strings.Join(engines.Names(), ", "))
+	fl.StringArrayVar(&o.EngineOptions, "engine-opt", nil, "engine option key=value (repeatable; see 'etcdlab engines')")
 	fl.Uint64Var(&o.SnapshotCount, "snapshot-count", DefaultSnapshotCount, "applied entries between disk snapshots (cluster layer)")
 	fl.Uint64Var(&o.SnapshotCatchUpEntries, "experimental-snapshot-catchup-entries", DefaultSnapshotCatchUpEntries, "entries the raft log keeps behind a snapshot for slow followers (cluster layer)")
 	fl.StringVar(&o.RaftLogCompaction, "raft-log-compaction", DefaultRaftLogCompaction, "etcdlab's knob, not etcd's: when the raft log in memory is compacted: 3.6 (etcd 3.6: every 100 applied entries too) or 3.5 (etcd 3.5: at disk snapshots only) (cluster layer)")

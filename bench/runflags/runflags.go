@@ -14,7 +14,6 @@ import (
 	"etcdlab/bench"
 	"etcdlab/bench/faults"
 	"etcdlab/cluster"
-	"etcdlab/engines"
 	"etcdlab/workloads"
 )
 
@@ -23,29 +22,27 @@ var ErrBadSetting = errors.New("runflags: bad setting")
 
 // Flags holds the raw values of the run flags.
 type Flags struct {
-	layer, engine, workload, consistency, dataDir string
-	engineOpts, endpoints, metricsEndpoints       []string
-	nodes, clients, keySize, valueSize            int
-	fsyncProbe                                    int
-	keys, ops                                     int64
-	seed                                          int64
-	rate, readRatio                               float64
-	duration, warmup, linkDelay                   time.Duration
-	node                                          cluster.NodeOptions // the knobs node shares (RegisterFlags)
-	keepData, measureRecovery, quotaRecovery      bool
-	attributeCPU                                  bool
-	noQuota                                       bool
-	faults                                        string
-	linMaxOps                                     int
-	linShare                                      float64
-	linTimeout                                    time.Duration
+	layer, workload, consistency, dataDir    string
+	endpoints, metricsEndpoints              []string
+	nodes, clients, keySize, valueSize       int
+	fsyncProbe                               int
+	keys, ops                                int64
+	seed                                     int64
+	rate, readRatio                          float64
+	duration, warmup, linkDelay              time.Duration
+	node                                     cluster.NodeOptions // the knobs node shares (RegisterFlags)
+	keepData, measureRecovery, quotaRecovery bool
+	attributeCPU                             bool
+	noQuota                                  bool
+	faults                                   string
+	linMaxOps                                int
+	linShare                                 float64
+	linTimeout                               time.Duration
 }
 
 // Register adds the run flags to fl, bound to f.
 func (f *Flags) Register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.layer, "layer", bench.DefaultLayer, "layer to run against: "+strings.Join(bench.Layers(), ", "))
-	fl.StringVar(&f.engine, "engine", bench.DefaultEngine, "storage engine: "+strings.Join(engines.Names(), ", "))
-	fl.StringArrayVar(&f.engineOpts, "engine-opt", nil, "engine option key=value (repeatable; see 'etcdlab engines')")
 	fl.IntVar(&f.nodes, "nodes", 1, "cluster nodes, 1..7 (cluster layer)")
 	fl.StringSliceVar(&f.endpoints, "endpoints", nil, "endpoints of separately started etcdlab nodes (cluster layer)")
 	fl.StringSliceVar(&f.metricsEndpoints, "metrics-endpoints", nil, "Prometheus endpoints of the --endpoints servers, scraped before, during and after the run (default: each endpoint + /metrics)")
@@ -131,8 +128,6 @@ func (f *Flags) Config(fl *pflag.FlagSet) (bench.Config, error) {
 	}
 	cfg := bench.Config{
 		Layer:            f.layer,
-		Engine:           f.engine,
-		EngineOptions:    f.engineOpts,
 		Nodes:            f.nodes,
 		Endpoints:        f.endpoints,
 		MetricsEndpoints: f.metricsEndpoints,
@@ -160,7 +155,7 @@ func (f *Flags) Config(fl *pflag.FlagSet) (bench.Config, error) {
 		}
 		cfg.Node.QuotaBytes = bench.QuotaDisabled
 	}
-	if f.layer == "" || f.engine == "" || f.clients <= 0 || f.nodes <= 0 {
+	if f.layer == "" || f.node.Engine == "" || f.clients <= 0 || f.nodes <= 0 {
 		errs = append(errs, fmt.Errorf("--layer, --engine, --clients and --nodes must be set (clients and nodes > 0)"))
 	}
 	cfg.EnsureDefaults()

@@ -19,7 +19,7 @@ func TestBuildMapsFlagsOntoConfig(t *testing.T) {
 	}
 	if cfg.Layer != "cluster" || cfg.Nodes != 3 || cfg.Node.SnapshotCount != 1000 || cfg.LinkDelay != 2*time.Millisecond ||
 		cfg.Node.Backend.BatchInterval != 10*time.Millisecond || cfg.Node.Backend.BatchLimit != 500 || cfg.Node.QuotaBytes != 1<<20 ||
-		cfg.Engine != "pebble" || len(cfg.EngineOptions) != 1 || cfg.Ops != 1000 || cfg.Duration != 0 || cfg.Node.RaftLogCompaction != "3.5" {
+		cfg.Node.Engine != "pebble" || len(cfg.Node.EngineOptions) != 1 || cfg.Ops != 1000 || cfg.Duration != 0 || cfg.Node.RaftLogCompaction != "3.5" {
 		t.Errorf("config %+v", cfg)
 	}
 	if cfg.Workload.Ops.Get != 0.9 || cfg.Workload.Ops.Put < 0.0999 || cfg.Workload.ReadConsistency != "serializable" {

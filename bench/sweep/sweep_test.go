@@ -107,7 +107,7 @@ func fakeRun(calls *atomic.Int64, cancelAt int64, cancel func()) func(ctx contex
 	return func(ctx context.Context, cfg bench.Config, out string) (*bench.Outcome, error) {
 		n := calls.Add(1)
 		r := results.New()
-		r.Config = results.Config{Layer: cfg.Layer, Engine: cfg.Engine, Nodes: cfg.Nodes, Seed: cfg.Seed, SnapshotCount: cfg.Node.SnapshotCount, Loop: cfg.Loop(), DurationS: cfg.Duration.Seconds()}
+		r.Config = results.Config{Layer: cfg.Layer, Engine: cfg.Node.Engine, Nodes: cfg.Nodes, Seed: cfg.Seed, SnapshotCount: cfg.Node.SnapshotCount, Loop: cfg.Loop(), DurationS: cfg.Duration.Seconds()}
 		r.Summary.ThroughputOpsS = float64(cfg.Node.SnapshotCount)
 		r.Summary.Ops = 10
 		r.Summary.DurationS = 1 // a finished run measured something (results.Result.Complete)
@@ -307,7 +307,7 @@ func TestParityPreset(t *testing.T) {
 		if cfg.Layer == bench.LayerCluster && cfg.Workload.Ops.Get > 0 && cfg.Workload.ReadConsistency != "linearizable" {
 			t.Errorf("%s: reads are %q, want linearizable (ReadIndex is part of the overhead)", pt.ID, cfg.Workload.ReadConsistency)
 		}
-		got[fmt.Sprintf("%s/%s/%d/%s", cfg.Engine, cfg.Layer, cfg.Nodes, cfg.Workload.Name)] = true
+		got[fmt.Sprintf("%s/%s/%d/%s", cfg.Node.Engine, cfg.Layer, cfg.Nodes, cfg.Workload.Name)] = true
 	}
 	for _, e := range []string{"bbolt", "pebble"} {
 		for _, w := range []string{"etcd-put", "etcd-range"} {
@@ -391,7 +391,7 @@ func TestEnginesPreset(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		systems[cfg.Engine+" "+strings.Join(cfg.EngineOptions, " ")]++
+		systems[cfg.Node.Engine+" "+strings.Join(cfg.Node.EngineOptions, " ")]++
 	}
 	want := map[string]int{"bbolt no-sync=false": 6, "pebble wal=synced": 6, "pebble wal=disabled": 6}
 	if fmt.Sprint(systems) != fmt.Sprint(want) {

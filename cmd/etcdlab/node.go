@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"etcdlab/cluster"
-	"etcdlab/engines"
 )
 
 // nodeFlags holds the raw values of `etcdlab node`, named as etcd's flags
@@ -23,8 +22,6 @@ type nodeFlags struct {
 	initialCluster, initialState, initialToken string
 	node                                       cluster.NodeOptions // the knobs run and sweep share (RegisterFlags)
 	heartbeatMs, electionMs                    uint
-	engine                                     string
-	engineOpts                                 []string
 	maxRequestBytes                            int
 	electionTickAdvance                        bool
 	listenMetrics                              []string
@@ -90,8 +87,6 @@ func (f *nodeFlags) register(fl *pflag.FlagSet) {
 	f.node.RegisterFlags(fl)
 	fl.UintVar(&f.heartbeatMs, "heartbeat-interval", 100, "time (in milliseconds) of a heartbeat interval (one raft tick)")
 	fl.UintVar(&f.electionMs, "election-timeout", 1000, "time (in milliseconds) for an election to timeout")
-	fl.StringVar(&f.engine, "engine", cluster.DefaultEngine, "storage engine: "+strings.Join(engines.Names(), ", "))
-	fl.StringArrayVar(&f.engineOpts, "engine-opt", nil, "engine option key=value (repeatable; see 'etcdlab engines')")
 	fl.IntVar(&f.maxRequestBytes, "max-request-bytes", cluster.DefaultMaxRequestBytes, "maximum client request size in bytes")
 	fl.StringSliceVar(&f.listenMetrics, "listen-metrics-urls", nil, "extra URLs (http://host:port) serving /metrics and /health; the client URLs serve them too")
 	fl.StringVar(&f.metrics, "metrics", "basic", "level of detail of the exported metrics: basic, or extensive to add the gRPC server handling-time histograms")
@@ -130,7 +125,6 @@ func (f *nodeFlags) config() (cluster.ServerConfig, error) {
 		EnablePprof:              f.enablePprof,
 		Node:                     f.node,
 	}
-	cfg.Node.Engine, cfg.Node.EngineOptions = f.engine, f.engineOpts
 	cfg.Node.MaxRequestBytes = f.maxRequestBytes
 	if f.heartbeatMs > 0 {
 		cfg.Node.TickInterval = time.Duration(f.heartbeatMs) * time.Millisecond
