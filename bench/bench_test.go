@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"etcdlab/cluster"
 	"etcdlab/workloads"
 )
 
@@ -23,7 +24,7 @@ func BenchmarkHarness(b *testing.B) {
 	for _, loop := range []string{"closed", "open"} {
 		for _, clients := range []int{1, 2} {
 			b.Run(fmt.Sprintf("loop=%s/clients=%d", loop, clients), func(b *testing.B) {
-				cfg := Config{Layer: LayerEngine, Engine: "memory", Workload: noPreload(smallSpec(b, "ycsb-a", 100_000)),
+				cfg := Config{Layer: LayerEngine, Node: cluster.NodeOptions{Engine: "memory"}, Workload: noPreload(smallSpec(b, "ycsb-a", 100_000)),
 					Seed: 1, Clients: clients, Ops: int64(max(b.N, clients))}
 				if loop == "open" {
 					cfg.Rate = 1e9 // far above what is reachable: the pacer never waits
@@ -95,7 +96,7 @@ func BenchmarkPipeline(b *testing.B) {
 			for _, wl := range []string{"ycsb-a", "etcd-put"} {
 				name := fmt.Sprintf("layer=%s/engine=%s/nodes=%d/workload=%s", p.layer, eng, p.nodes, wl)
 				b.Run(name, func(b *testing.B) {
-					cfg := Config{Layer: p.layer, Engine: eng, Nodes: p.nodes, Workload: smallSpec(b, wl, 10_000), Seed: 1, Clients: 4}
+					cfg := Config{Layer: p.layer, Node: cluster.NodeOptions{Engine: eng}, Nodes: p.nodes, Workload: smallSpec(b, wl, 10_000), Seed: 1, Clients: 4}
 					runForBenchmark(b, cfg)
 				})
 			}

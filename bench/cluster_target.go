@@ -34,16 +34,7 @@ func openClusterTarget(ctx context.Context, cfg Config, env LayerEnv) (Target, e
 		OnEvent: func(e cluster.Event) {
 			env.Emit(Event{At: e.Time, Kind: e.Kind.String(), Node: int(e.Node), Detail: e.Detail})
 		},
-		Node: cluster.NodeOptions{
-			Engine:                 cfg.Engine,
-			EngineOptions:          cfg.EngineOptions,
-			SnapshotCount:          cfg.SnapshotCount,
-			SnapshotCatchUpEntries: cfg.SnapshotCatchupEntries,
-			RaftLogCompaction:      cfg.RaftLogCompaction,
-			QuotaBytes:             cfg.QuotaBytes,
-			BackendBatchInterval:   cfg.Backend.BatchInterval,
-			BackendBatchLimit:      cfg.Backend.BatchLimit,
-		},
+		Node: cfg.Node,
 	}
 	disks := diskSeams(cfg, &opts)
 	c, err := cluster.Start(opts)
@@ -76,6 +67,7 @@ type clusterTarget struct {
 }
 
 var (
+	_ KV                  = (*cluster.Client)(nil)
 	_ Target              = (*clusterTarget)(nil)
 	_ StatsSource         = (*clusterTarget)(nil)
 	_ Flusher             = (*clusterTarget)(nil)

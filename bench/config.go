@@ -9,8 +9,6 @@ import (
 
 	"etcdlab/bench/faults"
 	"etcdlab/cluster"
-	"etcdlab/engines"
-	"etcdlab/engines/backend"
 	"etcdlab/internal/clock"
 	"etcdlab/workloads"
 )
@@ -24,23 +22,18 @@ const (
 
 // Defaults applied by EnsureDefaults.
 const (
-	DefaultLayer                  = LayerMVCC
-	DefaultEngine                 = "bbolt"
-	DefaultWorkload               = "ycsb-a"
-	DefaultClients                = 8
-	DefaultDuration               = 10 * time.Second
-	DefaultSnapshotCount          = 10_000  // etcd 3.6 --snapshot-count
-	DefaultSnapshotCatchupEntries = 5_000   // etcd's SnapshotCatchUpEntries
-	DefaultQuotaBytes             = 2 << 30 // etcd --quota-backend-bytes default
-	// QuotaDisabled as Config.QuotaBytes switches the backend quota off.
+	DefaultLayer    = LayerMVCC
+	DefaultEngine   = cluster.DefaultEngine
+	DefaultWorkload = "ycsb-a"
+	DefaultClients  = 8
+	DefaultDuration = 10 * time.Second
+	// QuotaDisabled as Config.Node.QuotaBytes switches the backend quota
+	// off.
 	QuotaDisabled     = -1
 	DefaultFsyncProbe = 200
 	MaxNodes          = 7
 	MaxClients        = 10_000
 )
-
-// DefaultRaftLogCompaction is etcd 3.6's raft log compaction rule.
-const DefaultRaftLogCompaction = cluster.RaftLogCompaction36
 
 var (
 	// ErrBadConfig marks a Config that fails validation.
@@ -64,12 +57,6 @@ type Config struct {
 	// layer), "mvcc" (the MVCC store, no raft) or "cluster" (the full
 	// pipeline). Default "mvcc".
 	Layer string
-	// Engine names the storage engine (engines.Names). Default "bbolt". A
-	// run against Endpoints records EngineRemote instead: the servers'
-	// engine is not visible through etcd's API.
-	Engine string
-	// EngineOptions are the engine's "key=value" options (engines.Knobs).
-	EngineOptions []string
 	// Nodes is the cluster size, 1..7. Default 1; must be 1 below the cluster
 	// layer.
 	Nodes int
@@ -108,23 +95,23 @@ type Config struct {
 	// Default 0 (none).
 	Warmup time.Duration
 
-	// SnapshotCount, SnapshotCatchupEntries, QuotaBytes and LinkDelay are the
-	// cluster layer's knobs (etcd's --snapshot-count, SnapshotCatchUpEntries,
-	// --quota-backend-bytes, and the in-process transport's per-link delay).
-	// They are recorded for every run. Defaults 10000, 5000, 2 GiB, 0. A
-	// negative QuotaBytes (QuotaDisabled) switches the quota check off, as
-	// etcd's negative --quota-backend-bytes does: for measurements that must
-	// not include it; the check stays on by default because etcd runs it on
-	// every write.
-	SnapshotCount          uint64
-	SnapshotCatchupEntries uint64
-	QuotaBytes             int64
-	LinkDelay              time.Duration
-	// RaftLogCompaction is when the cluster compacts its in-memory raft
-	// log: "3.6" (default, etcd 3.6: also after a snapshot to memory every
-	// 100 applied entries) or "3.5" (etcd 3.5: only at disk snapshots, every
-	// SnapshotCount entries). Recorded for every run.
-	RaftLogCompaction string
+	// Node is the template of the cluster layer's nodes: the engine spec
+	// (Node.Engine, default bbolt, and Node.EngineOptions, "key=value"
+	// options, engines.Knobs), snapshot count, catch-up entries, raft log
+	// compaction, quota (defaults and meanings in cluster.NodeOptions), and
+	// the batching layer (Node.Backend). The engine and mvcc layers take
+	// the engine spec and the batching layer from it too. Clock comes from
+	// this Config; ID, Dir and peers from the cluster. They are recorded
+	// for every run; a run against Endpoints records EngineRemote as its
+	// engine (the servers' engine is not visible through etcd's API). A negative QuotaBytes (QuotaDisabled)
+	// switches the quota check off, as etcd's negative
+	// --quota-backend-bytes does: for measurements that must not include
+	// it; the check stays on by default because etcd runs it on every
+	// write.
+	Node cluster.NodeOptions
+	// LinkDelay is the in-process transport's per-link delay (cluster
+	// layer). Default 0.
+	LinkDelay time.Duration
 
 	// MeasureRecovery, after the measured phase, kills a follower of the
 	// in-process cluster, restarts it and records how long it took to serve
@@ -154,10 +141,6 @@ type Config struct {
 	// cluster layer); its verdict goes to Result.Linearizability.
 	LinCheck LinCheck
 
-	// Backend configures the batching layer (batch interval and limit).
-	// Zero fields take etcd's defaults.
-	Backend backend.Config
-
 	// DataDir is the directory in which the layer gets a fresh
 	// subdirectory for its files (nothing else in DataDir is touched).
 	// Default: next to the output directory (so the fsync probe and the
@@ -181,9 +164,6 @@ func (c *Config) EnsureDefaults() {
 	if c.Layer == "" {
 		c.Layer = DefaultLayer
 	}
-	if c.Engine == "" {
-		c.Engine = DefaultEngine
-	}
 	if c.Nodes == 0 {
 		c.Nodes = 1
 	}
@@ -198,18 +178,6 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.Duration == 0 && c.Ops == 0 {
 		c.Duration = DefaultDuration
-	}
-	if c.SnapshotCount == 0 {
-		c.SnapshotCount = DefaultSnapshotCount
-	}
-	if c.SnapshotCatchupEntries == 0 {
-		c.SnapshotCatchupEntries = DefaultSnapshotCatchupEntries
-	}
-	if c.QuotaBytes == 0 {
-		c.QuotaBytes = DefaultQuotaBytes
-	}
-	if c.RaftLogCompaction == "" {
-		c.RaftLogCompaction = DefaultRaftLogCompaction
 	}
 	if c.FsyncProbe == 0 {
 		c.FsyncProbe = DefaultFsyncProbe
@@ -229,10 +197,10 @@ func (c *Config) EnsureDefaults() {
 	if c.LinCheck.Timeout == 0 {
 		c.LinCheck.Timeout = DefaultLinTimeout
 	}
-	if c.Backend.Clock == nil {
-		c.Backend.Clock = c.Clock
+	if c.Node.Clock == nil {
+		c.Node.Clock = c.Clock
 	}
-	c.Backend.EnsureDefaults()
+	c.Node.EnsureDefaults()
 }
 
 // Validate reports every problem of an EnsureDefaults'd Config at once.
@@ -245,9 +213,6 @@ func (c *Config) Validate() error {
 	case LayerEngine, LayerMVCC, LayerCluster:
 	default:
 		errs = append(errs, fmt.Errorf("%w: %q (accepted: %s)", ErrUnknownLayer, c.Layer, strings.Join(Layers(), ", ")))
-	}
-	if _, err := engines.OptionsString(c.Engine, c.EngineOptions); err != nil {
-		errs = append(errs, err)
 	}
 	if c.Nodes < 1 || c.Nodes > MaxNodes {
 		bad("nodes %d: accepted 1..%d", c.Nodes, MaxNodes)
@@ -295,17 +260,14 @@ func (c *Config) Validate() error {
 	if c.QuotaRecovery && (c.Layer != LayerCluster || len(c.Endpoints) > 0) {
 		bad("quota-recovery needs the in-process cluster layer")
 	}
-	if c.QuotaRecovery && c.QuotaBytes < 0 {
-		bad("quota-recovery needs a quota: the quota is switched off (quota-bytes %d)", c.QuotaBytes)
+	if c.QuotaRecovery && c.Node.QuotaBytes < 0 {
+		bad("quota-recovery needs a quota: the quota is switched off (quota-backend-bytes %d)", c.Node.QuotaBytes)
 	}
 	if c.LinkDelay < 0 {
 		bad("link-delay %v: must be >= 0", c.LinkDelay)
 	}
-	if c.RaftLogCompaction != cluster.RaftLogCompaction36 && c.RaftLogCompaction != cluster.RaftLogCompaction35 {
-		bad("raft-log-compaction %q: accepted %s (etcd 3.6, default), %s (etcd 3.5)", c.RaftLogCompaction, cluster.RaftLogCompaction36, cluster.RaftLogCompaction35)
-	}
-	if err := c.Backend.Validate(); err != nil {
-		errs = append(errs, err)
+	if err := c.Node.ValidateTemplate(); err != nil {
+		errs = append(errs, fmt.Errorf("%w: node: %w", ErrBadConfig, err))
 	}
 	if err := c.Faults.Validate(faults.Env{Layer: c.Layer, Nodes: c.Nodes, Endpoints: len(c.Endpoints) > 0, Duration: c.Duration}); err != nil {
 		errs = append(errs, err)

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"etcdlab/cluster"
+	"etcdlab/engines/backend"
 	"etcdlab/internal/clock"
 	"etcdlab/workloads"
 )
@@ -31,7 +32,7 @@ func serveEtcdlab(t *testing.T) string {
 		DataDir:          t.TempDir(),
 		ListenClientURLs: []string{"http://127.0.0.1:0"},
 		ListenPeerURLs:   []string{"http://" + peer},
-		Node:             cluster.NodeOptions{TickInterval: 10 * time.Millisecond, BackendBatchInterval: 10 * time.Millisecond},
+		Node:             cluster.NodeOptions{TickInterval: 10 * time.Millisecond, Backend: backend.Config{BatchInterval: 10 * time.Millisecond}},
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	readyc := make(chan *cluster.Server, 1)

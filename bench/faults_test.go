@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"etcdlab/bench/faults"
+	"etcdlab/cluster"
 	"etcdlab/internal/clock"
 	"etcdlab/internal/diskfault"
 	"etcdlab/results"
@@ -28,7 +29,7 @@ func TestFaultsKillLeaderRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	spec := smallSpec(t, "ycsb-a", 200)
-	cfg := Config{Layer: LayerCluster, Engine: "bbolt", Nodes: 3, Workload: spec, Seed: seed(t), Clients: 4,
+	cfg := Config{Layer: LayerCluster, Node: cluster.NodeOptions{Engine: "bbolt"}, Nodes: 3, Workload: spec, Seed: seed(t), Clients: 4,
 		Duration: 4 * time.Second, FsyncProbe: -1, Faults: sched, LinCheck: LinCheck{Share: 0.2}}
 	o, err := RunToDir(context.Background(), cfg, filepath.Join(t.TempDir(), "r"))
 	if err != nil {

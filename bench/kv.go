@@ -10,8 +10,9 @@ import (
 )
 
 // KV is the etcd request API the mvcc and cluster layers are driven
-// through (cluster.KV and cluster.Client satisfy it), so both map ops onto
-// requests the same way (DoKV) and differ only below it.
+// through, defined here where it is consumed (cluster.Client and the
+// v3rpc.KV of etcd's services are wider), so both map ops onto requests the
+// same way (DoKV) and differ only below it.
 type KV interface {
 	Put(ctx context.Context, r *pb.PutRequest) (*pb.PutResponse, error)
 	Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeResponse, error)

@@ -15,11 +15,11 @@ func openBackend(cfg Config, env LayerEnv) (*backend.Backend, error) {
 	if err := os.MkdirAll(env.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
-	e, err := engines.Open(cfg.Engine, env.Dir, cfg.EngineOptions)
+	e, err := engines.Open(cfg.Node.Engine, env.Dir, cfg.Node.EngineOptions)
 	if err != nil {
 		return nil, err
 	}
-	bcfg := cfg.Backend
+	bcfg := cfg.Node.Backend
 	emit := env.Emit
 	prev := bcfg.OnCommit
 	bcfg.OnCommit = func(ci backend.CommitInfo) {

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"etcdlab/cluster"
 	"etcdlab/internal/clock"
 	"etcdlab/workloads"
 )
@@ -17,7 +18,7 @@ import (
 func TestMVCCTargetStagesConsistentIndex(t *testing.T) {
 	for _, eng := range []string{"bbolt", "pebble", "memory"} {
 		t.Run("engine="+eng, func(t *testing.T) {
-			cfg := Config{Layer: LayerMVCC, Engine: eng, Clock: clock.Real()}
+			cfg := Config{Layer: LayerMVCC, Node: cluster.NodeOptions{Engine: eng}, Clock: clock.Real()}
 			cfg.EnsureDefaults()
 			tg, err := openMVCCTarget(context.Background(), cfg, LayerEnv{Dir: filepath.Join(t.TempDir(), "data")})
 			if err != nil {

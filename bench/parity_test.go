@@ -37,7 +37,7 @@ func BenchmarkParity(b *testing.B) {
 		if f := flag.Lookup("test.cpuprofile"); f != nil && f.Value.String() != "" {
 			cfg.AttributeCPU = false // one CPU profile at a time
 		}
-		name := fmt.Sprintf("engine=%s/layer=%s/nodes=%d/op=%s", cfg.Engine, cfg.Layer, cfg.Nodes, opName(cfg.Workload))
+		name := fmt.Sprintf("engine=%s/layer=%s/nodes=%d/op=%s", cfg.Node.Engine, cfg.Layer, cfg.Nodes, opName(cfg.Workload))
 		b.Run(name, func(b *testing.B) {
 			o := bench.RunForBenchmark(b, cfg)
 			b.ReportMetric(o.Result.Summary.Latency.MeanUs*1e3, "wall-ns/op")

@@ -200,7 +200,7 @@ func (m *measurement) begin(ctx context.Context) error {
 		m.fr.start()
 	}
 	if m.cfg.AttributeCPU {
-		attr, err := startCPUAttribution(m.cfg.Engine)
+		attr, err := startCPUAttribution(m.cfg.Node.Engine)
 		if err != nil {
 			m.stopClients()
 			if m.fr != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"etcdlab/cluster"
 	"etcdlab/workloads"
 )
 
@@ -18,8 +19,8 @@ func TestMeasureRecovery(t *testing.T) {
 	for _, engine := range []string{"memory", "bbolt"} {
 		t.Run("engine="+engine, func(t *testing.T) {
 			spec := smallSpec(t, "etcd-put", 500)
-			cfg := Config{Layer: LayerCluster, Engine: engine, Nodes: 3, Workload: spec, Seed: seed(t), Clients: 4,
-				Ops: 600, SnapshotCount: 100, SnapshotCatchupEntries: 50, FsyncProbe: -1, MeasureRecovery: true}
+			cfg := Config{Layer: LayerCluster, Nodes: 3, Workload: spec, Seed: seed(t), Clients: 4,
+				Ops: 600, Node: cluster.NodeOptions{Engine: engine, SnapshotCount: 100, SnapshotCatchUpEntries: 50}, FsyncProbe: -1, MeasureRecovery: true}
 			o, err := RunToDir(context.Background(), cfg, filepath.Join(t.TempDir(), "r"))
 			if err != nil {
 				t.Fatal(err)
@@ -57,8 +58,8 @@ func TestMeasureRecovery(t *testing.T) {
 func TestQuotaRecovery(t *testing.T) {
 	spec := noPreload(smallSpec(t, "etcd-put", 200))
 	spec.ValueSize = workloads.Fixed(8 << 10)
-	cfg := Config{Layer: LayerCluster, Engine: "memory", Nodes: 3, Workload: spec, Seed: seed(t), Clients: 8,
-		Duration: 3 * time.Second, QuotaBytes: 4 << 20, FsyncProbe: -1, QuotaRecovery: true}
+	cfg := Config{Layer: LayerCluster, Nodes: 3, Workload: spec, Seed: seed(t), Clients: 8,
+		Duration: 3 * time.Second, Node: cluster.NodeOptions{Engine: "memory", QuotaBytes: 4 << 20}, FsyncProbe: -1, QuotaRecovery: true}
 	o, err := RunToDir(context.Background(), cfg, filepath.Join(t.TempDir(), "r"))
 	if err != nil {
 		t.Fatal(err)
@@ -78,8 +79,8 @@ func TestQuotaRecovery(t *testing.T) {
 	if o.Result.Summary.Ops == 0 { // Ops counts the acknowledged ops only
 		t.Fatalf("no put was accepted before the alarm: %v", o.Result.Summary.ErrorsByMessage)
 	}
-	if q.DBSizeAfter >= q.DBSizeBefore || q.DBSizeAfter >= cfg.QuotaBytes {
-		t.Fatalf("db size %d -> %d (quota %d): compact + defrag did not free the old revisions", q.DBSizeBefore, q.DBSizeAfter, cfg.QuotaBytes)
+	if q.DBSizeAfter >= q.DBSizeBefore || q.DBSizeAfter >= cfg.Node.QuotaBytes {
+		t.Fatalf("db size %d -> %d (quota %d): compact + defrag did not free the old revisions", q.DBSizeBefore, q.DBSizeAfter, cfg.Node.QuotaBytes)
 	}
 	if len(q.DefragNodeS) != cfg.Nodes || q.TotalS < q.CompactS+q.DefragS+q.DisarmS {
 		t.Fatalf("steps: %+v", q)

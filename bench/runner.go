@@ -393,7 +393,7 @@ func statsOf(t Target) Stats {
 }
 
 func fillConfig(res *results.Result, cfg Config) error {
-	opts, err := engines.OptionsString(cfg.Engine, cfg.EngineOptions)
+	opts, err := engines.OptionsString(cfg.Node.Engine, cfg.Node.EngineOptions)
 	if err != nil {
 		return err
 	}
@@ -405,7 +405,7 @@ func fillConfig(res *results.Result, cfg Config) error {
 	if rc == "" {
 		rc = workloads.Linearizable
 	}
-	engine := cfg.Engine
+	engine := cfg.Node.Engine
 	if len(cfg.Endpoints) > 0 {
 		// etcd's API does not say which engine a server runs: record that
 		// it is remote rather than the local default.
@@ -426,14 +426,14 @@ func fillConfig(res *results.Result, cfg Config) error {
 		Ops:                    cfg.Ops,
 		WarmupS:                cfg.Warmup.Seconds(),
 		ReadConsistency:        rc,
-		SnapshotCount:          cfg.SnapshotCount,
-		SnapshotCatchupEntries: cfg.SnapshotCatchupEntries,
-		RaftLogCompaction:      cfg.RaftLogCompaction,
-		QuotaBytes:             cfg.QuotaBytes,
-		BatchIntervalMs:        float64(cfg.Backend.BatchInterval) / 1e6,
-		BatchLimit:             cfg.Backend.BatchLimit,
+		SnapshotCount:          cfg.Node.SnapshotCount,
+		SnapshotCatchupEntries: cfg.Node.SnapshotCatchUpEntries,
+		RaftLogCompaction:      cfg.Node.RaftLogCompaction,
+		QuotaBytes:             cfg.Node.QuotaBytes,
+		BatchIntervalMs:        float64(cfg.Node.Backend.BatchInterval) / 1e6,
+		BatchLimit:             cfg.Node.Backend.BatchLimit,
 		LinkDelayMs:            float64(cfg.LinkDelay) / 1e6,
-		Backend:                cfg.Backend.String(),
+		Backend:                cfg.Node.Backend.String(),
 		Faults:                 cfg.Faults.String(),
 	}
 	return nil

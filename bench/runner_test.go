@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"etcdlab/cluster"
 	"etcdlab/internal/clock"
 	"etcdlab/internal/threadcpu"
 	"etcdlab/results"
@@ -227,7 +228,7 @@ func TestDurationOnFakeClock(t *testing.T) {
 }
 
 func TestConfigValidateReportsAll(t *testing.T) {
-	cfg := Config{Layer: "raft", Engine: "leveldb", Nodes: 9, Clients: -1, Duration: time.Second, Ops: 5, Rate: -1}
+	cfg := Config{Layer: "raft", Node: cluster.NodeOptions{Engine: "leveldb"}, Nodes: 9, Clients: -1, Duration: time.Second, Ops: 5, Rate: -1}
 	cfg.EnsureDefaults()
 	err := cfg.Validate()
 	if err == nil {
@@ -241,7 +242,7 @@ func TestConfigValidateReportsAll(t *testing.T) {
 	if !errors.Is(err, ErrUnknownLayer) || !errors.Is(err, ErrBadConfig) {
 		t.Fatalf("error does not wrap the sentinels: %v", err)
 	}
-	ok := Config{Layer: LayerMVCC, Engine: "memory"}
+	ok := Config{Layer: LayerMVCC, Node: cluster.NodeOptions{Engine: "memory"}}
 	ok.EnsureDefaults()
 	if err := ok.Validate(); err != nil {
 		t.Fatalf("default config rejected: %v", err)
@@ -263,7 +264,7 @@ func TestLayers(t *testing.T) {
 				if preset == "k8s" {
 					spec.ValueSize = workloads.Between(10, 100)
 				}
-				cfg := Config{Layer: layer, Engine: "memory", Workload: spec, Seed: seed(t), Clients: 3, Ops: 600, DataDir: t.TempDir()}
+				cfg := Config{Layer: layer, Node: cluster.NodeOptions{Engine: "memory"}, Workload: spec, Seed: seed(t), Clients: 3, Ops: 600, DataDir: t.TempDir()}
 				o, err := Run(context.Background(), cfg)
 				if err != nil {
 					t.Fatal(err)
@@ -290,8 +291,8 @@ func TestClusterLayer(t *testing.T) {
 	for _, nodes := range []int{1, 3} {
 		t.Run(fmt.Sprintf("nodes=%d", nodes), func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "r")
-			cfg := Config{Layer: LayerCluster, Engine: "bbolt", Nodes: nodes, Workload: smallSpec(t, "ycsb-a", 200),
-				Seed: seed(t), Clients: 4, Ops: 400, SnapshotCount: 100, FsyncProbe: 5}
+			cfg := Config{Layer: LayerCluster, Nodes: nodes, Workload: smallSpec(t, "ycsb-a", 200),
+				Seed: seed(t), Clients: 4, Ops: 400, Node: cluster.NodeOptions{Engine: "bbolt", SnapshotCount: 100}, FsyncProbe: 5}
 			o, err := RunToDir(context.Background(), cfg, out)
 			if err != nil {
 				t.Fatal(err)
@@ -339,7 +340,7 @@ func TestInterruptWritesPartialResults(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "r")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cfg := Config{Layer: LayerMVCC, Engine: "memory", Workload: smallSpec(t, "ycsb-a", 1000), Seed: seed(t),
+	cfg := Config{Layer: LayerMVCC, Node: cluster.NodeOptions{Engine: "memory"}, Workload: smallSpec(t, "ycsb-a", 1000), Seed: seed(t),
 		Clients: 2, Duration: time.Hour, FsyncProbe: 5}
 	type ret struct {
 		o   *Outcome
@@ -374,7 +375,7 @@ func TestInterruptWritesPartialResults(t *testing.T) {
 
 func TestRunToDirComplete(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "r")
-	cfg := Config{Layer: LayerEngine, Engine: "bbolt", Workload: smallSpec(t, "ycsb-a", 2000), Seed: seed(t),
+	cfg := Config{Layer: LayerEngine, Node: cluster.NodeOptions{Engine: "bbolt"}, Workload: smallSpec(t, "ycsb-a", 2000), Seed: seed(t),
 		Clients: 2, Duration: 1500 * time.Millisecond, FsyncProbe: 10}
 	o, err := RunToDir(context.Background(), cfg, out)
 	if err != nil {

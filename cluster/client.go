@@ -10,18 +10,9 @@ import (
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 
+	"etcdlab/cluster/v3rpc"
 	"etcdlab/mvcc"
 )
-
-// KV is the request interface a client offers. A history recorder (for a
-// linearizability check) wraps a KV and records every call and its outcome.
-type KV interface {
-	Put(ctx context.Context, r *pb.PutRequest) (*pb.PutResponse, error)
-	Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeResponse, error)
-	DeleteRange(ctx context.Context, r *pb.DeleteRangeRequest) (*pb.DeleteRangeResponse, error)
-	Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, error)
-	Compact(ctx context.Context, r *pb.CompactionRequest) (*pb.CompactionResponse, error)
-}
 
 // Lease is the lease interface a client offers (etcd's Lease service;
 // LeaseRenew is one keepalive).
@@ -33,11 +24,14 @@ type Lease interface {
 	LeaseLeases(ctx context.Context, r *pb.LeaseLeasesRequest) (*pb.LeaseLeasesResponse, error)
 }
 
+// The client and the node serve the requests of their consumers: etcd's v3
+// services (v3rpc.KV, through V3Backend) and the runner (bench.KV, a
+// subset, checked in bench).
 var (
-	_ KV    = (*Client)(nil)
-	_ KV    = (*Node)(nil)
-	_ Lease = (*Client)(nil)
-	_ Lease = (*Node)(nil)
+	_ v3rpc.KV = (*Client)(nil)
+	_ v3rpc.KV = (*Node)(nil)
+	_ Lease    = (*Client)(nil)
+	_ Lease    = (*Node)(nil)
 )
 
 // Policy chooses the endpoint for each request.

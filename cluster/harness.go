@@ -80,10 +80,7 @@ func (o Options) Validate() error {
 		// started last.
 		errs = append(errs, fmt.Errorf("%w: Node.Metrics must be nil in a cluster template; every node makes its own (Node.Metrics())", ErrBadOption))
 	}
-	t := o.Node
-	t.ID, t.Dir = 1, "x"
-	t.EnsureDefaults()
-	if err := t.Validate(); err != nil {
+	if err := o.Node.ValidateTemplate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+
+	"etcdlab/engines/backend"
 )
 
 var seedFlag = flag.Uint64("seed", 0, "seed for randomized cluster tests (0: derived from the test name)")
@@ -31,11 +33,11 @@ func testSeed(t testing.TB) uint64 {
 // on a loaded machine (election after 10-20 ticks).
 func fastNode(engine string) NodeOptions {
 	return NodeOptions{
-		Engine:               engine,
-		TickInterval:         10 * time.Millisecond,
-		RequestTimeout:       5 * time.Second,
-		ReadRetry:            50 * time.Millisecond,
-		BackendBatchInterval: 10 * time.Millisecond,
+		Engine:         engine,
+		TickInterval:   10 * time.Millisecond,
+		RequestTimeout: 5 * time.Second,
+		ReadRetry:      50 * time.Millisecond,
+		Backend:        backend.Config{BatchInterval: 10 * time.Millisecond},
 	}
 }
 

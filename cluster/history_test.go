@@ -6,6 +6,7 @@ import (
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 
+	"etcdlab/cluster/v3rpc"
 	"etcdlab/internal/lincheck"
 )
 
@@ -41,7 +42,7 @@ func notProposed(err error) bool {
 // client number client (porcupine's visualization wants small client IDs).
 type recorder struct {
 	h      *history
-	kv     KV
+	kv     v3rpc.KV
 	client int
 	name   string
 }

@@ -274,17 +274,15 @@ func (n *Node) walOptions() wal.Options {
 }
 
 func (n *Node) backendConfig() backend.Config {
-	return backend.Config{
-		BatchInterval: n.opts.BackendBatchInterval,
-		BatchLimit:    n.opts.BackendBatchLimit,
-		Clock:         n.clk,
-		OnCommit: func(ci backend.CommitInfo) {
-			n.m.BackendCommit.Observe(ci.Duration.Seconds())
-			if n.opts.OnEvent != nil {
-				n.emit(EventBackendCommit, ci.Duration, "ops=%d reason=%s err=%v", ci.Ops, ci.Reason, ci.Err)
-			}
-		},
+	c := n.opts.Backend
+	c.Clock = n.clk
+	c.OnCommit = func(ci backend.CommitInfo) {
+		n.m.BackendCommit.Observe(ci.Duration.Seconds())
+		if n.opts.OnEvent != nil {
+			n.emit(EventBackendCommit, ci.Duration, "ops=%d reason=%s err=%v", ci.Ops, ci.Reason, ci.Err)
+		}
 	}
+	return c
 }
 
 func (n *Node) raftConfig() *raft.Config {

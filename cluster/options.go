@@ -7,9 +7,11 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/spf13/pflag"
 
 	"etcdlab/cluster/metrics"
 	"etcdlab/engines"
+	"etcdlab/engines/backend"
 	"etcdlab/internal/clock"
 )
 
@@ -105,10 +107,10 @@ type NodeOptions struct {
 	MaxSizePerMsg       uint64
 	MaxInflightMsgs     int
 	MaxUncommittedBytes uint64
-	// BackendBatchInterval and BackendBatchLimit are etcd's backend batching.
-	// Defaults 100ms and 10000.
-	BackendBatchInterval time.Duration
-	BackendBatchLimit    int
+	// Backend is etcd's batching layer above the engine (--backend-batch-
+	// interval, --backend-batch-limit; defaults in package backend). The
+	// node sets its Clock and OnCommit.
+	Backend backend.Config
 	// WALSegmentSize is the WAL segment size. Default 64,000,000.
 	WALSegmentSize int64
 	// FS is the filesystem for the WAL and snapshots. Default vfs.Default.
@@ -194,6 +196,70 @@ func (o *NodeOptions) EnsureDefaults() {
 	if o.Clock == nil {
 		o.Clock = clock.Real()
 	}
+	if o.Backend.Clock == nil {
+		o.Backend.Clock = o.Clock
+	}
+	o.Backend.EnsureDefaults()
+}
+
+// ValidateTemplate reports every problem of o as a template for nodes whose
+// ID and Dir are given later (a cluster's or a run's node options).
+func (o NodeOptions) ValidateTemplate() error {
+	o.ID, o.Dir = 1, "template"
+	o.EnsureDefaults()
+	return o.Validate()
+}
+
+// RegisterFlags binds the knobs that `etcdlab run`, `sweep` and `node` share
+// to o's fields, under etcd's flag names, with the defaults above (and
+// package backend's). The names these knobs had on `run` before they took
+// etcd's stay as deprecated aliases: each prints one line naming the new
+// flag. Flags for other knobs belong to the command that needs them.
+func (o *NodeOptions) RegisterFlags(fl *pflag.FlagSet) {
+	fl.StringVar(&o.Engine, "engine", DefaultEngine, "storage engine: "+strings.Join(engines.Names(), ", "))
+	fl.StringArrayVar(&o.EngineOptions, "engine-opt", nil, "engine option key=value (repeatable; see 'etcdlab engines')")
+	fl.Uint64Var(&o.SnapshotCount, "snapshot-count", DefaultSnapshotCount, "applied entries between disk snapshots (cluster layer)")
+	fl.Uint64Var(&o.SnapshotCatchUpEntries, "experimental-snapshot-catchup-entries", DefaultSnapshotCatchUpEntries, "entries the raft log keeps behind a snapshot for slow followers (cluster layer)")
+	fl.StringVar(&o.RaftLogCompaction, "raft-log-compaction", DefaultRaftLogCompaction, "etcdlab's knob, not etcd's: when the raft log in memory is compacted: 3.6 (etcd 3.6: every 100 applied entries too) or 3.5 (etcd 3.5: at disk snapshots only) (cluster layer)")
+	fl.Int64Var(&o.QuotaBytes, "quota-backend-bytes", DefaultQuotaBytes, "backend quota in bytes before NOSPACE (0: the default; negative: no quota, as etcd) (cluster layer)")
+	fl.DurationVar(&o.Backend.BatchInterval, "backend-batch-interval", backend.DefaultBatchInterval, "longest time before the backend transaction is committed")
+	fl.IntVar(&o.Backend.BatchLimit, "backend-batch-limit", backend.DefaultBatchLimit, "pending operations that force a backend commit")
+	for old, name := range DeprecatedFlags() {
+		f := fl.Lookup(name)
+		fl.AddFlag(&pflag.Flag{Name: old, Value: f.Value, DefValue: f.DefValue, Usage: f.Usage, Deprecated: "use --" + name, Hidden: true})
+	}
+}
+
+// DeprecatedFlags maps the old `run` names of the knobs RegisterFlags binds
+// to their etcd names.
+func DeprecatedFlags() map[string]string {
+	return map[string]string{
+		"snapshot-catchup-entries": "experimental-snapshot-catchup-entries",
+		"quota-bytes":              "quota-backend-bytes",
+		"batch-interval":           "backend-batch-interval",
+		"batch-limit":              "backend-batch-limit",
+	}
+}
+
+// CheckFlags reports, naming the flags, the values RegisterFlags accepts
+// from a command line that have no meaning: a zero snapshot count or
+// catch-up, a batch interval or limit that is not positive. Call it before
+// EnsureDefaults (which would take a zero for the default).
+func (o *NodeOptions) CheckFlags() error {
+	var errs []error
+	if o.SnapshotCount == 0 {
+		errs = append(errs, fmt.Errorf("%w: --snapshot-count must be at least 1", ErrBadOption))
+	}
+	if o.SnapshotCatchUpEntries == 0 {
+		errs = append(errs, fmt.Errorf("%w: --experimental-snapshot-catchup-entries must be at least 1", ErrBadOption))
+	}
+	if o.Backend.BatchInterval <= 0 {
+		errs = append(errs, fmt.Errorf("%w: --backend-batch-interval %v: must be > 0", ErrBadOption, o.Backend.BatchInterval))
+	}
+	if o.Backend.BatchLimit <= 0 {
+		errs = append(errs, fmt.Errorf("%w: --backend-batch-limit %d: must be > 0", ErrBadOption, o.Backend.BatchLimit))
+	}
+	return errors.Join(errs...)
 }
 
 // Validate reports every problem at once.
@@ -223,16 +289,19 @@ func (o NodeOptions) Validate() error {
 	switch o.RaftLogCompaction {
 	case RaftLogCompaction36, RaftLogCompaction35:
 	default:
-		bad("RaftLogCompaction %q (accepted: %s, %s)", o.RaftLogCompaction, RaftLogCompaction36, RaftLogCompaction35)
+		bad("raft-log-compaction %q: accepted %s (etcd 3.6, default), %s (etcd 3.5)", o.RaftLogCompaction, RaftLogCompaction36, RaftLogCompaction35)
 	}
 	if o.MaxRequestBytes < 0 {
 		bad("MaxRequestBytes %d is negative", o.MaxRequestBytes)
 	}
-	if o.RequestTimeout < 0 || o.ReadRetry < 0 || o.SlowApply < 0 || o.BackendBatchInterval < 0 {
+	if o.RequestTimeout < 0 || o.ReadRetry < 0 || o.SlowApply < 0 {
 		bad("durations must not be negative")
 	}
-	if o.MaxInflightMsgs < 0 || o.BackendBatchLimit < 0 || o.WALSegmentSize < 0 {
-		bad("MaxInflightMsgs, BackendBatchLimit and WALSegmentSize must not be negative")
+	if o.MaxInflightMsgs < 0 || o.WALSegmentSize < 0 {
+		bad("MaxInflightMsgs and WALSegmentSize must not be negative")
+	}
+	if err := o.Backend.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("%w: %w", ErrBadOption, err))
 	}
 	for _, p := range o.Peers {
 		if p.ID == 0 {
@@ -247,10 +316,10 @@ func (o NodeOptions) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "engine=%s engine-options=%s tick=%v heartbeat-ticks=%d election-ticks=%d",
 		o.Engine, strings.Join(o.EngineOptions, ","), o.TickInterval, o.HeartbeatTicks, o.ElectionTicks)
-	fmt.Fprintf(&b, " snapshot-count=%d snapshot-catchup-entries=%d raft-log-compaction=%s quota-bytes=%d max-request-bytes=%d",
+	fmt.Fprintf(&b, " snapshot-count=%d experimental-snapshot-catchup-entries=%d raft-log-compaction=%s quota-backend-bytes=%d max-request-bytes=%d",
 		o.SnapshotCount, o.SnapshotCatchUpEntries, o.RaftLogCompaction, o.QuotaBytes, o.MaxRequestBytes)
 	fmt.Fprintf(&b, " request-timeout=%v backend-batch-interval=%v backend-batch-limit=%d wal-segment-size=%d",
-		o.RequestTimeout, o.BackendBatchInterval, o.BackendBatchLimit, o.WALSegmentSize)
+		o.RequestTimeout, o.Backend.BatchInterval, o.Backend.BatchLimit, o.WALSegmentSize)
 	fmt.Fprintf(&b, " initial-election-tick-advance=%v", !o.NoInitialElectionTickAdvance)
 	return b.String()
 }

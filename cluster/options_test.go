@@ -18,7 +18,7 @@ func TestNodeOptionsValidate(t *testing.T) {
 	}{
 		{"ok", NodeOptions{ID: 1, Dir: "d"}, nil},
 		{"everything wrong", NodeOptions{Engine: "nope", HeartbeatTicks: 5, ElectionTicks: 3, MaxRequestBytes: -1, Peers: []Peer{{ID: 0}}, RaftLogCompaction: "3.4"},
-			[]string{"ID must be non-zero", "Dir must be set", "engine", "ElectionTicks 3 must exceed", "MaxRequestBytes", "peer ID 0", `RaftLogCompaction "3.4"`}},
+			[]string{"ID must be non-zero", "Dir must be set", "engine", "ElectionTicks 3 must exceed", "MaxRequestBytes", "peer ID 0", `raft-log-compaction "3.4"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -43,7 +43,7 @@ func TestEngineParity(t *testing.T) {
 			node.FS = fs
 			// etcd's batch interval: the commit rate (and so per-commit
 			// work) that a real node has.
-			node.BackendBatchInterval = 0
+			node.Backend.BatchInterval = 0
 			c := startCluster(t, 3, node, nil)
 			waitLeader(t, c)
 			cl := c.Client(ClientOptions{Policy: PolicyLeader})

@@ -160,7 +160,7 @@ func TestRequestLimits(t *testing.T) {
 func TestQuotaIsBackendSize(t *testing.T) {
 	node := fastNode("bbolt")
 	node.QuotaBytes = 8 << 20
-	node.BackendBatchInterval = 0 // etcd's 100 ms: the size the check sees is as fresh as etcd's
+	node.Backend.BatchInterval = 0 // etcd's 100 ms: the size the check sees is as fresh as etcd's
 	c := startCluster(t, 1, node, nil)
 	waitLeader(t, c)
 	cl := c.Client(ClientOptions{Policy: PolicyLeader})

@@ -20,8 +20,8 @@ func TestRestartReplay(t *testing.T) {
 	for _, engine := range []string{"bbolt", "pebble"} {
 		t.Run("engine="+engine, func(t *testing.T) {
 			node := fastNode(engine)
-			node.BackendBatchInterval = time.Hour
-			node.BackendBatchLimit = 1 << 30
+			node.Backend.BatchInterval = time.Hour
+			node.Backend.BatchLimit = 1 << 30
 			c := startCluster(t, 1, node, nil)
 			waitLeader(t, c)
 			ctx := ctxT(t)

@@ -3,6 +3,7 @@ package runflags
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strings"
@@ -12,7 +13,7 @@ import (
 
 	"etcdlab/bench"
 	"etcdlab/bench/faults"
-	"etcdlab/engines"
+	"etcdlab/cluster"
 	"etcdlab/workloads"
 )
 
@@ -21,30 +22,27 @@ var ErrBadSetting = errors.New("runflags: bad setting")
 
 // Flags holds the raw values of the run flags.
 type Flags struct {
-	layer, engine, workload, consistency, dataDir  string
-	raftLogCompaction                              string
-	engineOpts, endpoints, metricsEndpoints        []string
-	nodes, clients, keySize, valueSize, batchLimit int
-	fsyncProbe                                     int
-	keys, ops, quota                               int64
-	seed                                           int64
-	rate, readRatio                                float64
-	duration, warmup, batchInterval, linkDelay     time.Duration
-	snapCount, snapCatchup                         uint64
-	keepData, measureRecovery, quotaRecovery       bool
-	attributeCPU                                   bool
-	noQuota                                        bool
-	faults                                         string
-	linMaxOps                                      int
-	linShare                                       float64
-	linTimeout                                     time.Duration
+	layer, workload, consistency, dataDir    string
+	endpoints, metricsEndpoints              []string
+	nodes, clients, keySize, valueSize       int
+	fsyncProbe                               int
+	keys, ops                                int64
+	seed                                     int64
+	rate, readRatio                          float64
+	duration, warmup, linkDelay              time.Duration
+	node                                     cluster.NodeOptions // the knobs node shares (RegisterFlags)
+	keepData, measureRecovery, quotaRecovery bool
+	attributeCPU                             bool
+	noQuota                                  bool
+	faults                                   string
+	linMaxOps                                int
+	linShare                                 float64
+	linTimeout                               time.Duration
 }
 
 // Register adds the run flags to fl, bound to f.
 func (f *Flags) Register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.layer, "layer", bench.DefaultLayer, "layer to run against: "+strings.Join(bench.Layers(), ", "))
-	fl.StringVar(&f.engine, "engine", bench.DefaultEngine, "storage engine: "+strings.Join(engines.Names(), ", "))
-	fl.StringArrayVar(&f.engineOpts, "engine-opt", nil, "engine option key=value (repeatable; see 'etcdlab engines')")
 	fl.IntVar(&f.nodes, "nodes", 1, "cluster nodes, 1..7 (cluster layer)")
 	fl.StringSliceVar(&f.endpoints, "endpoints", nil, "endpoints of separately started etcdlab nodes (cluster layer)")
 	fl.StringSliceVar(&f.metricsEndpoints, "metrics-endpoints", nil, "Prometheus endpoints of the --endpoints servers, scraped before, during and after the run (default: each endpoint + /metrics)")
@@ -59,13 +57,8 @@ func (f *Flags) Register(fl *pflag.FlagSet) {
 	fl.IntVar(&f.valueSize, "value-size", 0, "value size in bytes (0: the workload's)")
 	fl.Float64Var(&f.readRatio, "read-ratio", -1, "replace the op mix with this fraction of gets and the rest puts, 0..1")
 	fl.StringVar(&f.consistency, "consistency", "", "read consistency: linearizable, serializable or the linearizable fraction 0..1 (default: the workload's)")
-	fl.Uint64Var(&f.snapCount, "snapshot-count", bench.DefaultSnapshotCount, "raft entries between snapshots (cluster layer)")
-	fl.Uint64Var(&f.snapCatchup, "snapshot-catchup-entries", bench.DefaultSnapshotCatchupEntries, "entries kept after a snapshot for slow followers (cluster layer)")
-	fl.StringVar(&f.raftLogCompaction, "raft-log-compaction", bench.DefaultRaftLogCompaction, "when the raft log in memory is compacted: 3.6 (etcd 3.6: every 100 applied entries too) or 3.5 (etcd 3.5: at disk snapshots only) (cluster layer)")
-	fl.Int64Var(&f.quota, "quota-bytes", bench.DefaultQuotaBytes, "backend quota in bytes before NOSPACE (cluster layer; negative: no quota, as etcd)")
-	fl.BoolVar(&f.noQuota, "no-quota", false, "switch the backend quota check off for measurement (same as --quota-bytes -1; etcd checks it on every write, so the default keeps it)")
-	fl.DurationVar(&f.batchInterval, "batch-interval", 100*time.Millisecond, "backend batch commit interval")
-	fl.IntVar(&f.batchLimit, "batch-limit", 10000, "backend pending ops that force a commit")
+	f.node.RegisterFlags(fl)
+	fl.BoolVar(&f.noQuota, "no-quota", false, "switch the backend quota check off for measurement (same as --quota-backend-bytes -1; etcd checks it on every write, so the default keeps it)")
 	fl.DurationVar(&f.linkDelay, "link-delay", 0, "per-link delay of the in-process transport (cluster layer)")
 	fl.Int64Var(&f.seed, "seed", 1, "master seed of the workload")
 	fl.StringVar(&f.dataDir, "data-dir", "", "directory in which the layer gets a fresh data subdirectory (default: next to --out)")
@@ -121,11 +114,8 @@ func (f *Flags) Config(fl *pflag.FlagSet) (bench.Config, error) {
 	if f.fsyncProbe == 0 {
 		errs = append(errs, fmt.Errorf("--fsync-probe 0: give a positive count, or a negative one to skip the probe"))
 	}
-	if f.batchInterval <= 0 {
-		errs = append(errs, fmt.Errorf("--batch-interval %v: must be > 0", f.batchInterval))
-	}
-	if f.batchLimit <= 0 {
-		errs = append(errs, fmt.Errorf("--batch-limit %d: must be > 0", f.batchLimit))
+	if err := f.node.CheckFlags(); err != nil {
+		errs = append(errs, err)
 	}
 	var sched faults.Schedule
 	if f.faults != "" {
@@ -137,42 +127,35 @@ func (f *Flags) Config(fl *pflag.FlagSet) (bench.Config, error) {
 		errs = append(errs, fmt.Errorf("--lin-max-ops %d and --lin-timeout %v must be > 0", f.linMaxOps, f.linTimeout))
 	}
 	cfg := bench.Config{
-		Layer:                  f.layer,
-		Engine:                 f.engine,
-		EngineOptions:          f.engineOpts,
-		Nodes:                  f.nodes,
-		Endpoints:              f.endpoints,
-		MetricsEndpoints:       f.metricsEndpoints,
-		Workload:               spec,
-		Seed:                   f.seed,
-		Clients:                f.clients,
-		Rate:                   f.rate,
-		Duration:               duration,
-		Ops:                    f.ops,
-		Warmup:                 f.warmup,
-		SnapshotCount:          f.snapCount,
-		SnapshotCatchupEntries: f.snapCatchup,
-		RaftLogCompaction:      f.raftLogCompaction,
-		QuotaBytes:             f.quota,
-		LinkDelay:              f.linkDelay,
-		DataDir:                f.dataDir,
-		KeepData:               f.keepData,
-		MeasureRecovery:        f.measureRecovery,
-		QuotaRecovery:          f.quotaRecovery,
-		AttributeCPU:           f.attributeCPU,
-		FsyncProbe:             f.fsyncProbe,
-		Faults:                 sched,
-		LinCheck:               bench.LinCheck{Share: f.linShare, MaxOps: f.linMaxOps, Timeout: f.linTimeout},
+		Layer:            f.layer,
+		Nodes:            f.nodes,
+		Endpoints:        f.endpoints,
+		MetricsEndpoints: f.metricsEndpoints,
+		Workload:         spec,
+		Seed:             f.seed,
+		Clients:          f.clients,
+		Rate:             f.rate,
+		Duration:         duration,
+		Ops:              f.ops,
+		Warmup:           f.warmup,
+		Node:             f.node,
+		LinkDelay:        f.linkDelay,
+		DataDir:          f.dataDir,
+		KeepData:         f.keepData,
+		MeasureRecovery:  f.measureRecovery,
+		QuotaRecovery:    f.quotaRecovery,
+		AttributeCPU:     f.attributeCPU,
+		FsyncProbe:       f.fsyncProbe,
+		Faults:           sched,
+		LinCheck:         bench.LinCheck{Share: f.linShare, MaxOps: f.linMaxOps, Timeout: f.linTimeout},
 	}
 	if f.noQuota {
-		if fl.Changed("quota-bytes") && f.quota >= 0 {
-			errs = append(errs, fmt.Errorf("--no-quota and --quota-bytes %d contradict each other: give one", f.quota))
+		if (fl.Changed("quota-backend-bytes") || fl.Changed("quota-bytes")) && f.node.QuotaBytes >= 0 {
+			errs = append(errs, fmt.Errorf("--no-quota and --quota-backend-bytes %d contradict each other: give one", f.node.QuotaBytes))
 		}
-		cfg.QuotaBytes = bench.QuotaDisabled
+		cfg.Node.QuotaBytes = bench.QuotaDisabled
 	}
-	cfg.Backend.BatchInterval = f.batchInterval
-	cfg.Backend.BatchLimit = f.batchLimit
-	if f.layer == "" || f.engine == "" || f.clients <= 0 || f.nodes <= 0 {
+	if f.layer == "" || f.node.Engine == "" || f.clients <= 0 || f.nodes <= 0 {
 		errs = append(errs, fmt.Errorf("--layer, --engine, --clients and --nodes must be set (clients and nodes > 0)"))
 	}
 	cfg.EnsureDefaults()
@@ -201,6 +184,16 @@ type Setting struct {
 	Name, Value string
 }
 
+// Canonical returns the flag name a setting name stands for: etcd's name
+// for a knob's deprecated old name (cluster.DeprecatedFlags), else name.
+// Sweeps compare and record settings by it.
+func Canonical(name string) string {
+	if n, ok := cluster.DeprecatedFlags()[name]; ok {
+		return n
+	}
+	return name
+}
+
 // Names returns the accepted setting names (the run flags), sorted.
 func Names() []string {
 	fl := pflag.NewFlagSet("run", pflag.ContinueOnError)
@@ -216,6 +209,9 @@ func Names() []string {
 // applied in order, exactly as `etcdlab run --name value ...` would.
 func Build(settings []Setting) (bench.Config, error) {
 	fl := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	// Spec files and --param keep the knobs' old names (deprecated flags):
+	// they are accepted without the command line's deprecation line.
+	fl.SetOutput(io.Discard)
 	var f Flags
 	f.Register(fl)
 	var errs []error

@@ -10,16 +10,16 @@ import (
 func TestBuildMapsFlagsOntoConfig(t *testing.T) {
 	cfg, err := Build([]Setting{
 		{"layer", "cluster"}, {"nodes", "3"}, {"snapshot-count", "1000"}, {"read-ratio", "0.9"},
-		{"consistency", "serializable"}, {"link-delay", "2ms"}, {"batch-interval", "10ms"}, {"batch-limit", "500"},
-		{"quota-bytes", "1048576"}, {"engine", "pebble"}, {"engine-opt", "cache-size=16MiB"}, {"ops", "1000"},
+		{"consistency", "serializable"}, {"link-delay", "2ms"}, {"backend-batch-interval", "10ms"}, {"backend-batch-limit", "500"},
+		{"quota-backend-bytes", "1048576"}, {"engine", "pebble"}, {"engine-opt", "cache-size=16MiB"}, {"ops", "1000"},
 		{"raft-log-compaction", "3.5"},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Layer != "cluster" || cfg.Nodes != 3 || cfg.SnapshotCount != 1000 || cfg.LinkDelay != 2*time.Millisecond ||
-		cfg.Backend.BatchInterval != 10*time.Millisecond || cfg.Backend.BatchLimit != 500 || cfg.QuotaBytes != 1<<20 ||
-		cfg.Engine != "pebble" || len(cfg.EngineOptions) != 1 || cfg.Ops != 1000 || cfg.Duration != 0 || cfg.RaftLogCompaction != "3.5" {
+	if cfg.Layer != "cluster" || cfg.Nodes != 3 || cfg.Node.SnapshotCount != 1000 || cfg.LinkDelay != 2*time.Millisecond ||
+		cfg.Node.Backend.BatchInterval != 10*time.Millisecond || cfg.Node.Backend.BatchLimit != 500 || cfg.Node.QuotaBytes != 1<<20 ||
+		cfg.Node.Engine != "pebble" || len(cfg.Node.EngineOptions) != 1 || cfg.Ops != 1000 || cfg.Duration != 0 || cfg.Node.RaftLogCompaction != "3.5" {
 		t.Errorf("config %+v", cfg)
 	}
 	if cfg.Workload.Ops.Get != 0.9 || cfg.Workload.Ops.Put < 0.0999 || cfg.Workload.ReadConsistency != "serializable" {
@@ -29,7 +29,7 @@ func TestBuildMapsFlagsOntoConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if def.Layer != "mvcc" || def.Warmup != time.Second || def.Duration != 10*time.Second || def.RaftLogCompaction != "3.6" {
+	if def.Layer != "mvcc" || def.Warmup != time.Second || def.Duration != 10*time.Second || def.Node.RaftLogCompaction != "3.6" {
 		t.Errorf("defaults %+v", def)
 	}
 }
@@ -57,7 +57,7 @@ func TestBuildReportsEveryProblem(t *testing.T) {
 }
 
 // The quota can be switched off for measurement (--no-quota, or a negative
-// --quota-bytes as etcd reads it); recovery from NOSPACE then has no meaning.
+// --quota-backend-bytes as etcd reads it); recovery from NOSPACE then has no meaning.
 func TestQuotaSwitch(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -67,9 +67,10 @@ func TestQuotaSwitch(t *testing.T) {
 	}{
 		{"default is etcd's", nil, 2 << 30, ""},
 		{"no-quota", []Setting{{"no-quota", "true"}}, -1, ""},
-		{"negative as etcd", []Setting{{"quota-bytes", "-1"}}, -1, ""},
-		{"explicit size", []Setting{{"quota-bytes", "8388608"}}, 8 << 20, ""},
-		{"contradiction", []Setting{{"no-quota", "true"}, {"quota-bytes", "8388608"}}, 0, "contradict"},
+		{"negative as etcd", []Setting{{"quota-backend-bytes", "-1"}}, -1, ""},
+		{"explicit size", []Setting{{"quota-backend-bytes", "8388608"}}, 8 << 20, ""},
+		{"contradiction", []Setting{{"no-quota", "true"}, {"quota-backend-bytes", "8388608"}}, 0, "contradict"},
+		{"contradiction, old name", []Setting{{"no-quota", "true"}, {"quota-bytes", "8388608"}}, 0, "contradict"},
 		{"recovery needs a quota", []Setting{{"no-quota", "true"}, {"layer", "cluster"}, {"quota-recovery", "true"}}, 0, "quota-recovery needs a quota"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -83,8 +84,8 @@ func TestQuotaSwitch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if cfg.QuotaBytes != tc.want {
-				t.Errorf("QuotaBytes %d, want %d", cfg.QuotaBytes, tc.want)
+			if cfg.Node.QuotaBytes != tc.want {
+				t.Errorf("QuotaBytes %d, want %d", cfg.Node.QuotaBytes, tc.want)
 			}
 		})
 	}
@@ -102,5 +103,34 @@ func TestDurationMustBePositive(t *testing.T) {
 	cfg, err := Build([]Setting{{"ops", "1000"}})
 	if err != nil || cfg.Duration != 0 || cfg.Ops != 1000 {
 		t.Errorf("--ops alone: %+v, %v", cfg, err)
+	}
+}
+
+// The knobs' old run names stay accepted as settings (spec files, --param)
+// and land on the same fields as etcd's names.
+func TestBuildAcceptsOldNames(t *testing.T) {
+	tests := []struct {
+		old, name, value string
+	}{
+		{"quota-bytes", "quota-backend-bytes", "1048576"},
+		{"batch-interval", "backend-batch-interval", "10ms"},
+		{"batch-limit", "backend-batch-limit", "500"},
+		{"snapshot-catchup-entries", "experimental-snapshot-catchup-entries", "50"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.old, func(t *testing.T) {
+			a, err := Build([]Setting{{tc.old, tc.value}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := Build([]Setting{{tc.name, tc.value}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, _ := Build(nil)
+			if a.Node.String() != b.Node.String() || a.Node.String() == d.Node.String() {
+				t.Errorf("%s=%s: %s\n%s=%s: %s", tc.old, tc.value, a.Node, tc.name, tc.value, b.Node)
+			}
+		})
 	}
 }

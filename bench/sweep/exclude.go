@@ -29,7 +29,7 @@ func parseRule(s string) (rule, error) {
 	for _, f := range fields {
 		name, value, ok := strings.Cut(f, "=")
 		negate := strings.HasSuffix(name, "!")
-		name = strings.TrimSuffix(strings.TrimPrefix(name, "--"), "!")
+		name = runflags.Canonical(strings.TrimSuffix(strings.TrimPrefix(name, "--"), "!"))
 		if !ok || name == "" {
 			return nil, fmt.Errorf("%w: exclude rule %q: term %q: want name=value or name!=value", ErrBadSpec, s, f)
 		}

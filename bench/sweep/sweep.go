@@ -447,28 +447,29 @@ type specFile struct {
 	Notes       []string `yaml:"notes"`
 }
 
-// ParseParam reads "name=v1,v2,...".
+// ParseParam reads "name=v1,v2,...". A knob's old name (a deprecated run
+// flag) becomes its etcd name.
 func ParseParam(s string) (Param, error) {
 	name, vals, ok := strings.Cut(s, "=")
 	name = strings.TrimPrefix(strings.TrimSpace(name), "--")
 	if !ok || name == "" || strings.TrimSpace(vals) == "" {
 		return Param{}, fmt.Errorf("%w: parameter %q: want name=value1,value2 (comma-separated values)", ErrBadSpec, s)
 	}
-	p := Param{Name: name}
+	p := Param{Name: runflags.Canonical(name)}
 	for _, v := range strings.Split(vals, ",") {
 		p.Values = append(p.Values, strings.TrimSpace(v))
 	}
 	return p, nil
 }
 
-// ParseSetting reads "name=value".
+// ParseSetting reads "name=value". A knob's old name becomes its etcd name.
 func ParseSetting(s string) (runflags.Setting, error) {
 	name, val, ok := strings.Cut(s, "=")
 	name = strings.TrimPrefix(strings.TrimSpace(name), "--")
 	if !ok || name == "" {
 		return runflags.Setting{}, fmt.Errorf("%w: setting %q: want name=value", ErrBadSpec, s)
 	}
-	return runflags.Setting{Name: name, Value: strings.TrimSpace(val)}, nil
+	return runflags.Setting{Name: runflags.Canonical(name), Value: strings.TrimSpace(val)}, nil
 }
 
 // ParseSpec reads a YAML sweep spec (see specFile).

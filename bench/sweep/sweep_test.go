@@ -107,8 +107,8 @@ func fakeRun(calls *atomic.Int64, cancelAt int64, cancel func()) func(ctx contex
 	return func(ctx context.Context, cfg bench.Config, out string) (*bench.Outcome, error) {
 		n := calls.Add(1)
 		r := results.New()
-		r.Config = results.Config{Layer: cfg.Layer, Engine: cfg.Engine, Nodes: cfg.Nodes, Seed: cfg.Seed, SnapshotCount: cfg.SnapshotCount, Loop: cfg.Loop(), DurationS: cfg.Duration.Seconds()}
-		r.Summary.ThroughputOpsS = float64(cfg.SnapshotCount)
+		r.Config = results.Config{Layer: cfg.Layer, Engine: cfg.Node.Engine, Nodes: cfg.Nodes, Seed: cfg.Seed, SnapshotCount: cfg.Node.SnapshotCount, Loop: cfg.Loop(), DurationS: cfg.Duration.Seconds()}
+		r.Summary.ThroughputOpsS = float64(cfg.Node.SnapshotCount)
 		r.Summary.Ops = 10
 		r.Summary.DurationS = 1 // a finished run measured something (results.Result.Complete)
 		r.Summary.Latency = results.Latency{P50Us: 1, P90Us: 2, P99Us: 3, P999Us: 4}
@@ -301,13 +301,13 @@ func TestParityPreset(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if cfg.QuotaBytes <= 0 {
-			t.Errorf("%s: quota %d: the quota check must stay in the measured path", pt.ID, cfg.QuotaBytes)
+		if cfg.Node.QuotaBytes <= 0 {
+			t.Errorf("%s: quota %d: the quota check must stay in the measured path", pt.ID, cfg.Node.QuotaBytes)
 		}
 		if cfg.Layer == bench.LayerCluster && cfg.Workload.Ops.Get > 0 && cfg.Workload.ReadConsistency != "linearizable" {
 			t.Errorf("%s: reads are %q, want linearizable (ReadIndex is part of the overhead)", pt.ID, cfg.Workload.ReadConsistency)
 		}
-		got[fmt.Sprintf("%s/%s/%d/%s", cfg.Engine, cfg.Layer, cfg.Nodes, cfg.Workload.Name)] = true
+		got[fmt.Sprintf("%s/%s/%d/%s", cfg.Node.Engine, cfg.Layer, cfg.Nodes, cfg.Workload.Name)] = true
 	}
 	for _, e := range []string{"bbolt", "pebble"} {
 		for _, w := range []string{"etcd-put", "etcd-range"} {
@@ -391,7 +391,7 @@ func TestEnginesPreset(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		systems[cfg.Engine+" "+strings.Join(cfg.EngineOptions, " ")]++
+		systems[cfg.Node.Engine+" "+strings.Join(cfg.Node.EngineOptions, " ")]++
 	}
 	want := map[string]int{"bbolt no-sync=false": 6, "pebble wal=synced": 6, "pebble wal=disabled": 6}
 	if fmt.Sprint(systems) != fmt.Sprint(want) {
@@ -430,5 +430,42 @@ func TestResumeRefusedAcrossBuilds(t *testing.T) {
 	}
 	if id := BuildID(); len(id) != 16 {
 		t.Errorf("BuildID() = %q, want 16 hex digits of the test binary's hash", id)
+	}
+}
+
+// TestOldSettingNames: a knob's old run name in --param, a spec file's
+// fixed settings or an exclude rule means its etcd name, so it overrides a
+// preset that sweeps the etcd name instead of sweeping the knob twice.
+func TestOldSettingNames(t *testing.T) {
+	s, err := Experiment("batch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := ParseParam("batch-limit=10000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Override([]Param{p}, nil, nil)
+	s.Exclude = []string{"batch-interval=1s"}
+	s.EnsureDefaults()
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, q := range s.Params {
+		names = append(names, q.Name)
+	}
+	if got := strings.Join(names, ","); got != "backend-batch-interval,backend-batch-limit" {
+		t.Errorf("params %s, want backend-batch-interval,backend-batch-limit", got)
+	}
+	if n := len(s.Points()); n != 2*2 {
+		t.Errorf("%d points, want 4 (2 engines × 2 intervals left, 1 limit)", n)
+	}
+	spec, err := ParseSpec([]byte("params: [\"snapshot-count=100,1000\"]\nfixed: [\"quota-bytes=1048576\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.Fixed[0].Name != "quota-backend-bytes" {
+		t.Errorf("fixed %v: want quota-backend-bytes", spec.Fixed)
 	}
 }

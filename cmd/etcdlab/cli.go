@@ -109,7 +109,7 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 				cfg.Progress = stderr
 			}
 			fmt.Fprintf(stderr, "etcdlab: layer=%s engine=%s nodes=%d workload=%s clients=%d %s loop seed=%d out=%s\n",
-				cfg.Layer, cfg.Engine, cfg.Nodes, cfg.Workload.Name, cfg.Clients, cfg.Loop(), cfg.Seed, f.out)
+				cfg.Layer, cfg.Node.Engine, cfg.Nodes, cfg.Workload.Name, cfg.Clients, cfg.Loop(), cfg.Seed, f.out)
 			o, err := bench.RunToDir(cmd.Context(), cfg, f.out)
 			if err != nil {
 				return runtimeError{err}

@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"etcdlab/cluster"
-	"etcdlab/engines"
 )
 
 // nodeFlags holds the raw values of `etcdlab node`, named as etcd's flags
@@ -21,14 +20,8 @@ type nodeFlags struct {
 	listenClient, advertiseClient              []string
 	listenPeer, advertisePeer                  []string
 	initialCluster, initialState, initialToken string
-	snapCount, snapCatchup                     uint64
-	raftLogCompaction                          string
-	quota                                      int64
-	batchInterval                              time.Duration
-	batchLimit                                 int
+	node                                       cluster.NodeOptions // the knobs run and sweep share (RegisterFlags)
 	heartbeatMs, electionMs                    uint
-	engine                                     string
-	engineOpts                                 []string
 	maxRequestBytes                            int
 	electionTickAdvance                        bool
 	listenMetrics                              []string
@@ -91,16 +84,9 @@ func (f *nodeFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.initialCluster, "initial-cluster", "", "initial cluster: name=http://host:port,... (default: <name>=<advertise peer URL>)")
 	fl.StringVar(&f.initialState, "initial-cluster-state", cluster.ClusterStateNew, "new (bootstrap) or existing (join a cluster that already added this member)")
 	fl.StringVar(&f.initialToken, "initial-cluster-token", cluster.DefaultInitialClusterToken, "initial cluster token; seeds member and cluster IDs")
-	fl.Uint64Var(&f.snapCount, "snapshot-count", cluster.DefaultSnapshotCount, "applied entries between snapshots")
-	fl.Uint64Var(&f.snapCatchup, "snapshot-catchup-entries", cluster.DefaultSnapshotCatchUpEntries, "entries kept after a snapshot for slow followers")
-	fl.StringVar(&f.raftLogCompaction, "raft-log-compaction", cluster.DefaultRaftLogCompaction, "etcdlab's knob, not etcd's: when the raft log in memory is compacted: 3.6 (etcd 3.6: every 100 applied entries too) or 3.5 (etcd 3.5: at disk snapshots only)")
-	fl.Int64Var(&f.quota, "quota-backend-bytes", 0, "backend quota before NOSPACE (0: 2 GiB; negative: none)")
-	fl.DurationVar(&f.batchInterval, "backend-batch-interval", 0, "maximum time before committing the backend transaction (0: 100ms)")
-	fl.IntVar(&f.batchLimit, "backend-batch-limit", 0, "maximum operations before committing the backend transaction (0: 10000)")
+	f.node.RegisterFlags(fl)
 	fl.UintVar(&f.heartbeatMs, "heartbeat-interval", 100, "time (in milliseconds) of a heartbeat interval (one raft tick)")
 	fl.UintVar(&f.electionMs, "election-timeout", 1000, "time (in milliseconds) for an election to timeout")
-	fl.StringVar(&f.engine, "engine", cluster.DefaultEngine, "storage engine: "+strings.Join(engines.Names(), ", "))
-	fl.StringArrayVar(&f.engineOpts, "engine-opt", nil, "engine option key=value (repeatable; see 'etcdlab engines')")
 	fl.IntVar(&f.maxRequestBytes, "max-request-bytes", cluster.DefaultMaxRequestBytes, "maximum client request size in bytes")
 	fl.StringSliceVar(&f.listenMetrics, "listen-metrics-urls", nil, "extra URLs (http://host:port) serving /metrics and /health; the client URLs serve them too")
 	fl.StringVar(&f.metrics, "metrics", "basic", "level of detail of the exported metrics: basic, or extensive to add the gRPC server handling-time histograms")
@@ -118,14 +104,8 @@ func (f *nodeFlags) config() (cluster.ServerConfig, error) {
 	if f.electionMs < 5*f.heartbeatMs {
 		errs = append(errs, fmt.Errorf("--election-timeout %dms must be at least 5 times --heartbeat-interval %dms (etcd's rule)", f.electionMs, f.heartbeatMs))
 	}
-	if f.snapCount == 0 {
-		errs = append(errs, errors.New("--snapshot-count must be at least 1"))
-	}
-	if f.snapCatchup == 0 {
-		errs = append(errs, errors.New("--snapshot-catchup-entries must be at least 1"))
-	}
-	if f.batchInterval < 0 || f.batchLimit < 0 {
-		errs = append(errs, errors.New("--backend-batch-interval and --backend-batch-limit must not be negative"))
+	if err := f.node.CheckFlags(); err != nil {
+		errs = append(errs, err)
 	}
 	if f.maxRequestBytes < 1 {
 		errs = append(errs, errors.New("--max-request-bytes must be at least 1"))
@@ -143,18 +123,9 @@ func (f *nodeFlags) config() (cluster.ServerConfig, error) {
 		ListenMetricsURLs:        f.listenMetrics,
 		Metrics:                  f.metrics,
 		EnablePprof:              f.enablePprof,
-		Node: cluster.NodeOptions{
-			Engine:                 f.engine,
-			EngineOptions:          f.engineOpts,
-			SnapshotCount:          f.snapCount,
-			SnapshotCatchUpEntries: f.snapCatchup,
-			RaftLogCompaction:      f.raftLogCompaction,
-			QuotaBytes:             f.quota,
-			BackendBatchInterval:   f.batchInterval,
-			BackendBatchLimit:      f.batchLimit,
-			MaxRequestBytes:        f.maxRequestBytes,
-		},
+		Node:                     f.node,
 	}
+	cfg.Node.MaxRequestBytes = f.maxRequestBytes
 	if f.heartbeatMs > 0 {
 		cfg.Node.TickInterval = time.Duration(f.heartbeatMs) * time.Millisecond
 		cfg.Node.HeartbeatTicks = 1

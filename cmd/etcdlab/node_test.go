@@ -296,7 +296,7 @@ func TestNodeFlagsMapped(t *testing.T) {
 	err := fl.Parse([]string{"--name", "a", "--data-dir", "/d",
 		"--listen-client-urls", "http://127.0.0.1:1,http://127.0.0.1:2", "--listen-peer-urls", "http://127.0.0.1:3",
 		"--initial-cluster", "a=http://127.0.0.1:3,b=http://127.0.0.1:4", "--initial-cluster-token", "tok",
-		"--snapshot-count", "77", "--snapshot-catchup-entries", "7", "--raft-log-compaction", "3.5", "--quota-backend-bytes", "-1",
+		"--snapshot-count", "77", "--experimental-snapshot-catchup-entries", "7", "--raft-log-compaction", "3.5", "--quota-backend-bytes", "-1",
 		"--backend-batch-interval", "3ms", "--backend-batch-limit", "9", "--heartbeat-interval", "20",
 		"--election-timeout", "300", "--engine", "pebble", "--engine-opt", "cache-size=16MiB", "--max-request-bytes", "4096"})
 	if err != nil {
@@ -311,8 +311,8 @@ func TestNodeFlagsMapped(t *testing.T) {
 		cfg.InitialAdvertisePeerURLs[0] != "http://127.0.0.1:3" || cfg.InitialClusterToken != "tok" || cfg.InitialClusterState != "new" {
 		t.Errorf("server config: %+v", cfg)
 	}
-	if n.SnapshotCount != 77 || n.SnapshotCatchUpEntries != 7 || n.RaftLogCompaction != "3.5" || n.QuotaBytes != -1 || n.BackendBatchInterval != 3*time.Millisecond ||
-		n.BackendBatchLimit != 9 || n.TickInterval != 20*time.Millisecond || n.HeartbeatTicks != 1 || n.ElectionTicks != 15 ||
+	if n.SnapshotCount != 77 || n.SnapshotCatchUpEntries != 7 || n.RaftLogCompaction != "3.5" || n.QuotaBytes != -1 || n.Backend.BatchInterval != 3*time.Millisecond ||
+		n.Backend.BatchLimit != 9 || n.TickInterval != 20*time.Millisecond || n.HeartbeatTicks != 1 || n.ElectionTicks != 15 ||
 		n.Engine != "pebble" || len(n.EngineOptions) != 1 || n.MaxRequestBytes != 4096 || cfg.API.MaxRequestBytes != 4096 {
 		t.Errorf("node options: %s", n)
 	}
@@ -507,7 +507,7 @@ func TestProcessCrashNoAckedWriteLost(t *testing.T) {
 	// every acknowledged write through a crash.
 	engine := []string{"bbolt", "pebble"}[rng.IntN(2)]
 	t.Logf("engine %s", engine)
-	c := newProcCluster(t, 3, append([]string{"--engine", engine, "--snapshot-count", "300", "--snapshot-catchup-entries", "100"}, fastFlags...)...)
+	c := newProcCluster(t, 3, append([]string{"--engine", engine, "--snapshot-count", "300", "--experimental-snapshot-catchup-entries", "100"}, fastFlags...)...)
 	for i := range 3 {
 		c.start(i)
 	}

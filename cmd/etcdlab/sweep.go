@@ -51,13 +51,14 @@ func changedRunFlags(fl *pflag.FlagSet) []runflags.Setting {
 		if !runNames[p.Name] {
 			return
 		}
+		name := runflags.Canonical(p.Name)
 		if sv, ok := p.Value.(pflag.SliceValue); ok {
 			for _, v := range sv.GetSlice() {
-				out = append(out, runflags.Setting{Name: p.Name, Value: v})
+				out = append(out, runflags.Setting{Name: name, Value: v})
 			}
 			return
 		}
-		out = append(out, runflags.Setting{Name: p.Name, Value: p.Value.String()})
+		out = append(out, runflags.Setting{Name: name, Value: p.Value.String()})
 	})
 	return out
 }

@@ -491,8 +491,10 @@ func replace(ss []Setting, name, value string) []Setting {
 	return out
 }
 
-// clusterKnobs are run flags that only the cluster layer reads.
-var clusterKnobs = map[string]bool{"snapshot-count": true, "snapshot-catchup-entries": true, "raft-log-compaction": true, "quota-bytes": true, "link-delay": true, "nodes": true}
+// clusterKnobs are run flags that only the cluster layer reads (with the
+// old names that spec files may still give).
+var clusterKnobs = map[string]bool{"snapshot-count": true, "experimental-snapshot-catchup-entries": true, "snapshot-catchup-entries": true,
+	"raft-log-compaction": true, "quota-backend-bytes": true, "quota-bytes": true, "link-delay": true, "nodes": true}
 
 // caveats are the manifest's notes plus what the numbers cannot show: a
 // swept cluster knob on another layer, a closed loop's sizes scaling with
