@@ -3,6 +3,7 @@ package cluster
 import (
 	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -102,9 +103,12 @@ type Cluster struct {
 	opts Options
 	net  *transport.Network
 
-	mu     sync.Mutex
-	nodes  map[uint64]*Node
-	addrs  map[uint64]string
+	mu    sync.Mutex
+	nodes map[uint64]*Node
+	addrs map[uint64]string
+	// bound holds the listeners Start bound for the nodes over TCP, each
+	// handed to its node's transport at the node's first start.
+	bound  map[uint64]net.Listener
 	peers  []Peer
 	nextID uint64
 }
@@ -115,7 +119,7 @@ func Start(opts Options) (*Cluster, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	c := &Cluster{opts: opts, nodes: make(map[uint64]*Node), addrs: make(map[uint64]string)}
+	c := &Cluster{opts: opts, nodes: make(map[uint64]*Node), addrs: make(map[uint64]string), bound: make(map[uint64]net.Listener)}
 	if !opts.TCP {
 		nw, err := transport.NewNetwork(transport.NetworkOptions{Seed: opts.Seed, Clock: opts.Clock})
 		if err != nil {
@@ -130,12 +134,16 @@ func Start(opts Options) (*Cluster, error) {
 		id := uint64(i)
 		addr := ""
 		if opts.TCP {
-			// Bind now so every node knows every address before it starts.
-			a, err := reservePort()
+			// Bind now, and keep the listener until the node serves on it,
+			// so every node knows every address before it starts and no
+			// node's outgoing dial can take another's port meanwhile.
+			l, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
-				return nil, err
+				c.closeBound()
+				return nil, fmt.Errorf("cluster: reserve port: %w", err)
 			}
-			addr = a
+			c.bound[id] = l
+			addr = l.Addr().String()
 		}
 		c.addrs[id] = addr
 		c.peers = append(c.peers, Peer{ID: id, Addr: addr})
@@ -143,11 +151,31 @@ func Start(opts Options) (*Cluster, error) {
 	c.nextID = uint64(opts.Nodes) + 1
 	for _, p := range c.peers {
 		if err := c.startNode(p.ID, false); err != nil {
+			c.closeBound()
 			c.Close()
 			return nil, err
 		}
 	}
 	return c, nil
+}
+
+// closeBound closes the listeners no node has taken.
+func (c *Cluster) closeBound() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, l := range c.bound {
+		_ = l.Close()
+		delete(c.bound, id)
+	}
+}
+
+// takeBound returns the listener Start bound for id, once.
+func (c *Cluster) takeBound(id uint64) net.Listener {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l := c.bound[id]
+	delete(c.bound, id)
+	return l
 }
 
 func (c *Cluster) nodeOptions(id uint64, join bool) NodeOptions {
@@ -191,7 +219,11 @@ func (c *Cluster) startNode(id uint64, join bool) error {
 				peers[pid] = a
 			}
 		}
-		return transport.NewTCP(transport.TCPOptions{ID: id, ListenAddr: c.addrs[id], Handler: h, Peers: peers, Clock: c.opts.Clock})
+		tr, err := transport.NewTCP(transport.TCPOptions{ID: id, ListenAddr: c.addrs[id], Listener: c.takeBound(id), Handler: h, Peers: peers, Clock: c.opts.Clock})
+		if err != nil {
+			return nil, err
+		}
+		return tr, nil
 	}
 	n, err := StartNode(o, newTr)
 	if err != nil {
@@ -286,11 +318,12 @@ func (c *Cluster) NewMemberID() (uint64, string, error) {
 	c.nextID++
 	addr := ""
 	if c.opts.TCP {
-		a, err := reservePort()
+		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			return 0, "", err
+			return 0, "", fmt.Errorf("cluster: reserve port: %w", err)
 		}
-		addr = a
+		c.bound[id] = l // served on when the member starts (see Start)
+		addr = l.Addr().String()
 	}
 	c.addrs[id] = addr
 	return id, addr, nil
@@ -326,6 +359,7 @@ func (c *Cluster) Close() error {
 		c.mu.Unlock()
 		errs = append(errs, n.Stop())
 	}
+	c.closeBound()
 	return errors.Join(errs...)
 }
 

@@ -71,6 +71,12 @@ type TCPOptions struct {
 	// (*TCP).Addr. Bind only what the deployment asks for (tests use
 	// 127.0.0.1).
 	ListenAddr string
+	// Listener, if set, is an already bound listener to serve on instead of
+	// binding ListenAddr (which then only names it); the transport closes
+	// it. A harness that binds every node's listener before any node dials
+	// keeps an outgoing connection's ephemeral port from taking a port it
+	// reserved for a node that has not started yet.
+	Listener net.Listener
 	// Handler receives messages and snapshots (required).
 	Handler Handler
 	// Peers maps peer IDs to their addresses; more can be added with
@@ -175,9 +181,12 @@ func NewTCP(opts TCPOptions) (*TCP, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", opts.ListenAddr)
-	if err != nil {
-		return nil, fmt.Errorf("transport: listen %s: %w", opts.ListenAddr, err)
+	ln := opts.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", opts.ListenAddr); err != nil {
+			return nil, fmt.Errorf("transport: listen %s: %w", opts.ListenAddr, err)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t := &TCP{
