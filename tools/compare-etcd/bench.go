@@ -48,11 +48,11 @@ func defaultCases(quick bool, scale float64) []Case {
 	r1, r1000 := 10000, 100000
 	// watchPuts at watchPutRate puts/s: 10 s (quick: 3 s) of watching.
 	watchPuts := 1000
-	k1, k1000 := 10000, 100000
+	k1, k1000 := 30000, 100000
 	txn := 50000
 	if quick {
 		t1, t1000, r1, r1000 = 2000, 20000, 2000, 20000
-		watchPuts, k1, k1000, txn = 300, 2000, 20000, 10000
+		watchPuts, k1, k1000, txn = 300, 5000, 20000, 10000
 	}
 	sc := func(n int) int {
 		v := int(float64(n) * scale)

@@ -347,7 +347,7 @@ func writeReport(out string, r *Results) error {
 	w("a system that needs less CPU per request leaves more for the client too.\n")
 	if slices.ContainsFunc(r.Cases, func(c Case) bool { return c.Args[0] == "watch-latency" }) {
 		w("- watch-latency: the tool times each watcher's event for a put from that put's response (an event that came first counts 0 s); ")
-		w("its events row's requests/s is events delivered per second at the tool's fixed put rate (%d puts/s × %d watchers).\n", watchPutRate, watchStreams*watchersPerStream)
+		w("its events row's requests/s is events delivered per second (%d watchers) at the tool's put pace (--put-rate=%d with a burst of as many puts), not a throughput.\n", watchStreams*watchersPerStream, watchPutRate)
 	}
 	if slices.ContainsFunc(r.Cases, func(c Case) bool { return c.Args[0] == "lease-keepalive" }) {
 		w("- lease-keepalive: each client grants one lease, then renews it with KeepAliveOnce, which opens a new LeaseKeepAlive stream per request.\n")
