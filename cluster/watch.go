@@ -7,10 +7,16 @@ import "etcdlab/mvcc"
 // survives a snapshot install (the store restores in place, its watchers
 // catching up from the new backend); close it before the node stops.
 func (n *Node) NewWatchStream() (*mvcc.WatchStream, error) {
+	return n.NewWatchStreamFunc(nil)
+}
+
+// NewWatchStreamFunc is NewWatchStream with the responses handed to deliver
+// on the stream's goroutine instead of Chan (mvcc.Store.NewWatchStreamFunc).
+func (n *Node) NewWatchStreamFunc(deliver func(mvcc.WatchResponse) bool) (*mvcc.WatchStream, error) {
 	n.storeMu.RLock()
 	defer n.storeMu.RUnlock()
 	if n.store == nil {
 		return nil, ErrStopped
 	}
-	return n.store.NewWatchStream(), nil
+	return n.store.NewWatchStreamFunc(deliver), nil
 }
