@@ -60,6 +60,28 @@ func BenchmarkRecord(b *testing.B) {
 	}
 }
 
+// BenchmarkRecordOp measures what both loops do with a finished op
+// (runner.finishOp: the warm-up check, the record above, the quota count):
+// the loops' share of BenchmarkHarness's per-op cost beyond generation,
+// the clock reads and Do. The goal is <= 100 ns.
+func BenchmarkRecordOp(b *testing.B) {
+	for _, open := range []bool{false, true} {
+		b.Run(fmt.Sprintf("open=%t", open), func(b *testing.B) {
+			r := &runner{opCtx: context.Background()}
+			c := &client{rec: newClientRec([]workloads.OpKind{workloads.OpGet, workloads.OpPut}, open)}
+			ops := [2]workloads.Op{{Kind: workloads.OpGet, Key: make([]byte, 16)}, {Kind: workloads.OpPut, Key: make([]byte, 16), Value: make([]byte, 8)}}
+			b.ResetTimer()
+			for i := range b.N {
+				t0 := time.Duration(i)
+				t1 := t0 + time.Duration(1000+i&0xffff)
+				if !r.finishOp(c, &ops[i&1], t0, t0, t1, nil) {
+					b.Fatal("finishOp stopped the client")
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkPipeline runs workloads against every layer and engine with the
 // same runner as `etcdlab run` (see runForBenchmark for the metrics).
 func BenchmarkPipeline(b *testing.B) {

@@ -175,7 +175,7 @@ func (t *clusterTarget) Stats() Stats {
 		st.DBSizeInUse = max(st.DBSizeInUse, ss.SizeInUse)
 		st.DBQuotaSize = max(st.DBQuotaSize, ss.Size)
 		st.Extra["backend.commits"] += float64(ss.Backend.Commits)
-		st.Extra["raft.read_index_rounds"] += float64(n.ReadIndexRounds())
+		st.ReadIndexRounds += n.ReadIndexRounds()
 		if n.IsLeader() {
 			st.Extra["raft.applied_index"] = float64(n.AppliedIndex())
 			st.Extra["raft.term"] = float64(n.Term())

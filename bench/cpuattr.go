@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/pprof"
+	"slices"
 	"strings"
 
 	"github.com/google/pprof/profile"
@@ -35,27 +36,37 @@ func startCPUAttribution(engine string) (*cpuAttribution, error) {
 	return a, nil
 }
 
-// stop ends the profile and returns the engine's share of its CPU time
-// (0..1) and the number of samples it rests on.
-func (a *cpuAttribution) stop() (share float64, samples int64, err error) {
+// cpuShares are the parts of a CPU profile's time (0..1): the engine's
+// code, the Go runtime's background GC (mark workers, sweeper, scavenger:
+// work no stack can be charged for, since it follows every allocation of
+// the process), and over how many samples.
+type cpuShares struct {
+	Engine, GC float64
+	Samples    int64
+}
+
+// stop ends the profile and returns its shares.
+func (a *cpuAttribution) stop() (cpuShares, error) {
 	pprof.StopCPUProfile()
 	p, err := profile.Parse(&a.buf)
 	if err != nil {
-		return 0, 0, fmt.Errorf("%w: reading the profile back: %v", ErrProfiling, err)
+		return cpuShares{}, fmt.Errorf("%w: reading the profile back: %v", ErrProfiling, err)
 	}
-	return engineShare(p, a.prefixes)
+	return shares(p, a.prefixes)
 }
 
-// engineShare sums the profile's CPU time over the samples that are the
-// engine's work. prefixes are the engine's packages (engines.CodePackages):
-// those under etcdlab/ are its adapter, the others its library. The
-// innermost etcdlab frame of a stack (etcdlab/internal helpers skipped) decides: the sample is the engine's
+// shares sums the profile's CPU time over the samples that are the
+// engine's work and over those that are background GC. prefixes are the
+// engine's packages (engines.CodePackages): those under etcdlab/ are its
+// adapter, the others its library. The innermost etcdlab frame of a stack
+// (etcdlab/internal helpers skipped) decides: the sample is the engine's
 // if that frame is the adapter's and not if it is any other etcdlab code,
 // so that harness code calling into an engine's library (the raft WAL
 // writes through pebble's vfs package on every engine) stays harness; a
 // stack without etcdlab frames (a goroutine the engine started: pebble's
-// flushes and compactions) is the engine's if it has a library frame.
-func engineShare(p *profile.Profile, prefixes []string) (share float64, samples int64, err error) {
+// flushes and compactions) is the engine's if it has a library frame, and
+// background GC if it runs one of gcRoots.
+func shares(p *profile.Profile, prefixes []string) (cpuShares, error) {
 	vi := -1
 	for i, st := range p.SampleType {
 		if st.Type == "cpu" {
@@ -63,7 +74,7 @@ func engineShare(p *profile.Profile, prefixes []string) (share float64, samples 
 		}
 	}
 	if vi < 0 {
-		return 0, 0, fmt.Errorf("%w: the profile has no cpu sample type", ErrProfiling)
+		return cpuShares{}, fmt.Errorf("%w: the profile has no cpu sample type", ErrProfiling)
 	}
 	var adapter, library []string
 	for _, pre := range prefixes {
@@ -73,19 +84,23 @@ func engineShare(p *profile.Profile, prefixes []string) (share float64, samples 
 			library = append(library, pre)
 		}
 	}
-	var total, eng int64
+	var out cpuShares
+	var total, eng, gc int64
 	for _, s := range p.Sample {
 		v := s.Value[vi]
 		total += v
-		samples += s.Value[0]
-		if isEngineStack(s, adapter, library) {
+		out.Samples += s.Value[0]
+		switch classify(s, adapter, library) {
+		case sampleEngine:
 			eng += v
+		case sampleGC:
+			gc += v
 		}
 	}
-	if total == 0 {
-		return 0, samples, nil
+	if total > 0 {
+		out.Engine, out.GC = float64(eng)/float64(total), float64(gc)/float64(total)
 	}
-	return float64(eng) / float64(total), samples, nil
+	return out, nil
 }
 
 // etcdlabPrefix begins the name of every function of this module;
@@ -95,10 +110,21 @@ const (
 	etcdlabInternal = "etcdlab/internal/"
 )
 
-// isEngineStack walks s from the leaf (Location[0]; within a location,
-// Line[0] is the innermost inlined function) towards the root.
-func isEngineStack(s *profile.Sample, adapter, library []string) bool {
-	lib := false
+// gcRoots are the runtime's background GC goroutines.
+var gcRoots = []string{"runtime.gcBgMarkWorker", "runtime.bgsweep", "runtime.bgscavenge"}
+
+type sampleKind int
+
+const (
+	sampleOther sampleKind = iota
+	sampleEngine
+	sampleGC
+)
+
+// classify walks s from the leaf (Location[0]; within a location, Line[0]
+// is the innermost inlined function) towards the root.
+func classify(s *profile.Sample, adapter, library []string) sampleKind {
+	lib, gc := false, false
 	for _, loc := range s.Location {
 		for _, ln := range loc.Line {
 			if ln.Function == nil {
@@ -109,12 +135,22 @@ func isEngineStack(s *profile.Sample, adapter, library []string) bool {
 				continue // shared helpers (vfsutil, diskfault): their caller decides
 			}
 			if strings.HasPrefix(name, etcdlabPrefix) {
-				return hasAnyPrefix(name, adapter)
+				if hasAnyPrefix(name, adapter) {
+					return sampleEngine
+				}
+				return sampleOther
 			}
 			lib = lib || hasAnyPrefix(name, library)
+			gc = gc || slices.Contains(gcRoots, name)
 		}
 	}
-	return lib
+	switch {
+	case lib:
+		return sampleEngine
+	case gc:
+		return sampleGC
+	}
+	return sampleOther
 }
 
 func hasAnyPrefix(s string, prefixes []string) bool {

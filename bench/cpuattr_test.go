@@ -49,15 +49,15 @@ func TestEngineShare(t *testing.T) {
 			{Location: []*profile.Location{lVFS, lMeta, lCount, lCompact}, Value: []int64{1, 10}}, // the engine's own IO through it
 		},
 	}
-	share, samples, err := engineShare(p, []string{"github.com/cockroachdb/", "etcdlab/engines/pebble."})
+	sh, err := shares(p, []string{"github.com/cockroachdb/", "etcdlab/engines/pebble."})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if math.Abs(share-30.0/90) > 1e-9 || samples != 9 {
-		t.Fatalf("share %v over %d samples, want 1/3 over 9", share, samples)
+	if math.Abs(sh.Engine-30.0/90) > 1e-9 || math.Abs(sh.GC-20.0/90) > 1e-9 || sh.Samples != 9 {
+		t.Fatalf("shares %+v, want engine 1/3 and GC 2/9 over 9 samples", sh)
 	}
 	p.SampleType = p.SampleType[:1]
-	if _, _, err := engineShare(p, nil); !errors.Is(err, ErrProfiling) {
+	if _, err := shares(p, nil); !errors.Is(err, ErrProfiling) {
 		t.Fatalf("a profile without cpu values: %v, want ErrProfiling", err)
 	}
 }

@@ -56,7 +56,14 @@
 //     appears at the output path unless the run succeeds or is interrupted
 //     after measuring.
 //
-// The harness's own cost is measured by BenchmarkHarness (no-op target) and
-// BenchmarkRecord; BenchmarkPipeline runs the real layers, and
+// The runner (runner.go, phases.go) is written as phases, after pebble's
+// cmd/pebble benchmarks: setup, start and warm-up, begin, run (a tick every
+// second), done; each a method of measurement. The closed and open loops
+// differ only in when an op starts; what happens to a finished op is one
+// body, runner.finishOp.
+//
+// The harness's own cost is measured by BenchmarkHarness (no-op target),
+// BenchmarkRecord (a client's recorder) and BenchmarkRecordOp (finishOp, the
+// loops' shared body); BenchmarkPipeline runs the real layers, and
 // BenchmarkParity the points of the parity experiment (package sweep).
 package bench

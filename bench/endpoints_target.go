@@ -14,6 +14,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
+	"etcdlab/internal/event"
 	"etcdlab/workloads"
 )
 
@@ -104,7 +105,7 @@ func openEndpointsTarget(ctx context.Context, cfg Config, env LayerEnv) (Target,
 			errs = append(errs, fmt.Errorf("%w: %s does not answer Status: %w", ErrEndpoint, ep, err))
 			continue
 		}
-		env.Emit(Event{At: cfg.Clock.Now(), Kind: "endpoint", Detail: fmt.Sprintf("%s member=%x leader=%x version=%s db=%d", ep, st.Header.MemberId, st.Leader, st.Version, st.DbSize)})
+		env.Emit(Event{At: cfg.Clock.Now(), Kind: event.Endpoint, Detail: fmt.Sprintf("%s member=%x leader=%x version=%s db=%d", ep, st.Header.MemberId, st.Leader, st.Version, st.DbSize)})
 	}
 	if len(errs) > 0 {
 		_ = cli.Close()

@@ -15,6 +15,7 @@ import (
 	"etcdlab/cluster"
 	"etcdlab/internal/clock"
 	"etcdlab/internal/diskfault"
+	"etcdlab/internal/event"
 	"etcdlab/results"
 )
 
@@ -170,7 +171,7 @@ func (r *faultRun) event(kind string, node uint64, detail string) {
 // apply injects rec's fault.
 func (r *faultRun) apply(rec *faultRecord) {
 	f := rec.f
-	r.event("fault", 0, f.String())
+	r.event(event.Fault, 0, f.String())
 	switch {
 	case f.Kind == faults.Restart:
 		r.mu.Lock()
@@ -210,7 +211,7 @@ func (r *faultRun) apply(rec *faultRecord) {
 	case f.Kills():
 		for _, id := range rec.nodes {
 			r.note(rec, r.inj.Kill(id))
-			r.event("node-killed", id, f.String())
+			r.event(event.NodeKilled, id, f.String())
 		}
 		if f.For == 0 {
 			r.mu.Lock()
@@ -260,7 +261,7 @@ func (r *faultRun) watchFailures(rec *faultRecord) {
 			for _, id := range rec.nodes {
 				if !slices.Contains(rec.crashedNodes(&r.mu), id) && r.inj.Failed(id) {
 					r.note(rec, r.inj.Kill(id))
-					r.event("node-killed", id, rec.f.String()+" (write failed)")
+					r.event(event.NodeKilled, id, rec.f.String()+" (write failed)")
 					r.mu.Lock()
 					rec.crashed = append(rec.crashed, id)
 					r.mu.Unlock()
@@ -319,7 +320,7 @@ func (r *faultRun) lift(rec *faultRecord) {
 		}
 		r.restartAll(rec, failed)
 	}
-	r.event("fault-lifted", 0, f.String())
+	r.event(event.FaultLifted, 0, f.String())
 }
 
 // restartAll restarts nodes and follows their catch-up in the background.
@@ -327,7 +328,7 @@ func (r *faultRun) restartAll(rec *faultRecord, nodes []uint64) {
 	for _, id := range nodes {
 		cu := &catchUp{node: id, at: r.clk.Now(), took: -1}
 		target, err := r.inj.Restart(id)
-		r.event("node-restarted", id, rec.f.String())
+		r.event(event.NodeRestarted, id, rec.f.String())
 		cu.target = target
 		r.mu.Lock()
 		rec.catchUps = append(rec.catchUps, cu)
@@ -420,7 +421,7 @@ func (r *faultRun) results(ops []faults.Op, runEnd time.Duration, events []Event
 			}
 			cu.mu.Unlock()
 			for _, e := range events {
-				if e.Kind == cluster.EventSnapshotReceived.String() && uint64(e.Node) == cu.node && !e.At.Before(cu.at) {
+				if e.Kind == event.SnapshotReceived && uint64(e.Node) == cu.node && !e.At.Before(cu.at) {
 					c.SnapshotsReceived++
 					c.SnapshotBytes += detailInt(e.Detail, "bytes")
 				}

@@ -6,10 +6,11 @@ import (
 
 	"etcdlab/engines"
 	"etcdlab/engines/backend"
+	"etcdlab/internal/event"
 )
 
 // openBackend opens cfg's engine in dir under the batching layer, reporting
-// every engine commit as a "backend-commit" event.
+// every engine commit as an event.BackendCommit event.
 func openBackend(cfg Config, env LayerEnv) (*backend.Backend, error) {
 	if err := os.MkdirAll(env.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
@@ -28,10 +29,10 @@ func openBackend(cfg Config, env LayerEnv) (*backend.Backend, error) {
 		if emit == nil {
 			return
 		}
-		kind := "backend-commit"
+		kind := event.BackendCommit
 		detail := fmt.Sprintf("reason=%s ops=%d took=%s", ci.Reason, ci.Ops, ci.Duration)
 		if ci.Err != nil {
-			kind = "backend-commit-failed"
+			kind = event.BackendCommitFailed
 			detail += " err=" + ci.Err.Error()
 		}
 		emit(Event{At: ci.Start, Kind: kind, Detail: detail})

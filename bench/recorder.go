@@ -183,7 +183,7 @@ func (r *recorder) rotate(start, end time.Duration) results.Sample {
 		r.agg.clamped += s.clamped
 		s.reset()
 	}
-	smp := results.Sample{Type: "interval", T: start.Seconds(), LengthS: (end - start).Seconds(), PerOp: map[string]results.IntervalOp{}}
+	smp := results.Sample{Type: results.SampleInterval, T: start.Seconds(), LengthS: (end - start).Seconds(), PerOp: map[string]results.IntervalOp{}}
 	for k := range numKinds {
 		kind := workloads.OpKind(k)
 		h := r.agg.lat[k]

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"runtime/pprof"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -161,10 +159,12 @@ type client struct {
 	gen     *workloads.Generator
 	rec     *clientRec
 	quota   int64 // measured ops to run; 0: until stopped
+	done    int64 // measured ops run
 	warmOps int64
 	genErr  error
 	errMsgs map[string]int64
 	trace   *opTrace // runs with faults only
+	_       [64]byte // done is written every op: keep neighbouring clients off its cache line
 }
 
 // traceOp keeps what the fault figures need of a measured op.
@@ -210,9 +210,34 @@ func logicalBytes(op *workloads.Op) int {
 	return 0
 }
 
+// finishOp accounts for one finished op, the body both loops share: start
+// is when the op was due (the closed loop: when it started; the open loop:
+// its intended start), t0 and t1 when it actually started and ended, all
+// offsets from r.base. An op due in the warm-up is only counted; a measured
+// one is recorded with its latency from start and its service time from t0
+// (kept by the open loop's recorder only) and traced for the fault figures.
+// It returns false when the client must stop: its quota is done, or the
+// runner cancelled the op after the drain grace.
+func (r *runner) finishOp(c *client, op *workloads.Op, start, t0, t1 time.Duration, err error) bool {
+	if start < r.warm {
+		c.warmOps++
+		return true
+	}
+	if err != nil {
+		if r.opCtx.Err() != nil {
+			return false // cancelled by the runner after the drain grace
+		}
+		c.noteErr(err)
+	}
+	c.rec.record(op.Kind, t1-start, t1-t0, err != nil, logicalBytes(op))
+	c.traceOp(op, start-r.warm, t1-r.warm, err)
+	c.done++
+	return c.quota == 0 || c.done < c.quota
+}
+
+// closedLoop runs ops back to back: each starts when the previous ends.
 func (r *runner) closedLoop(c *client) {
 	var op workloads.Op
-	var done int64
 	clk := r.cfg.Clock
 	for !r.stop.Load() {
 		if err := c.gen.Next(&op); err != nil {
@@ -222,20 +247,7 @@ func (r *runner) closedLoop(c *client) {
 		t0 := clk.Since(r.base)
 		err := r.t.Do(r.opCtx, &op)
 		t1 := clk.Since(r.base)
-		if t0 < r.warm {
-			c.warmOps++
-			continue
-		}
-		if err != nil {
-			if r.opCtx.Err() != nil {
-				return // cancelled by the runner after the drain grace
-			}
-			c.noteErr(err)
-		}
-		c.rec.record(op.Kind, t1-t0, 0, err != nil, logicalBytes(&op))
-		c.traceOp(&op, t0-r.warm, t1-r.warm, err)
-		done++
-		if c.quota > 0 && done >= c.quota {
+		if !r.finishOp(c, &op, t0, t0, t1, err) {
 			return
 		}
 	}
@@ -249,7 +261,6 @@ func (r *runner) closedLoop(c *client) {
 // start, is recorded separately.
 func (r *runner) openLoop(c *client, clients int) {
 	var op workloads.Op
-	var done int64
 	clk := r.cfg.Clock
 	gap := 1e9 / r.cfg.Rate
 	per := gap * float64(clients)
@@ -266,20 +277,7 @@ func (r *runner) openLoop(c *client, clients int) {
 		t0 := clk.Since(r.base)
 		err := r.t.Do(r.opCtx, &op)
 		t1 := clk.Since(r.base)
-		if intended < r.warm {
-			c.warmOps++
-			continue
-		}
-		if err != nil {
-			if r.opCtx.Err() != nil {
-				return
-			}
-			c.noteErr(err)
-		}
-		c.rec.record(op.Kind, t1-intended, t1-t0, err != nil, logicalBytes(&op))
-		c.traceOp(&op, intended-r.warm, t1-r.warm, err)
-		done++
-		if c.quota > 0 && done >= c.quota {
+		if !r.finishOp(c, &op, intended, t0, t1, err) {
 			return
 		}
 	}
@@ -441,364 +439,26 @@ func fillConfig(res *results.Result, cfg Config) error {
 	return nil
 }
 
+// runTarget runs cfg's workload against t in phases, after pebble's
+// cmd/pebble test{init, tick, done} (see measurement): setup, then the
+// clients start and warm up, then the measured phase runs with a tick
+// every second, then done stops, flushes and summarizes.
 func runTarget(ctx context.Context, cfg Config, ks *workloads.KeySpace, t Target, ev *eventLog) (*Outcome, error) {
-	clk := cfg.Clock
-	res := results.New()
-	if err := fillConfig(res, cfg); err != nil {
+	m, err := setup(ctx, cfg, ks, t, ev)
+	if err != nil {
 		return nil, err
 	}
-	res.Env.GOOS, res.Env.GOARCH = runtime.GOOS, runtime.GOARCH
-	res.Env.GOMAXPROCS, res.Env.NumCPU = runtime.GOMAXPROCS(0), runtime.NumCPU()
-	res.Env.GoVersion = runtime.Version()
-
-	var inj FaultInjector
-	if len(cfg.Faults) > 0 {
-		var ok bool
-		if inj, ok = t.(FaultInjector); !ok {
-			return nil, fmt.Errorf("%w: the %s layer cannot inject faults", ErrBadConfig, cfg.Layer)
-		}
-	}
-	lin := startLin(cfg, t)
-
-	preStart := clk.Now()
-	if err := preload(ctx, cfg, ks, t); err != nil {
+	defer m.cancelOps()
+	defer m.dropAttribution()
+	m.start()
+	if err := m.warmUp(ctx); err != nil {
 		return nil, err
 	}
-	res.Summary.PreloadKeys = ks.Preload()
-	res.Summary.PreloadS = clk.Since(preStart).Seconds()
-	if st, ok := t.(Settler); ok {
-		// The preload's flushes and compactions are not the run's work:
-		// commit it (it may sit in the pending batch) and settle.
-		if f, ok := t.(Flusher); ok {
-			if err := f.Flush(); err != nil {
-				return nil, fmt.Errorf("bench: flushing the %s layer after the preload: %w", cfg.Layer, err)
-			}
-		}
-		if err := settle(ctx, st); err != nil {
-			return nil, fmt.Errorf("bench: settling the %s layer after the preload: %w", cfg.Layer, err)
-		}
+	if err := m.begin(ctx); err != nil {
+		return nil, err
 	}
-	if ctx.Err() != nil {
-		return nil, ErrInterrupted
-	}
-
-	open := cfg.Rate > 0
-	rec := newRecorder(cfg.Clients, mixKinds(cfg.Workload.Ops), open)
-	opCtx, cancelOps := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelOps()
-	r := &runner{cfg: cfg, t: t, warm: cfg.Warmup, stopCh: make(chan struct{}), opCtx: opCtx}
-	clients := make([]*client, cfg.Clients)
-	for i := range clients {
-		c := &client{id: i, gen: ks.Generator(i), rec: rec.clients[i]}
-		if inj != nil {
-			c.trace = &opTrace{max: maxTracedOps / cfg.Clients}
-		}
-		if cfg.Ops > 0 {
-			c.quota = cfg.Ops / int64(cfg.Clients)
-			if int64(i) < cfg.Ops%int64(cfg.Clients) {
-				c.quota++
-			}
-		}
-		clients[i] = c
-	}
-	res.Started = clk.Now()
-	r.base = clk.Now()
-	var wg sync.WaitGroup
-	for _, c := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if open {
-				r.openLoop(c, cfg.Clients)
-			} else {
-				r.closedLoop(c)
-			}
-		}()
-	}
-	allDone := make(chan struct{})
-	go func() { wg.Wait(); close(allDone) }()
-	stopClients := func() {
-		if !r.stop.Swap(true) {
-			close(r.stopCh)
-		}
-		grace := clk.NewTimer(drainGrace)
-		select {
-		case <-allDone:
-		case <-grace.C():
-			cancelOps()
-			<-allDone
-		}
-		grace.Stop()
-	}
-
-	if cfg.Warmup > 0 {
-		tm := clk.NewTimer(cfg.Warmup)
-		select {
-		case <-tm.C():
-		case <-allDone:
-		case <-ctx.Done():
-			tm.Stop()
-			stopClients()
-			return nil, ErrInterrupted
-		}
-		tm.Stop()
-	}
-	measureWall := clk.Now()
-	msrc, hasMetrics := t.(serverMetricsSource)
-	var prom0, promLast promSample
-	if hasMetrics {
-		var err error
-		if prom0, err = msrc.serverMetrics(ctx, true); err != nil {
-			stopClients()
-			return nil, fmt.Errorf("bench: the servers' metrics at the start of the measured phase: %w", err)
-		}
-		promLast = prom0
-	}
-	var fr *faultRun
-	if inj != nil {
-		// Offsets count from the start of the measured phase as the ops'
-		// do (the base plus the warm-up), not from measureWall, which the
-		// warm-up timer's wake-up delays.
-		fr = newFaultRun(cfg.Faults, inj, clk, r.base.Add(r.warm), ev.emit)
-		fr.start()
-	}
-	var attr *cpuAttribution
-	if cfg.AttributeCPU {
-		var err error
-		if attr, err = startCPUAttribution(cfg.Engine); err != nil {
-			stopClients()
-			if fr != nil {
-				fr.stop()
-			}
-			return nil, err
-		}
-		defer func() {
-			if attr != nil {
-				pprof.StopCPUProfile() // an early return
-			}
-		}()
-	}
-	stats0, res0 := statsOf(t), sampleResources()
-	peak := res0
-	var timeline []results.Sample
-	ticker := clk.NewTicker(time.Second)
-	var durC <-chan time.Time
-	if cfg.Duration > 0 {
-		dt := clk.NewTimer(cfg.Duration)
-		defer dt.Stop()
-		durC = dt.C()
-	}
-	prog := newProgress(cfg)
-	prev := r.warm
-	sample := func(end time.Duration) {
-		smp := rec.rotate(prev-r.warm, end-r.warm)
-		prev = end
-		rs := sampleResources()
-		peak.RSS = max(peak.RSS, rs.RSS)
-		peak.Heap = max(peak.Heap, rs.Heap)
-		st := statsOf(t)
-		smp.RSSBytes, smp.HeapBytes = rs.RSS, rs.Heap
-		smp.GCPauseS = float64(rs.GCPauseTotal-res0.GCPauseTotal) / 1e9
-		if rs.DiskWritten >= 0 && res0.DiskWritten >= 0 {
-			smp.DiskWritten = rs.DiskWritten - res0.DiskWritten
-		}
-		smp.WALFsyncs = st.WALFsyncs - stats0.WALFsyncs
-		smp.EngFsyncs = st.EngineFsyncs - stats0.EngineFsyncs
-		smp.DBSize, smp.DBSizeInUse, smp.DBQuotaSize = st.DBSize, st.DBSizeInUse, st.DBQuotaSize
-		if hasMetrics {
-			// The latest figures the target has: an in-process cluster
-			// gathers its registries now; an --endpoints target returns
-			// its background scrape, so the interval never waits on the
-			// network.
-			if ps, err := msrc.serverMetrics(ctx, false); err == nil {
-				smp.Metrics = ps.timeline()
-				promLast = ps
-			}
-		}
-		timeline = append(timeline, smp)
-		prog.update(end-r.warm, &smp, rec)
-	}
-	interrupted := false
-loop:
-	for {
-		select {
-		case <-ticker.C():
-			sample(clk.Since(r.base))
-		case <-durC:
-			break loop
-		case <-allDone:
-			break loop
-		case <-ctx.Done():
-			interrupted = true
-			break loop
-		}
-	}
-	ticker.Stop()
-	stopClients()
-	if fr != nil {
-		fr.stop()
-	}
-	end := clk.Since(r.base)
-	if end < prev {
-		end = prev
-	}
-	sample(end)
-	prog.done()
-	if f, ok := t.(Flusher); ok {
-		if err := f.Flush(); err != nil {
-			return nil, fmt.Errorf("bench: flushing the %s layer after the run: %w", cfg.Layer, err)
-		}
-	}
-	if st, ok := t.(Settler); ok {
-		settleStart := clk.Now()
-		// An interrupted run skips the rest of the settle: its figures are
-		// marked interrupted anyway.
-		if err := settle(ctx, st); err != nil && ctx.Err() == nil {
-			return nil, fmt.Errorf("bench: settling the %s layer after the run: %w", cfg.Layer, err)
-		}
-		res.Summary.SettleS = clk.Since(settleStart).Seconds()
-	}
-	stats1, res1 := statsOf(t), sampleResources()
-	if attr != nil {
-		share, _, err := attr.stop()
-		attr = nil
-		if err != nil {
-			return nil, err
-		}
-		res.Summary.CPUEngineShare = share
-	}
-	if hasMetrics {
-		// After the flush, as the layer's figures: the backend commits the
-		// flush made belong to the run. A failed scrape falls back to the
-		// last one (and is counted in the result).
-		if ps, err := msrc.serverMetrics(context.WithoutCancel(ctx), true); err == nil {
-			promLast = ps
-		}
-	}
-	peak.RSS = max(peak.RSS, res1.RSS)
-	peak.Heap = max(peak.Heap, res1.Heap)
-
-	res.Interrupted = interrupted
-	measured := end - r.warm
-	s := &res.Summary
-	s.DurationS = measured.Seconds()
-	for k := range numKinds {
-		h := rec.total.lat[k]
-		errs := rec.total.errs[k]
-		if (h == nil || h.TotalCount() == 0) && errs == 0 {
-			continue
-		}
-		l := latency(h)
-		o := results.OpStats{Errors: errs, P50Us: l.P50Us, P90Us: l.P90Us, P99Us: l.P99Us, P999Us: l.P999Us, MaxUs: l.MaxUs, MeanUs: l.MeanUs}
-		if h != nil {
-			o.Count = h.TotalCount()
-		}
-		if open {
-			sl := latency(rec.total.svc[k])
-			o.Service = &sl
-		}
-		res.Ops[workloads.OpKind(k).String()] = o
-		s.Ops += o.Count
-		s.Errors += errs
-	}
-	s.Latency = latency(rec.all)
-	if measured > 0 {
-		s.ThroughputOpsS = float64(s.Ops) / measured.Seconds()
-	}
-	s.LogicalBytes = rec.total.logical
-	var genErrs []error
-	for _, c := range clients {
-		s.WarmupOps += c.warmOps
-		for m, n := range c.errMsgs {
-			if s.ErrorsByMessage == nil {
-				s.ErrorsByMessage = map[string]int64{}
-			}
-			s.ErrorsByMessage[m] += n
-		}
-		if c.genErr != nil {
-			genErrs = append(genErrs, fmt.Errorf("client %d: %w", c.id, c.genErr))
-			if s.ErrorsByMessage == nil {
-				s.ErrorsByMessage = map[string]int64{}
-			}
-			s.ErrorsByMessage["(client stopped early) "+c.genErr.Error()]++
-		}
-	}
-	if rec.total.clamped > 0 {
-		if s.ErrorsByMessage == nil {
-			s.ErrorsByMessage = map[string]int64{}
-		}
-		s.ErrorsByMessage[fmt.Sprintf("(latencies above %v recorded as %v)", time.Duration(histHighestNs), time.Duration(histHighestNs))] = rec.total.clamped
-	}
-	if len(genErrs) > 0 && s.Ops == 0 {
-		return nil, errors.Join(genErrs...)
-	}
-
-	d := &res.Disk
-	d.LayerBytesWritten = (stats1.EngineBytesWritten - stats0.EngineBytesWritten) + (stats1.WALBytesWritten - stats0.WALBytesWritten)
-	d.BytesWritten, d.BytesWrittenSource = d.LayerBytesWritten, "layer"
-	if res0.DiskWritten >= 0 && res1.DiskWritten >= 0 && res1.DiskWritten-res0.DiskWritten > 0 {
-		d.BytesWritten, d.BytesWrittenSource = res1.DiskWritten-res0.DiskWritten, "proc-io"
-	}
-	d.DBSizeBytes, d.DBSizeInUseBytes, d.DBQuotaSizeBytes = stats1.DBSize, stats1.DBSizeInUse, stats1.DBQuotaSize
-	d.WALBytes = stats1.WALBytesWritten - stats0.WALBytesWritten
-	if s.LogicalBytes > 0 {
-		d.WriteAmplification = float64(d.BytesWritten) / float64(s.LogicalBytes)
-	}
-	cpuPerOp(s, res0, res1)
-	if s.CPUEngineShare > 0 {
-		s.CPUOutsideEnginePerOpUs = s.CPUPerOpUs * (1 - s.CPUEngineShare)
-	}
-	res.Fsyncs.WAL = stats1.WALFsyncs - stats0.WALFsyncs
-	res.Fsyncs.WALSyncCPUS = (stats1.WALSyncCPU - stats0.WALSyncCPU).Seconds()
-	res.Fsyncs.Engine = stats1.EngineFsyncs - stats0.EngineFsyncs
-	res.Fsyncs.Source, d.DBSizeSource = "layer", "layer"
-	if len(cfg.Endpoints) > 0 {
-		d.DBSizeSource = "status"
-	}
-	if hasMetrics {
-		res.Server = serverResult(msrc.metricsInfo(), prom0, promLast)
-		if len(cfg.Endpoints) > 0 {
-			fillFromServer(res)
-		}
-	}
-	res.Memory = results.Memory{
-		PeakRSSBytes:  peak.RSS,
-		PeakHeapBytes: peak.Heap,
-		GCPauseTotalS: float64(res1.GCPauseTotal-res0.GCPauseTotal) / 1e9,
-		NumGC:         res1.NumGC - res0.NumGC,
-	}
-	counts, _ := ev.since(measureWall)
-	res.Events = counts
-	if fr != nil {
-		traces := make([]*opTrace, 0, len(clients))
-		for _, c := range clients {
-			traces = append(traces, c.trace)
-		}
-		_, events := ev.since(measureWall)
-		res.Faults = fr.results(mergeTraces(traces), measured, events)
-	}
-	var linViz *linRun
-	if lin != nil {
-		res.Linearizability = lin.check(ctx, clk)
-		linViz = lin
-	}
-	if !interrupted {
-		if err := recoveryPhases(ctx, cfg, t, res); err != nil {
-			return nil, err
-		}
-	}
-	// The timeline shows the recovery phases' events too; the counts above
-	// cover the measured phase only.
-	_, events := ev.since(measureWall)
-	for _, e := range events {
-		timeline = append(timeline, results.Sample{Type: "event", T: e.At.Sub(measureWall).Seconds(), Kind: e.Kind, Node: e.Node, Detail: e.Detail})
-	}
-	if fr != nil {
-		timeline = append(timeline, fr.bands(measured)...)
-	}
-	sort.SliceStable(timeline, func(i, j int) bool { return timeline[i].T < timeline[j].T })
-
-	return &Outcome{Result: res, Latency: rec.latLog, Service: rec.svcLog, Timeline: timeline, Start: measureWall, lin: linViz}, nil
+	m.run(ctx)
+	return m.done(ctx)
 }
 
 // cpuPerOp fills the summary's CPU figures from the samples taken when the

@@ -39,6 +39,10 @@ type Stats struct {
 	DBSizeInUse int64
 	DBQuotaSize int64
 	WALSize     int64
+	// ReadIndexRounds counts the ReadIndex rounds of the nodes' read loops
+	// (in-process cluster): linearizable reads per round is how well the
+	// loop batches them, and a round's fixed cost is shared by its reads.
+	ReadIndexRounds int64
 	// Extra holds layer-specific figures by flat name
 	// ("backend.commits", "pebble.l0.files", ...).
 	Extra map[string]float64
@@ -79,9 +83,9 @@ func settleEngine(ctx context.Context, e engine.Engine) error {
 
 // Event is something the layer did that a timeline should show: a leader
 // change, a snapshot, a WAL segment cut, a backend commit, a compaction, an
-// alarm. Kind is a short stable name ("leader-change", "snapshot",
-// "backend-commit", ...); Node is the node it happened on (0 if not
-// applicable).
+// alarm. Kind is one of package event's names (event.LeaderChanged,
+// event.SnapshotTaken, event.BackendCommit, ...); Node is the node it
+// happened on (0 if not applicable).
 type Event struct {
 	At     time.Time
 	Kind   string

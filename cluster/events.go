@@ -3,6 +3,8 @@ package cluster
 import (
 	"fmt"
 	"time"
+
+	"etcdlab/internal/event"
 )
 
 // EventKind classifies an Event.
@@ -39,25 +41,26 @@ const (
 	EventLeaseExpiry
 )
 
+// eventNames are the kinds' names, spelled once in package event.
 var eventNames = map[EventKind]string{
-	EventLeaderElected:     "leader-elected",
-	EventLeaderChanged:     "leader-changed",
-	EventSnapshotTaken:     "snapshot-taken",
-	EventSnapshotSent:      "snapshot-sent",
-	EventSnapshotReceived:  "snapshot-received",
-	EventSnapshotInstalled: "snapshot-installed",
-	EventWALCut:            "wal-cut",
-	EventSlowFsync:         "slow-fsync",
-	EventSlowApply:         "slow-apply",
-	EventBackendCommit:     "backend-commit",
-	EventCompaction:        "compaction",
-	EventDefrag:            "defrag",
-	EventAlarmRaised:       "alarm-raised",
-	EventAlarmDisarmed:     "alarm-disarmed",
-	EventMemberChange:      "member-change",
-	EventRaftLogCompacted:  "raft-log-compacted",
-	EventHeartbeatLate:     "heartbeat-late",
-	EventLeaseExpiry:       "lease-expiry",
+	EventLeaderElected:     event.LeaderElected,
+	EventLeaderChanged:     event.LeaderChanged,
+	EventSnapshotTaken:     event.SnapshotTaken,
+	EventSnapshotSent:      event.SnapshotSent,
+	EventSnapshotReceived:  event.SnapshotReceived,
+	EventSnapshotInstalled: event.SnapshotInstalled,
+	EventWALCut:            event.WALCut,
+	EventSlowFsync:         event.SlowFsync,
+	EventSlowApply:         event.SlowApply,
+	EventBackendCommit:     event.BackendCommit,
+	EventCompaction:        event.Compaction,
+	EventDefrag:            event.Defrag,
+	EventAlarmRaised:       event.AlarmRaised,
+	EventAlarmDisarmed:     event.AlarmDisarmed,
+	EventMemberChange:      event.MemberChange,
+	EventRaftLogCompacted:  event.RaftLogCompacted,
+	EventHeartbeatLate:     event.HeartbeatLate,
+	EventLeaseExpiry:       event.LeaseExpiry,
 }
 
 func (k EventKind) String() string {

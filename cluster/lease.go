@@ -409,15 +409,8 @@ func (n *Node) leaseRevokeLoop() {
 // lost leadership without knowing it (etcd issue 15247).
 func (n *Node) revokeExpiredLeases(ids []lease.ID) {
 	start := n.clk.Now()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := n.stopContext()
 	defer cancel()
-	go func() {
-		select {
-		case <-n.stopc:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	if !n.ensureLeadership(ctx) {
 		n.emit(EventLeaseExpiry, 0, "skipped %d expired leases: this member is not the leader", len(ids))
 		return

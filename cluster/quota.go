@@ -177,6 +177,20 @@ func (n *Node) Alarm(ctx context.Context, r *pb.AlarmRequest) (*pb.AlarmResponse
 	return resp, res.err
 }
 
+// stopContext is a context that ends when the node stops or cancel is
+// called, for work the node starts on its own (no caller's context).
+func (n *Node) stopContext() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-n.stopc:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
+
 // raiseNoSpaceAsync proposes the NOSPACE alarm from outside the apply
 // goroutine (which must not wait on its own proposals), as etcd does.
 func (n *Node) raiseNoSpaceAsync() {
@@ -191,15 +205,8 @@ func (n *Node) raiseNoSpaceAsync() {
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		ctx, cancel := context.WithCancel(context.Background())
+		ctx, cancel := n.stopContext()
 		defer cancel()
-		go func() {
-			select {
-			case <-n.stopc:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
 		_, _ = n.Alarm(ctx, &pb.AlarmRequest{Action: pb.AlarmRequest_ACTIVATE, MemberID: n.id, Alarm: pb.AlarmType_NOSPACE})
 	}()
 }

@@ -21,6 +21,14 @@
 //     defaults included, sorted by key, separated by spaces), so a result can
 //     record the exact configuration and feed it back: its fields are valid
 //     options for Open.
+//   - Open and OpenImage refuse a dir that holds another engine's data with an
+//     error wrapping ErrWrongEngine that names the file that gave it away
+//     (CheckDir; DetectDir says whose data a dir holds). Each engine package
+//     recognises its own files (its Detect); only the registry runs them all.
+//   - OnDisk lists the engines that write their commits to disk (all but
+//     memory, the tests' oracle and the no-disk ceiling): the engines
+//     experiments compare by default.
 //   - There is no registration and no package-level mutable state: the table is
-//     a switch in lookup.
+//     one function, table, with a row per engine; adding an engine is adding
+//     its row (plots, experiments and flags take the names from here).
 package engines

@@ -2,6 +2,9 @@ package engines_test
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -96,7 +99,7 @@ func TestOptionsErrors(t *testing.T) {
 		{"empty-key", "memory", []string{"=3"}, engines.ErrBadOption, []string{"key=value"}},
 		{"twice", "memory", []string{"degree=4", "degree=8"}, engines.ErrBadOption, []string{"twice"}},
 		{"bad-value", "memory", []string{"degree=many"}, engines.ErrBadOption, []string{"degree"}},
-		{"out-of-range", "memory", []string{"degree=1"}, engines.ErrBadOption, []string{"degree=1"}},
+		{"out-of-range", "memory", []string{"degree=1"}, engines.ErrBadOption, []string{`degree="1"`, "[2, 1024]"}},
 		{"all-problems-at-once", "memory", []string{"a=1", "b"}, engines.ErrBadOption, []string{`"a"`, `"b"`}},
 		{"pebble-unknown-key", "pebble", []string{"degree=8"}, engines.ErrBadOption, []string{`"degree"`, "cache-size"}},
 		{"bbolt-unknown-key", "bbolt", []string{"degree=8"}, engines.ErrBadOption, []string{`"degree"`, "freelist-type"}},
@@ -200,5 +203,83 @@ func TestOpenEachEngine(t *testing.T) {
 				t.Errorf("after reopen Get = %q, %v", got, err)
 			}
 		})
+	}
+}
+
+func TestOnDisk(t *testing.T) {
+	if got, want := engines.OnDisk(), []string{"bbolt", "pebble"}; !slices.Equal(got, want) {
+		t.Fatalf("OnDisk() = %v, want %v", got, want)
+	}
+}
+
+// TestForeignDir: the registry refuses to open a dir holding another
+// engine's files, by Open and by OpenImage, names the file that gave it
+// away, and leaves the dir as it was. The engines themselves do not look:
+// the registry is the one place that knows every engine's marker.
+func TestForeignDir(t *testing.T) {
+	markers := []struct{ file, owner string }{
+		{"db", "bbolt"},
+		{"CURRENT", "pebble"},
+		{"MANIFEST-000001", "pebble"},
+		{"memory.img", "memory"},
+	}
+	for _, m := range markers {
+		for _, name := range engines.Names() {
+			if name == m.owner {
+				continue
+			}
+			t.Run(fmt.Sprintf("marker=%s/engine=%s", m.file, name), func(t *testing.T) {
+				dir := t.TempDir()
+				if err := os.WriteFile(filepath.Join(dir, m.file), []byte("x"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				if got, err := engines.DetectDir(dir); err != nil || got != m.owner {
+					t.Errorf("DetectDir = %q, %v; want %s", got, err, m.owner)
+				}
+				check := func(op string, e engines.Engine, err error) {
+					t.Helper()
+					if err == nil {
+						e.Close()
+					}
+					if !errors.Is(err, engines.ErrWrongEngine) || !strings.Contains(err.Error(), filepath.Join(dir, m.file)) {
+						t.Errorf("%s: %v, want ErrWrongEngine naming %s", op, err, m.file)
+					}
+				}
+				e, err := engines.Open(name, dir, nil)
+				check("Open", e, err)
+				e, err = engines.OpenImage(name, strings.NewReader(""), dir, nil)
+				check("OpenImage", e, err)
+				if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+					t.Errorf("dir holds %d entries after the refusals, want only %s", len(entries), m.file)
+				}
+			})
+		}
+	}
+	t.Run("absent dir", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "absent")
+		if got, err := engines.DetectDir(dir); err != nil || got != "" {
+			t.Errorf("DetectDir(absent) = %q, %v", got, err)
+		}
+		if err := engines.CheckDir(dir, "bbolt"); err != nil {
+			t.Errorf("CheckDir(absent) = %v", err)
+		}
+	})
+}
+
+// TestCodePackages: every engine's row names its adapter package among its
+// code packages, and an unknown engine is refused.
+func TestCodePackages(t *testing.T) {
+	for _, name := range engines.Names() {
+		pkgs, err := engines.CodePackages(name)
+		if err != nil || !slices.Contains(pkgs, "etcdlab/engines/"+name+".") {
+			t.Errorf("CodePackages(%s) = %v, %v; want its adapter etcdlab/engines/%s.", name, pkgs, err, name)
+		}
+		pkgs[0] = "changed" // the caller's copy, not the table's
+		if again, _ := engines.CodePackages(name); again[0] == "changed" {
+			t.Errorf("CodePackages(%s) returned shared state", name)
+		}
+	}
+	if _, err := engines.CodePackages("rocksdb"); !errors.Is(err, engines.ErrUnknownEngine) {
+		t.Errorf("CodePackages(rocksdb): %v, want ErrUnknownEngine", err)
 	}
 }

@@ -32,6 +32,8 @@ type BarChart struct {
 	// Metric and Unit label the y axis, e.g. "throughput", "ops/s".
 	Metric, Unit string
 	Bars         []Bar
+	// Style pins the engines' colors. Default: none pinned.
+	Style Style
 }
 
 // bars draws rectangles in data coordinates, so that error bars (placed in
@@ -89,6 +91,9 @@ func Bars(bc BarChart) (*plot.Plot, error) {
 	if len(bc.Bars) == 0 {
 		return nil, fmt.Errorf("%w: bars %q have no bars", ErrNoData, bc.Title)
 	}
+	if err := bc.Style.Validate(); err != nil {
+		return nil, err
+	}
 	var groups, labels []string
 	gIdx, lIdx := map[string]int{}, map[string]int{}
 	type key struct{ g, l int }
@@ -125,7 +130,7 @@ func Bars(bc BarChart) (*plot.Plot, error) {
 	grid.Vertical.Color = nil // vertical grid lines would cut through bars
 	p.Add(grid)
 	width := groupWidth / float64(len(labels))
-	cs := newColorer()
+	cs := newColorer(bc.Style)
 	perLabel := make([]*bars, len(labels))
 	var errs struct {
 		plotter.XYs

@@ -16,8 +16,10 @@
 //     only their maximum and is not drawn as if it were a tail estimate.
 //   - CDF: share of operations at or below a latency.
 //   - LatencyOverTime / ThroughputOverTime: p50 and p99 per second, ops/s per
-//     second, with cluster events (snapshot, leader change, compaction, defrag,
-//     alarm, slow apply …) as vertical markers, one legend entry per kind.
+//     second, with cluster events (kinds named in package internal/event:
+//     snapshot-taken, leader-changed, compaction, defrag, alarm-raised and
+//     slow-apply have fixed looks; others take the next ones) as vertical
+//     markers, one legend entry per kind.
 //   - SweepCurve: a parameter against a metric, one line per engine, points at
 //     the mean of the repeats with a 95% confidence interval (Student t).
 //   - Bars: grouped bars comparing configurations, same error bars.
@@ -29,9 +31,11 @@
 //     percentiles outside [0,100)) and never panics on bad input.
 //   - Output is deterministic for the same input: legend order follows the
 //     input order (engines in SweepCurve are sorted by name), and colors come
-//     from a fixed palette. Engine names keep their color across figures
-//     (bbolt blue, pebble orange, memory gray) when a label names exactly one
-//     engine; other labels take the remaining palette colors in order.
+//     from a fixed palette. The engines named in the figure's Style (the
+//     caller passes the registry's engines.Names(); plots does not import the
+//     registry, see Style) keep their color across figures (bbolt blue,
+//     memory gray, pebble orange) when a label names exactly one engine;
+//     other labels take the remaining palette colors in order.
 //   - Latencies are given in microseconds (histograms: in units of
 //     SpectrumLine.HistUnit, default one microsecond); the drawn unit (µs, ms
 //     or s) is chosen from the data unless the options fix it, and is named in

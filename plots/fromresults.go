@@ -112,7 +112,7 @@ func TimelineFromSamples(label string, samples []results.Sample, op string, kind
 	}
 	for i, s := range samples {
 		switch s.Type {
-		case "interval":
+		case results.SampleInterval:
 			count := s.Ops
 			p50, p99, tp := s.P50Us, s.P99Us, s.OpsS
 			if op != "" {
@@ -136,7 +136,7 @@ func TimelineFromSamples(label string, samples []results.Sample, op string, kind
 			} else {
 				tl.Events = append(tl.Events, Event{Second: s.T, Kind: s.Kind, Label: s.Detail})
 			}
-		case "event":
+		case results.SampleEvent:
 			if s.T < 0 || len(keep) > 0 && !keep[normKind(s.Kind)] {
 				continue
 			}

@@ -51,7 +51,7 @@ func TestFromResults(t *testing.T) {
 	if tl.P50Micros[0] != 7 || tl.Throughput[0] != 4 || tl.Throughput[1] != 0 || len(tl.Events) != 2 {
 		t.Fatalf("per-op timeline: %+v", tl)
 	}
-	if _, err := ThroughputOverTime("t", []Timeline{tl}); err != nil {
+	if _, err := ThroughputOverTime("t", []Timeline{tl}, Style{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := TimelineFromSamples("x", samples[:1], ""); !errors.Is(err, ErrNoData) {
@@ -80,7 +80,7 @@ func TestTimelineFaultBands(t *testing.T) {
 		t.Fatalf("events %+v", tl.Events)
 	}
 	for name, draw := range map[string]func() error{
-		"throughput": func() error { _, err := ThroughputOverTime("t", []Timeline{tl}); return err },
+		"throughput": func() error { _, err := ThroughputOverTime("t", []Timeline{tl}, Style{}); return err },
 		"latency": func() error {
 			_, err := LatencyOverTime("t", []Timeline{tl}, LatencyOptions{LogScale: true})
 			return err
@@ -91,7 +91,7 @@ func TestTimelineFaultBands(t *testing.T) {
 		}
 	}
 	tl.Bands[0].End = 1
-	if _, err := ThroughputOverTime("t", []Timeline{tl}); !errors.Is(err, ErrBadInput) {
+	if _, err := ThroughputOverTime("t", []Timeline{tl}, Style{}); !errors.Is(err, ErrBadInput) {
 		t.Fatalf("a band ending before it starts: %v, want ErrBadInput", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"image/color"
 	"image/png"
 	"math"
 	"math/rand/v2"
@@ -16,6 +17,8 @@ import (
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 	"gonum.org/v1/plot"
+
+	"etcdlab/internal/event"
 )
 
 var seedFlag = flag.Uint64("seed", 0, "seed for the synthetic data (0: derive from the time and log it)")
@@ -127,6 +130,9 @@ func checkSaved(t *testing.T, p *plot.Plot, dir, name string) {
 	}
 }
 
+// testStyle is the registry's engines, as report callers pass them.
+var testStyle = Style{Engines: []string{"bbolt", "memory", "pebble"}}
+
 func TestFigures(t *testing.T) {
 	r := testRand(t)
 	dir := figureDir(t)
@@ -139,7 +145,7 @@ func TestFigures(t *testing.T) {
 			{Label: "bbolt", Hist: bbolt},
 			{Label: "pebble", Hist: pebble},
 			{Label: "memory, 500 ops", Hist: small},
-		}, LatencyOptions{LogScale: true})
+		}, LatencyOptions{LogScale: true, Style: testStyle})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -151,7 +157,7 @@ func TestFigures(t *testing.T) {
 	t.Run("spectrum-percentiles", func(t *testing.T) {
 		p, err := PercentileSpectrum("range latency from summary percentiles", []SpectrumLine{
 			{Label: "bbolt", Percentiles: []float64{99.9, 50, 90, 99}, LatencyMicros: []float64{900, 120, 300, 600}},
-		}, LatencyOptions{})
+		}, LatencyOptions{Style: testStyle})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -164,7 +170,7 @@ func TestFigures(t *testing.T) {
 		p, err := CDF("put latency CDF (synthetic)", []SpectrumLine{
 			{Label: "bbolt", Hist: bbolt},
 			{Label: "pebble", Hist: pebble},
-		}, LatencyOptions{LogScale: true})
+		}, LatencyOptions{LogScale: true, Style: testStyle})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -173,21 +179,21 @@ func TestFigures(t *testing.T) {
 	tlB := synthTimeline(r, "bbolt", 60, 900, 12000)
 	tlP := synthTimeline(r, "pebble", 60, 600, 15000)
 	tlB.Events = []Event{
-		{Second: 10, Kind: "snapshot"}, {Second: 30, Kind: "snapshot"}, {Second: 50, Kind: "snapshot"},
-		{Second: 21, Kind: "leader_change", Label: "node 2"},
-		{Second: 35, Kind: "compaction"}, {Second: 45, Kind: "defrag"},
-		{Second: 55, Kind: "alarm", Label: "NOSPACE"}, {Second: 22, Kind: "slow-apply"},
+		{Second: 10, Kind: event.SnapshotTaken}, {Second: 30, Kind: event.SnapshotTaken}, {Second: 50, Kind: event.SnapshotTaken},
+		{Second: 21, Kind: event.LeaderChanged, Label: "node 2"},
+		{Second: 35, Kind: event.Compaction}, {Second: 45, Kind: event.Defrag},
+		{Second: 55, Kind: event.AlarmRaised, Label: "NOSPACE"}, {Second: 22, Kind: event.SlowApply},
 		{Second: 12, Kind: "wal rotate"},
 	}
 	t.Run("latency-over-time", func(t *testing.T) {
-		p, err := LatencyOverTime("put latency per second (synthetic)", []Timeline{tlB, tlP}, LatencyOptions{})
+		p, err := LatencyOverTime("put latency per second (synthetic)", []Timeline{tlB, tlP}, LatencyOptions{Style: testStyle})
 		if err != nil {
 			t.Fatal(err)
 		}
 		checkSaved(t, p, dir, "latency-over-time")
 	})
 	t.Run("latency-over-time-log", func(t *testing.T) {
-		p, err := LatencyOverTime("put latency per second, log scale (synthetic)", []Timeline{tlB}, LatencyOptions{LogScale: true, Unit: "us"})
+		p, err := LatencyOverTime("put latency per second, log scale (synthetic)", []Timeline{tlB}, LatencyOptions{LogScale: true, Unit: "us", Style: testStyle})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -197,7 +203,7 @@ func TestFigures(t *testing.T) {
 		checkSaved(t, p, dir, "latency-over-time-log")
 	})
 	t.Run("throughput-over-time", func(t *testing.T) {
-		p, err := ThroughputOverTime("throughput per second (synthetic)", []Timeline{tlB, tlP})
+		p, err := ThroughputOverTime("throughput per second (synthetic)", []Timeline{tlB, tlP}, testStyle)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -219,7 +225,7 @@ func TestFigures(t *testing.T) {
 		}
 		p, err := SweepCurve(Sweep{
 			Title: "throughput vs snapshot-count (synthetic)", Param: "snapshot-count",
-			Metric: "throughput", MetricUnit: "ops/s", LogX: true, ZeroY: true, Points: pts,
+			Metric: "throughput", MetricUnit: "ops/s", LogX: true, ZeroY: true, Points: pts, Style: testStyle,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -242,7 +248,7 @@ func TestFigures(t *testing.T) {
 			}
 		}
 		p, err := Bars(BarChart{Title: "throughput by workload (synthetic)", Group: "workload",
-			Metric: "throughput", Unit: "ops/s", Bars: bs})
+			Metric: "throughput", Unit: "ops/s", Bars: bs, Style: testStyle})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -358,11 +364,11 @@ func TestBadInput(t *testing.T) {
 			return LatencyOverTime("t", []Timeline{zeroLat}, LatencyOptions{LogScale: true})
 		}, ErrBadInput},
 		{"latency event without kind", func() (*plot.Plot, error) { return LatencyOverTime("t", []Timeline{noKind}, LatencyOptions{}) }, ErrBadInput},
-		{"throughput unsorted seconds", func() (*plot.Plot, error) { return ThroughputOverTime("t", []Timeline{unsorted}) }, ErrBadInput},
-		{"throughput no seconds", func() (*plot.Plot, error) { return ThroughputOverTime("t", []Timeline{{Label: "a"}}) }, ErrNoData},
-		{"throughput negative", func() (*plot.Plot, error) { return ThroughputOverTime("t", []Timeline{negTP}) }, ErrBadInput},
+		{"throughput unsorted seconds", func() (*plot.Plot, error) { return ThroughputOverTime("t", []Timeline{unsorted}, Style{}) }, ErrBadInput},
+		{"throughput no seconds", func() (*plot.Plot, error) { return ThroughputOverTime("t", []Timeline{{Label: "a"}}, Style{}) }, ErrNoData},
+		{"throughput negative", func() (*plot.Plot, error) { return ThroughputOverTime("t", []Timeline{negTP}, Style{}) }, ErrBadInput},
 		{"throughput missing", func() (*plot.Plot, error) {
-			return ThroughputOverTime("t", []Timeline{{Label: "a", Seconds: []float64{1}}})
+			return ThroughputOverTime("t", []Timeline{{Label: "a", Seconds: []float64{1}}}, Style{})
 		}, ErrBadInput},
 		{"sweep no points", func() (*plot.Plot, error) { return SweepCurve(Sweep{Title: "t", Param: "x", Metric: "y"}) }, ErrNoData},
 		{"sweep unnamed metric", func() (*plot.Plot, error) {
@@ -399,7 +405,7 @@ func TestBadInput(t *testing.T) {
 }
 
 func TestSaveBadInput(t *testing.T) {
-	p, err := ThroughputOverTime("t", []Timeline{{Label: "a", Seconds: []float64{0, 1}, Throughput: []float64{1, 2}}})
+	p, err := ThroughputOverTime("t", []Timeline{{Label: "a", Seconds: []float64{0, 1}, Throughput: []float64{1, 2}}}, Style{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -446,14 +452,27 @@ func TestColors(t *testing.T) {
 		"bbolt": "bbolt", "Pebble p99": "pebble", "engine=memory/nodes=3": "memory",
 		"bbolt vs pebble": "", "pebblestore": "", "run 1": "",
 	} {
-		if got := EngineOf(label); got != want {
+		if got := testStyle.EngineOf(label); got != want {
 			t.Errorf("EngineOf(%q) = %q, want %q", label, got, want)
 		}
 	}
-	c := newColorer()
+	if got := (Style{}).EngineOf("bbolt"); got != "" {
+		t.Errorf("EngineOf with no engines = %q", got)
+	}
+	c := newColorer(testStyle)
 	b1, b2, x := c.look("bbolt snap=10k"), c.look("bbolt snap=100k"), c.look("other")
-	if b1.color != engineColor("bbolt") {
+	if b1.color != rgb(0x1f, 0x77, 0xb4) {
 		t.Errorf("first bbolt line is not bbolt blue")
+	}
+	for engine, want := range map[string]color.RGBA{"memory": rgb(0x7f, 0x7f, 0x7f), "pebble": rgb(0xff, 0x7f, 0x0e)} {
+		if got := newColorer(testStyle).look(engine).color; got != want {
+			t.Errorf("%s is drawn in %v, want %v", engine, got, want)
+		}
+	}
+	for _, bad := range []Style{{Engines: []string{"a", "a"}}, {Engines: []string{" "}}} {
+		if err := bad.Validate(); !errors.Is(err, ErrBadInput) {
+			t.Errorf("Validate(%v) = %v, want ErrBadInput", bad.Engines, err)
+		}
 	}
 	if b2.color == b1.color || x.color == b1.color || x.color == b2.color {
 		t.Errorf("lines share a color: %v %v %v", b1, b2, x)

@@ -158,7 +158,7 @@ func PercentileSpectrum(title string, lines []SpectrumLine, opts LatencyOptions)
 		setLogY(p)
 	}
 	p.Add(plotter.NewGrid())
-	cs := newColorer()
+	cs := newColorer(opts.Style)
 	for i, pts := range all {
 		xys := make(plotter.XYs, len(pts))
 		for j, pt := range pts {
@@ -199,7 +199,7 @@ func CDF(title string, lines []SpectrumLine, opts LatencyOptions) (*plot.Plot, e
 		setLogX(p)
 	}
 	p.Add(plotter.NewGrid())
-	cs := newColorer()
+	cs := newColorer(opts.Style)
 	for i, l := range lines {
 		var xys plotter.XYs
 		step := false

@@ -23,22 +23,60 @@ var (
 
 func rgb(r, g, b uint8) color.RGBA { return color.RGBA{R: r, G: g, B: b, A: 255} }
 
-// engineColor pins each engine to one color so a reader can follow an engine
-// from figure to figure.
-func engineColor(engine string) color.RGBA {
-	switch engine {
-	case "bbolt":
-		return rgb(0x1f, 0x77, 0xb4) // blue
-	case "pebble":
-		return rgb(0xff, 0x7f, 0x0e) // orange
-	case "memory":
-		return rgb(0x7f, 0x7f, 0x7f) // gray
-	}
-	return color.RGBA{}
+// Style is what the figures of one report share, so that a reader can follow
+// an engine from figure to figure. The zero value is usable: no label is
+// taken for an engine's, and lines take the palette colors in order.
+//
+// The engine names come from the caller, as data: plots sits at the end of
+// the data flow (bench → results → plots) and draws from result files, and
+// importing the registry (etcdlab/engines) would put the storage engines,
+// pebble and bbolt, under every figure and every test of this package.
+// Callers that import the registry pass engines.Names(); the registry stays
+// the one place that lists engines.
+type Style struct {
+	// Engines are the engine names, in the registry's order. A label that
+	// names exactly one of them (see EngineOf) is drawn in that engine's
+	// color: the i-th engine takes the i-th of engineColors, so with the
+	// registry's bbolt, memory, pebble they are blue, gray and orange; an
+	// engine past them takes the next free palette color like any label.
+	Engines []string
 }
 
-// engineNames in a fixed order, for deterministic matching.
-var engineNames = []string{"bbolt", "memory", "pebble"}
+// engineColors are the engines' colors, by position in Style.Engines.
+var engineColors = []color.RGBA{
+	rgb(0x1f, 0x77, 0xb4), // blue
+	rgb(0x7f, 0x7f, 0x7f), // gray
+	rgb(0xff, 0x7f, 0x0e), // orange
+}
+
+// EnsureDefaults fills unset fields; the zero value is the default.
+func (s *Style) EnsureDefaults() {}
+
+// Validate reports every empty or repeated engine name.
+func (s Style) Validate() error {
+	var errs []error
+	seen := map[string]bool{}
+	for i, e := range s.Engines {
+		switch {
+		case strings.TrimSpace(e) == "":
+			errs = append(errs, fmt.Errorf("%w: style: engine %d has no name", ErrBadInput, i))
+		case seen[e]:
+			errs = append(errs, fmt.Errorf("%w: style: engine %q listed twice", ErrBadInput, e))
+		}
+		seen[e] = true
+	}
+	return errors.Join(errs...)
+}
+
+// engineColor is the color pinned to engine, and whether there is one.
+func (s Style) engineColor(engine string) (color.RGBA, bool) {
+	for i, e := range s.Engines {
+		if e == engine && i < len(engineColors) {
+			return engineColors[i], true
+		}
+	}
+	return color.RGBA{}, false
+}
 
 // otherColors are handed to labels that name no engine (or whose engine
 // color is already taken in the same figure), in order.
@@ -63,18 +101,18 @@ var dashCycle = [][]vg.Length{
 	{vg.Points(8), vg.Points(3), vg.Points(2), vg.Points(3)},
 }
 
-// EngineOf returns the engine a label names ("bbolt", "pebble", "memory"),
-// or "" if it names none or more than one. A label names an engine when one
-// of its words (split at anything but letters and digits) is the engine's
-// name, case-insensitively: "pebble", "pebble p99", "engine=pebble/nodes=3".
-func EngineOf(label string) string {
+// EngineOf returns the engine of s.Engines a label names, or "" if it names
+// none or more than one. A label names an engine when one of its words
+// (split at anything but letters and digits) is the engine's name,
+// case-insensitively: "pebble", "pebble p99", "engine=pebble/nodes=3".
+func (s Style) EngineOf(label string) string {
 	words := strings.FieldsFunc(strings.ToLower(label), func(r rune) bool {
 		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9')
 	})
 	found := ""
-	for _, e := range engineNames {
+	for _, e := range s.Engines {
 		for _, w := range words {
-			if w == e {
+			if w == strings.ToLower(e) {
 				if found != "" && found != e {
 					return ""
 				}
@@ -88,6 +126,7 @@ func EngineOf(label string) string {
 // colorer assigns colors within one figure: the engine's color the first
 // time an engine appears, otherwise the next free palette color.
 type colorer struct {
+	style   Style
 	byLabel map[string]lineLook
 	used    map[color.RGBA]bool
 	next    int
@@ -98,8 +137,8 @@ type lineLook struct {
 	dashes []vg.Length
 }
 
-func newColorer() *colorer {
-	return &colorer{byLabel: map[string]lineLook{}, used: map[color.RGBA]bool{}}
+func newColorer(style Style) *colorer {
+	return &colorer{style: style, byLabel: map[string]lineLook{}, used: map[color.RGBA]bool{}}
 }
 
 func (c *colorer) look(label string) lineLook {
@@ -107,8 +146,8 @@ func (c *colorer) look(label string) lineLook {
 		return l
 	}
 	var l lineLook
-	if e := EngineOf(label); e != "" && !c.used[engineColor(e)] {
-		l.color = engineColor(e)
+	if col, ok := c.style.engineColor(c.style.EngineOf(label)); ok && !c.used[col] {
+		l.color = col
 	} else {
 		// Skip colors already taken by engines; after the palette wraps,
 		// vary the dash pattern instead.
@@ -179,6 +218,8 @@ type LatencyOptions struct {
 	// Unit fixes the latency unit: "us" (or "µs"), "ms", "s". Default ""
 	// picks from the largest latency drawn.
 	Unit string
+	// Style pins the engines' colors. Default: none pinned.
+	Style Style
 }
 
 // EnsureDefaults fills unset fields; every default is the zero value today,
@@ -187,10 +228,8 @@ func (o *LatencyOptions) EnsureDefaults() {}
 
 // Validate reports every problem with the options.
 func (o LatencyOptions) Validate() error {
-	if _, _, err := parseUnit(o.Unit); err != nil {
-		return err
-	}
-	return nil
+	_, _, err := parseUnit(o.Unit)
+	return errors.Join(err, o.Style.Validate())
 }
 
 // newPlot returns a plot with the common look: title, readable fonts, plain

@@ -36,6 +36,8 @@ type Sweep struct {
 	// data, which suits metrics far from zero.
 	ZeroY  bool
 	Points []SweepPoint
+	// Style pins the engines' colors. Default: none pinned.
+	Style Style
 }
 
 func axisLabel(name, unit string) string {
@@ -57,6 +59,9 @@ func SweepCurve(s Sweep) (*plot.Plot, error) {
 	}
 	if len(s.Points) == 0 {
 		return nil, fmt.Errorf("%w: sweep %q has no points", ErrNoData, s.Title)
+	}
+	if err := s.Style.Validate(); err != nil {
+		return nil, err
 	}
 	byEngine := map[string]map[float64][]float64{}
 	for _, pt := range s.Points {
@@ -90,7 +95,7 @@ func SweepCurve(s Sweep) (*plot.Plot, error) {
 		setLogX(p)
 	}
 	p.Add(plotter.NewGrid())
-	cs := newColorer()
+	cs := newColorer(s.Style)
 	var ns []int
 	for _, e := range engines {
 		xsMap := byEngine[e]

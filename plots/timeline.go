@@ -10,6 +10,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+
+	"etcdlab/internal/event"
 )
 
 // Timeline is one run's per-second series. Seconds are the interval starts
@@ -41,27 +43,29 @@ type Band struct {
 // Event is something the cluster did at a point of the run.
 type Event struct {
 	Second float64
-	// Kind groups events in the legend: snapshot, leader_change,
-	// compaction, defrag, alarm, slow_apply, or any other word.
+	// Kind groups events in the legend: one of package event's names
+	// (event.SnapshotTaken, event.LeaderChanged, ...), whose usual ones
+	// have fixed looks, or any other word.
 	Kind string
 	// Label is a detail (e.g. "node 2", "NOSPACE"); not drawn, kept for
 	// callers that print event tables next to the figure.
 	Label string
 }
 
-// eventKinds fixes the look of the known kinds; unknown kinds follow in
-// order of first appearance with the remaining colors.
+// eventKinds fixes the look of the usual kinds, keyed by the names the
+// layers emit (package event; TestEventLooksAreEventNames keeps them so);
+// other kinds follow in order of first appearance with the remaining colors.
 var eventKinds = []struct {
 	kind  string
 	color color.RGBA
 	glyph draw.GlyphDrawer
 }{
-	{"snapshot", rgb(0x2c, 0xa0, 0x2c), draw.TriangleGlyph{}},
-	{"leader change", rgb(0xd6, 0x27, 0x28), draw.CrossGlyph{}},
-	{"compaction", rgb(0x94, 0x67, 0xbd), draw.BoxGlyph{}},
-	{"defrag", rgb(0x8c, 0x56, 0x4b), draw.PyramidGlyph{}},
-	{"alarm", rgb(0x00, 0x00, 0x00), draw.RingGlyph{}},
-	{"slow apply", rgb(0xe3, 0x77, 0xc2), draw.PlusGlyph{}},
+	{event.SnapshotTaken, rgb(0x2c, 0xa0, 0x2c), draw.TriangleGlyph{}},
+	{event.LeaderChanged, rgb(0xd6, 0x27, 0x28), draw.CrossGlyph{}},
+	{event.Compaction, rgb(0x94, 0x67, 0xbd), draw.BoxGlyph{}},
+	{event.Defrag, rgb(0x8c, 0x56, 0x4b), draw.PyramidGlyph{}},
+	{event.AlarmRaised, rgb(0x00, 0x00, 0x00), draw.RingGlyph{}},
+	{event.SlowApply, rgb(0xe3, 0x77, 0xc2), draw.PlusGlyph{}},
 }
 
 // extraEventColors are the colors of the other kinds, in order; a run's
@@ -127,19 +131,27 @@ func (e *eventMarks) Thumbnail(c *draw.Canvas) {
 	c.DrawGlyphNoClip(e.glyph, mid)
 }
 
-// addEvents draws the events of all timelines, one legend entry per kind in
-// a fixed order (known kinds first, then others by first appearance).
-func addEvents(p *plot.Plot, tls []Timeline) error {
+// eventLook is how one kind of event is drawn, and where.
+type eventLook struct {
+	kind    string // normalized, as the legend shows it
+	color   color.RGBA
+	glyph   draw.GlyphDrawer
+	seconds []float64
+}
+
+// eventLooks groups the events of all timelines by kind, in a fixed order:
+// the kinds with fixed looks first, then the others by first appearance.
+func eventLooks(tls []Timeline) ([]eventLook, error) {
 	bySeconds := map[string][]float64{}
 	var unknown []string
 	for _, tl := range tls {
 		for _, ev := range tl.Events {
 			if !finite(ev.Second) {
-				return fmt.Errorf("%w: timeline %q: event %q at second %v", ErrBadInput, tl.Label, ev.Kind, ev.Second)
+				return nil, fmt.Errorf("%w: timeline %q: event %q at second %v", ErrBadInput, tl.Label, ev.Kind, ev.Second)
 			}
 			k := normKind(ev.Kind)
 			if k == "" {
-				return fmt.Errorf("%w: timeline %q: event at second %v has no kind", ErrBadInput, tl.Label, ev.Second)
+				return nil, fmt.Errorf("%w: timeline %q: event at second %v has no kind", ErrBadInput, tl.Label, ev.Second)
 			}
 			if _, seen := bySeconds[k]; !seen && !isKnownKind(k) {
 				unknown = append(unknown, k)
@@ -147,24 +159,28 @@ func addEvents(p *plot.Plot, tls []Timeline) error {
 			bySeconds[k] = append(bySeconds[k], ev.Second)
 		}
 	}
-	type look struct {
-		kind  string
-		color color.RGBA
-		glyph draw.GlyphDrawer
-	}
-	var looks []look
+	var looks []eventLook
 	for _, k := range eventKinds {
-		looks = append(looks, look{k.kind, k.color, k.glyph})
+		if secs, ok := bySeconds[normKind(k.kind)]; ok {
+			looks = append(looks, eventLook{normKind(k.kind), k.color, k.glyph, secs})
+		}
 	}
 	for i, k := range unknown {
 		c, g := extraEventLook(i)
-		looks = append(looks, look{k, c, g})
+		looks = append(looks, eventLook{k, c, g, bySeconds[k]})
+	}
+	return looks, nil
+}
+
+// addEvents draws the events of all timelines, one legend entry per kind in
+// eventLooks' order.
+func addEvents(p *plot.Plot, tls []Timeline) error {
+	looks, err := eventLooks(tls)
+	if err != nil {
+		return err
 	}
 	for _, lk := range looks {
-		secs, ok := bySeconds[lk.kind]
-		if !ok {
-			continue
-		}
+		secs := lk.seconds
 		// Translucent, so dense events do not hide the data. NRGBA: a
 		// premultiplied RGBA with a lowered alpha alone is a different color.
 		lc := color.NRGBA{R: lk.color.R, G: lk.color.G, B: lk.color.B, A: 150}
@@ -240,9 +256,10 @@ func addBands(p *plot.Plot, tls []Timeline) error {
 	return nil
 }
 
+// isKnownKind reports whether k (normalized) has a fixed look.
 func isKnownKind(k string) bool {
 	for _, e := range eventKinds {
-		if e.kind == k {
+		if normKind(e.kind) == k {
 			return true
 		}
 	}
@@ -384,7 +401,7 @@ func LatencyOverTime(title string, tls []Timeline, opts LatencyOptions) (*plot.P
 	if err := addBands(p, tls); err != nil {
 		return nil, err
 	}
-	cs := newColorer()
+	cs := newColorer(opts.Style)
 	drawn := false
 	for _, tl := range tls {
 		lk := cs.look(tl.Label)
@@ -436,7 +453,10 @@ func eventHeadroom(a *plot.Axis, logScale bool, tls []Timeline) {
 
 // ThroughputOverTime draws completed operations per second for each
 // timeline, with the timelines' events as vertical markers.
-func ThroughputOverTime(title string, tls []Timeline) (*plot.Plot, error) {
+func ThroughputOverTime(title string, tls []Timeline, style Style) (*plot.Plot, error) {
+	if err := style.Validate(); err != nil {
+		return nil, err
+	}
 	if err := checkTimelines(title, tls, func(t Timeline) [][]float64 { return [][]float64{t.Throughput} }, "throughput"); err != nil {
 		return nil, err
 	}
@@ -445,7 +465,7 @@ func ThroughputOverTime(title string, tls []Timeline) (*plot.Plot, error) {
 	if err := addBands(p, tls); err != nil {
 		return nil, err
 	}
-	cs := newColorer()
+	cs := newColorer(style)
 	for _, tl := range tls {
 		for i, v := range tl.Throughput {
 			if !finite(v) || v < 0 {

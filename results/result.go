@@ -359,17 +359,27 @@ type Summary struct {
 	// saturated run let it fall behind; SettleS is how long the second
 	// settle took. With a warm-up, the background work the warm-up left
 	// behind is counted too: give no warm-up for exact engine accounting.
-	SettleS    float64 `json:"settle_s,omitempty"`
-	CPUUserS   float64 `json:"cpu_user_s,omitempty"`
-	CPUSysS    float64 `json:"cpu_sys_s,omitempty"`
-	CPUPerOpUs float64 `json:"cpu_per_op_us,omitempty"`
+	SettleS float64 `json:"settle_s,omitempty"`
+	// ReadIndexRounds is how many ReadIndex rounds the in-process nodes'
+	// read loops made in the measured phase (linearizable reads per round
+	// is how many reads shared one round's cost).
+	ReadIndexRounds int64   `json:"read_index_rounds,omitempty"`
+	CPUUserS        float64 `json:"cpu_user_s,omitempty"`
+	CPUSysS         float64 `json:"cpu_sys_s,omitempty"`
+	CPUPerOpUs      float64 `json:"cpu_per_op_us,omitempty"`
 	// CPUEngineShare (run flag --attribute-cpu) is the share of the CPU
 	// profile's samples, over the same span, with the engine's code on the
 	// stack (its library and etcdlab's adapter; a compaction goroutine's
 	// whole stack; GC and the shared batching layer are not the engine's);
-	// CPUOutsideEnginePerOpUs is CPUPerOpUs × (1 − CPUEngineShare): what the
-	// pipeline around the engine cost per op. Absent without the flag.
+	// CPUGCShare the share of the runtime's background GC (mark workers,
+	// sweeper, scavenger: they serve every allocation, the engine's and the
+	// pipeline's, and no stack says whose), and CPUGCPerOpUs that per op.
+	// CPUOutsideEnginePerOpUs is CPUPerOpUs × (1 − CPUEngineShare −
+	// CPUGCShare): what the code around the engine cost per op. Absent
+	// without the flag.
 	CPUEngineShare          float64 `json:"cpu_engine_share,omitempty"`
+	CPUGCShare              float64 `json:"cpu_gc_share,omitempty"`
+	CPUGCPerOpUs            float64 `json:"cpu_gc_per_op_us,omitempty"`
 	CPUOutsideEnginePerOpUs float64 `json:"cpu_outside_engine_per_op_us,omitempty"`
 	// Latency is over every op kind together (microseconds).
 	Latency         Latency          `json:"latency"`

@@ -20,6 +20,8 @@ import (
 
 	"etcdlab/bench"
 	"etcdlab/bench/runflags"
+	"etcdlab/engines"
+	"etcdlab/plots"
 	"etcdlab/results"
 	"etcdlab/results/report"
 )
@@ -377,7 +379,7 @@ func Run(ctx context.Context, c Config) (*Outcome, error) {
 		break
 	}
 	if o.Ran+o.Skipped > 0 {
-		path, err := report.Write(c.Out)
+		path, err := report.Write(c.Out, plots.Style{Engines: engines.Names()})
 		if err != nil {
 			failures = append(failures, err)
 		}

@@ -234,18 +234,24 @@ func (t *TCP) Send(msgs []raftpb.Message) {
 	}
 }
 
-func (t *TCP) SendSnapshot(m raftpb.Message, image io.ReadCloser) {
+// takePeer looks peer id up; when the transport is open and knows it, it
+// also counts one more goroutine in t.wg, which the caller must end with
+// t.wg.Done.
+func (t *TCP) takePeer(id uint64) (p *peer, addr string, closed bool) {
 	t.mu.Lock()
-	p := t.peers[m.To]
-	closed := t.closed
-	var addr string
+	defer t.mu.Unlock()
+	p, closed = t.peers[id], t.closed
 	if p != nil {
 		addr = p.address()
 	}
 	if !closed && p != nil {
 		t.wg.Add(1)
 	}
-	t.mu.Unlock()
+	return p, addr, closed
+}
+
+func (t *TCP) SendSnapshot(m raftpb.Message, image io.ReadCloser) {
+	p, addr, closed := t.takePeer(m.To)
 	if closed {
 		image.Close()
 		return
@@ -783,17 +789,7 @@ var _ Caller = (*TCP)(nil)
 // Call sends req to peer to over a connection of its own and waits for the
 // reply (see the wire format above).
 func (t *TCP) Call(ctx context.Context, to uint64, req []byte) ([]byte, error) {
-	t.mu.Lock()
-	p := t.peers[to]
-	closed := t.closed
-	var addr string
-	if p != nil {
-		addr = p.address()
-	}
-	if !closed && p != nil {
-		t.wg.Add(1)
-	}
-	t.mu.Unlock()
+	p, addr, closed := t.takePeer(to)
 	if closed {
 		return nil, ErrClosed
 	}

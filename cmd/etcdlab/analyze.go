@@ -6,8 +6,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"etcdlab/engines"
+	"etcdlab/plots"
 	"etcdlab/results/report"
 )
+
+// plotStyle pins each engine of the registry to its color in every figure.
+func plotStyle() plots.Style { return plots.Style{Engines: engines.Names()} }
 
 func newPlotCmd(stdout io.Writer) *cobra.Command {
 	return &cobra.Command{
@@ -20,7 +25,7 @@ func newPlotCmd(stdout io.Writer) *cobra.Command {
 				if err != nil {
 					return usageError{err}
 				}
-				figs, err := report.WritePlots(s, d)
+				figs, err := report.WritePlots(s, d, plotStyle())
 				if err != nil {
 					return runtimeError{err}
 				}
@@ -38,7 +43,7 @@ func newReportCmd(stdout io.Writer) *cobra.Command {
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(_ *cobra.Command, dirs []string) error {
 			for _, d := range dirs {
-				path, err := report.Write(d)
+				path, err := report.Write(d, plotStyle())
 				if err != nil {
 					return runtimeError{err}
 				}

@@ -35,7 +35,7 @@ func makeDB(t *testing.T) (dir, path string, pageSize int) {
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
 	}
-	return dir, filepath.Join(dir, engine.BboltFile), pageSize
+	return dir, filepath.Join(dir, DataFile), pageSize
 }
 
 func writeAt(t *testing.T, path string, off int64, b []byte) {
@@ -69,22 +69,6 @@ func wantErr(t *testing.T, err error, sentinel error, mentions ...string) {
 		if !strings.Contains(err.Error(), m) {
 			t.Fatalf("error %q does not mention %q", err, m)
 		}
-	}
-}
-
-func TestOpenForeignDir(t *testing.T) {
-	for _, marker := range []string{engine.PebbleMarker, "MANIFEST-000001", engine.MemoryFile} {
-		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, marker), []byte("x"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		_, err := Open(dir, Options{})
-		wantErr(t, err, engine.ErrWrongEngine, dir)
-		if _, err := os.Stat(filepath.Join(dir, engine.BboltFile)); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("%s: Open created a db next to foreign data", marker)
-		}
-		_, err = OpenImage(bytes.NewReader(nil), dir, Options{})
-		wantErr(t, err, engine.ErrWrongEngine)
 	}
 }
 
@@ -168,7 +152,7 @@ func TestOpenMetaFuzz(t *testing.T) {
 			off := page*ps + rng.Intn(pageHeaderSize+metaSize)
 			bad[off] ^= byte(1 + rng.Intn(255))
 		}
-		if err := os.WriteFile(filepath.Join(dir, engine.BboltFile), bad, 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, DataFile), bad, 0o600); err != nil {
 			t.Fatal(err)
 		}
 		e, err := Open(dir, Options{})
@@ -196,7 +180,7 @@ func TestOpenNotBbolt(t *testing.T) {
 		"zeros":  make([]byte, 32<<10),
 	} {
 		dir := t.TempDir()
-		path := filepath.Join(dir, engine.BboltFile)
+		path := filepath.Join(dir, DataFile)
 		if err := os.WriteFile(path, content, 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -211,7 +195,7 @@ func TestOpenNotBbolt(t *testing.T) {
 	}
 	// dir/db is a directory.
 	dir := t.TempDir()
-	if err := os.Mkdir(filepath.Join(dir, engine.BboltFile), 0o755); err != nil {
+	if err := os.Mkdir(filepath.Join(dir, DataFile), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Open(dir, Options{}); err == nil {
@@ -221,7 +205,7 @@ func TestOpenNotBbolt(t *testing.T) {
 
 func TestOpenEmptyFileIsNew(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, engine.BboltFile), nil, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, DataFile), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	e := open(t, dir)

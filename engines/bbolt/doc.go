@@ -2,7 +2,7 @@
 // and driven the way etcd 3.6's backend (server/storage/backend) drives it, so
 // that measurements of it stand for etcd's.
 //
-// Layout: one file, dir/db (engine.BboltFile, as etcd's member/snap/db). Each
+// Layout: one file, dir/db (DataFile, as etcd's member/snap/db). Each
 // engine.Bucket is a native bbolt bucket named Bucket.Name, created by the
 // first commit that writes to it; reading or deleting in an absent bucket
 // finds nothing. Buckets marked Sequential are filled to seq-fill-percent
@@ -40,9 +40,10 @@
 //     (see Engine.Stats); Native carries bbolt's own counters under
 //     "bbolt.*".
 //   - Damaged or foreign data is refused with an error, never a panic: the
-//     dir is checked with engine.CheckDir, and the meta pages, length and
-//     root page of dir/db are checked before bbolt maps the file (a file
-//     with no bbolt magic is ErrWrongEngine, any other damage ErrCorrupt).
+//     registry (engines.Open) refuses a dir holding another engine's data
+//     before opening it, and the meta pages, length and root page of dir/db
+//     are checked before bbolt maps the file (a file with no bbolt magic is
+//     ErrWrongEngine, any other damage ErrCorrupt).
 //     Damage deeper in the page tree is beyond these checks: bbolt may
 //     panic on it in goroutines of its own.
 //   - Close closes any views still open (their values become invalid);

@@ -77,15 +77,13 @@ type Engine struct {
 var _ engine.Engine = (*Engine)(nil)
 
 // Open opens (creating if needed) the bbolt engine in dir; its data file is
-// dir/db. A dir holding another engine's data is refused with ErrWrongEngine,
-// a damaged file with ErrCorrupt, and a file locked by another open engine or
-// process fails after opts.Timeout.
+// dir/db (DataFile). A damaged file is refused with ErrCorrupt, and a file
+// locked by another open engine or process fails after opts.Timeout. Open
+// does not look for other engines' data: engines.Open, the registry, refuses
+// such a dir (ErrWrongEngine) before it calls Open.
 func Open(dir string, opts Options) (*Engine, error) {
 	opts.EnsureDefaults()
 	if err := opts.Validate(); err != nil {
-		return nil, err
-	}
-	if err := engine.CheckDir(dir, Name); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -94,7 +92,7 @@ func Open(dir string, opts Options) (*Engine, error) {
 	if err := removeTemps(dir); err != nil {
 		return nil, err
 	}
-	path := filepath.Join(dir, engine.BboltFile)
+	path := filepath.Join(dir, DataFile)
 	fi, err := os.Stat(path)
 	created := errors.Is(err, fs.ErrNotExist) || (err == nil && fi.Mode().IsRegular() && fi.Size() == 0)
 	if err != nil && !created {
@@ -109,7 +107,7 @@ func Open(dir string, opts Options) (*Engine, error) {
 	db, f, err := e.openDB()
 	if err != nil {
 		if created && errors.Is(err, fs.ErrPermission) {
-			return nil, fmt.Errorf("bbolt: cannot create %s in data dir %s (no write permission?): %w", engine.BboltFile, dir, err)
+			return nil, fmt.Errorf("bbolt: cannot create %s in data dir %s (no write permission?): %w", DataFile, dir, err)
 		}
 		return nil, err
 	}
@@ -152,9 +150,6 @@ func OpenImage(r io.Reader, dir string, opts Options) (*Engine, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	if err := engine.CheckDir(dir, Name); err != nil {
-		return nil, err
-	}
 	hdr := make([]byte, pageHeaderSize+metaSize)
 	n, err := io.ReadFull(r, hdr)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
@@ -192,7 +187,7 @@ func OpenImage(r io.Reader, dir string, opts Options) (*Engine, error) {
 		_ = os.Remove(tmpPath)
 		return nil, fmt.Errorf("bbolt: image rejected: %w", err)
 	}
-	path := filepath.Join(dir, engine.BboltFile)
+	path := filepath.Join(dir, DataFile)
 	if err := os.Rename(tmpPath, path); err != nil {
 		_ = os.Remove(tmpPath)
 		return nil, fmt.Errorf("bbolt: renaming image %s to %s: %w", tmpPath, path, err)

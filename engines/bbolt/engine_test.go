@@ -389,7 +389,7 @@ func TestStatsGrowSync(t *testing.T) {
 
 func TestSizes(t *testing.T) {
 	e := open(t, t.TempDir())
-	fi, err := os.Stat(filepath.Join(e.Dir(), engine.BboltFile))
+	fi, err := os.Stat(filepath.Join(e.Dir(), DataFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,7 +418,7 @@ func TestSizes(t *testing.T) {
 	if after := e.SizeInUse(); after > full/10 {
 		t.Fatalf("SizeInUse %d after deleting everything (was %d)", after, full)
 	}
-	fi, _ = os.Stat(filepath.Join(e.Dir(), engine.BboltFile))
+	fi, _ = os.Stat(filepath.Join(e.Dir(), DataFile))
 	if e.DiskSize() != fi.Size() {
 		t.Fatalf("DiskSize %d, file %d", e.DiskSize(), fi.Size())
 	}
@@ -463,7 +463,7 @@ func TestReclaim(t *testing.T) {
 	if small*4 > big {
 		t.Fatalf("Reclaim did not shrink the file enough: %d -> %d bytes", big, small)
 	}
-	if fi, err := os.Stat(filepath.Join(e.Dir(), engine.BboltFile)); err != nil || fi.Size() != e.DiskSize() || small > e.DiskSize() {
+	if fi, err := os.Stat(filepath.Join(e.Dir(), DataFile)); err != nil || fi.Size() != e.DiskSize() || small > e.DiskSize() {
 		t.Fatalf("Size %d, DiskSize %d, file %v %v", small, e.DiskSize(), fi, err)
 	}
 	d := e.Stats().Sub(st)
@@ -522,7 +522,7 @@ func TestImageRoundTrip(t *testing.T) {
 	}
 	commit(t, r, true, func(b engine.Batch) { b.Put(bktA, []byte("new"), []byte("x")) })
 	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 || entries[0].Name() != engine.BboltFile {
+	if len(entries) != 1 || entries[0].Name() != DataFile {
 		t.Fatalf("files after OpenImage: %v", entries)
 	}
 }

@@ -8,60 +8,35 @@ import (
 	"path/filepath"
 )
 
-// Files that mark a directory as belonging to an engine. Each engine keeps its
-// data under its own names so that a directory opened with the wrong engine is
-// recognised instead of being silently initialised next to foreign data.
-const (
-	BboltFile    = "db"         // bbolt keeps one file, named as in etcd's member/snap/db
-	PebbleMarker = "CURRENT"    // pebble always writes CURRENT (and MANIFEST-*, OPTIONS-*)
-	MemoryFile   = "memory.img" // the memory engine's image, written on Close
-)
+// Detect is one engine's recognition of its data: given the names of a
+// data dir's entries, it returns the entry that marks the dir as holding
+// that engine's data, or "" when none does. Each engine package exports its
+// own (bbolt.Detect, pebble.Detect, memory.Detect); the registry
+// (etcdlab/engines), the one place that knows every engine, runs them all so
+// that a dir opened with the wrong engine is recognised instead of being
+// silently initialised next to foreign data. This package knows no engine
+// by name.
+type Detect func(names []string) (marker string)
 
-// DetectDir reports which engine's data dir holds, or "" when dir is absent or
-// holds none of the marker files.
-func DetectDir(dir string) (string, error) {
+// ListDir returns the names of dir's entries; an absent dir has none.
+func ListDir(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return "", nil
+		return nil, nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("engines: reading data dir %s: %w", dir, err)
+		return nil, fmt.Errorf("engines: reading data dir %s: %w", dir, err)
 	}
-	for _, e := range entries {
-		name := e.Name()
-		switch {
-		case name == BboltFile:
-			return "bbolt", nil
-		case name == PebbleMarker, len(name) > 9 && name[:9] == "MANIFEST-":
-			return "pebble", nil
-		case name == MemoryFile:
-			return "memory", nil
-		}
+	names := make([]string, len(entries))
+	for i, e := range entries {
+		names[i] = e.Name()
 	}
-	return "", nil
+	return names, nil
 }
 
-// CheckDir returns an error wrapping ErrWrongEngine when dir holds another
-// engine's data than want's.
-func CheckDir(dir, want string) error {
-	got, err := DetectDir(dir)
-	if err != nil {
-		return err
-	}
-	if got != "" && got != want {
-		return fmt.Errorf("%w: %s holds %s data (found %s), cannot open it as %s",
-			ErrWrongEngine, dir, got, filepath.Join(dir, markerOf(got)), want)
-	}
-	return nil
-}
-
-func markerOf(name string) string {
-	switch name {
-	case "bbolt":
-		return BboltFile
-	case "pebble":
-		return PebbleMarker
-	default:
-		return MemoryFile
-	}
+// WrongEngine is the error for a dir that holds engine got's data (marker
+// is the entry that says so) opened as engine want; it wraps ErrWrongEngine.
+func WrongEngine(dir, got, marker, want string) error {
+	return fmt.Errorf("%w: %s holds %s data (found %s), cannot open it as %s",
+		ErrWrongEngine, dir, got, filepath.Join(dir, marker), want)
 }

@@ -26,4 +26,12 @@
 //
 // Errors are the sentinels below, wrapped with %w and more context; test them
 // with errors.Is.
+//
+// Besides the contract, the package holds what every engine shares and no
+// engine owns: Table, the table-driven options helper each engine declares
+// its knobs with (key, default, doc, what it accepts, the field it sets), so
+// that every engine parses, prints, documents and validates its options the
+// same way; and Detect, the shape of an engine's recognition of its own data
+// dir. It names no engine: the registry, etcdlab/engines, is the one place
+// that lists them.
 package engine

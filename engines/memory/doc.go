@@ -16,7 +16,7 @@
 //     nothing is written to disk on commit. This is the no-disk ceiling: a
 //     crash of the process loses every commit since the last Close.
 //   - Durability across Close: when the engine has a directory, Close writes
-//     the image (see WriteImage) to dir/engine.MemoryFile atomically (temporary
+//     the image (see WriteImage) to dir/ImageFile atomically (temporary
 //     file, fsync, rename, fsync of the directory) and Open loads it, so data
 //     committed before a clean Close survives reopen; uncommitted batches do not.
 //     With dir == "" the engine keeps nothing. Sync writes the same image

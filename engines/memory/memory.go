@@ -59,9 +59,10 @@ type Engine struct {
 }
 
 // Open opens a memory engine. With dir == "" it starts empty and keeps nothing
-// on Close. Otherwise dir is created if needed, must not hold another engine's
-// data (engine.ErrWrongEngine), and the image left there by the last Close, if
-// any, is loaded.
+// on Close. Otherwise dir is created if needed and the image left there by
+// the last Close, if any, is loaded. Open does not look for other engines'
+// data: engines.Open, the registry, refuses such a dir (ErrWrongEngine)
+// before it calls Open.
 func Open(dir string, opts Options) (*Engine, error) {
 	opts.EnsureDefaults()
 	if err := opts.Validate(); err != nil {
@@ -71,15 +72,12 @@ func Open(dir string, opts Options) (*Engine, error) {
 	if dir == "" {
 		return e, nil
 	}
-	if err := engine.CheckDir(dir, Name); err != nil {
-		return nil, err
-	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("memory: creating data dir: %w", err)
 	}
 	// A temporary image left by a crash during Close was never renamed into
 	// place, so it holds nothing acknowledged: remove it.
-	stale, err := filepath.Glob(filepath.Join(dir, engine.MemoryFile+".tmp-*"))
+	stale, err := filepath.Glob(filepath.Join(dir, ImageFile+".tmp-*"))
 	if err != nil {
 		return nil, fmt.Errorf("memory: listing data dir: %w", err)
 	}
@@ -88,7 +86,7 @@ func Open(dir string, opts Options) (*Engine, error) {
 			return nil, fmt.Errorf("memory: removing stale temporary image: %w", err)
 		}
 	}
-	path := filepath.Join(dir, engine.MemoryFile)
+	path := filepath.Join(dir, ImageFile)
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return e, nil
@@ -109,18 +107,13 @@ func Open(dir string, opts Options) (*Engine, error) {
 // OpenImage opens a memory engine holding the content of an image written by
 // WriteImage. A stream that is not a memory image fails with
 // engine.ErrWrongEngine, a damaged one with engine.ErrCorrupt. When dir != ""
-// the image is persisted to dir/engine.MemoryFile before OpenImage returns
+// the image is persisted to dir/ImageFile before OpenImage returns
 // (replacing any earlier memory image there), so the restored state survives a
 // crash right after the restore.
 func OpenImage(r io.Reader, dir string, opts Options) (*Engine, error) {
 	opts.EnsureDefaults()
 	if err := opts.Validate(); err != nil {
 		return nil, err
-	}
-	if dir != "" {
-		if err := engine.CheckDir(dir, Name); err != nil {
-			return nil, err
-		}
 	}
 	tree, live, err := readImage(r, opts.Degree)
 	if err != nil {
@@ -262,8 +255,8 @@ func (e *Engine) Close() error {
 // image is there after a crash, never a torn one: temp file, fsync, rename,
 // fsync of the directory (the rename is durable only once the directory is).
 func (e *Engine) persist(snap *btree.BTreeG[item]) (err error) {
-	final := filepath.Join(e.dir, engine.MemoryFile)
-	tmp, err := os.CreateTemp(e.dir, engine.MemoryFile+".tmp-*")
+	final := filepath.Join(e.dir, ImageFile)
+	tmp, err := os.CreateTemp(e.dir, ImageFile+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("memory: writing image: %w", err)
 	}

@@ -58,9 +58,9 @@ func TestOptions(t *testing.T) {
 	}{
 		{nil, "degree=32", ""},
 		{map[string]string{"degree": "8"}, "degree=8", ""},
-		{map[string]string{"degree": "1"}, "", "degree=1 is outside"},
-		{map[string]string{"degree": "0"}, "", "degree=0 is outside"},
-		{map[string]string{"degree": "x"}, "", `degree="x" is not an integer`},
+		{map[string]string{"degree": "1"}, "", `degree="1": want an integer in [2, 1024]`},
+		{map[string]string{"degree": "0"}, "", `degree="0": want an integer in [2, 1024]`},
+		{map[string]string{"degree": "x"}, "", `degree="x": want an integer in [2, 1024]`},
 		{map[string]string{"cache": "1"}, "", `unknown option "cache" (accepted: degree (default 32))`},
 	}
 	for _, c := range cases {
@@ -198,7 +198,7 @@ func TestDurableFileProtocol(t *testing.T) {
 	if st := e.Stats(); st.Fsyncs != 0 || st.BytesWritten != 0 {
 		t.Errorf("a synced commit wrote %d bytes with %d fsyncs; the memory engine writes only on Close", st.BytesWritten, st.Fsyncs)
 	}
-	if _, err := os.Stat(filepath.Join(dir, engine.MemoryFile)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(dir, memory.ImageFile)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("image exists before Close: %v", err)
 	}
 	var img bytes.Buffer
@@ -211,10 +211,10 @@ func TestDurableFileProtocol(t *testing.T) {
 		t.Errorf("second Close: %v, want ErrClosed", err)
 	}
 	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 || entries[0].Name() != engine.MemoryFile {
-		t.Errorf("data dir after Close holds %v, want only %s (no temp files)", entries, engine.MemoryFile)
+	if len(entries) != 1 || entries[0].Name() != memory.ImageFile {
+		t.Errorf("data dir after Close holds %v, want only %s (no temp files)", entries, memory.ImageFile)
 	}
-	onDisk, err := os.ReadFile(filepath.Join(dir, engine.MemoryFile))
+	onDisk, err := os.ReadFile(filepath.Join(dir, memory.ImageFile))
 	if err != nil || !bytes.Equal(onDisk, img.Bytes()) {
 		t.Errorf("image file differs from WriteImage output (%v)", err)
 	}
@@ -224,7 +224,7 @@ func TestDurableFileProtocol(t *testing.T) {
 	}
 	// A temporary image left by a crash in the middle of Close is removed by
 	// Open, and the image it did not replace is what Open loads.
-	stale := filepath.Join(dir, engine.MemoryFile+".tmp-123")
+	stale := filepath.Join(dir, memory.ImageFile+".tmp-123")
 	if err := os.WriteFile(stale, []byte("torn"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -243,31 +243,16 @@ func TestDurableFileProtocol(t *testing.T) {
 	if err := e2.Close(); err != nil {
 		t.Fatal(err)
 	}
-	onDisk, err = os.ReadFile(filepath.Join(dir, engine.MemoryFile))
+	onDisk, err = os.ReadFile(filepath.Join(dir, memory.ImageFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A damaged image in the dir is refused by Open, not silently replaced.
-	if err := os.WriteFile(filepath.Join(dir, engine.MemoryFile), onDisk[:len(onDisk)-1], 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, memory.ImageFile), onDisk[:len(onDisk)-1], 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := memory.Open(dir, memory.Options{}); !errors.Is(err, engine.ErrCorrupt) {
 		t.Errorf("Open of a truncated image: %v, want ErrCorrupt", err)
-	}
-}
-
-func TestRefusesForeignDir(t *testing.T) {
-	for _, marker := range []string{engine.BboltFile, engine.PebbleMarker} {
-		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, marker), []byte("x"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := memory.Open(dir, memory.Options{}); !errors.Is(err, engine.ErrWrongEngine) {
-			t.Errorf("Open of a dir holding %s: %v, want ErrWrongEngine", marker, err)
-		}
-		if _, err := memory.OpenImage(strings.NewReader(""), dir, memory.Options{}); !errors.Is(err, engine.ErrWrongEngine) {
-			t.Errorf("OpenImage into a dir holding %s: %v, want ErrWrongEngine", marker, err)
-		}
 	}
 }
 

@@ -1,9 +1,7 @@
 package memory
 
 import (
-	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 
 	"etcdlab/engines/engine"
@@ -40,69 +38,44 @@ func (o *Options) EnsureDefaults() {
 
 // Validate reports every invalid field at once. It expects EnsureDefaults to
 // have run.
-func (o Options) Validate() error {
-	var errs []error
-	if o.Degree < minDegree || o.Degree > maxDegree {
-		errs = append(errs, fmt.Errorf("%w for engine %s: degree=%d is outside [%d, %d]",
-			engine.ErrBadOption, Name, o.Degree, minDegree, maxDegree))
-	}
-	return errors.Join(errs...)
-}
+func (o Options) Validate() error { return optionTable().Validate(&o) }
 
 // String is the normalized key=value form of every knob, so a result records
 // the exact configuration; ParseOptions of it yields the same Options.
-func (o Options) String() string {
-	return "degree=" + strconv.Itoa(o.Degree)
-}
+func (o Options) String() string { return optionTable().String(&o) }
 
 // Knobs lists the options settable as key=value.
-func Knobs() []engine.Knob {
-	return []engine.Knob{
-		{Key: "degree", Default: strconv.Itoa(DefaultDegree),
-			Doc: fmt.Sprintf("B-tree degree, an integer in [%d, %d]", minDegree, maxDegree)},
-	}
-}
+func Knobs() []engine.Knob { return optionTable().Knobs() }
 
 // ParseOptions turns a key=value map (from engine.ParseKV) into validated
 // Options with defaults filled. Unknown keys and malformed values are reported
 // together, wrapping engine.ErrBadOption.
 func ParseOptions(kv map[string]string) (Options, error) {
-	var o Options
-	var errs []error
-	knobs := Knobs()
-	keys := make([]string, 0, len(kv))
-	for k := range kv {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys) // deterministic error messages
-	for _, k := range keys {
-		v := kv[k]
-		switch k {
-		case "degree":
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%w for engine %s: degree=%q is not an integer",
-					engine.ErrBadOption, Name, v))
-				continue
-			}
-			if n == 0 {
-				// 0 would silently mean "default"; a user who wrote it meant something else.
-				errs = append(errs, fmt.Errorf("%w for engine %s: degree=0 is outside [%d, %d]",
-					engine.ErrBadOption, Name, minDegree, maxDegree))
-				continue
-			}
-			o.Degree = n
-		default:
-			errs = append(errs, fmt.Errorf("%w for engine %s: unknown option %q (accepted: %s)",
-				engine.ErrBadOption, Name, k, engine.KnobList(knobs)))
+	return engine.Parse(optionTable(), kv)
+}
+
+// optionTable is the engine's one knob. A degree of 0 given as an option is
+// refused like any out-of-range value: it would silently mean "default".
+func optionTable() engine.Table[Options] {
+	inRange := fmt.Sprintf("[%d, %d]", minDegree, maxDegree)
+	return engine.Table[Options]{Engine: Name, Fields: []engine.Field[Options]{
+		{Key: "degree", Default: strconv.Itoa(DefaultDegree),
+			Doc:   "B-tree degree, an integer in " + inRange,
+			Want:  "an integer in " + inRange,
+			Value: engine.Int(func(o *Options) *int { return &o.Degree }, func(n int) bool { return n >= minDegree && n <= maxDegree })},
+	}}
+}
+
+// ImageFile is where the engine keeps its image in its data dir (written on
+// Close and Sync); it marks the dir as the memory engine's.
+const ImageFile = "memory.img"
+
+// Detect returns ImageFile when names (a data dir's entries) hold it.
+func Detect(names []string) string {
+	for _, n := range names {
+		if n == ImageFile {
+			return n
 		}
 	}
-	if len(errs) > 0 {
-		return Options{}, errors.Join(errs...)
-	}
-	o.EnsureDefaults()
-	if err := o.Validate(); err != nil {
-		return Options{}, err
-	}
-	return o, nil
+	return ""
 }

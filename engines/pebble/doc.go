@@ -18,7 +18,7 @@
 // ns/put against 590–703 for the plain one (1,000-put batches, 256-byte
 // values, 3 runs each, this 2-core machine): no gain to pay for.
 // Pebble's files (sstables, WAL, MANIFEST, OPTIONS, markers) live directly in
-// the data dir, which engine.CheckDir recognises by MANIFEST-*.
+// the data dir, which Detect recognises by CURRENT or MANIFEST-*.
 //
 // Durability is the "wal" knob (see WALMode): synced (Commit(true) waits for a
 // WAL fdatasync), unsynced (never waits), disabled (no pebble WAL; a commit is

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	pdb "github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"etcdlab/engines/engine"
 	"etcdlab/internal/vfsutil"
@@ -83,14 +82,12 @@ var (
 )
 
 // Open opens (creating if needed) the pebble store whose files are directly in
-// dir. A dir holding another engine's data is refused with engine.ErrWrongEngine,
-// a damaged store with engine.ErrCorrupt.
+// dir. A damaged store is refused with engine.ErrCorrupt. Open does not look
+// for other engines' data: engines.Open, the registry, refuses such a dir
+// (engine.ErrWrongEngine) before it calls Open.
 func Open(dir string, opts Options) (*Engine, error) {
 	opts.EnsureDefaults()
 	if err := opts.Validate(); err != nil {
-		return nil, err
-	}
-	if err := checkDir(opts.FS, dir); err != nil {
 		return nil, err
 	}
 	if err := opts.FS.MkdirAll(dir, 0o755); err != nil {
@@ -98,35 +95,6 @@ func Open(dir string, opts Options) (*Engine, error) {
 	}
 	removeStaleTemps(opts.FS, dir)
 	return open(dir, opts)
-}
-
-// checkDir refuses a dir holding bbolt or memory data. engine.CheckDir reads
-// the OS file system; for another FS (tests) the same marker names are looked
-// up through it.
-func checkDir(fsys vfs.FS, dir string) error {
-	if fsys == vfs.Default {
-		return engine.CheckDir(dir, Name)
-	}
-	names, err := fsys.List(dir)
-	if err != nil {
-		return nil // absent: nothing foreign in it
-	}
-	hasPebble := false
-	foreign := ""
-	for _, n := range names {
-		switch {
-		case n == engine.PebbleMarker || strings.HasPrefix(n, "MANIFEST-"):
-			hasPebble = true
-		case n == engine.BboltFile:
-			foreign = "bbolt"
-		case n == engine.MemoryFile:
-			foreign = "memory"
-		}
-	}
-	if foreign != "" && !hasPebble {
-		return fmt.Errorf("%w: %s holds %s data, cannot open it as %s", engine.ErrWrongEngine, dir, foreign, Name)
-	}
-	return nil
 }
 
 func open(dir string, opts Options) (*Engine, error) {

@@ -217,7 +217,7 @@ func extract(r io.Reader, fsys vfs.FS, tmp string) ([]string, error) {
 		}
 		seen[name] = true
 		hasManifest = hasManifest || strings.HasPrefix(name, "MANIFEST-")
-		hasMarker = hasMarker || strings.HasPrefix(name, "marker.manifest.") || name == engine.PebbleMarker
+		hasMarker = hasMarker || strings.HasPrefix(name, "marker.manifest.") || name == CurrentFile
 		if err := writeFile(fsys, fsys.PathJoin(tmp, name), tr, h.Size); err != nil {
 			if errors.Is(err, io.ErrUnexpectedEOF) {
 				return nil, fmt.Errorf("%w: pebble image truncated in %q", engine.ErrCorrupt, name)

@@ -2,8 +2,6 @@ package pebble
 
 import (
 	"errors"
-	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -118,41 +116,14 @@ func (o *Options) EnsureDefaults() {
 // Validate reports every problem of o at once (call EnsureDefaults first; a
 // zero field is reported as invalid). Each problem wraps engine.ErrBadOption.
 func (o *Options) Validate() error {
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%w: pebble %s: %s", engine.ErrBadOption, key, fmt.Sprintf(format, args...)))
-	}
-	if o.CacheSize <= 0 {
-		bad("cache-size", "%d must be > 0", o.CacheSize)
-	}
-	if o.MemTableSize <= 0 || o.MemTableSize > maxMemTableSize {
-		bad("memtable-size", "%d must be in [1, %d]", o.MemTableSize, int64(maxMemTableSize))
-	}
-	if o.L0CompactionThreshold <= 0 {
-		bad("l0-compaction-threshold", "%d must be > 0", o.L0CompactionThreshold)
-	}
-	if o.L0StopWritesThreshold <= 0 {
-		bad("l0-stop-writes-threshold", "%d must be > 0", o.L0StopWritesThreshold)
-	} else if o.L0StopWritesThreshold < o.L0CompactionThreshold {
-		bad("l0-stop-writes-threshold", "%d must be >= l0-compaction-threshold (%d)",
-			o.L0StopWritesThreshold, o.L0CompactionThreshold)
-	}
-	if o.BytesPerSync <= 0 || o.BytesPerSync > 1<<30 {
-		bad("bytes-per-sync", "%d must be in [1, 1GiB]", o.BytesPerSync)
-	}
-	switch o.WAL {
-	case WALSynced, WALUnsynced, WALDisabled:
-	default:
-		bad("wal", "%q is not one of synced, unsynced, disabled", o.WAL)
-	}
-	if o.MaxConcurrentCompactions <= 0 || o.MaxConcurrentCompactions > 64 {
-		bad("max-concurrent-compactions", "%d must be in [1, 64]", o.MaxConcurrentCompactions)
-	}
-	if o.LBaseMaxBytes <= 0 {
-		bad("lbase-max-bytes", "%d must be > 0", o.LBaseMaxBytes)
+	t := optionTable()
+	errs := []error{t.Validate(o)}
+	if o.L0StopWritesThreshold > 0 && o.L0StopWritesThreshold < o.L0CompactionThreshold {
+		errs = append(errs, t.Problem("l0-stop-writes-threshold", "%d must be >= l0-compaction-threshold (%d)",
+			o.L0StopWritesThreshold, o.L0CompactionThreshold))
 	}
 	if o.FS == nil {
-		errs = append(errs, fmt.Errorf("%w: pebble: FS is nil (call EnsureDefaults)", engine.ErrBadOption))
+		errs = append(errs, t.Problem("FS", "nil (call EnsureDefaults)"))
 	}
 	return errors.Join(errs...)
 }
@@ -160,114 +131,61 @@ func (o *Options) Validate() error {
 // String lists every knob as space-separated key=value pairs sorted by key;
 // ParseOptions(engine.ParseKV(Name, strings.Fields(s), Knobs())) gives o back
 // (FS excepted, it is not a knob).
-func (o Options) String() string {
-	kv := map[string]string{
-		"cache-size":                 engine.FormatBytes(o.CacheSize),
-		"memtable-size":              engine.FormatBytes(o.MemTableSize),
-		"l0-compaction-threshold":    strconv.Itoa(o.L0CompactionThreshold),
-		"l0-stop-writes-threshold":   strconv.Itoa(o.L0StopWritesThreshold),
-		"bytes-per-sync":             engine.FormatBytes(o.BytesPerSync),
-		"wal":                        string(o.WAL),
-		"max-concurrent-compactions": strconv.Itoa(o.MaxConcurrentCompactions),
-		"lbase-max-bytes":            engine.FormatBytes(o.LBaseMaxBytes),
-	}
-	keys := make([]string, 0, len(kv))
-	for k := range kv {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + "=" + kv[k]
-	}
-	return strings.Join(parts, " ")
-}
-
-const sizeForms = "a byte count like 8388608 or 8MiB (suffixes B, KiB, MiB, GiB, TiB)"
+func (o Options) String() string { return optionTable().String(&o) }
 
 // Knobs lists every option settable as key=value, with its default.
-func Knobs() []engine.Knob {
-	return []engine.Knob{
-		{Key: "cache-size", Default: engine.FormatBytes(DefaultCacheSize), Doc: "block cache size; " + sizeForms},
-		{Key: "memtable-size", Default: engine.FormatBytes(DefaultMemTableSize), Doc: "memtable size (flush unit), at most 4GiB-1; " + sizeForms},
-		{Key: "l0-compaction-threshold", Default: strconv.Itoa(DefaultL0CompactionThreshold), Doc: "L0 sublevels that trigger an L0 compaction; integer >= 1"},
-		{Key: "l0-stop-writes-threshold", Default: strconv.Itoa(DefaultL0StopWritesThreshold), Doc: "L0 sublevels at which writes stall; integer >= l0-compaction-threshold"},
-		{Key: "bytes-per-sync", Default: engine.FormatBytes(DefaultBytesPerSync), Doc: "sstable writeback interval (sync_file_range); " + sizeForms},
-		{Key: "wal", Default: string(DefaultWAL), Doc: "pebble WAL: synced (Commit(true) fsyncs), unsynced (never fsyncs), disabled (no WAL; durable only after a flush)"},
-		{Key: "max-concurrent-compactions", Default: strconv.Itoa(DefaultMaxConcurrentCompactions), Doc: "upper bound of concurrent compactions; integer in [1, 64]"},
-		{Key: "lbase-max-bytes", Default: engine.FormatBytes(DefaultLBaseMaxBytes), Doc: "maximum size of the base level; " + sizeForms},
-	}
-}
+func Knobs() []engine.Knob { return optionTable().Knobs() }
 
 // ParseOptions turns key=value pairs (from engine.ParseKV) into Options with
 // defaults applied. Every malformed or invalid value is reported at once,
 // wrapping engine.ErrBadOption and naming the key and the accepted values.
 func ParseOptions(kv map[string]string) (Options, error) {
-	var o Options
-	var errs []error
-	bad := func(key, val, accepted string) {
-		errs = append(errs, fmt.Errorf("%w: pebble %s=%q: want %s", engine.ErrBadOption, key, val, accepted))
+	return engine.Parse(optionTable(), kv)
+}
+
+const sizeForms = "a byte count like 8388608 or 8MiB (suffixes B, KiB, MiB, GiB, TiB)"
+
+// optionTable is the engine's knobs: key, default, doc, what each accepts,
+// and the field of Options it sets.
+func optionTable() engine.Table[Options] {
+	positive := func(n int64) bool { return n > 0 }
+	size := func(key, doc, limit string, ptr func(*Options) *int64, def int64, valid func(int64) bool) engine.Field[Options] {
+		return engine.Field[Options]{Key: key, Default: engine.FormatBytes(def), Doc: doc + "; " + sizeForms,
+			Want: "a positive " + strings.TrimPrefix(sizeForms, "a ") + limit, Value: engine.Bytes(ptr, valid)}
 	}
-	size := func(key string, dst *int64) {
-		if v, ok := kv[key]; ok {
-			n, err := engine.ParseBytes(v)
-			if err != nil || n <= 0 {
-				bad(key, v, "a positive "+sizeForms)
-				return
-			}
-			*dst = n
+	integer := func(key, doc, want string, ptr func(*Options) *int, def int, valid func(int) bool) engine.Field[Options] {
+		return engine.Field[Options]{Key: key, Default: strconv.Itoa(def), Doc: doc, Want: want, Value: engine.Int(ptr, valid)}
+	}
+	return engine.Table[Options]{Engine: Name, Fields: []engine.Field[Options]{
+		size("cache-size", "block cache size", "", func(o *Options) *int64 { return &o.CacheSize }, DefaultCacheSize, positive),
+		size("memtable-size", "memtable size (flush unit), at most 4GiB-1", ", at most 4GiB-1", func(o *Options) *int64 { return &o.MemTableSize }, DefaultMemTableSize,
+			func(n int64) bool { return n > 0 && n <= maxMemTableSize }),
+		integer("l0-compaction-threshold", "L0 sublevels that trigger an L0 compaction; integer >= 1", "a positive integer",
+			func(o *Options) *int { return &o.L0CompactionThreshold }, DefaultL0CompactionThreshold, func(n int) bool { return n > 0 }),
+		integer("l0-stop-writes-threshold", "L0 sublevels at which writes stall; integer >= l0-compaction-threshold", "a positive integer",
+			func(o *Options) *int { return &o.L0StopWritesThreshold }, DefaultL0StopWritesThreshold, func(n int) bool { return n > 0 }),
+		size("bytes-per-sync", "sstable writeback interval (sync_file_range)", ", at most 1GiB", func(o *Options) *int64 { return &o.BytesPerSync }, DefaultBytesPerSync,
+			func(n int64) bool { return n > 0 && n <= 1<<30 }),
+		{Key: "wal", Default: string(DefaultWAL),
+			Doc:   "pebble WAL: synced (Commit(true) fsyncs), unsynced (never fsyncs), disabled (no WAL; durable only after a flush)",
+			Value: engine.OneOf(func(o *Options) *WALMode { return &o.WAL }, WALSynced, WALUnsynced, WALDisabled)},
+		integer("max-concurrent-compactions", "upper bound of concurrent compactions; integer in [1, 64]", "an integer in [1, 64]",
+			func(o *Options) *int { return &o.MaxConcurrentCompactions }, DefaultMaxConcurrentCompactions, func(n int) bool { return n >= 1 && n <= 64 }),
+		size("lbase-max-bytes", "maximum size of the base level", "", func(o *Options) *int64 { return &o.LBaseMaxBytes }, DefaultLBaseMaxBytes, positive),
+	}}
+}
+
+// CurrentFile is the file pebble always writes in its data dir (beside
+// MANIFEST-*, OPTIONS-* and the sstables and WAL files).
+const CurrentFile = "CURRENT"
+
+// Detect returns the entry of names (a data dir's entries) that marks the
+// dir as pebble's: CURRENT or a MANIFEST-* file.
+func Detect(names []string) string {
+	for _, n := range names {
+		if n == CurrentFile || strings.HasPrefix(n, "MANIFEST-") && len(n) > len("MANIFEST-") {
+			return n
 		}
 	}
-	integer := func(key string, dst *int) {
-		if v, ok := kv[key]; ok {
-			n, err := strconv.Atoi(v)
-			if err != nil || n <= 0 {
-				bad(key, v, "a positive integer")
-				return
-			}
-			*dst = n
-		}
-	}
-	known := map[string]bool{}
-	for _, k := range Knobs() {
-		known[k.Key] = true
-	}
-	keys := make([]string, 0, len(kv))
-	for k := range kv {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if !known[k] {
-			errs = append(errs, fmt.Errorf("%w: pebble: unknown option %q (accepted: %s)",
-				engine.ErrBadOption, k, engine.KnobList(Knobs())))
-		}
-	}
-	size("cache-size", &o.CacheSize)
-	size("memtable-size", &o.MemTableSize)
-	integer("l0-compaction-threshold", &o.L0CompactionThreshold)
-	integer("l0-stop-writes-threshold", &o.L0StopWritesThreshold)
-	size("bytes-per-sync", &o.BytesPerSync)
-	if v, ok := kv["wal"]; ok {
-		switch m := WALMode(v); m {
-		case WALSynced, WALUnsynced, WALDisabled:
-			o.WAL = m
-		default:
-			bad("wal", v, "one of synced, unsynced, disabled")
-		}
-	}
-	integer("max-concurrent-compactions", &o.MaxConcurrentCompactions)
-	size("lbase-max-bytes", &o.LBaseMaxBytes)
-	o.EnsureDefaults()
-	if len(errs) == 0 {
-		// Range and cross-field checks only on well-formed values, so that a
-		// malformed value is not reported twice.
-		if err := o.Validate(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if len(errs) > 0 {
-		return Options{}, errors.Join(errs...)
-	}
-	return o, nil
+	return ""
 }

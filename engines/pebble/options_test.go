@@ -94,7 +94,7 @@ func TestValidateReportsAll(t *testing.T) {
 	err := o.Validate()
 	for _, k := range []string{"cache-size", "memtable-size", "l0-compaction-threshold", "l0-stop-writes-threshold",
 		"bytes-per-sync", "wal", "max-concurrent-compactions", "lbase-max-bytes"} {
-		if err == nil || !strings.Contains(err.Error(), "pebble "+k+":") {
+		if err == nil || !strings.Contains(err.Error(), "pebble "+k+"=") {
 			t.Errorf("Validate error %v does not name %s", err, k)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"etcdlab/plots"
 	"etcdlab/results"
 )
 
@@ -25,7 +26,7 @@ func TestFaultSections(t *testing.T) {
 	writeRun(t, filepath.Join(dir, "r1"), ok)
 	writeRun(t, filepath.Join(dir, "r2"), bad)
 
-	path, err := Write(dir)
+	path, err := Write(dir, plots.Style{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"etcdlab/internal/event"
 	"etcdlab/results"
 )
 
@@ -204,7 +205,7 @@ func Metrics(runs []Run) []Metric {
 			}
 		}
 		for k := range r.Result.Events {
-			if k != "backend-commit" {
+			if k != event.BackendCommit {
 				events[k] = true
 			}
 		}

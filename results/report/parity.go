@@ -99,9 +99,17 @@ type ParityRow struct {
 	// per op in the cluster than in the mvcc layer (caches shared with raft
 	// and the WAL, smaller commits): EngineInCluster = OverheadCPU −
 	// OverheadOutside names that engine-specific cost.
+	// MVCCGC and ClusterGC are the runtime's background GC per op, which
+	// no stack can be charged for; shown, not in either side.
 	Attributed                                   bool
 	MVCCOutside, ClusterOutside, OverheadOutside Cost
 	EngineInCluster                              Cost
+	MVCCGC, ClusterGC                            Cost
+	// ReadsPerRound is the cluster's linearizable reads per ReadIndex
+	// round (NaN without reads or rounds): a round's fixed cost is shared
+	// by its reads, and a faster engine lets more reads wait for each
+	// round, so a slower engine pays more of that same code per read.
+	ReadsPerRound Cost
 	// Judged is what the check compares: OverheadOutside when Attributed,
 	// else OverheadCPU.
 	Judged Cost
@@ -255,10 +263,12 @@ func parityRow(engine string, n int, mv, cl []Run) ParityRow {
 	row.OverheadCPU = row.ClusterCPU.minus(row.Replicas, row.MVCCCPU)
 	row.OverheadWall = row.ClusterWall.minus(1, row.MVCCWall)
 	row.Judged = row.OverheadCPU
+	row.ReadsPerRound = costOf(perRun(cl, readsPerRound))
 	mo, co := perRun(mv, outsidePerOp), perRun(cl, outsidePerOp)
 	if len(mo) == len(mv) && len(co) == len(cl) {
 		row.Attributed = true
 		row.MVCCOutside, row.ClusterOutside = costOf(mo), costOf(co)
+		row.MVCCGC, row.ClusterGC = costOf(perRun(mv, gcPerOp)), costOf(perRun(cl, gcPerOp))
 		row.OverheadOutside = row.ClusterOutside.minus(row.Replicas, row.MVCCOutside)
 		row.EngineInCluster = Cost{Mean: row.OverheadCPU.Mean - row.OverheadOutside.Mean, Half: math.NaN()}
 		row.Judged = row.OverheadOutside
@@ -284,6 +294,30 @@ func outsidePerOp(r Run) float64 {
 		return v
 	}
 	return math.NaN()
+}
+
+// gcPerOp is the background GC's CPU per op of a profiled run (0 when the
+// profile caught none), NaN when the run was not profiled.
+func gcPerOp(r Run) float64 {
+	if r.Result.Summary.CPUOutsideEnginePerOpUs <= 0 {
+		return math.NaN()
+	}
+	return r.Result.Summary.CPUGCPerOpUs
+}
+
+// readsPerRound is the run's gets per ReadIndex round, NaN without either.
+func readsPerRound(r Run) float64 {
+	rounds := r.Result.Summary.ReadIndexRounds
+	var reads int64
+	for op, st := range r.Result.Ops {
+		if isRead(op) {
+			reads += st.Count
+		}
+	}
+	if rounds <= 0 || reads == 0 {
+		return math.NaN()
+	}
+	return float64(reads) / float64(rounds)
 }
 
 func cpuPerOp(r Run) float64 {
@@ -502,7 +536,7 @@ func (p *Parity) Markdown() string {
 	b.WriteString("The cluster layer adds raft, the WAL, the client, the apply loop and the quota check to the mvcc layer's work: the same code for every engine, so it must cost the same. ")
 	b.WriteString("*Cost per op* is process CPU time (user + sys) per acknowledged op, over the measured phase, its flush and the engine's settle (pebble's flushes and compactions the run caused), every in-process node included: it counts work, not waiting, so fsync latency and a busy neighbour move it far less than they move wall time; the check uses it. ")
 	b.WriteString("*Overhead* = cluster − k × mvcc, with k the mvcc-layer work the cluster does per op (every node applies a write, one node serves a read: k = nodes for puts, 1 for gets). The raft WAL's fdatasync CPU (measured on the syncing thread, every node) is shown in its own column: the kernel work inside a sync could grow with the engine's writes to the same disk; it is part of the overhead. ")
-	b.WriteString("Where every run profiled its CPU (`--attribute-cpu`, as the parity preset does), the overhead judged is the CPU *outside the engine's code* (samples without the engine's library or adapter on the stack), cluster − k × mvcc: an engine whose own work costs more per op in the cluster than alone (caches shared with raft and the WAL, commits of another size) would otherwise be charged for it as harness cost; that difference, *engine work in the cluster beyond k × mvcc*, is shown in its own column. ")
+	b.WriteString("Where every run profiled its CPU (`--attribute-cpu`, as the parity preset does), the overhead judged is the CPU *outside the engine's code* (samples without the engine's library or adapter on the stack, and without the runtime's background GC, which serves every allocation and is shown in its own column), cluster − k × mvcc: an engine whose own work costs more per op in the cluster than alone (caches shared with raft and the WAL, commits of another size) would otherwise be charged for it as harness cost; that difference, *engine work in the cluster beyond k × mvcc*, is shown in its own column. ")
 	fmt.Fprintf(&b, "A check passes when the overhead's spread across engines, max/min − 1, is at most %.0f%%; beyond that it fails when an engine's excess over the cheapest engine is real (the 95%% CI of the excess excludes 0) and is inconclusive when the excess is within the run-to-run noise; a check where no engine's overhead is measurably above 0 is n/a. ", 100*ParityTolerance)
 	b.WriteString("Mean latency (wall time per op at the fixed client count; its overhead is cluster − mvcc) is shown but not judged: it is mostly waiting. Values are means over the repeats ± half the 95% CI (Student t).\n\n")
 	b.WriteString("| check | nodes | result | CPU overhead spread | latency overhead spread | verdict |\n|---|---|---|---|---|---|\n")
@@ -522,14 +556,18 @@ func (p *Parity) Markdown() string {
 		}
 	}
 	if p.attributed() {
-		b.WriteString("\nCPU outside the engine's code (profile attribution):\n\n| check | nodes | engine | mvcc outside-engine CPU µs/op | cluster outside-engine CPU µs/op | k | overhead outside the engine µs/op (judged) | engine work in the cluster beyond k × mvcc µs/op |\n|---|---|---|---|---|---|---|---|\n")
+		b.WriteString("\nCPU outside the engine's code (profile attribution):\n\n| check | nodes | engine | mvcc outside-engine CPU µs/op | cluster outside-engine CPU µs/op | k | overhead outside the engine µs/op (judged) | engine work in the cluster beyond k × mvcc µs/op | background GC µs/op mvcc / cluster | reads per ReadIndex round |\n|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, c := range p.Checks {
 			for _, r := range c.Rows {
 				if !r.Attributed {
 					continue
 				}
-				fmt.Fprintf(&b, "| %s (%s) | %d | %s | %s | %s | %s | %s | %s |\n",
-					c.Group, c.Op, c.Nodes, r.Engine, r.MVCCOutside, r.ClusterOutside, num(r.Replicas), r.OverheadOutside, num(r.EngineInCluster.Mean))
+				rpr := "—"
+				if !math.IsNaN(r.ReadsPerRound.Mean) {
+					rpr = r.ReadsPerRound.String()
+				}
+				fmt.Fprintf(&b, "| %s (%s) | %d | %s | %s | %s | %s | %s | %s | %s / %s | %s |\n",
+					c.Group, c.Op, c.Nodes, r.Engine, r.MVCCOutside, r.ClusterOutside, num(r.Replicas), r.OverheadOutside, num(r.EngineInCluster.Mean), r.MVCCGC, r.ClusterGC, rpr)
 			}
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 
+	"etcdlab/plots"
 	"etcdlab/results"
 )
 
@@ -42,7 +43,7 @@ func TestRecoverySections(t *testing.T) {
 	}
 	f.Close()
 
-	path, err := Write(dir)
+	path, err := Write(dir, plots.Style{})
 	if err != nil {
 		t.Fatal(err)
 	}

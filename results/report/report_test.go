@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"etcdlab/plots"
 	"etcdlab/results"
 )
 
@@ -161,7 +162,7 @@ func sweepFixture(t *testing.T) string {
 
 func TestSummaryCSVAndReport(t *testing.T) {
 	dir := sweepFixture(t)
-	path, err := Write(dir)
+	path, err := Write(dir, plots.Style{})
 	if err != nil {
 		t.Fatal(err)
 	}

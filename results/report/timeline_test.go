@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"etcdlab/internal/event"
 	"etcdlab/results"
 )
 
@@ -26,5 +27,15 @@ func TestTimelineKeepsHeartbeatLate(t *testing.T) {
 	}
 	if len(got.Events) != 1 || got.Events[0].Kind != "heartbeat-late" || got.Events[0].Second != 0.5 {
 		t.Fatalf("timeline events %+v, want the heartbeat-late one only", got.Events)
+	}
+}
+
+// TestTimelineKindsAreEventNames: the kinds drawn on the timelines are
+// names the layers emit (package event).
+func TestTimelineKindsAreEventNames(t *testing.T) {
+	for _, k := range timelineKinds {
+		if !event.Known(k) {
+			t.Errorf("timeline kind %q is not an event name (package event)", k)
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"gonum.org/v1/plot"
 
+	"etcdlab/internal/event"
 	"etcdlab/internal/stats"
 	"etcdlab/plots"
 	"etcdlab/results"
@@ -25,15 +26,21 @@ const maxTimelines = 8
 
 // timelineKinds are the events drawn on the timelines (backend commits are
 // too dense to draw).
-var timelineKinds = []string{"leader-elected", "leader-changed", "snapshot-taken", "snapshot-sent", "snapshot-installed",
-	"compaction", "defrag", "alarm-raised", "alarm-disarmed", "slow-apply", "slow-fsync", "heartbeat-late", "node-killed", "node-restarted"}
+var timelineKinds = []string{event.LeaderElected, event.LeaderChanged, event.SnapshotTaken, event.SnapshotSent,
+	event.SnapshotInstalled, event.Compaction, event.Defrag, event.AlarmRaised, event.AlarmDisarmed, event.SlowApply,
+	event.SlowFsync, event.HeartbeatLate, event.NodeKilled, event.NodeRestarted}
 
 // figure is a written figure and what it shows.
 type figure struct{ file, caption string }
 
 // WritePlots draws the set's figures as PNG into dir/plots and returns
-// their paths relative to dir. A figure that has no data is skipped.
-func WritePlots(s *Set, dir string) ([]figure, error) {
+// their paths relative to dir. A figure that has no data is skipped. style
+// pins the engines' colors: callers pass the registry's names
+// (plots.Style{Engines: engines.Names()}).
+func WritePlots(s *Set, dir string, style plots.Style) ([]figure, error) {
+	if err := style.Validate(); err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
 	pd := filepath.Join(dir, PlotsDir)
 	if err := os.MkdirAll(pd, 0o755); err != nil {
 		return nil, fmt.Errorf("report: %w", err)
@@ -58,7 +65,7 @@ func WritePlots(s *Set, dir string) ([]figure, error) {
 		}
 		name := "metric-" + sanitize(m.Path)
 		if xParam != "" {
-			sw := plots.Sweep{Title: m.Label + " vs " + xParam, Param: xParam, Metric: m.Label, MetricUnit: m.Unit}
+			sw := plots.Sweep{Title: m.Label + " vs " + xParam, Param: xParam, Metric: m.Label, MetricUnit: m.Unit, Style: style}
 			lo, hi := math.Inf(1), math.Inf(-1)
 			for _, p := range pts {
 				xs, _ := p.Param(xParam)
@@ -77,7 +84,7 @@ func WritePlots(s *Set, dir string) ([]figure, error) {
 			}
 			continue
 		}
-		bc := plots.BarChart{Title: m.Label, Group: "configuration", Metric: m.Label, Unit: m.Unit}
+		bc := plots.BarChart{Title: m.Label, Group: "configuration", Metric: m.Label, Unit: m.Unit, Style: style}
 		for _, p := range pts {
 			vals := m.values(p.Runs)
 			if len(vals) == 0 {
@@ -120,20 +127,20 @@ func WritePlots(s *Set, dir string) ([]figure, error) {
 	if fromLog < len(lines) {
 		src = fmt.Sprintf("%d of %d lines from latency.hlog, the others from the summary's p50/p90/p99/p99.9 only", fromLog, len(lines))
 	}
-	p, err := plots.PercentileSpectrum("latency percentiles, all ops (first repeat)", lines, plots.LatencyOptions{LogScale: true})
+	p, err := plots.PercentileSpectrum("latency percentiles, all ops (first repeat)", lines, plots.LatencyOptions{LogScale: true, Style: style})
 	if err := save(p, err, "spectrum", "latency by percentile, all ops, first repeat of each point; "+src); err != nil {
 		return nil, err
 	}
-	p, err = plots.CDF("latency CDF, all ops (first repeat)", lines, plots.LatencyOptions{LogScale: true})
+	p, err = plots.CDF("latency CDF, all ops (first repeat)", lines, plots.LatencyOptions{LogScale: true, Style: style})
 	if err := save(p, err, "cdf", "share of ops at or below a latency, all ops, first repeat of each point; "+src); err != nil {
 		return nil, err
 	}
 	if len(tls) > 0 {
-		p, err := plots.ThroughputOverTime("throughput over time (first repeat)", tls)
+		p, err := plots.ThroughputOverTime("throughput over time (first repeat)", tls, style)
 		if err := save(p, err, "throughput-over-time", "throughput per second with cluster events, first repeat of each point"); err != nil {
 			return nil, err
 		}
-		p, err = plots.LatencyOverTime("latency over time (first repeat)", tls, plots.LatencyOptions{LogScale: true})
+		p, err = plots.LatencyOverTime("latency over time (first repeat)", tls, plots.LatencyOptions{LogScale: true, Style: style})
 		if err := save(p, err, "latency-over-time", "p50 and p99 per second with cluster events, first repeat of each point"); err != nil {
 			return nil, err
 		}
@@ -147,7 +154,7 @@ func drawn(m Metric) bool {
 	case m.Path == "summary.throughput_ops_s", m.Path == "summary.latency.p99_us", m.Path == "summary.cpu_per_op_us",
 		strings.HasSuffix(m.Path, ".p99_us"), m.Path == "memory.peak_rss_bytes",
 		m.Path == "disk.db_size_bytes", m.Path == "disk.write_amplification",
-		m.Path == "events.snapshot-taken", m.Path == "events.alarm-raised",
+		m.Path == "events."+event.SnapshotTaken, m.Path == "events."+event.AlarmRaised,
 		m.Path == "recovery.restart_s", m.Path == "recovery.catch_up_s", m.Path == "quota_recovery.total_s":
 		return true
 	}
@@ -208,8 +215,9 @@ func sanitize(s string) string {
 }
 
 // Write writes dir/summary.csv, dir/plots/*.png and dir/report.md for the
-// set loaded from dir and returns the report's path.
-func Write(dir string) (string, error) {
+// set loaded from dir and returns the report's path; style is as for
+// WritePlots.
+func Write(dir string, style plots.Style) (string, error) {
 	s, err := Load(dir)
 	if err != nil {
 		return "", err
@@ -221,7 +229,7 @@ func Write(dir string) (string, error) {
 	if err := writeFile(filepath.Join(dir, SummaryFile), csvBuf.Bytes()); err != nil {
 		return "", err
 	}
-	figs, err := WritePlots(s, dir)
+	figs, err := WritePlots(s, dir, style)
 	if err != nil {
 		return "", err
 	}
@@ -394,7 +402,7 @@ func Markdown(s *Set, figs []figure) string {
 }
 
 // headline metrics of "what this shows".
-var headline = []string{"summary.throughput_ops_s", "summary.latency.p99_us", "summary.cpu_per_op_us", "ops.get.p50_us", "ops.get.p99_us", "memory.peak_rss_bytes", "disk.db_size_bytes", "disk.write_amplification", "events.snapshot-taken"}
+var headline = []string{"summary.throughput_ops_s", "summary.latency.p99_us", "summary.cpu_per_op_us", "ops.get.p50_us", "ops.get.p99_us", "memory.peak_rss_bytes", "disk.db_size_bytes", "disk.write_amplification", "events." + event.SnapshotTaken}
 
 // findings compares, for each swept parameter, every point with the point
 // that differs from it only in that parameter's first value.
@@ -528,7 +536,7 @@ func alarmRows(s *Set) []string {
 		}
 		first := math.NaN()
 		for _, sm := range samples {
-			if sm.Type == "event" && sm.Kind == "alarm-raised" && (math.IsNaN(first) || sm.T < first) {
+			if sm.Type == results.SampleEvent && sm.Kind == event.AlarmRaised && (math.IsNaN(first) || sm.T < first) {
 				first = sm.T
 			}
 		}
@@ -539,7 +547,7 @@ func alarmRows(s *Set) []string {
 		for _, sm := range samples {
 			// The quota compares the backend size; runs recorded before it
 			// was sampled have only the size on disk.
-			if size := cmp.Or(sm.DBQuotaSize, sm.DBSize); sm.Type == "interval" && sm.T >= first && size > 0 {
+			if size := cmp.Or(sm.DBQuotaSize, sm.DBSize); sm.Type == results.SampleInterval && sm.T >= first && size > 0 {
 				db = num(float64(size)/(1<<20)) + " MiB"
 				break
 			}
