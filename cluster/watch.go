@@ -1,6 +1,9 @@
 package cluster
 
-import "etcdlab/mvcc"
+import (
+	"etcdlab/lease"
+	"etcdlab/mvcc"
+)
 
 // NewWatchStream opens a watch stream on this member's local store, as
 // etcd serves watches: from any member, not linearizable. The stream
@@ -19,4 +22,24 @@ func (n *Node) NewWatchStreamFunc(deliver func(mvcc.WatchResponse) bool) (*mvcc.
 		return nil, ErrStopped
 	}
 	return n.store.NewWatchStreamFunc(deliver), nil
+}
+
+// WatchStats is the catch-up work of this member's watchers so far
+// (mvcc.Store.WatchStats; the store keeps it across a snapshot install).
+func (n *Node) WatchStats() mvcc.WatchStats {
+	n.storeMu.RLock()
+	defer n.storeMu.RUnlock()
+	if n.store == nil {
+		return mvcc.WatchStats{}
+	}
+	return n.store.WatchStats()
+}
+
+// LeaseRevokeStats are the lease revokes this member applied so far
+// (lease.Lessor.RevokeStats).
+func (n *Node) LeaseRevokeStats() lease.RevokeStats {
+	if n.lessor == nil {
+		return lease.RevokeStats{}
+	}
+	return n.lessor.RevokeStats()
 }
