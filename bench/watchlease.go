@@ -198,7 +198,11 @@ func setupWatchLease(cfg Config, ks *workloads.KeySpace, t Target) (*watchLease,
 	}
 	wt, ok := t.(watchLeaseTarget)
 	if !ok {
-		return nil, fmt.Errorf("%w: the %s layer does not serve watches and leases to the runner (workload watch/leases)", ErrBadConfig, cfg.Layer)
+		where := "the " + cfg.Layer + " layer"
+		if len(cfg.Endpoints) > 0 {
+			where += " with --endpoints"
+		}
+		return nil, fmt.Errorf("%w: the workload's watch and leases run on the in-process cluster layer only, not on %s", ErrBadConfig, where)
 	}
 	w := &watchLease{spec: spec, t: wt, clk: cfg.Clock, ring: newRevTimes(), ks: ks, renewHist: newHist()}
 	wt.wrapKV(func(kv KV) KV { return &ackKV{KV: kv, ring: w.ring, clk: cfg.Clock} })
