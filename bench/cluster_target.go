@@ -14,6 +14,8 @@ import (
 	"etcdlab/cluster"
 	"etcdlab/cluster/transport"
 	"etcdlab/internal/clock"
+	"etcdlab/lease"
+	"etcdlab/mvcc"
 	"etcdlab/workloads"
 )
 
@@ -197,4 +199,81 @@ func dirSize(dir string) int64 {
 		}
 	}
 	return n
+}
+
+var _ watchLeaseTarget = (*clusterTarget)(nil)
+
+// newWatchStream opens a watch stream on the member the client's balancer
+// picks.
+func (t *clusterTarget) newWatchStream(ctx context.Context) (*mvcc.WatchStream, error) {
+	ws, _, err := t.client.NewWatchStream(ctx)
+	return ws, err
+}
+
+// currentRev is the leader's revision (the largest member's without one).
+func (t *clusterTarget) currentRev() int64 {
+	var rev int64
+	for _, n := range t.c.Nodes() {
+		if n.IsLeader() {
+			return n.Rev()
+		}
+		rev = max(rev, n.Rev())
+	}
+	return rev
+}
+
+func (t *clusterTarget) leaseGrant(ctx context.Context, ttl int64) (int64, error) {
+	r, err := t.client.LeaseGrant(ctx, &pb.LeaseGrantRequest{TTL: ttl})
+	if err != nil {
+		return 0, err
+	}
+	return r.ID, nil
+}
+
+func (t *clusterTarget) leaseRevoke(ctx context.Context, id int64) (int64, error) {
+	r, err := t.client.LeaseRevoke(ctx, &pb.LeaseRevokeRequest{ID: id})
+	if err != nil {
+		return 0, err
+	}
+	return r.Header.Revision, nil
+}
+
+func (t *clusterTarget) leaseRenew(ctx context.Context, id int64) error {
+	_, err := t.client.LeaseRenew(ctx, id)
+	return err
+}
+
+func (t *clusterTarget) putLease(ctx context.Context, key, value []byte, id int64) (int64, error) {
+	r, err := t.client.Put(ctx, &pb.PutRequest{Key: key, Value: value, Lease: id})
+	if err != nil {
+		return 0, err
+	}
+	return r.Header.Revision, nil
+}
+
+// watchLeaseStats sums the running members' catch-up reads and revokes
+// (a member killed by a fault takes its counts with it).
+func (t *clusterTarget) watchLeaseStats() (mvcc.WatchStats, lease.RevokeStats) {
+	var ws mvcc.WatchStats
+	var rs lease.RevokeStats
+	for _, n := range t.c.Nodes() {
+		w := n.WatchStats()
+		ws.SyncReads += w.SyncReads
+		ws.ScanNanos += w.ScanNanos
+		ws.Records += w.Records
+		ws.Bytes += w.Bytes
+		ws.Events += w.Events
+		r := n.LeaseRevokeStats()
+		addBucket(&rs.RevokeBucket, r.RevokeBucket)
+		for b := range r.Buckets {
+			addBucket(&rs.Buckets[b], r.Buckets[b])
+		}
+	}
+	return ws, rs
+}
+
+func addBucket(a *lease.RevokeBucket, b lease.RevokeBucket) {
+	a.Revokes += b.Revokes
+	a.Keys += b.Keys
+	a.Nanos += b.Nanos
 }

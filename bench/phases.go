@@ -40,6 +40,7 @@ type measurement struct {
 	clients   []*client
 	inj       FaultInjector // nil without faults
 	lin       *linRun       // nil without the linearizability check
+	wl        *watchLease   // nil without watchers and lease traffic
 	cancelOps context.CancelFunc
 	allDone   chan struct{} // closed when every client has returned
 
@@ -80,6 +81,11 @@ func setup(ctx context.Context, cfg Config, ks *workloads.KeySpace, t Target, ev
 		}
 	}
 	m.lin = startLin(cfg, t)
+	wl, err := setupWatchLease(cfg, ks, t)
+	if err != nil {
+		return nil, err
+	}
+	m.wl = wl
 
 	preStart := clk.Now()
 	if err := preload(ctx, cfg, ks, t); err != nil {
@@ -214,6 +220,20 @@ func (m *measurement) begin(ctx context.Context) error {
 	m.peak = m.res0
 	m.prog = newProgress(m.cfg)
 	m.prev = r.warm
+	if m.wl != nil {
+		// Last, so nothing after it can fail with the watchers open.
+		if err := m.wl.start(ctx); err != nil {
+			m.stopClients()
+			if m.fr != nil {
+				m.fr.stop()
+			}
+			if m.attr != nil {
+				_, _ = m.attr.stop()
+				m.attr = nil
+			}
+			return err
+		}
+	}
 	return nil
 }
 
@@ -249,6 +269,11 @@ loop:
 		m.fr.stop()
 	}
 	m.end = max(clk.Since(r.base), m.prev)
+	if m.wl != nil {
+		// After the end is taken: the watchers' drain is not measured
+		// time, but its events count in the last interval.
+		m.wl.stop()
+	}
 	m.tick(ctx, m.end)
 	m.prog.done()
 }
@@ -272,6 +297,9 @@ func (m *measurement) tick(ctx context.Context, end time.Duration) {
 	smp.WALFsyncs = st.WALFsyncs - m.stats0.WALFsyncs
 	smp.EngFsyncs = st.EngineFsyncs - m.stats0.EngineFsyncs
 	smp.DBSize, smp.DBSizeInUse, smp.DBQuotaSize = st.DBSize, st.DBSizeInUse, st.DBQuotaSize
+	if m.wl != nil {
+		m.wl.sample(&smp)
+	}
 	if m.msrc != nil {
 		// The latest figures the target has: an in-process cluster
 		// gathers its registries now; an --endpoints target returns its
@@ -342,6 +370,9 @@ func (m *measurement) done(ctx context.Context) (*Outcome, error) {
 	}
 	if m.lin != nil {
 		res.Linearizability = m.lin.check(ctx, m.cfg.Clock)
+	}
+	if m.wl != nil {
+		res.Watch, res.Leases = m.wl.results()
 	}
 	if !m.interrupted {
 		if err := recoveryPhases(ctx, m.cfg, m.t, res); err != nil {

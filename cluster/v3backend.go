@@ -157,6 +157,12 @@ func (b *V3Backend) Compact(ctx context.Context, r *pb.CompactionRequest) (*pb.C
 // NewWatchStream opens a watch stream on this member's store.
 func (b *V3Backend) NewWatchStream() (*mvcc.WatchStream, error) { return b.n.NewWatchStream() }
 
+// NewWatchStreamFunc opens a watch stream on this member's store whose
+// responses go to deliver (Node.NewWatchStreamFunc).
+func (b *V3Backend) NewWatchStreamFunc(deliver func(mvcc.WatchResponse) bool) (*mvcc.WatchStream, error) {
+	return b.n.NewWatchStreamFunc(deliver)
+}
+
 // LeaseGrant grants a lease through raft.
 func (b *V3Backend) LeaseGrant(ctx context.Context, r *pb.LeaseGrantRequest) (*pb.LeaseGrantResponse, error) {
 	return b.n.LeaseGrant(ctx, r)

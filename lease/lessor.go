@@ -92,6 +92,54 @@ type Lessor struct {
 	// once (as etcd's): tests wait for it so that check cannot land later.
 	checked chan struct{}
 	closed  bool
+
+	statsMu sync.Mutex
+	stats   RevokeStats
+}
+
+// RevokeBuckets is the number of keys-per-lease buckets of RevokeStats.
+const RevokeBuckets = 21
+
+// RevokeStats are the revokes this lessor applied since it was made: each
+// one write txn deleting the lease's keys. Nanos is their time by the
+// lessor's clock, from the lookup to the txn's end. Buckets splits them by
+// keys per lease: bucket b holds leases with 2^b to 2^(b+1)-1 keys (bucket 0
+// also those with none; the last, every larger lease).
+type RevokeStats struct {
+	RevokeBucket
+	Buckets [RevokeBuckets]RevokeBucket
+}
+
+// RevokeBucket is a count of revokes, their keys and their time.
+type RevokeBucket struct {
+	Revokes, Keys, Nanos int64
+}
+
+// RevokeBucketOf is the bucket of a lease with keys keys.
+func RevokeBucketOf(keys int) int {
+	b := 0
+	for keys > 1 && b < RevokeBuckets-1 {
+		keys >>= 1
+		b++
+	}
+	return b
+}
+
+// RevokeStats returns the revokes so far.
+func (le *Lessor) RevokeStats() RevokeStats {
+	le.statsMu.Lock()
+	defer le.statsMu.Unlock()
+	return le.stats
+}
+
+func (le *Lessor) noteRevoke(keys int, d time.Duration) {
+	le.statsMu.Lock()
+	defer le.statsMu.Unlock()
+	for _, b := range []*RevokeBucket{&le.stats.RevokeBucket, &le.stats.Buckets[RevokeBucketOf(keys)]} {
+		b.Revokes++
+		b.Keys += int64(keys)
+		b.Nanos += int64(d)
+	}
 }
 
 // New opens a lessor over b, loading the leases persisted there (all of them
@@ -226,6 +274,7 @@ func (le *Lessor) Grant(id ID, ttl int64) (Info, error) {
 // Revoke deletes every key attached to lease id and the lease itself in one
 // write txn of the store, and returns the store's revision after it.
 func (le *Lessor) Revoke(id ID) (int64, error) {
+	start := le.cfg.Clock.Now()
 	le.mu.RLock()
 	_, ok := le.leases[id]
 	rd := le.rd
@@ -233,7 +282,7 @@ func (le *Lessor) Revoke(id ID) (int64, error) {
 	if !ok {
 		return 0, fmt.Errorf("%w: %x", ErrLeaseNotFound, id)
 	}
-	found := false
+	found, nkeys := false, 0
 	take := func(tx *backend.BatchTx) [][]byte {
 		le.mu.Lock()
 		defer le.mu.Unlock()
@@ -247,6 +296,7 @@ func (le *Lessor) Revoke(id ID) (int64, error) {
 			keys = append(keys, k)
 			delete(le.keyLease, k)
 		}
+		nkeys = len(keys)
 		sort.Strings(keys) // etcd deletes in key order
 		delete(le.leases, id)
 		le.expiries.remove(id)
@@ -273,6 +323,7 @@ func (le *Lessor) Revoke(id ID) (int64, error) {
 	if !found {
 		return 0, fmt.Errorf("%w: %x", ErrLeaseNotFound, id)
 	}
+	le.noteRevoke(nkeys, le.cfg.Clock.Since(start))
 	return rev, nil
 }
 

@@ -177,6 +177,12 @@ func TestGrantRenewRevoke(t *testing.T) {
 			if _, err := le.Revoke(1); !errors.Is(err, ErrLeaseNotFound) {
 				t.Fatalf("revoke again: %v", err)
 			}
+			// One revoke of two keys, in bucket 1 (2-3 keys); the failed
+			// one is not counted. The fake clock did not move: no time.
+			st := le.RevokeStats()
+			if st.RevokeBucket != (RevokeBucket{Revokes: 1, Keys: 2}) || st.Buckets[1] != st.RevokeBucket {
+				t.Fatalf("revoke stats %+v", st)
+			}
 		})
 	}
 }
@@ -516,5 +522,13 @@ func runLeaseModel(t *testing.T, name string, seed uint64, steps int) {
 			}
 		}
 		check(step, what)
+	}
+}
+
+func TestRevokeBucketOf(t *testing.T) {
+	for keys, want := range map[int]int{0: 0, 1: 0, 2: 1, 3: 1, 4: 2, 1000: 9, 1 << 30: RevokeBuckets - 1} {
+		if got := RevokeBucketOf(keys); got != want {
+			t.Errorf("RevokeBucketOf(%d) = %d, want %d", keys, got, want)
+		}
 	}
 }

@@ -26,7 +26,8 @@ var (
 // requests, cancellation after a compaction notice).
 //
 // The store sends into a channel of Config.WatchChanBufLen responses; a
-// goroutine of the stream forwards them to Chan, filling prev_kv on the way.
+// goroutine of the stream forwards them to Chan (or hands them to the
+// deliver function of NewWatchStreamFunc), filling prev_kv on the way.
 // A consumer that stops reading fills that buffer, and its watchers become
 // victims, retried every WatchVictimInterval, as in etcd. Responses are never
 // fragmented here: splitting a large response is v3rpc's business.
@@ -34,9 +35,11 @@ var (
 // Close every stream before closing the store: the forwarding goroutine
 // lives until the stream is closed.
 type WatchStream struct {
-	s   *Store
-	in  chan WatchResponse
-	out chan WatchResponse
+	s  *Store
+	in chan WatchResponse
+	// out is Chan; nil when deliver takes the responses.
+	out     chan WatchResponse
+	deliver func(WatchResponse) bool
 
 	mu       sync.Mutex
 	watchers map[WatchID]*streamWatcher
@@ -57,16 +60,33 @@ type streamWatcher struct {
 	quiet bool
 }
 
-// NewWatchStream opens a watch stream on the store.
-func (s *Store) NewWatchStream() *WatchStream {
+// NewWatchStream opens a watch stream on the store; its responses come on
+// Chan.
+func (s *Store) NewWatchStream() *WatchStream { return s.newWatchStream(nil) }
+
+// NewWatchStreamFunc opens a watch stream that hands its responses to
+// deliver instead of Chan (which stays nil): one at a time, in Chan's order,
+// on the stream's own goroutine, never after Close has returned. It saves a
+// consumer that sends them on (v3rpc's send loop) a goroutine hand-off per
+// response. Once deliver returns false the stream delivers nothing more: its
+// watchers' buffer fills and they become victims, as with a consumer that
+// stopped reading Chan. A nil deliver gives a stream with Chan.
+func (s *Store) NewWatchStreamFunc(deliver func(WatchResponse) bool) *WatchStream {
+	return s.newWatchStream(deliver)
+}
+
+func (s *Store) newWatchStream(deliver func(WatchResponse) bool) *WatchStream {
 	s.startWatchLoops()
 	ws := &WatchStream{
 		s:        s,
 		in:       make(chan WatchResponse, s.cfg.WatchChanBufLen),
-		out:      make(chan WatchResponse),
+		deliver:  deliver,
 		watchers: map[WatchID]*streamWatcher{},
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
+	}
+	if deliver == nil {
+		ws.out = make(chan WatchResponse)
 	}
 	go ws.forward(s.cfg.Clock, s.cfg.WatchProgressNotifyInterval)
 	return ws
@@ -110,7 +130,8 @@ func (ws *WatchStream) Watch(id WatchID, key, end []byte, startRev int64, opts W
 	return id, nil
 }
 
-// Chan delivers the stream's responses. It is closed by Close.
+// Chan delivers the stream's responses. It is closed by Close. It is nil for
+// a stream opened with NewWatchStreamFunc.
 func (ws *WatchStream) Chan() <-chan WatchResponse { return ws.out }
 
 // Cancel stops watcher id. Responses already queued for it may still arrive.
@@ -186,21 +207,31 @@ func (ws *WatchStream) Close() {
 	<-ws.done
 }
 
-// forward moves responses from the store's channel to Chan, filling prev_kv,
-// and runs the periodic progress notifications (v3rpc's sendLoop).
+// forward moves responses from the store's channel to Chan (or deliver),
+// filling prev_kv, and runs the periodic progress notifications (v3rpc's
+// sendLoop).
 func (ws *WatchStream) forward(c clock.Clock, interval time.Duration) {
 	defer close(ws.done)
-	defer close(ws.out)
+	if ws.out != nil {
+		defer close(ws.out)
+	}
 	ticker := c.NewTicker(interval)
 	defer ticker.Stop()
 	for {
 		select {
 		case r := <-ws.in:
 			r = ws.prepare(r)
-			select {
-			case ws.out <- r:
-			case <-ws.stop:
-				return
+			if ws.deliver != nil {
+				if !ws.deliver(r) {
+					<-ws.stop
+					return
+				}
+			} else {
+				select {
+				case ws.out <- r:
+				case <-ws.stop:
+					return
+				}
 			}
 			ws.mu.Lock()
 			if ws.deferredProgress && ws.progressAllLocked() {

@@ -417,3 +417,85 @@ func TestWatchRestore(t *testing.T) {
 		})
 	}
 }
+
+// TestWatchCatchUpEarlyStop: the default catch-up read, which stops once every
+// watcher of a sync has a full batch, gives every watcher the same responses
+// as etcd's read of the whole backlog (WatchSyncReadAll), on every engine: key
+// and range watchers from different revisions, keys written often and
+// rarely, multi-key deletes (several events in one revision), a key never
+// written; and it reads fewer records.
+func TestWatchCatchUpEarlyStop(t *testing.T) {
+	type spec struct {
+		key, end string
+		start    int64
+	}
+	specs := []spec{
+		{"k1", "", 2}, {"k3", "", 50}, {"k2", "k5", 10}, {"k", "l", 100},
+		{"k9", "", 150}, {"zz", "", 5}, {"k0", "", 1}, {"a", "", 2},
+	}
+	run := func(t *testing.T, name string, readAll bool) ([]string, WatchStats) {
+		clk := clock.NewFake(time.Unix(0, 0))
+		s := openStore(t, name, t.TempDir(), Config{Clock: clk, WatchBatchMaxRevs: 3,
+			WatchMaxWatchersPerSync: 3, WatchSyncReadAll: readAll})
+		defer func() { _ = s.Close() }()
+		rng := newRand(7)
+		for i := 0; i < 300; i++ {
+			switch {
+			case i%25 == 24:
+				if _, err := s.DeleteRange(&pb.DeleteRangeRequest{Key: []byte("k0"), RangeEnd: []byte("k5")}); err != nil {
+					t.Fatal(err)
+				}
+			case i%40 == 0:
+				wput(t, s, "a", fmt.Sprint(i)) // rare key
+			default:
+				// k0..k4 often, k5..k9 rarely.
+				k := rng.IntN(5)
+				if rng.IntN(4) == 0 {
+					k += 5
+				}
+				wput(t, s, fmt.Sprintf("k%d", k), fmt.Sprint(i))
+			}
+		}
+		chans := make([]chan WatchResponse, len(specs))
+		for i, sp := range specs {
+			chans[i] = make(chan WatchResponse, 1024)
+			var end []byte
+			if sp.end != "" {
+				end = []byte(sp.end)
+			}
+			s.watchKey([]byte(sp.key), end, sp.start, WatchID(i+1), WatchOptions{}, chans[i])
+		}
+		for i := 0; s.syncWatchers() > 0; i++ {
+			if i > 1000 {
+				t.Fatal("never synced")
+			}
+		}
+		out := make([]string, len(specs))
+		for i, ch := range chans {
+			close(ch)
+			var rs []string
+			for r := range ch {
+				rs = append(rs, respString(r))
+			}
+			out[i] = strings.Join(rs, "\n")
+		}
+		return out, s.WatchStats()
+	}
+	for _, name := range testEngineNames() {
+		t.Run(name, func(t *testing.T) {
+			early, es := run(t, name, false)
+			all, as := run(t, name, true)
+			for i := range specs {
+				if early[i] != all[i] {
+					t.Errorf("watcher %+v:\nearly stop:\n%s\nread all:\n%s", specs[i], early[i], all[i])
+				}
+				if early[i] == "" && specs[i].key != "zz" {
+					t.Errorf("watcher %+v got nothing", specs[i])
+				}
+			}
+			if es.Records >= as.Records || es.SyncReads == 0 || es.Bytes == 0 {
+				t.Errorf("early stop read %+v, read-all %+v: want fewer records", es, as)
+			}
+		})
+	}
+}

@@ -35,6 +35,32 @@ type watchState struct {
 
 	loops   sync.Once
 	loopsWG sync.WaitGroup
+
+	// Catch-up work since the store opened (WatchStats).
+	syncReads, scanNanos, records, bytes, events atomic.Int64
+}
+
+// WatchStats is the catch-up work of the syncs of unsynced watchers since
+// the store opened: the backend reads of the key bucket and what they gave.
+type WatchStats struct {
+	// SyncReads counts the syncs that read the key bucket.
+	SyncReads int64
+	// ScanNanos is the time spent in those reads (scan and decode), by the
+	// store's clock.
+	ScanNanos int64
+	// Records and Bytes are the key-bucket records read and their key and
+	// value bytes.
+	Records, Bytes int64
+	// Events counts the records read that are on a key some watcher of the
+	// sync watches.
+	Events int64
+}
+
+// WatchStats returns the catch-up work so far (safe to call at any time).
+func (s *Store) WatchStats() WatchStats {
+	ws := &s.watch
+	return WatchStats{SyncReads: ws.syncReads.Load(), ScanNanos: ws.scanNanos.Load(),
+		Records: ws.records.Load(), Bytes: ws.bytes.Load(), Events: ws.events.Load()}
 }
 
 func (ws *watchState) init() {
@@ -275,10 +301,10 @@ func (s *Store) syncWatchers() int {
 	if lim := int64(s.cfg.WatchSyncMaxRevs); lim > 0 && minRev < math.MaxInt64-lim && minRev+lim < maxRev {
 		maxRev = minRev + lim
 	}
-	var evs []mvccpb.Event
+	var wb watcherBatch
 	if g.size() > 0 {
 		var err error
-		evs, err = rangeEvents(rtx, minRev, maxRev, g)
+		wb, err = s.readBatches(rtx, minRev, maxRev, g)
 		if err != nil {
 			// A damaged backend: leave everyone unsynced; the next sync
 			// retries and reads fail the same way for everyone.
@@ -286,7 +312,6 @@ func (s *Store) syncWatchers() int {
 			return ws.unsynced.size()
 		}
 	}
-	wb := newWatcherBatch(g, evs, s.cfg.WatchBatchMaxRevs)
 	var victims watcherBatch
 	for w := range g.watchers {
 		if w.minRev < compactRev {
@@ -363,34 +388,48 @@ func (g *watcherGroup) choose(maxWatchers int, cur, compactRev int64) (*watcherG
 	return chosen, minRev
 }
 
-// rangeEvents reads the events of revisions [minRev, maxRev) on keys some
-// watcher of g watches, by scanning the key bucket (etcd's rangeEvents and
-// kvsToEvents).
-func rangeEvents(rtx *backend.ReadTx, minRev, maxRev int64, g *watcherGroup) ([]mvccpb.Event, error) {
+// readBatches reads the events of revisions [minRev, maxRev) on keys some
+// watcher of g watches, by scanning the key bucket, and splits them among the
+// watchers of g (etcd's rangeEvents, kvsToEvents and newWatcherBatch). Unless
+// WatchSyncReadAll is set, the scan stops as soon as every watcher of g has a
+// full batch: every later event would be left out of every batch, so the
+// batches are the same as those of a read to maxRev.
+func (s *Store) readBatches(rtx *backend.ReadTx, minRev, maxRev int64, g *watcherGroup) (watcherBatch, error) {
+	b := newBatcher(g, s.cfg.WatchBatchMaxRevs)
 	if minRev >= maxRev {
-		return nil, nil
+		return b.wb, nil
 	}
-	var evs []mvccpb.Event
+	start := s.cfg.Clock.Now()
+	var records, bytes, events int64
 	var derr error
 	err := rtx.Scan(KeyBucket(), RevBytes(Revision{Main: max(minRev, 0)}, false), RevBytes(Revision{Main: maxRev}, false), 0,
 		func(k, v []byte) bool {
+			records++
+			bytes += int64(len(k) + len(v))
 			ev, err := decodeEvent(k, v, g)
 			if err != nil {
 				derr = err
 				return false
 			}
 			if ev.Kv != nil {
-				evs = append(evs, ev)
+				events++
+				b.add(ev)
 			}
-			return true
+			return s.cfg.WatchSyncReadAll || b.full < g.size()
 		})
+	ws := &s.watch
+	ws.syncReads.Add(1)
+	ws.scanNanos.Add(int64(s.cfg.Clock.Since(start)))
+	ws.records.Add(records)
+	ws.bytes.Add(bytes)
+	ws.events.Add(events)
 	if derr != nil {
 		return nil, derr
 	}
 	if err != nil {
 		return nil, fmt.Errorf("mvcc: scanning the key bucket for watchers: %w", err)
 	}
-	return evs, nil
+	return b.wb, nil
 }
 
 // decodeEvent turns one key-bucket record into an event, or into nothing

@@ -221,19 +221,41 @@ func newWatcherBatch(g *watcherGroup, evs []mvccpb.Event, maxRevs int) watcherBa
 	if g.size() == 0 {
 		return nil
 	}
-	wb := watcherBatch{}
+	b := newBatcher(g, maxRevs)
 	for _, ev := range evs {
-		g.each(ev.Kv.Key, func(w *watcher) {
-			if ev.Kv.ModRevision < w.minRev {
-				return
-			}
-			eb := wb[w]
-			if eb == nil {
-				eb = &eventBatch{}
-				wb[w] = eb
-			}
-			eb.add(ev, maxRevs)
-		})
+		b.add(ev)
 	}
-	return wb
+	return b.wb
+}
+
+// batcher builds a watcherBatch one event at a time, in revision order
+// (newWatcherBatch for events read as a stream); full counts the watchers
+// whose batch is full (moreRev set): they take no more events.
+type batcher struct {
+	g       *watcherGroup
+	maxRevs int
+	wb      watcherBatch
+	full    int
+}
+
+func newBatcher(g *watcherGroup, maxRevs int) *batcher {
+	return &batcher{g: g, maxRevs: maxRevs, wb: watcherBatch{}}
+}
+
+func (b *batcher) add(ev mvccpb.Event) {
+	b.g.each(ev.Kv.Key, func(w *watcher) {
+		if ev.Kv.ModRevision < w.minRev {
+			return
+		}
+		eb := b.wb[w]
+		if eb == nil {
+			eb = &eventBatch{}
+			b.wb[w] = eb
+		}
+		wasFull := eb.moreRev != 0
+		eb.add(ev, b.maxRevs)
+		if !wasFull && eb.moreRev != 0 {
+			b.full++
+		}
+	})
 }

@@ -106,6 +106,7 @@ func RunDirAllOps(label, dir string, r *results.Result) (SpectrumLine, error) {
 // samples become bands (instant ones, such as a restart, events).
 func TimelineFromSamples(label string, samples []results.Sample, op string, kinds ...string) (Timeline, error) {
 	tl := Timeline{Label: label}
+	watch := false
 	keep := map[string]bool{}
 	for _, k := range kinds {
 		keep[normKind(k)] = true
@@ -130,6 +131,13 @@ func TimelineFromSamples(label string, samples []results.Sample, op string, kind
 			tl.P50Micros = append(tl.P50Micros, p50)
 			tl.P99Micros = append(tl.P99Micros, p99)
 			tl.Throughput = append(tl.Throughput, tp)
+			wp99 := s.WatchEventP99Us
+			if s.WatchEvents == 0 {
+				wp99 = math.NaN()
+			}
+			tl.WatchLag = append(tl.WatchLag, float64(s.WatchLagRevs))
+			tl.WatchP99Micros = append(tl.WatchP99Micros, wp99)
+			watch = watch || s.WatchEvents > 0 || s.WatchLagRevs > 0 || s.WatchLagMeanRevs > 0
 		case results.SampleFault:
 			if s.EndS > s.T {
 				tl.Bands = append(tl.Bands, Band{Start: s.T, End: s.EndS, Kind: s.Kind, Label: s.Detail})
@@ -149,6 +157,9 @@ func TimelineFromSamples(label string, samples []results.Sample, op string, kind
 	}
 	if len(tl.Seconds) == 0 {
 		return Timeline{}, fmt.Errorf("%w: no interval samples for %q", ErrNoData, label)
+	}
+	if !watch {
+		tl.WatchLag, tl.WatchP99Micros = nil, nil
 	}
 	return tl, nil
 }

@@ -95,3 +95,31 @@ func TestTimelineFaultBands(t *testing.T) {
 		t.Fatalf("a band ending before it starts: %v, want ErrBadInput", err)
 	}
 }
+
+// TestTimelineWatch: samples with watch figures give the watch series (a
+// second without events a NaN latency) and draw; samples without them
+// leave the series nil.
+func TestTimelineWatch(t *testing.T) {
+	samples := []results.Sample{
+		{Type: "interval", T: 1, LengthS: 1, Ops: 10, OpsS: 10, P50Us: 5, P99Us: 9, WatchLagRevs: 500, WatchEvents: 3, WatchEventP99Us: 40},
+		{Type: "interval", T: 2, LengthS: 1, Ops: 10, OpsS: 10, P50Us: 5, P99Us: 9},
+	}
+	tl, err := TimelineFromSamples("bbolt", samples, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tl.WatchLag) != 2 || tl.WatchLag[0] != 500 || tl.WatchP99Micros[0] != 40 || !math.IsNaN(tl.WatchP99Micros[1]) {
+		t.Fatalf("watch series: %v %v", tl.WatchLag, tl.WatchP99Micros)
+	}
+	if _, err := WatchLagOverTime("lag", []Timeline{tl}, Style{}); err != nil {
+		t.Fatal(err)
+	}
+	tl.WatchLag[1] = -1
+	if _, err := WatchLagOverTime("lag", []Timeline{tl}, Style{}); !errors.Is(err, ErrBadInput) {
+		t.Fatalf("negative lag: %v", err)
+	}
+	tl, err = TimelineFromSamples("bbolt", samples[1:], "")
+	if err != nil || tl.WatchLag != nil || tl.WatchP99Micros != nil {
+		t.Fatalf("no watchers: %v %v %v", tl.WatchLag, tl.WatchP99Micros, err)
+	}
+}

@@ -29,6 +29,11 @@ type Timeline struct {
 	// Bands are spans of the run drawn as shaded areas: the scheduled
 	// faults, from when each was injected to when it was lifted.
 	Bands []Band
+	// WatchLag is the watchers' largest lag per second (revisions behind
+	// the leader) and WatchP99Micros their events' latency p99 (NaN: no
+	// event that second); both nil for a run without watchers.
+	WatchLag       []float64
+	WatchP99Micros []float64
 }
 
 // Band is a span of a run, in seconds since the start of measurement.
@@ -449,6 +454,40 @@ func eventHeadroom(a *plot.Axis, logScale bool, tls []Timeline) {
 			return
 		}
 	}
+}
+
+// WatchLagOverTime draws the watchers' largest lag, in revisions behind the
+// leader, per second for each timeline that has watchers, with the
+// timelines' events as vertical markers.
+func WatchLagOverTime(title string, tls []Timeline, style Style) (*plot.Plot, error) {
+	if err := style.Validate(); err != nil {
+		return nil, err
+	}
+	if err := checkTimelines(title, tls, func(t Timeline) [][]float64 { return [][]float64{t.WatchLag} }, "watch lag"); err != nil {
+		return nil, err
+	}
+	p := newPlot(title, "time since start (s)", "largest watcher lag (revisions)")
+	p.Add(plotter.NewGrid())
+	if err := addBands(p, tls); err != nil {
+		return nil, err
+	}
+	cs := newColorer(style)
+	for _, tl := range tls {
+		for i, v := range tl.WatchLag {
+			if !finite(v) || v < 0 {
+				return nil, fmt.Errorf("%w: timeline %q: watch lag %v at second %v", ErrBadInput, tl.Label, v, tl.Seconds[i])
+			}
+		}
+		if _, err := addSeries(p, tl.Label, segments(tl.Seconds, tl.WatchLag, 1), lineStyle(cs.look(tl.Label), vg.Points(1.5))); err != nil {
+			return nil, err
+		}
+	}
+	if err := addEvents(p, tls); err != nil {
+		return nil, err
+	}
+	startAtZero(&p.Y)
+	eventHeadroom(&p.Y, false, tls)
+	return p, nil
 }
 
 // ThroughputOverTime draws completed operations per second for each

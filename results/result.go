@@ -81,6 +81,78 @@ type Result struct {
 	// not "ok" broke consistency (or could not be shown not to): its
 	// performance figures must not be reported as if it had not.
 	Linearizability *Linearizability `json:"linearizability,omitempty"`
+	// Watch is what the workload's watchers saw and cost (absent without
+	// watchers); Leases the workload's lease traffic and the revokes the
+	// members applied (absent without lease traffic or revokes).
+	Watch  *WatchResult `json:"watch,omitempty"`
+	Leases *LeaseResult `json:"leases,omitempty"`
+}
+
+// WatchResult covers the workload's watchers over the measured phase.
+type WatchResult struct {
+	Watchers int `json:"watchers"`
+	Streams  int `json:"streams"`
+	Prefixes int `json:"prefixes"`
+	// StartRev is the revision the watchers started at; 0: the next one.
+	StartRev int64 `json:"start_rev"`
+	// Events is every event the watchers received, BacklogEvents those of
+	// revisions written before the watchers started (the catch-up of
+	// watchers started behind: counted, not timed). EventLatency times each
+	// other event from the ack of the write that made it to its receipt (0
+	// when it came before the ack, as etcd's benchmark tool counts it);
+	// Unmatched events had no ack to time from (writes the runner did not
+	// make, such as the leader's revokes of expired leases); Compacted
+	// counts compaction notices.
+	Events        int64   `json:"events"`
+	BacklogEvents int64   `json:"backlog_events"`
+	Unmatched     int64   `json:"unmatched"`
+	Compacted     int64   `json:"compacted"`
+	EventLatency  Latency `json:"event_latency"`
+	// MaxLagRevs is the largest lag of a watcher, in revisions behind the
+	// leader, at the once-a-second checks; CatchUpS is when every watcher
+	// was first seen caught up (-1: never), in seconds from the start.
+	MaxLagRevs int64   `json:"max_lag_revs"`
+	CatchUpS   float64 `json:"catch_up_s"`
+	// The members' catch-up reads of the key bucket (summed): syncs that
+	// read, records and bytes read, and the time the reads took.
+	SyncReads   int64   `json:"sync_reads"`
+	RecordsRead int64   `json:"records_read"`
+	BytesRead   int64   `json:"bytes_read"`
+	ScanS       float64 `json:"scan_s"`
+}
+
+// LeaseResult covers the workload's lease traffic and the revokes the
+// members applied over the measured phase.
+type LeaseResult struct {
+	// Granted leases (churned and kept alive), their grant errors, the keys
+	// put on churned leases, the leases the churn revoked itself.
+	Granted      int64 `json:"granted"`
+	GrantErrors  int64 `json:"grant_errors"`
+	KeysPut      int64 `json:"keys_put"`
+	PutErrors    int64 `json:"put_errors"`
+	Revoked      int64 `json:"revoked"`
+	RevokeErrors int64 `json:"revoke_errors"`
+	// Renewals of the kept-alive leases and their latency.
+	Renewals     int64   `json:"renewals"`
+	RenewErrors  int64   `json:"renew_errors"`
+	RenewLatency Latency `json:"renew_latency"`
+	// RevokesApplied is every revoke the members applied (by the client or
+	// on expiry; summed over members): the apply's time from the lease's
+	// lookup to its delete txn's end. RevokeApplyByKeys splits them by keys
+	// per lease.
+	RevokesApplied    RevokeApply   `json:"revokes_applied"`
+	RevokeApplyByKeys []RevokeApply `json:"revoke_apply_by_keys,omitempty"`
+}
+
+// RevokeApply is the apply time of a set of lease revokes: those of leases
+// with KeysMin to KeysMax keys (both 0 for every revoke).
+type RevokeApply struct {
+	KeysMin  int64   `json:"keys_min"`
+	KeysMax  int64   `json:"keys_max"`
+	Revokes  int64   `json:"revokes"`
+	Keys     int64   `json:"keys"`
+	MeanUs   float64 `json:"mean_us"`
+	UsPerKey float64 `json:"us_per_key"`
 }
 
 // ServerMetrics are the servers' figures over the measured phase, from the

@@ -33,6 +33,15 @@ type Sample struct {
 	DBSizeInUse int64                 `json:"db_size_in_use_bytes,omitempty"` // live data
 	DBQuotaSize int64                 `json:"db_quota_size_bytes,omitempty"`  // what the quota compares
 	Extra       map[string]float64    `json:"extra,omitempty"`
+	// Watch figures (runs with watchers): the events received in the
+	// interval and their latency p99, the watchers' largest and mean lag
+	// (revisions behind the leader) at the last check, and the bytes the
+	// members' catch-up reads took from the key bucket in the interval.
+	WatchEvents       int64   `json:"watch_events,omitempty"`
+	WatchEventP99Us   float64 `json:"watch_event_p99_us,omitempty"`
+	WatchLagRevs      int64   `json:"watch_lag_revs,omitempty"`
+	WatchLagMeanRevs  float64 `json:"watch_lag_mean_revs,omitempty"`
+	WatchCatchUpBytes int64   `json:"watch_catchup_bytes,omitempty"`
 	// Metrics are the servers' Prometheus figures at the end of the
 	// interval, by etcd's names (cumulative counters, histogram _count and
 	// _sum, gauges; merged over members: summed, gauges the largest), from

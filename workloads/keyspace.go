@@ -265,6 +265,29 @@ func (ks *KeySpace) appendK8sKey(dst []byte, id uint64) []byte {
 	return appendDigits(dst, name, k8sNameDigits)
 }
 
+// WatchRange returns the range watcher part i of parts watches
+// (Spec.Watch.Prefixes): for flat keys the i-th of parts contiguous ranges
+// of the ids that exist at the start (the last one open-ended, so inserts
+// fall in it), for Kubernetes-shaped keys resource i's prefix. end is an
+// exclusive bound, "\x00" for "every key from key on".
+func (ks *KeySpace) WatchRange(i, parts int) (key, end []byte) {
+	if parts < 1 || i < 0 {
+		parts, i = 1, 0
+	}
+	i %= parts
+	if ks.k8s {
+		res := ks.resources[i%len(ks.resources)]
+		return append([]byte(nil), res...), prefixEnd(res)
+	}
+	n := uint64(ks.spec.Keys.Count)
+	lo := n * uint64(i) / uint64(parts)
+	key = ks.AppendKey(nil, lo)
+	if i == parts-1 {
+		return key, prefixEnd(ks.prefix)
+	}
+	return key, ks.AppendKey(nil, n*uint64(i+1)/uint64(parts))
+}
+
 // appendK8sList appends the start and end of the list of id's namespace of
 // id's resource: [<prefix><res>/ns-NNNNN/, <prefix><res>/ns-NNNNN0).
 func (ks *KeySpace) appendK8sList(start, end []byte, id uint64) ([]byte, []byte) {

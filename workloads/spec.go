@@ -247,6 +247,54 @@ func opField(k OpKind) string {
 	return k.String()
 }
 
+// Watch adds watchers to a run (etcd's watch, served by the layers that
+// have it): they start with the measured phase, and the runner measures
+// their events' latency (from the ack of the write that made the event),
+// how far behind the store they are, and the catch-up reads they cause.
+type Watch struct {
+	// Watchers is the number of watchers; 0 (default) adds none.
+	Watchers int `yaml:"watchers,omitempty"`
+	// Prefixes splits the key space into this many parts and watcher i
+	// watches part i mod Prefixes: contiguous id ranges of flat keys, one
+	// resource per part of Kubernetes-shaped keys (a ListAndWatch of that
+	// resource). Default 1: every watcher watches the whole key space.
+	Prefixes int `yaml:"prefixes,omitempty"`
+	// Streams is the number of watch streams the watchers share, round
+	// robin (etcd's client puts the watches of one context on one stream).
+	// Default: one stream per watcher.
+	Streams int `yaml:"streams,omitempty"`
+	// StartBehind starts the watchers this many revisions before the
+	// store's revision at the start of the measured phase (revision 1 at
+	// the earliest): they catch up from the backend, unsynced, while the
+	// run goes on. 0 (default) starts them at the current revision.
+	StartBehind int64 `yaml:"start_behind,omitempty"`
+}
+
+// Leases adds lease traffic to a run: churn (grant, attach keys, revoke or
+// let expire) and long-lived leases kept alive.
+type Leases struct {
+	// Rate is how many leases are granted per second, each with
+	// KeysPerLease keys put on it (under "lease/<id>/"). 0: no churn.
+	Rate float64 `yaml:"rate,omitempty"`
+	// KeysPerLease is the keys attached to each churned lease. Default 1.
+	KeysPerLease int `yaml:"keys_per_lease,omitempty"`
+	// TTL is the churned and kept-alive leases' TTL in seconds (the server
+	// raises it to its minimum). Default 5.
+	TTL int64 `yaml:"ttl,omitempty"`
+	// RevokeAfter revokes each churned lease this many seconds after its
+	// keys are put; 0 (default) lets it expire (the leader revokes it).
+	RevokeAfter float64 `yaml:"revoke_after,omitempty"`
+	// KeepAlives is the number of long-lived leases, each renewed every
+	// TTL/3 seconds (etcd's client's pace) by a keepalive loop of its own.
+	KeepAlives int `yaml:"keepalives,omitempty"`
+}
+
+// Active reports whether the spec asks for any lease traffic.
+func (l Leases) Active() bool { return l.Rate > 0 || l.KeepAlives > 0 }
+
+// DefaultLeaseTTL is Leases.TTL's default, in seconds.
+const DefaultLeaseTTL = 5
+
 // Spec describes a workload. The zero value plus EnsureDefaults is a valid
 // spec only once Ops is set. Specs are plain values: copy freely.
 type Spec struct {
@@ -273,6 +321,10 @@ type Spec struct {
 	// phase. nil means all of Keys.Count; 0 means none (etcd's put benchmark
 	// starts empty).
 	Preload *int64 `yaml:"preload,omitempty"`
+	// Watch adds watchers; Leases adds lease churn and keepalives. Both run
+	// beside the clients' ops, from the start of the measured phase.
+	Watch  Watch  `yaml:"watch,omitempty"`
+	Leases Leases `yaml:"leases,omitempty"`
 }
 
 // PreloadCount returns the number of ids to load (after EnsureDefaults).
@@ -340,6 +392,22 @@ func (s *Spec) EnsureDefaults() {
 	}
 	if s.ReadConsistency == "" {
 		s.ReadConsistency = Linearizable
+	}
+	if w := &s.Watch; w.Watchers > 0 {
+		if w.Prefixes == 0 {
+			w.Prefixes = 1
+		}
+		if w.Streams == 0 {
+			w.Streams = w.Watchers
+		}
+	}
+	if l := &s.Leases; l.Active() {
+		if l.KeysPerLease == 0 && l.Rate > 0 {
+			l.KeysPerLease = 1
+		}
+		if l.TTL == 0 {
+			l.TTL = DefaultLeaseTTL
+		}
 	}
 }
 
@@ -480,6 +548,7 @@ func (s *Spec) Validate() error {
 	if _, err := s.linearizableFraction(); err != nil {
 		errs = append(errs, err)
 	}
+	s.validateWatchLeases(&errs)
 	if s.Preload != nil {
 		if *s.Preload < 0 {
 			errs = append(errs, specErr("preload: negative count %d", *s.Preload))
@@ -488,6 +557,53 @@ func (s *Spec) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func (s *Spec) validateWatchLeases(errs *[]error) {
+	w := &s.Watch
+	switch {
+	case w.Watchers < 0:
+		*errs = append(*errs, specErr("watch.watchers: negative count %d", w.Watchers))
+	case w.Watchers == 0:
+		if w.Prefixes != 0 || w.Streams != 0 || w.StartBehind != 0 {
+			*errs = append(*errs, specErr("watch: prefixes, streams and start_behind need watch.watchers"))
+		}
+	default:
+		if w.Prefixes < 1 {
+			*errs = append(*errs, specErr("watch.prefixes: %d must be at least 1", w.Prefixes))
+		}
+		if w.Streams < 1 || w.Streams > w.Watchers {
+			*errs = append(*errs, specErr("watch.streams: %d not in [1, watch.watchers %d]", w.Streams, w.Watchers))
+		}
+		if w.StartBehind < 0 {
+			*errs = append(*errs, specErr("watch.start_behind: negative revision count %d", w.StartBehind))
+		}
+		if s.Keys.Shape == ShapeK8s && len(s.Keys.Resources) > 0 && w.Prefixes > len(s.Keys.Resources) {
+			*errs = append(*errs, specErr("watch.prefixes: %d is more than the %d resources of keys.shape k8s", w.Prefixes, len(s.Keys.Resources)))
+		}
+	}
+	l := &s.Leases
+	if math.IsNaN(l.Rate) || math.IsInf(l.Rate, 0) || l.Rate < 0 {
+		*errs = append(*errs, specErr("leases.rate: %v is not a rate >= 0", l.Rate))
+	}
+	if l.KeepAlives < 0 {
+		*errs = append(*errs, specErr("leases.keepalives: negative count %d", l.KeepAlives))
+	}
+	if l.KeysPerLease < 0 {
+		*errs = append(*errs, specErr("leases.keys_per_lease: negative count %d", l.KeysPerLease))
+	}
+	if l.TTL < 0 {
+		*errs = append(*errs, specErr("leases.ttl: negative TTL %d", l.TTL))
+	}
+	if math.IsNaN(l.RevokeAfter) || math.IsInf(l.RevokeAfter, 0) || l.RevokeAfter < 0 {
+		*errs = append(*errs, specErr("leases.revoke_after: %v is not a time >= 0", l.RevokeAfter))
+	}
+	if !l.Active() && (l.KeysPerLease != 0 || l.TTL != 0 || l.RevokeAfter != 0) {
+		*errs = append(*errs, specErr("leases: keys_per_lease, ttl and revoke_after need leases.rate or leases.keepalives"))
+	}
+	if l.Rate == 0 && (l.KeysPerLease != 0 || l.RevokeAfter != 0) && l.KeepAlives > 0 {
+		*errs = append(*errs, specErr("leases: keys_per_lease and revoke_after are for churn (leases.rate)"))
+	}
 }
 
 // roundSum hides float noise such as 0.8999999999999999 in messages.

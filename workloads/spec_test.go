@@ -54,6 +54,14 @@ func TestValidateNamesField(t *testing.T) {
 		{"consistency word", func(s *Spec) { s.ReadConsistency = "strong" }, []string{`read_consistency: "strong"`}},
 		{"preload negative", func(s *Spec) { s.Preload = int64p(-1) }, []string{"preload: negative count -1"}},
 		{"preload too big", func(s *Spec) { s.Preload = int64p(200_000) }, []string{"preload: 200000 is more than keys.count 100000"}},
+		{"watchers", func(s *Spec) { s.Watch = Watch{Watchers: 2, Prefixes: 0, Streams: 3, StartBehind: -1} },
+			[]string{"watch.prefixes: 0 must be at least 1", "watch.streams: 3 not in [1, watch.watchers 2]", "watch.start_behind: negative revision count -1"}},
+		{"watch fields without watchers", func(s *Spec) { s.Watch = Watch{Prefixes: 2} }, []string{"watch: prefixes, streams and start_behind need watch.watchers"}},
+		{"leases", func(s *Spec) { s.Leases = Leases{Rate: -1, KeysPerLease: -1, TTL: -2, RevokeAfter: -1, KeepAlives: -1} },
+			[]string{"leases.rate: -1 is not a rate >= 0", "leases.keepalives: negative count -1", "leases.keys_per_lease: negative count -1",
+				"leases.ttl: negative TTL -2", "leases.revoke_after: -1 is not a time >= 0"}},
+		{"lease fields without traffic", func(s *Spec) { s.Leases = Leases{TTL: 5} }, []string{"leases: keys_per_lease, ttl and revoke_after need leases.rate or leases.keepalives"}},
+		{"churn fields on keepalives", func(s *Spec) { s.Leases = Leases{KeepAlives: 2, TTL: 5, KeysPerLease: 3} }, []string{"leases: keys_per_lease and revoke_after are for churn"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := validSpec()
@@ -275,5 +283,70 @@ func TestPresetShapes(t *testing.T) {
 	}
 	if k, _ := Preset("k8s"); k.ValueSize != Between(1024, 10240) || k.RangeLimit != Fixed(500) {
 		t.Errorf("k8s %+v", k)
+	}
+}
+
+// TestWatchLeasesDefaultsAndRoundTrip: a spec with watchers and lease
+// traffic takes its defaults and reads back from its encoding.
+func TestWatchLeasesDefaultsAndRoundTrip(t *testing.T) {
+	s, err := ParseSpec([]byte("base: ycsb-a\nwatch: {watchers: 4, start_behind: 1000}\nleases: {rate: 10, keepalives: 2}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Watch != (Watch{Watchers: 4, Prefixes: 1, Streams: 4, StartBehind: 1000}) {
+		t.Errorf("watch defaults: %+v", s.Watch)
+	}
+	if s.Leases != (Leases{Rate: 10, KeysPerLease: 1, TTL: DefaultLeaseTTL, KeepAlives: 2}) {
+		t.Errorf("lease defaults: %+v", s.Leases)
+	}
+	data, err := s.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ParseSpec(data)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, data)
+	}
+	if !reflect.DeepEqual(back, s) {
+		t.Errorf("round trip:\n%+v\n%+v", back, s)
+	}
+	// Without them, the encoding does not mention them.
+	plain := validSpec()
+	data, err = plain.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(data), "watch") || strings.Contains(string(data), "leases") {
+		t.Errorf("encoding of a spec without watchers or leases:\n%s", data)
+	}
+}
+
+// TestWatchRange: the parts cover the key space in order, the last one
+// open-ended; a k8s part is one resource.
+func TestWatchRange(t *testing.T) {
+	s := validSpec()
+	s.Keys.Count = 100
+	s.Keys.Prefix = "k/"
+	ks, err := NewKeySpace(s, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for i := 0; i < 3; i++ {
+		k, e := ks.WatchRange(i, 3)
+		got = append(got, string(k)+".."+string(e))
+	}
+	want := "k/00000000000000..k/00000000000033 k/00000000000033..k/00000000000066 k/00000000000066..k0"
+	if strings.Join(got, " ") != want {
+		t.Errorf("parts:\n%s\nwant\n%s", strings.Join(got, " "), want)
+	}
+	k8s := Spec{Ops: OpMix{Get: 1}, Keys: Keys{Shape: ShapeK8s}}
+	k8s.EnsureDefaults()
+	ks, err = NewKeySpace(k8s, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, e := ks.WatchRange(1, 2); string(k) != "/registry/configmaps/ns-" || string(e) != "/registry/configmaps/ns." {
+		t.Errorf("k8s part 1: %q %q", k, e)
 	}
 }

@@ -22,22 +22,25 @@ var ErrBadSetting = errors.New("runflags: bad setting")
 
 // Flags holds the raw values of the run flags.
 type Flags struct {
-	layer, workload, consistency, dataDir    string
-	endpoints, metricsEndpoints              []string
-	nodes, clients, keySize, valueSize       int
-	fsyncProbe                               int
-	keys, ops                                int64
-	seed                                     int64
-	rate, readRatio                          float64
-	duration, warmup, linkDelay              time.Duration
-	node                                     cluster.NodeOptions // the knobs node shares (RegisterFlags)
-	keepData, measureRecovery, quotaRecovery bool
-	attributeCPU                             bool
-	noQuota                                  bool
-	faults                                   string
-	linMaxOps                                int
-	linShare                                 float64
-	linTimeout                               time.Duration
+	layer, workload, consistency, dataDir          string
+	endpoints, metricsEndpoints                    []string
+	nodes, clients, keySize, valueSize             int
+	fsyncProbe                                     int
+	keys, ops                                      int64
+	seed                                           int64
+	rate, readRatio                                float64
+	duration, warmup, linkDelay                    time.Duration
+	node                                           cluster.NodeOptions // the knobs node shares (RegisterFlags)
+	keepData, measureRecovery, quotaRecovery       bool
+	attributeCPU                                   bool
+	noQuota                                        bool
+	faults                                         string
+	linMaxOps                                      int
+	linShare                                       float64
+	linTimeout                                     time.Duration
+	watchers, watchPrefixes, leaseKeys, keepAlives int
+	watchStartBehind                               int64
+	leaseRate, leaseRevokeAfter                    float64
 }
 
 // Register adds the run flags to fl, bound to f.
@@ -56,6 +59,13 @@ func (f *Flags) Register(fl *pflag.FlagSet) {
 	fl.IntVar(&f.keySize, "key-size", 0, "key size in bytes (0: the workload's)")
 	fl.IntVar(&f.valueSize, "value-size", 0, "value size in bytes (0: the workload's)")
 	fl.Float64Var(&f.readRatio, "read-ratio", -1, "replace the op mix with this fraction of gets and the rest puts, 0..1")
+	fl.IntVar(&f.watchers, "watchers", 0, "watchers over the key space from the start of the measured phase (0: the workload's watch.watchers; cluster layer in process)")
+	fl.IntVar(&f.watchPrefixes, "watch-prefixes", 0, "parts of the key space the watchers are spread over (0: the workload's)")
+	fl.Int64Var(&f.watchStartBehind, "watch-start-behind", 0, "start the watchers this many revisions behind, so they catch up from the backend (0: the workload's)")
+	fl.Float64Var(&f.leaseRate, "lease-rate", 0, "leases granted per second, each with --lease-keys keys, revoked after --lease-revoke-after or left to expire (0: the workload's leases.rate; cluster layer in process)")
+	fl.IntVar(&f.leaseKeys, "lease-keys", 0, "keys put on each churned lease (0: the workload's)")
+	fl.Float64Var(&f.leaseRevokeAfter, "lease-revoke-after", 0, "seconds after which a churned lease is revoked (0: the workload's; left to expire when that is 0 too)")
+	fl.IntVar(&f.keepAlives, "keepalives", 0, "long-lived leases kept alive, each renewed every TTL/3 (0: the workload's)")
 	fl.StringVar(&f.consistency, "consistency", "", "read consistency: linearizable, serializable or the linearizable fraction 0..1 (default: the workload's)")
 	f.node.RegisterFlags(fl)
 	fl.BoolVar(&f.noQuota, "no-quota", false, "switch the backend quota check off for measurement (same as --quota-backend-bytes -1; etcd checks it on every write, so the default keeps it)")
@@ -102,6 +112,33 @@ func (f *Flags) Config(fl *pflag.FlagSet) (bench.Config, error) {
 	}
 	if f.consistency != "" {
 		spec.ReadConsistency = f.consistency
+	}
+	if f.watchers < 0 || f.watchPrefixes < 0 || f.watchStartBehind < 0 || f.leaseKeys < 0 || f.keepAlives < 0 || f.leaseRate < 0 || f.leaseRevokeAfter < 0 {
+		errs = append(errs, fmt.Errorf("--watchers, --watch-prefixes, --watch-start-behind, --lease-rate, --lease-keys, --lease-revoke-after and --keepalives must be >= 0"))
+	}
+	if f.watchers > 0 {
+		spec.Watch.Watchers = f.watchers
+		if spec.Watch.Streams > f.watchers {
+			spec.Watch.Streams = 0 // the default again: one per watcher
+		}
+	}
+	if f.watchPrefixes > 0 {
+		spec.Watch.Prefixes = f.watchPrefixes
+	}
+	if f.watchStartBehind > 0 {
+		spec.Watch.StartBehind = f.watchStartBehind
+	}
+	if f.leaseRate > 0 {
+		spec.Leases.Rate = f.leaseRate
+	}
+	if f.leaseKeys > 0 {
+		spec.Leases.KeysPerLease = f.leaseKeys
+	}
+	if f.leaseRevokeAfter > 0 {
+		spec.Leases.RevokeAfter = f.leaseRevokeAfter
+	}
+	if f.keepAlives > 0 {
+		spec.Leases.KeepAlives = f.keepAlives
 	}
 	duration := f.duration
 	if fl.Changed("ops") && !fl.Changed("duration") {

@@ -134,3 +134,26 @@ func TestBuildAcceptsOldNames(t *testing.T) {
 		})
 	}
 }
+
+// The watch and lease flags set the workload's watch and leases, so a sweep
+// can vary them (revoke apply time against lease-keys, say).
+func TestBuildWatchLeaseFlags(t *testing.T) {
+	cfg, err := Build([]Setting{{"layer", "cluster"}, {"watchers", "8"}, {"watch-prefixes", "4"}, {"watch-start-behind", "1000"},
+		{"lease-rate", "5"}, {"lease-keys", "100"}, {"lease-revoke-after", "0.5"}, {"keepalives", "3"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, l := cfg.Workload.Watch, cfg.Workload.Leases
+	if w.Watchers != 8 || w.Prefixes != 4 || w.Streams != 8 || w.StartBehind != 1000 {
+		t.Errorf("watch %+v", w)
+	}
+	if l.Rate != 5 || l.KeysPerLease != 100 || l.RevokeAfter != 0.5 || l.KeepAlives != 3 || l.TTL == 0 {
+		t.Errorf("leases %+v", l)
+	}
+	if _, err := Build([]Setting{{"watch-prefixes", "4"}}); err == nil || !strings.Contains(err.Error(), "need watch.watchers") {
+		t.Errorf("--watch-prefixes without watchers: %v", err)
+	}
+	if _, err := Build([]Setting{{"watchers", "-1"}}); err == nil || !strings.Contains(err.Error(), "--watchers") {
+		t.Errorf("--watchers -1: %v", err)
+	}
+}

@@ -93,10 +93,11 @@ type Headers interface {
 }
 
 // Watchable is what the Watch service needs: a watch stream on the member's
-// local store (etcd serves watches from any member, not linearizable). The
-// service closes the stream when the gRPC stream ends.
+// local store (etcd serves watches from any member, not linearizable),
+// whose responses go to deliver on the stream's goroutine. The service
+// closes the stream when the gRPC stream ends.
 type Watchable interface {
-	NewWatchStream() (*mvcc.WatchStream, error)
+	NewWatchStreamFunc(deliver func(mvcc.WatchResponse) bool) (*mvcc.WatchStream, error)
 }
 
 // Lessor is what the Lease service needs from a node (etcd's

@@ -310,7 +310,9 @@ func (f *fakeNode) MemberPromote(_ context.Context, id uint64) ([]*pb.Member, er
 	return append([]*pb.Member(nil), f.members...), nil
 }
 
-func (f *fakeNode) NewWatchStream() (*mvcc.WatchStream, error) { return f.store.NewWatchStream(), nil }
+func (f *fakeNode) NewWatchStreamFunc(deliver func(mvcc.WatchResponse) bool) (*mvcc.WatchStream, error) {
+	return f.store.NewWatchStreamFunc(deliver), nil
+}
 
 // The fake's lessor is primary and applies grants and revokes at once.
 func (f *fakeNode) LeaseGrant(_ context.Context, r *pb.LeaseGrantRequest) (*pb.LeaseGrantResponse, error) {

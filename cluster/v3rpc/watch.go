@@ -13,16 +13,13 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 )
 
-// ctrlStreamBufLen is etcd's buffer of control responses (created,
-// cancelled) between a watch stream's receive and send loops.
-const ctrlStreamBufLen = 16
-
 // watchServer is etcd's Watch service (api/v3rpc/watch.go) over a member's
 // local store: one mvcc.WatchStream per gRPC stream; a receive loop turns
-// create, cancel and progress requests into calls on it, a send loop turns
-// its responses into WatchResponses. What mvcc.WatchStream does itself
-// (prev_kv, filters, progress notification, compaction notices) is not
-// repeated here.
+// create, cancel and progress requests into calls on it, and its responses
+// are turned into WatchResponses and sent on the watch stream's own
+// goroutine (etcd's send loop, without a hand-off between two goroutines
+// per response). What mvcc.WatchStream does itself (prev_kv, filters,
+// progress notification, compaction notices) is not repeated here.
 type watchServer struct {
 	w   Watchable
 	hdr header
@@ -52,34 +49,34 @@ type serverWatchStream struct {
 	s    *watchServer
 	grpc pb.Watch_WatchServer
 	ws   *mvcc.WatchStream
-	ctrl chan *pb.WatchResponse
 
-	// mu guards fragment: the watchers that asked for fragmented responses.
-	mu       sync.Mutex
+	// sendMu serializes the sends on the gRPC stream (the watch stream's
+	// responses, sent on its goroutine, and the control responses, sent by
+	// the receive loop) and guards what they share (etcd's send loop state):
+	// ids, the watchers whose created response went out; pending, the
+	// responses of watchers whose created response has not; fragment, the
+	// watchers that asked for fragmented responses; ended, set once the
+	// handler returns, after which nothing is sent.
+	sendMu   sync.Mutex
+	ids      map[mvcc.WatchID]bool
+	pending  map[mvcc.WatchID][]*pb.WatchResponse
 	fragment map[mvcc.WatchID]bool
-
-	closec chan struct{}
-	wg     sync.WaitGroup
+	ended    bool
 }
 
 func (s *watchServer) Watch(stream pb.Watch_WatchServer) error {
-	ws, err := s.w.NewWatchStream()
-	if err != nil {
-		return ToGRPCError(err)
-	}
 	sws := &serverWatchStream{
 		s:        s,
 		grpc:     stream,
-		ws:       ws,
-		ctrl:     make(chan *pb.WatchResponse, ctrlStreamBufLen),
+		ids:      map[mvcc.WatchID]bool{},
+		pending:  map[mvcc.WatchID][]*pb.WatchResponse{},
 		fragment: map[mvcc.WatchID]bool{},
-		closec:   make(chan struct{}),
 	}
-	sws.wg.Add(1)
-	go func() {
-		defer sws.wg.Done()
-		sws.sendLoop()
-	}()
+	ws, err := s.w.NewWatchStreamFunc(sws.deliver)
+	if err != nil {
+		return ToGRPCError(err)
+	}
+	sws.ws = ws
 	errc := make(chan error, 1)
 	// As etcd's, the receive loop is not waited for: Recv may block past
 	// the stream's end; it returns once the gRPC stream is torn down.
@@ -101,24 +98,18 @@ func (s *watchServer) Watch(stream pb.Watch_WatchServer) error {
 	case <-s.stopping:
 		err = rpctypes.ErrGRPCStopped
 	}
+	// After Close no response is delivered; after ended no control
+	// response is sent: the gRPC stream is not used past the handler.
 	sws.ws.Close()
-	close(sws.closec)
-	sws.wg.Wait()
+	sws.sendMu.Lock()
+	sws.ended = true
+	sws.sendMu.Unlock()
 	return err
 }
 
 func (sws *serverWatchStream) header(rev int64) *pb.ResponseHeader {
 	h := sws.s.hdr.fill(&pb.ResponseHeader{Revision: rev})
 	return h
-}
-
-func (sws *serverWatchStream) sendCtrl(wr *pb.WatchResponse) bool {
-	select {
-	case sws.ctrl <- wr:
-		return true
-	case <-sws.closec:
-		return false
-	}
 }
 
 func (sws *serverWatchStream) recvLoop() error {
@@ -147,9 +138,6 @@ func (sws *serverWatchStream) recvLoop() error {
 				if !sws.sendCtrl(&pb.WatchResponse{Header: sws.header(sws.ws.Rev()), WatchId: id, Canceled: true}) {
 					return nil
 				}
-				sws.mu.Lock()
-				delete(sws.fragment, mvcc.WatchID(id))
-				sws.mu.Unlock()
 			}
 		case *pb.WatchRequest_ProgressRequest:
 			if uv.ProgressRequest != nil {
@@ -161,7 +149,7 @@ func (sws *serverWatchStream) recvLoop() error {
 	}
 }
 
-// create starts a watcher and queues its created (or refused) response; it
+// create starts a watcher and sends its created (or refused) response; it
 // reports false once the stream is closing.
 func (sws *serverWatchStream) create(creq *pb.WatchCreateRequest) bool {
 	key := creq.Key
@@ -190,9 +178,9 @@ func (sws *serverWatchStream) create(creq *pb.WatchCreateRequest) bool {
 	// Watch takes etcd's conventions as they are).
 	id, err := sws.ws.Watch(mvcc.WatchID(creq.WatchId), key, creq.RangeEnd, creq.StartRevision, opts)
 	if err == nil && creq.Fragment {
-		sws.mu.Lock()
+		sws.sendMu.Lock()
 		sws.fragment[id] = true
-		sws.mu.Unlock()
+		sws.sendMu.Unlock()
 	}
 	wr := &pb.WatchResponse{Header: sws.header(sws.ws.Rev()), WatchId: int64(id), Created: true, Canceled: err != nil}
 	if err != nil {
@@ -202,71 +190,69 @@ func (sws *serverWatchStream) create(creq *pb.WatchCreateRequest) bool {
 	return sws.sendCtrl(wr)
 }
 
-// sendLoop sends control responses and events in order; the events of a
-// watcher whose created response has not gone out yet wait for it (etcd's
-// pending map).
-func (sws *serverWatchStream) sendLoop() {
-	ids := map[mvcc.WatchID]bool{}
-	pending := map[mvcc.WatchID][]*pb.WatchResponse{}
-	for {
-		select {
-		case wresp, ok := <-sws.ws.Chan():
-			if !ok {
-				return
-			}
-			events := make([]*mvccpb.Event, len(wresp.Events))
-			for i := range wresp.Events {
-				events[i] = &wresp.Events[i]
-			}
-			wr := &pb.WatchResponse{
-				Header:          sws.header(wresp.Revision),
-				WatchId:         int64(wresp.WatchID),
-				Events:          events,
-				CompactRevision: wresp.CompactRevision,
-				Canceled:        wresp.CompactRevision != 0,
-			}
-			// A progress notification for the whole stream has ID -1.
-			if wresp.WatchID != mvcc.InvalidWatchID && !ids[wresp.WatchID] {
-				pending[wresp.WatchID] = append(pending[wresp.WatchID], wr)
-				continue
-			}
-			if !sws.send(wresp.WatchID, wr) {
-				return
-			}
-		case c, ok := <-sws.ctrl:
-			if !ok {
-				return
-			}
-			if err := sws.grpc.Send(c); err != nil {
-				return
-			}
-			wid := mvcc.WatchID(c.WatchId)
-			if c.Canceled && wid != mvcc.InvalidWatchID {
-				delete(ids, wid)
-				continue
-			}
-			if c.Created {
-				ids[wid] = true
-				for _, wr := range pending[wid] {
-					if !sws.send(wid, wr) {
-						return
-					}
-				}
-				delete(pending, wid)
-			}
-		case <-sws.closec:
-			return
-		}
+// sendCtrl sends a created or cancelled response; after a created one, the
+// watcher's held responses follow it. It reports false once the stream
+// cannot send.
+func (sws *serverWatchStream) sendCtrl(c *pb.WatchResponse) bool {
+	sws.sendMu.Lock()
+	defer sws.sendMu.Unlock()
+	if sws.ended {
+		return false
 	}
+	if err := sws.grpc.Send(c); err != nil {
+		return false
+	}
+	wid := mvcc.WatchID(c.WatchId)
+	if c.Canceled && wid != mvcc.InvalidWatchID {
+		delete(sws.ids, wid)
+		delete(sws.fragment, wid)
+		return true
+	}
+	if c.Created {
+		sws.ids[wid] = true
+		for _, wr := range sws.pending[wid] {
+			if !sws.sendLocked(wid, wr) {
+				return false
+			}
+		}
+		delete(sws.pending, wid)
+	}
+	return true
 }
 
-// send sends one response, in fragments if its watcher asked for them.
-func (sws *serverWatchStream) send(id mvcc.WatchID, wr *pb.WatchResponse) bool {
-	sws.mu.Lock()
-	frag := sws.fragment[id]
-	sws.mu.Unlock()
+// deliver sends one response of the watch stream, on its goroutine; the
+// responses of a watcher whose created response has not gone out yet wait
+// for it (etcd's pending map).
+func (sws *serverWatchStream) deliver(wresp mvcc.WatchResponse) bool {
+	events := make([]*mvccpb.Event, len(wresp.Events))
+	for i := range wresp.Events {
+		events[i] = &wresp.Events[i]
+	}
+	wr := &pb.WatchResponse{
+		Header:          sws.header(wresp.Revision),
+		WatchId:         int64(wresp.WatchID),
+		Events:          events,
+		CompactRevision: wresp.CompactRevision,
+		Canceled:        wresp.CompactRevision != 0,
+	}
+	sws.sendMu.Lock()
+	defer sws.sendMu.Unlock()
+	if sws.ended {
+		return false
+	}
+	// A progress notification for the whole stream has ID -1.
+	if wresp.WatchID != mvcc.InvalidWatchID && !sws.ids[wresp.WatchID] {
+		sws.pending[wresp.WatchID] = append(sws.pending[wresp.WatchID], wr)
+		return true
+	}
+	return sws.sendLocked(wresp.WatchID, wr)
+}
+
+// sendLocked sends one response, in fragments if its watcher asked for
+// them; sendMu is held.
+func (sws *serverWatchStream) sendLocked(id mvcc.WatchID, wr *pb.WatchResponse) bool {
 	var err error
-	if frag {
+	if sws.fragment[id] {
 		err = sendFragments(wr, sws.s.maxRequestBytes, sws.grpc.Send)
 	} else {
 		err = sws.grpc.Send(wr)

@@ -16,7 +16,8 @@ import (
 
 // stableSections are the result.json objects whose leaves go into
 // summary.csv and can be compared.
-var stableSections = []string{"config", "summary", "ops", "disk", "fsyncs", "memory", "events", "recovery", "quota_recovery", "linearizability"}
+var stableSections = []string{"config", "summary", "ops", "disk", "fsyncs", "memory", "events", "recovery", "quota_recovery", "linearizability",
+	"watch", "leases"}
 
 // Fields flattens r into path → value for the stable sections: numbers as
 // float64, strings and booleans as strings. config.workload.spec and
@@ -35,6 +36,7 @@ func Fields(r *results.Result) map[string]any {
 		flatten(sec, m[sec], out)
 	}
 	faultFields(r, out)
+	watchLeaseFields(r, out)
 	delete(out, "config.workload.spec")
 	for k := range out {
 		if strings.HasPrefix(k, "summary.errors_by_message.") {
@@ -62,6 +64,28 @@ func flatten(prefix string, v any, out map[string]any) {
 		out[prefix] = strconv.FormatBool(x)
 	case string:
 		out[prefix] = x
+	}
+}
+
+// watchLeaseFields replaces the revoke apply buckets' list with one field
+// per bucket (leases.revoke_apply.keys=8-15.mean_us, ...) and leaves out a
+// catch-up that never happened (-1).
+func watchLeaseFields(r *results.Result, out map[string]any) {
+	if r.Watch != nil && r.Watch.CatchUpS < 0 {
+		delete(out, "watch.catch_up_s")
+	}
+	delete(out, "leases.revoke_apply_by_keys")
+	if r.Leases == nil {
+		return
+	}
+	for _, b := range r.Leases.RevokeApplyByKeys {
+		p := fmt.Sprintf("leases.revoke_apply.keys=%d-%d.", b.KeysMin, b.KeysMax)
+		if b.KeysMax == math.MaxInt64 {
+			p = fmt.Sprintf("leases.revoke_apply.keys=%d+.", b.KeysMin)
+		}
+		out[p+"revokes"] = float64(b.Revokes)
+		out[p+"mean_us"] = b.MeanUs
+		out[p+"us_per_key"] = b.UsPerKey
 	}
 }
 
@@ -236,6 +260,7 @@ func Metrics(runs []Run) []Metric {
 		ms = append(ms, Metric{Path: "events." + k, Label: k + " events", Unit: "", Scale: 1})
 	}
 	ms = append(ms, faultMetrics(runs)...)
+	ms = append(ms, watchLeaseMetrics(runs)...)
 	var recovery, quota bool
 	for _, r := range runs {
 		recovery = recovery || (r.Result.Recovery != nil && r.Result.Recovery.Error == "")
@@ -253,6 +278,49 @@ func Metrics(runs []Run) []Metric {
 			Metric{Path: "quota_recovery.defrag_s", Label: "NOSPACE recovery defrag (all nodes)", Unit: "s", Scale: 1},
 			Metric{Path: "quota_recovery.during_defrag.linearizable.p99_us", Label: "linearizable get p99 during defrag", Unit: "µs", Scale: 1},
 			Metric{Path: "quota_recovery.during_defrag.serializable.p99_us", Label: "serializable get p99 during defrag", Unit: "µs", Scale: 1})
+	}
+	return ms
+}
+
+// watchLeaseMetrics are the watch and lease figures, for runs that have
+// them: the watchers' event latency, lag and catch-up reads, the lease
+// renewals' latency, and the revokes' apply time, in all and by keys per
+// lease.
+func watchLeaseMetrics(runs []Run) []Metric {
+	var watch, leases bool
+	buckets := map[string]bool{}
+	for _, r := range runs {
+		watch = watch || r.Result.Watch != nil
+		leases = leases || r.Result.Leases != nil
+		for k := range Fields(r.Result) {
+			if rest, ok := strings.CutPrefix(k, "leases.revoke_apply.keys="); ok {
+				b, _, _ := strings.Cut(rest, ".")
+				buckets[b] = true
+			}
+		}
+	}
+	var ms []Metric
+	if watch {
+		ms = append(ms,
+			Metric{Path: "watch.events", Label: "watch events received", Unit: "", Scale: 1},
+			Metric{Path: "watch.event_latency.p50_us", Label: "watch event latency p50 (from the write's ack)", Unit: "µs", Scale: 1},
+			Metric{Path: "watch.event_latency.p99_us", Label: "watch event latency p99 (from the write's ack)", Unit: "µs", Scale: 1},
+			Metric{Path: "watch.max_lag_revs", Label: "largest watcher lag", Unit: "revisions", Scale: 1},
+			Metric{Path: "watch.catch_up_s", Label: "watchers all caught up after", Unit: "s", Scale: 1},
+			Metric{Path: "watch.records_read", Label: "catch-up: key-bucket records read", Unit: "", Scale: 1},
+			Metric{Path: "watch.bytes_read", Label: "catch-up: key-bucket bytes read", Unit: "MiB", Scale: 1.0 / (1 << 20)},
+			Metric{Path: "watch.scan_s", Label: "catch-up: time in key-bucket reads", Unit: "s", Scale: 1})
+	}
+	if leases {
+		ms = append(ms,
+			Metric{Path: "leases.granted", Label: "leases granted", Unit: "", Scale: 1},
+			Metric{Path: "leases.renew_latency.p99_us", Label: "lease renew p99", Unit: "µs", Scale: 1},
+			Metric{Path: "leases.revokes_applied.revokes", Label: "revokes applied (all members)", Unit: "", Scale: 1},
+			Metric{Path: "leases.revokes_applied.mean_us", Label: "revoke apply time, mean", Unit: "µs", Scale: 1},
+			Metric{Path: "leases.revokes_applied.us_per_key", Label: "revoke apply time per key", Unit: "µs", Scale: 1})
+		for _, b := range sortedKeys(buckets) {
+			ms = append(ms, Metric{Path: "leases.revoke_apply.keys=" + b + ".mean_us", Label: "revoke apply time, leases of " + b + " keys", Unit: "µs", Scale: 1})
+		}
 	}
 	return ms
 }

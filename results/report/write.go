@@ -144,6 +144,9 @@ func WritePlots(s *Set, dir string, style plots.Style) ([]figure, error) {
 		if err := save(p, err, "latency-over-time", "p50 and p99 per second with cluster events, first repeat of each point"); err != nil {
 			return nil, err
 		}
+		if err := watchFigures(tls, style, save); err != nil {
+			return nil, err
+		}
 	}
 	return figs, nil
 }
@@ -155,7 +158,9 @@ func drawn(m Metric) bool {
 		strings.HasSuffix(m.Path, ".p99_us"), m.Path == "memory.peak_rss_bytes",
 		m.Path == "disk.db_size_bytes", m.Path == "disk.write_amplification",
 		m.Path == "events."+event.SnapshotTaken, m.Path == "events."+event.AlarmRaised,
-		m.Path == "recovery.restart_s", m.Path == "recovery.catch_up_s", m.Path == "quota_recovery.total_s":
+		m.Path == "recovery.restart_s", m.Path == "recovery.catch_up_s", m.Path == "quota_recovery.total_s",
+		m.Path == "watch.max_lag_revs", m.Path == "watch.catch_up_s", m.Path == "watch.bytes_read",
+		m.Path == "leases.revokes_applied.mean_us", m.Path == "leases.revokes_applied.us_per_key":
 		return true
 	}
 	return false
@@ -697,6 +702,41 @@ func boolKeys[V any](m map[string]V) map[string]bool {
 	out := make(map[string]bool, len(m))
 	for k := range m {
 		out[k] = true
+	}
+	return out
+}
+
+// watchFigures draws, for the timelines of runs with watchers, their
+// largest lag per second and their events' latency p99 per second.
+func watchFigures(tls []plots.Timeline, style plots.Style, save func(*plot.Plot, error, string, string) error) error {
+	var lag, lat []plots.Timeline
+	for _, tl := range tls {
+		if tl.WatchLag == nil {
+			continue
+		}
+		lag = append(lag, tl)
+		lat = append(lat, plots.Timeline{Label: tl.Label, Seconds: tl.Seconds, P99Micros: zeroToNaN(tl.WatchP99Micros),
+			Events: tl.Events, Bands: tl.Bands})
+	}
+	if len(lag) == 0 {
+		return nil
+	}
+	p, err := plots.WatchLagOverTime("watcher lag over time (first repeat)", lag, style)
+	if err := save(p, err, "watch-lag-over-time", "the watchers' largest lag, in revisions behind the leader, checked once a second; first repeat of each point"); err != nil {
+		return err
+	}
+	p, err = plots.LatencyOverTime("watch event latency over time (first repeat)", lat, plots.LatencyOptions{LogScale: true, Style: style})
+	return save(p, err, "watch-latency-over-time", "p99 per second of the watch events' latency, from the ack of the write to the watcher's receipt; first repeat of each point")
+}
+
+// zeroToNaN copies v with zeros as NaN (a gap on a log scale).
+func zeroToNaN(v []float64) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		if x == 0 {
+			x = math.NaN()
+		}
+		out[i] = x
 	}
 	return out
 }

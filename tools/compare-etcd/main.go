@@ -8,8 +8,9 @@
 //
 // For each repeat, topology (1 or 3 nodes) and case (put with 1 and 1000
 // clients over 100,000 distinct keys; linearizable and serializable range of
-// one key with 1 and 1000 clients), each system in turn gets a fresh cluster
-// on 127.0.0.1, runs the case and is stopped. The system order rotates from
+// one key with 1 and 1000 clients; watch-latency; lease-keepalive with 1 and
+// 1000 clients; txn-mixed with 1000 clients), each system in turn gets a
+// fresh cluster on 127.0.0.1, runs the case and is stopped. The system order rotates from
 // case to case so no system always runs first. Results go to results.json and
 // report.md with PNG bar charts.
 package main

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -121,5 +122,137 @@ func TestRotate(t *testing.T) {
 		if got := strings.Join(rotate(s, k), ""); got != want {
 			t.Errorf("rotate(%d) = %s, want %s", k, got, want)
 		}
+	}
+}
+
+// watch-latency output (v3.6.8 layout): the puts' summary, then the watch
+// events', whose lower percentiles are 0 and so not printed.
+const sampleWatchLatency = `30000 / 30000 [----] 100.00% 2980 p/s
+
+Put summary:
+
+Summary:
+  Total:	3.01 secs.
+  Slowest:	0.004 secs.
+  Fastest:	0.001 secs.
+  Average:	0.002 secs.
+  Stddev:	0.0005 secs.
+  Requests/sec:	99.7
+
+Response time histogram:
+  0.001 [10]	|∎∎
+
+Latency distribution:
+  10% in 0.0011 secs.
+  50% in 0.0018 secs.
+  99% in 0.0035 secs.
+  99.9% in 0.004 secs.
+
+Watch events summary:
+
+Summary:
+  Total:	3.02 secs.
+  Slowest:	0.003 secs.
+  Fastest:	0 secs.
+  Average:	0.0001 secs.
+  Stddev:	0.0002 secs.
+  Requests/sec:	9933.7
+
+Response time histogram:
+  0 [20000]	|∎∎∎∎∎
+
+Latency distribution:
+  90% in 0.0002 secs.
+  95% in 0.0004 secs.
+  99% in 0.0009 secs.
+  99.9% in 0.002 secs.
+`
+
+// txn-mixed output: the reads' summary, then the writes'.
+const sampleTxnMixed = `bench with linearizable range
+Total Read Ops: 1592
+Details:
+Summary:
+  Total:	1.28 secs.
+  Slowest:	0.02 secs.
+  Fastest:	0.0002 secs.
+  Average:	0.0005 secs.
+  Stddev:	0.001 secs.
+  Requests/sec:	1243.7
+
+Latency distribution:
+  50% in 0.00037 secs.
+  99% in 0.0039 secs.
+
+Total Write Ops: 408
+Details:
+Summary:
+  Total:	1.28 secs.
+  Slowest:	0.037 secs.
+  Fastest:	0.0003 secs.
+  Average:	0.001 secs.
+  Stddev:	0.002 secs.
+  Requests/sec:	318.6
+
+Latency distribution:
+  50% in 0.00066 secs.
+  99% in 0.0059 secs.
+
+Error distribution:
+  [2]	etcdserver: request timed out
+`
+
+func TestParseOutputParts(t *testing.T) {
+	head, parts, err := parseOutput("watch-latency", sampleWatchLatency)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if head.ReqPerSec != 9933.7 || head.Latency["99"] != 0.0009 || parts["events"].ReqPerSec != 9933.7 {
+		t.Errorf("headline = %+v, want the watch events' summary", head)
+	}
+	// 10% to 75% are not printed: they were 0.
+	if v, ok := head.Latency["50"]; !ok || v != 0 {
+		t.Errorf("events p50 = %v (present %v), want 0", v, ok)
+	}
+	if p := parts["put"]; p.ReqPerSec != 99.7 || p.Latency["99"] != 0.0035 || p.Latency["50"] != 0.0018 {
+		t.Errorf("put part = %+v", p)
+	}
+
+	head, parts, err = parseOutput("txn-mixed", sampleTxnMixed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if head.ReqPerSec != 1243.7 || parts["read"].Latency["99"] != 0.0039 {
+		t.Errorf("headline = %+v, want the reads' summary", head)
+	}
+	if w := parts["write"]; w.ReqPerSec != 318.6 || w.Latency["99"] != 0.0059 || w.Failed() != 2 {
+		t.Errorf("write part = %+v", w)
+	}
+	m := Measurement{Summary: head, Parts: parts}
+	if m.Failed() != 2 {
+		t.Errorf("Failed() = %d, want 2", m.Failed())
+	}
+
+	// A part missing from the output is an error naming it.
+	if _, _, err := parseOutput("txn-mixed", sampleOK); err == nil || !strings.Contains(err.Error(), "Total Read Ops") {
+		t.Errorf("txn-mixed without its blocks: err = %v", err)
+	}
+	// A single-summary command reads the last Summary block as before.
+	if s, parts, err := parseOutput("lease-keepalive", sampleOK); err != nil || parts != nil || s.ReqPerSec != 11296.836557986051 {
+		t.Errorf("lease-keepalive: %+v %v %v", s, parts, err)
+	}
+}
+
+func TestDefaultCasesValidate(t *testing.T) {
+	names := caseNames(defaultCases(true, 1))
+	for _, want := range []string{"watch-latency", "lease-keepalive c=1", "lease-keepalive c=1000", "txn-mixed c=1000"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("no case %q in %v", want, names)
+		}
+	}
+	o := Options{Cases: []string{"watch-latency", "txn-mixed c=1000"}}
+	o.EnsureDefaults()
+	if err := o.Validate(); err != nil {
+		t.Error(err)
 	}
 }
