@@ -71,14 +71,15 @@ type Config struct {
 	// the current one, as etcd does; a watcher far behind then costs a read
 	// of its whole backlog per WatchBatchMaxRevs revisions delivered.
 	WatchSyncMaxRevs int
-	// WatchSyncReadAll reads, at every sync, every revision from the lowest
-	// unsynced one to the current one (or to WatchSyncMaxRevs), as etcd 3.6
-	// does: catching up a backlog of N revisions then costs N²/(2 ×
-	// WatchBatchMaxRevs) record reads. Default false: the read stops once
-	// every watcher of the sync has WatchBatchMaxRevs revisions of events,
-	// since what follows would be left out of every response; the responses
-	// are the same.
-	WatchSyncReadAll bool
+	// WatchSyncStopWhenFull stops a sync's read of the key bucket once
+	// every watcher of the sync has WatchBatchMaxRevs revisions of events:
+	// what follows would be left out of every response, so the responses are
+	// the same, and catching up a backlog of N revisions reads about N
+	// records instead of N²/(2 × WatchBatchMaxRevs). Default false: every
+	// sync reads from the lowest unsynced revision to the current one (or
+	// to WatchSyncMaxRevs), as etcd 3.6 does, so that etcdlab's catch-up
+	// costs what etcd's do; set it to measure the bounded read.
+	WatchSyncStopWhenFull bool
 	// WatchProgressNotifyInterval is the period of progress notifications to
 	// watchers created with ProgressNotify. Default 10m.
 	WatchProgressNotifyInterval time.Duration

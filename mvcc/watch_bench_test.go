@@ -22,10 +22,10 @@ import (
 //     keys, 256-byte values) from N revisions back, caught up from the
 //     backend by repeated syncs (the loops' pacing left out); reports
 //     events/s, and the key-bucket records and bytes read and the scan time
-//     per event delivered. read=until-full is the default read (it stops
-//     once the watcher's response is full); read=all is etcd 3.6's read of
-//     the whole backlog at every sync (WatchSyncReadAll), quadratic: at 1M
-//     behind it runs only with -watch.quadratic (minutes).
+//     per event delivered. read=all is etcd 3.6's read of the whole backlog
+//     at every sync (the default), quadratic: at 1M behind it runs only with
+//     -watch.quadratic (minutes); read=until-full stops once the watcher's
+//     response is full (WatchSyncStopWhenFull).
 func BenchmarkWatch(b *testing.B) {
 	for _, n := range []int{0, 1, 1000} {
 		b.Run(fmt.Sprintf("op=put/watchers=%d", n), func(b *testing.B) { benchWatchPut(b, n) })
@@ -89,7 +89,7 @@ func benchWatchPut(b *testing.B, watchers int) {
 var benchQuadratic = flag.Bool("watch.quadratic", false, "BenchmarkWatch: also run etcd's whole-backlog catch-up read at 1,000,000 revisions behind (minutes per engine)")
 
 func benchWatchCatchUp(b *testing.B, name string, behind int, readAll bool) {
-	s := openStore(b, name, b.TempDir(), Config{Clock: clock.NewFake(time.Unix(0, 0)), WatchSyncReadAll: readAll})
+	s := openStore(b, name, b.TempDir(), Config{Clock: clock.NewFake(time.Unix(0, 0)), WatchSyncStopWhenFull: !readAll})
 	defer func() { _ = s.Close() }()
 	val := make([]byte, 256)
 	first := int64(0)

@@ -88,7 +88,7 @@ func runWatchModel(t *testing.T, engineName string, seed uint64, steps int) {
 		WatchMaxWatchersPerSync: 1 + rng.IntN(4),
 		WatchBatchMaxRevs:       1 + rng.IntN(4),
 		WatchSyncMaxRevs:        []int{0, 3, 7}[rng.IntN(3)],
-		WatchSyncReadAll:        rng.IntN(2) == 0,
+		WatchSyncStopWhenFull:   rng.IntN(2) == 0,
 		CompactionBatchLimit:    3,
 		CompactionSleepInterval: 1,
 	}

@@ -436,7 +436,7 @@ func TestWatchCatchUpEarlyStop(t *testing.T) {
 	run := func(t *testing.T, name string, readAll bool) ([]string, WatchStats) {
 		clk := clock.NewFake(time.Unix(0, 0))
 		s := openStore(t, name, t.TempDir(), Config{Clock: clk, WatchBatchMaxRevs: 3,
-			WatchMaxWatchersPerSync: 3, WatchSyncReadAll: readAll})
+			WatchMaxWatchersPerSync: 3, WatchSyncStopWhenFull: !readAll})
 		defer func() { _ = s.Close() }()
 		rng := newRand(7)
 		for i := 0; i < 300; i++ {

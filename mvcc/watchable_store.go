@@ -390,8 +390,8 @@ func (g *watcherGroup) choose(maxWatchers int, cur, compactRev int64) (*watcherG
 
 // readBatches reads the events of revisions [minRev, maxRev) on keys some
 // watcher of g watches, by scanning the key bucket, and splits them among the
-// watchers of g (etcd's rangeEvents, kvsToEvents and newWatcherBatch). Unless
-// WatchSyncReadAll is set, the scan stops as soon as every watcher of g has a
+// watchers of g (etcd's rangeEvents, kvsToEvents and newWatcherBatch). With
+// WatchSyncStopWhenFull, the scan stops as soon as every watcher of g has a
 // full batch: every later event would be left out of every batch, so the
 // batches are the same as those of a read to maxRev.
 func (s *Store) readBatches(rtx *backend.ReadTx, minRev, maxRev int64, g *watcherGroup) (watcherBatch, error) {
@@ -415,7 +415,7 @@ func (s *Store) readBatches(rtx *backend.ReadTx, minRev, maxRev int64, g *watche
 				events++
 				b.add(ev)
 			}
-			return s.cfg.WatchSyncReadAll || b.full < g.size()
+			return !s.cfg.WatchSyncStopWhenFull || b.full < g.size()
 		})
 	ws := &s.watch
 	ws.syncReads.Add(1)
