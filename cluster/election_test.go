@@ -43,6 +43,9 @@ func TestInitialElectionTickAdvance(t *testing.T) {
 				clk.Advance(100 * time.Millisecond)
 				ticks++
 				waitFor(t, "the tick", 10*time.Second, func() bool { return n.stats.ticks.Load() > taken })
+				// The tick is counted when the loop takes it; the election
+				// it may start is only visible once its Ready is handled.
+				settle(c)
 			}
 			t.Logf("leader after %d ticks", ticks)
 			if ticks > DefaultElectionTicks {
