@@ -460,58 +460,40 @@ func eventHeadroom(a *plot.Axis, logScale bool, tls []Timeline) {
 // leader, per second for each timeline that has watchers, with the
 // timelines' events as vertical markers.
 func WatchLagOverTime(title string, tls []Timeline, style Style) (*plot.Plot, error) {
-	if err := style.Validate(); err != nil {
-		return nil, err
-	}
-	if err := checkTimelines(title, tls, func(t Timeline) [][]float64 { return [][]float64{t.WatchLag} }, "watch lag"); err != nil {
-		return nil, err
-	}
-	p := newPlot(title, "time since start (s)", "largest watcher lag (revisions)")
-	p.Add(plotter.NewGrid())
-	if err := addBands(p, tls); err != nil {
-		return nil, err
-	}
-	cs := newColorer(style)
-	for _, tl := range tls {
-		for i, v := range tl.WatchLag {
-			if !finite(v) || v < 0 {
-				return nil, fmt.Errorf("%w: timeline %q: watch lag %v at second %v", ErrBadInput, tl.Label, v, tl.Seconds[i])
-			}
-		}
-		if _, err := addSeries(p, tl.Label, segments(tl.Seconds, tl.WatchLag, 1), lineStyle(cs.look(tl.Label), vg.Points(1.5))); err != nil {
-			return nil, err
-		}
-	}
-	if err := addEvents(p, tls); err != nil {
-		return nil, err
-	}
-	startAtZero(&p.Y)
-	eventHeadroom(&p.Y, false, tls)
-	return p, nil
+	return perSecondOverTime(title, tls, style, "largest watcher lag (revisions)", "watch lag",
+		func(t Timeline) []float64 { return t.WatchLag })
 }
 
 // ThroughputOverTime draws completed operations per second for each
 // timeline, with the timelines' events as vertical markers.
 func ThroughputOverTime(title string, tls []Timeline, style Style) (*plot.Plot, error) {
+	return perSecondOverTime(title, tls, style, "throughput (ops/s)", "throughput",
+		func(t Timeline) []float64 { return t.Throughput })
+}
+
+// perSecondOverTime draws one non-negative per-second series of each
+// timeline (what names it in errors), events as vertical markers.
+func perSecondOverTime(title string, tls []Timeline, style Style, yLabel, what string, series func(Timeline) []float64) (*plot.Plot, error) {
 	if err := style.Validate(); err != nil {
 		return nil, err
 	}
-	if err := checkTimelines(title, tls, func(t Timeline) [][]float64 { return [][]float64{t.Throughput} }, "throughput"); err != nil {
+	if err := checkTimelines(title, tls, func(t Timeline) [][]float64 { return [][]float64{series(t)} }, what); err != nil {
 		return nil, err
 	}
-	p := newPlot(title, "time since start (s)", "throughput (ops/s)")
+	p := newPlot(title, "time since start (s)", yLabel)
 	p.Add(plotter.NewGrid())
 	if err := addBands(p, tls); err != nil {
 		return nil, err
 	}
 	cs := newColorer(style)
 	for _, tl := range tls {
-		for i, v := range tl.Throughput {
+		ys := series(tl)
+		for i, v := range ys {
 			if !finite(v) || v < 0 {
-				return nil, fmt.Errorf("%w: timeline %q: throughput %v at second %v", ErrBadInput, tl.Label, v, tl.Seconds[i])
+				return nil, fmt.Errorf("%w: timeline %q: %s %v at second %v", ErrBadInput, tl.Label, what, v, tl.Seconds[i])
 			}
 		}
-		if _, err := addSeries(p, tl.Label, segments(tl.Seconds, tl.Throughput, 1), lineStyle(cs.look(tl.Label), vg.Points(1.5))); err != nil {
+		if _, err := addSeries(p, tl.Label, segments(tl.Seconds, ys, 1), lineStyle(cs.look(tl.Label), vg.Points(1.5))); err != nil {
 			return nil, err
 		}
 	}
