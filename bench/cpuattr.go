@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime/pprof"
-	"slices"
 	"strings"
 
 	"github.com/google/pprof/profile"
@@ -65,7 +64,7 @@ func (a *cpuAttribution) stop() (cpuShares, error) {
 // writes through pebble's vfs package on every engine) stays harness; a
 // stack without etcdlab frames (a goroutine the engine started: pebble's
 // flushes and compactions) is the engine's if it has a library frame, and
-// background GC if it runs one of gcRoots.
+// background GC if it runs one of the runtime's GC goroutines (isGCRoot).
 func shares(p *profile.Profile, prefixes []string) (cpuShares, error) {
 	vi := -1
 	for i, st := range p.SampleType {
@@ -110,8 +109,15 @@ const (
 	etcdlabInternal = "etcdlab/internal/"
 )
 
-// gcRoots are the runtime's background GC goroutines.
-var gcRoots = []string{"runtime.gcBgMarkWorker", "runtime.bgsweep", "runtime.bgscavenge"}
+// isGCRoot: name is the root of one of the runtime's background GC
+// goroutines.
+func isGCRoot(name string) bool {
+	switch name {
+	case "runtime.gcBgMarkWorker", "runtime.bgsweep", "runtime.bgscavenge":
+		return true
+	}
+	return false
+}
 
 type sampleKind int
 
@@ -141,7 +147,7 @@ func classify(s *profile.Sample, adapter, library []string) sampleKind {
 				return sampleOther
 			}
 			lib = lib || hasAnyPrefix(name, library)
-			gc = gc || slices.Contains(gcRoots, name)
+			gc = gc || isGCRoot(name)
 		}
 	}
 	switch {

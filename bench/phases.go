@@ -227,10 +227,7 @@ func (m *measurement) begin(ctx context.Context) error {
 			if m.fr != nil {
 				m.fr.stop()
 			}
-			if m.attr != nil {
-				_, _ = m.attr.stop()
-				m.attr = nil
-			}
+			m.dropAttribution()
 			return err
 		}
 	}
