@@ -199,13 +199,13 @@ func (n *Node) applyRequest(r *pb.InternalRaftRequest) result {
 		}
 		return result{resp: resp, err: err}
 	case r.Compaction != nil:
-		start := n.clk.Now()
 		done, err := n.store.Compact(r.Compaction.Revision)
 		if err != nil {
 			return result{err: err}
 		}
 		n.compactDone.Store(&compactWait{rev: r.Compaction.Revision, done: done})
-		n.emit(EventCompaction, n.clk.Since(start), "revision=%d", r.Compaction.Revision)
+		// EventCompaction comes when the background part ends
+		// (Node.compacted), so that it spans the whole compaction.
 		// A physical compaction is waited for by the proposer, not here:
 		// apply must not stall behind the background deletion.
 		return result{resp: compactResult{resp: &pb.CompactionResponse{Header: &pb.ResponseHeader{Revision: n.store.Rev()}}, done: done}}

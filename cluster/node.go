@@ -169,6 +169,9 @@ type nodeStats struct {
 	// memorySnapshots counts snapshots to memory only, raftLogCompactions
 	// every compaction of the in-memory raft log (at either kind).
 	memorySnapshots, raftLogCompactions atomic.Int64
+	// autoCompactions and autoCompactFailures count the auto-compaction
+	// loop's compactions (ErrCompacted counted as done) and failures.
+	autoCompactions, autoCompactFailures atomic.Int64
 }
 
 type toApply struct {
@@ -219,6 +222,7 @@ func StartNode(opts NodeOptions, newTr NewTransport) (*Node, error) {
 		removed:           make(map[uint64]bool),
 		m:                 m,
 	}
+	n.opts.onCompacted = n.compacted
 	n.vcfg = mvcc.Config{MaxRequestBytes: opts.MaxRequestBytes, Clock: opts.Clock}
 	n.vcfg.EnsureDefaults()
 	n.walDir = filepath.Join(n.memberDir, "wal")
@@ -251,6 +255,7 @@ func StartNode(opts NodeOptions, newTr NewTransport) (*Node, error) {
 	go n.applyLoop()
 	go n.readLoop()
 	go n.leaseRevokeLoop()
+	n.startAutoCompaction()
 	return n, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"etcdlab/engines"
 	"etcdlab/engines/backend"
 	"etcdlab/internal/clock"
+	"etcdlab/mvcc"
 )
 
 // Defaults, etcd's unless noted.
@@ -102,6 +103,14 @@ type NodeOptions struct {
 	// fast-forwards its election ticks either way, as etcd's does
 	// (election.go).
 	NoInitialElectionTickAdvance bool
+	// AutoCompactionMode is etcd's --auto-compaction-mode: "periodic"
+	// (default) or "revision"; it says how AutoCompactionRetention reads.
+	AutoCompactionMode string
+	// AutoCompactionRetention is etcd's --auto-compaction-retention: in
+	// periodic mode a duration ("5m") or a bare number of hours, in
+	// revision mode a number of revisions; "0" (default) turns
+	// auto-compaction off. See ParseCompactionRetention and autocompact.go.
+	AutoCompactionRetention string
 	// MaxSizePerMsg, MaxInflightMsgs and MaxUncommittedBytes are raft's.
 	// Defaults 1 MiB, 512, 1 GiB.
 	MaxSizePerMsg       uint64
@@ -141,6 +150,9 @@ type NodeOptions struct {
 	// in-memory file system as the WAL and snapshots. Unexported, so only
 	// package cluster can set it.
 	openEngine func(name, dir string, opts []string) (engines.Engine, error)
+	// onCompacted is the store's mvcc.Config.OnCompacted: StartNode sets
+	// it to the node's compaction event (Node.compacted).
+	onCompacted func(mvcc.CompactionStats)
 }
 
 // EnsureDefaults fills unset fields with their defaults.
@@ -180,6 +192,12 @@ func (o *NodeOptions) EnsureDefaults() {
 	}
 	if o.SlowApply == 0 {
 		o.SlowApply = DefaultSlowApply
+	}
+	if o.AutoCompactionMode == "" {
+		o.AutoCompactionMode = DefaultAutoCompactionMode
+	}
+	if o.AutoCompactionRetention == "" {
+		o.AutoCompactionRetention = DefaultAutoCompactionRetention
 	}
 	if o.MaxSizePerMsg == 0 {
 		o.MaxSizePerMsg = DefaultMaxSizePerMsg
@@ -222,6 +240,8 @@ func (o *NodeOptions) RegisterFlags(fl *pflag.FlagSet) {
 	fl.Uint64Var(&o.SnapshotCatchUpEntries, "experimental-snapshot-catchup-entries", DefaultSnapshotCatchUpEntries, "entries the raft log keeps behind a snapshot for slow followers (cluster layer)")
 	fl.StringVar(&o.RaftLogCompaction, "raft-log-compaction", DefaultRaftLogCompaction, "etcdlab's knob, not etcd's: when the raft log in memory is compacted: 3.6 (etcd 3.6: every 100 applied entries too) or 3.5 (etcd 3.5: at disk snapshots only) (cluster layer)")
 	fl.Int64Var(&o.QuotaBytes, "quota-backend-bytes", DefaultQuotaBytes, "backend quota in bytes before NOSPACE (0: the default; negative: no quota, as etcd) (cluster layer)")
+	fl.StringVar(&o.AutoCompactionMode, "auto-compaction-mode", DefaultAutoCompactionMode, "interpret 'auto-compaction-retention' one of: periodic|revision. 'periodic' for duration based retention, defaulting to hours if no time unit is provided (e.g. '5m'). 'revision' for revision number based retention. (cluster layer)")
+	fl.StringVar(&o.AutoCompactionRetention, "auto-compaction-retention", DefaultAutoCompactionRetention, "auto compaction retention for mvcc key value store. 0 means disable auto compaction. (cluster layer)")
 	fl.DurationVar(&o.Backend.BatchInterval, "backend-batch-interval", backend.DefaultBatchInterval, "longest time before the backend transaction is committed")
 	fl.IntVar(&o.Backend.BatchLimit, "backend-batch-limit", backend.DefaultBatchLimit, "pending operations that force a backend commit")
 	for old, name := range DeprecatedFlags() {
@@ -291,6 +311,9 @@ func (o NodeOptions) Validate() error {
 	default:
 		bad("raft-log-compaction %q: accepted %s (etcd 3.6, default), %s (etcd 3.5)", o.RaftLogCompaction, RaftLogCompaction36, RaftLogCompaction35)
 	}
+	if _, err := ParseCompactionRetention(o.AutoCompactionMode, o.AutoCompactionRetention); err != nil {
+		errs = append(errs, fmt.Errorf("%w: %w", ErrBadOption, err))
+	}
 	if o.MaxRequestBytes < 0 {
 		bad("MaxRequestBytes %d is negative", o.MaxRequestBytes)
 	}
@@ -321,5 +344,6 @@ func (o NodeOptions) String() string {
 	fmt.Fprintf(&b, " request-timeout=%v backend-batch-interval=%v backend-batch-limit=%d wal-segment-size=%d",
 		o.RequestTimeout, o.Backend.BatchInterval, o.Backend.BatchLimit, o.WALSegmentSize)
 	fmt.Fprintf(&b, " initial-election-tick-advance=%v", !o.NoInitialElectionTickAdvance)
+	fmt.Fprintf(&b, " auto-compaction-mode=%s auto-compaction-retention=%s", o.AutoCompactionMode, o.AutoCompactionRetention)
 	return b.String()
 }

@@ -109,3 +109,10 @@ func (n *Node) WaitCompacted(ctx context.Context, rev int64) error {
 		}
 	}
 }
+
+// AutoCompactions returns how many compactions this node's auto-compaction
+// loop requested successfully (an already compacted revision counts, as in
+// etcd) and how many failed.
+func (n *Node) AutoCompactions() (done, failed int64) {
+	return n.stats.autoCompactions.Load(), n.stats.autoCompactFailures.Load()
+}

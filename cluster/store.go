@@ -61,7 +61,7 @@ func storeOver(o NodeOptions, be *backend.Backend) (*mvcc.Store, *lease.Lessor, 
 		_ = be.Close()
 		return nil, nil, fmt.Errorf("cluster: lessor: %w", err)
 	}
-	st, err := mvcc.Open(be, mvcc.Config{MaxRequestBytes: o.MaxRequestBytes, Clock: o.Clock, Lessor: le})
+	st, err := mvcc.Open(be, mvcc.Config{MaxRequestBytes: o.MaxRequestBytes, Clock: o.Clock, Lessor: le, OnCompacted: o.onCompacted})
 	if err != nil {
 		le.Close()
 		_ = be.Close()

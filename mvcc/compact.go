@@ -3,9 +3,35 @@ package mvcc
 import (
 	"fmt"
 	"hash/crc32"
+	"time"
 
 	"etcdlab/engines/backend"
 )
+
+// CompactionStats describe the background part of one compaction, what
+// etcd's scheduleCompaction logs and observes.
+type CompactionStats struct {
+	// Revision is the compaction revision.
+	Revision int64
+	// Start is when the background part began (after any earlier
+	// compaction it queued behind); End when it ended.
+	Start, End time.Time
+	// Index is how long compacting the in-memory index took (etcd's
+	// index_compaction_pause); Took is the key-bucket deletion from the
+	// end of the index compaction to the last batch, etcd's "took" in
+	// "finished scheduled compaction".
+	Index, Took time.Duration
+	// Batches is the number of key-bucket batches (one commit each);
+	// KeysScanned the entries examined, KeysDeleted those deleted.
+	Batches                  int
+	KeysScanned, KeysDeleted int64
+	// Finished is false when Close or a backend failure stopped the
+	// compaction (the next Open resumes it).
+	Finished bool
+	// SizeAfter and SizeInUseAfter are the backend's Size and SizeInUse
+	// once the compaction ended, as etcd logs them.
+	SizeAfter, SizeInUseAfter int64
+}
 
 // Compact schedules a compaction at rev, as etcd's store.Compact: reads below
 // rev fail with ErrCompacted from now on; the scheduled revision is persisted
@@ -88,8 +114,19 @@ func (s *Store) startCompaction(rev int64) <-chan struct{} {
 		case <-stop:
 			return
 		}
+		st := CompactionStats{Revision: rev, Start: s.cfg.Clock.Now()}
 		keep := idx.Compact(rev)
-		_ = s.compactBackend(b, rev, keep, stop)
+		st.Index = s.cfg.Clock.Since(st.Start)
+		deleteStart := s.cfg.Clock.Now()
+		st.Finished = s.compactBackend(b, rev, keep, stop, &st)
+		st.End = s.cfg.Clock.Now()
+		st.Took = st.End.Sub(deleteStart)
+		if st.Finished {
+			st.SizeAfter, st.SizeInUseAfter = b.Size(), b.SizeInUse()
+		}
+		if s.cfg.OnCompacted != nil {
+			s.cfg.OnCompacted(st)
+		}
 	}()
 	return done
 }
@@ -97,7 +134,8 @@ func (s *Store) startCompaction(rev int64) <-chan struct{} {
 // compactBackend deletes the key-bucket entries at or below rev that keep
 // does not hold. It reports whether it finished (false: stopped by Close, the
 // test hook, or a backend failure; Open resumes it).
-func (s *Store) compactBackend(b *backend.Backend, rev int64, keep map[Revision]struct{}, stop <-chan struct{}) bool {
+// st counts batches and keys.
+func (s *Store) compactBackend(b *backend.Backend, rev int64, keep map[Revision]struct{}, stop <-chan struct{}, st *CompactionStats) bool {
 	end := RevBytes(Revision{Main: rev + 1}, false)
 	last := RevBytes(Revision{}, false)
 	limit := s.cfg.CompactionBatchLimit
@@ -131,6 +169,9 @@ func (s *Store) compactBackend(b *backend.Backend, rev int64, keep map[Revision]
 		for _, k := range dels {
 			tx.UnsafeDelete(KeyBucket(), k)
 		}
+		st.Batches = batch
+		st.KeysScanned += int64(n)
+		st.KeysDeleted += int64(len(dels))
 		if n < limit {
 			tx.UnsafePut(MetaBucket(), []byte(MetaFinishedCompactRev), RevBytes(Revision{Main: rev}, false))
 			tx.Unlock() // commits at once when something was deleted

@@ -84,6 +84,12 @@ type Config struct {
 	// watchers created with ProgressNotify. Default 10m.
 	WatchProgressNotifyInterval time.Duration
 
+	// OnCompacted, if set, is called from the compaction's goroutine when
+	// the background part of a compaction ends (finished or stopped), with
+	// its figures: the timed event etcd logs as "finished scheduled
+	// compaction". It must not call back into the store.
+	OnCompacted func(CompactionStats)
+
 	// Lessor, if set, is the lease manager puts and deletes attach keys to
 	// and detach them from, and that a put's lease is looked up in when it is
 	// applied. Nil: no leases exist, and a put naming one fails with

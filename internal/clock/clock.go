@@ -115,6 +115,15 @@ func (f *Fake) Advance(d time.Duration) {
 	f.mu.Unlock()
 }
 
+// Waiters returns how many tickers and timers are pending: a test advances
+// the clock once the goroutine it drives has set its timer (as clockwork's
+// BlockUntil).
+func (f *Fake) Waiters() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.waiters)
+}
+
 func (f *Fake) remove(w *fakeWaiter) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -12,8 +12,8 @@ const (
 	SlowFsync         = "slow-fsync"         // a WAL fsync took longer than the warning threshold
 	SlowApply         = "slow-apply"         // applying an entry took longer than the warning threshold
 	BackendCommit     = "backend-commit"     // the batching layer committed to the engine
-	Compaction        = "compaction"         // an mvcc compaction ran
-	Defrag            = "defrag"             // the backend was defragmented (engine Reclaim)
+	Compaction        = "compaction"         // an mvcc compaction ran (timed: its index compaction and key-bucket deletion)
+	Defrag            = "defrag"             // the backend was defragmented (engine Reclaim; timed)
 	AlarmRaised       = "alarm-raised"       // an alarm (NOSPACE) was raised
 	AlarmDisarmed     = "alarm-disarmed"     // an alarm was disarmed
 	MemberChange      = "member-change"      // a membership change was applied
@@ -41,6 +41,11 @@ func All() []string {
 		BackendCommitFailed, Fault, FaultLifted, NodeKilled, NodeRestarted, Endpoint,
 	}
 }
+
+// Timed reports whether events of kind span a time: they are emitted when
+// they end, with their length, and the timeline holds them as bands from
+// their start to their end (compactions and defrags).
+func Timed(kind string) bool { return kind == Compaction || kind == Defrag }
 
 // Known reports whether name is one of the kinds.
 func Known(name string) bool {
