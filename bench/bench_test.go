@@ -55,7 +55,7 @@ func BenchmarkRecord(b *testing.B) {
 			b.ResetTimer()
 			for i := range b.N {
 				d := time.Duration(1000 + i&0xffff)
-				c.record(kinds[i&1], d, d/2, false, 24)
+				c.record(kinds[i&1], d, d/2, d, false, 24)
 			}
 		})
 	}

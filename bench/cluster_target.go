@@ -14,6 +14,7 @@ import (
 	"etcdlab/cluster"
 	"etcdlab/cluster/transport"
 	"etcdlab/internal/clock"
+	"etcdlab/internal/event"
 	"etcdlab/lease"
 	"etcdlab/mvcc"
 	"etcdlab/workloads"
@@ -34,7 +35,11 @@ func openClusterTarget(ctx context.Context, cfg Config, env LayerEnv) (Target, e
 		Link:  transport.LinkConfig{Delay: cfg.LinkDelay},
 		Clock: cfg.Clock,
 		OnEvent: func(e cluster.Event) {
-			env.Emit(Event{At: e.Time, Kind: e.Kind.String(), Node: int(e.Node), Detail: e.Detail})
+			ev := Event{At: e.Time, Kind: e.Kind.String(), Node: int(e.Node), Detail: e.Detail, Values: e.Values}
+			if event.Timed(ev.Kind) {
+				ev.Dur = e.Duration
+			}
+			env.Emit(ev)
 		},
 		Node: cfg.Node,
 	}

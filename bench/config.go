@@ -132,6 +132,16 @@ type Config struct {
 	// while another CPU profile runs (go test -cpuprofile). Default false.
 	AttributeCPU bool
 
+	// DefragInterval, when > 0, defragments the layer's backend every
+	// DefragInterval during the measured phase (the first one DefragInterval
+	// after it begins): every in-process node one after another, as
+	// `etcdctl defrag --cluster` does, or the mvcc or engine layer's one
+	// backend. bbolt copies its file; pebble compacts its whole key space
+	// (engine Reclaim). Each defrag is a timed event (event.Defrag) on the
+	// timeline and in Result.Maintenance. Not with Endpoints. Default 0:
+	// none.
+	DefragInterval time.Duration
+
 	// Faults is the schedule of faults injected during the measured phase
 	// (package bench/faults): kills and restarts, partitions, link delay
 	// and loss, a slow or full disk. In-process cluster layer only; empty:
@@ -265,6 +275,16 @@ func (c *Config) Validate() error {
 	}
 	if c.LinkDelay < 0 {
 		bad("link-delay %v: must be >= 0", c.LinkDelay)
+	}
+	if c.DefragInterval < 0 {
+		bad("defrag-interval %v: must be >= 0 (0: no scheduled defrag)", c.DefragInterval)
+	}
+	if c.DefragInterval > 0 && len(c.Endpoints) > 0 {
+		bad("defrag-interval defragments the in-process layer's backends: not with --endpoints")
+	}
+	if ret, err := cluster.ParseCompactionRetention(c.Node.AutoCompactionMode, c.Node.AutoCompactionRetention); err == nil && ret != 0 &&
+		(c.Layer != LayerCluster || len(c.Endpoints) > 0) {
+		bad("auto-compaction runs on the in-process cluster's nodes (the cluster layer without --endpoints; an --endpoints server takes its own --auto-compaction-* flags)")
 	}
 	if err := c.Node.ValidateTemplate(); err != nil {
 		errs = append(errs, fmt.Errorf("%w: node: %w", ErrBadConfig, err))

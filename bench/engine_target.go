@@ -7,6 +7,7 @@ import (
 
 	"etcdlab/engines"
 	"etcdlab/engines/backend"
+	"etcdlab/internal/clock"
 	"etcdlab/workloads"
 )
 
@@ -20,7 +21,9 @@ var benchBucket = engines.Bucket{ID: 0x42, Name: "bench"}
 // and rmw a read then a write inside one write txn. Durability is the
 // batching layer's: a write is committed (with fsync) within BatchInterval.
 type engineTarget struct {
-	b *backend.Backend
+	b    *backend.Backend
+	clk  clock.Clock
+	emit func(Event) // the runner's event log (scheduled defrags)
 }
 
 var (
@@ -35,7 +38,7 @@ func openEngineTarget(_ context.Context, cfg Config, env LayerEnv) (Target, erro
 	if err != nil {
 		return nil, err
 	}
-	return &engineTarget{b: b}, nil
+	return &engineTarget{b: b, clk: cfg.Clock, emit: env.Emit}, nil
 }
 
 func (t *engineTarget) Do(_ context.Context, op *workloads.Op) error {

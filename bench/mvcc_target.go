@@ -6,6 +6,7 @@ import (
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 
+	"etcdlab/internal/clock"
 	"etcdlab/mvcc"
 	"etcdlab/workloads"
 )
@@ -14,7 +15,9 @@ import (
 // without raft, like etcd's `benchmark mvcc`. Every request is validated as
 // etcd's API layer validates it before applying.
 type mvccTarget struct {
-	kv storeKV
+	kv   storeKV
+	clk  clock.Clock
+	emit func(Event) // the runner's event log (compactions, scheduled defrags)
 }
 
 var (
@@ -31,13 +34,16 @@ func openMVCCTarget(_ context.Context, cfg Config, env LayerEnv) (Target, error)
 		return nil, err
 	}
 	mcfg := mvcc.Config{Clock: cfg.Clock}
+	if env.Emit != nil {
+		mcfg.OnCompacted = func(st mvcc.CompactionStats) { env.Emit(compactionEvent(st)) }
+	}
 	mcfg.EnsureDefaults()
 	s, err := mvcc.Open(b, mcfg)
 	if err != nil {
 		_ = b.Close()
 		return nil, err
 	}
-	return &mvccTarget{kv: storeKV{s: s, cfg: mcfg, applied: new(atomic.Uint64)}}, nil
+	return &mvccTarget{kv: storeKV{s: s, cfg: mcfg, applied: new(atomic.Uint64)}, clk: cfg.Clock, emit: env.Emit}, nil
 }
 
 func (t *mvccTarget) Do(ctx context.Context, op *workloads.Op) error { return DoKV(ctx, t.kv, op) }

@@ -49,6 +49,8 @@ type measurement struct {
 	msrc            serverMetricsSource // nil if the target has no metrics
 	prom0, promLast promSample
 	fr              *faultRun
+	defrags         *defragSchedule // nil without Config.DefragInterval
+	resLast         resources       // at the last tick, for the interval's CPU
 	attr            *cpuAttribution // nil unless Config.AttributeCPU; read back by done
 	stats0          Stats
 	res0, peak      resources
@@ -59,6 +61,8 @@ type measurement struct {
 	// From run's end on.
 	end         time.Duration // end of the measured phase (offset from r.base)
 	interrupted bool
+	defragRuns  int      // scheduled defrag rounds started
+	defragErrs  []string // their failures
 }
 
 // setup fills the result's config and environment, preloads through t and
@@ -217,15 +221,30 @@ func (m *measurement) begin(ctx context.Context) error {
 		m.attr = attr
 	}
 	m.stats0, m.res0 = statsOf(m.t), sampleResources()
-	m.peak = m.res0
+	m.peak, m.resLast = m.res0, m.res0
 	m.prog = newProgress(m.cfg)
 	m.prev = r.warm
+	if m.cfg.DefragInterval > 0 {
+		d, ok := m.t.(defragmenter)
+		if !ok {
+			m.stopClients()
+			if m.fr != nil {
+				m.fr.stop()
+			}
+			m.dropAttribution()
+			return fmt.Errorf("%w: the %s layer cannot defragment on a schedule", ErrBadConfig, m.cfg.Layer)
+		}
+		m.defrags = startDefragSchedule(d, m.cfg.DefragInterval, clk)
+	}
 	if m.wl != nil {
 		// Last, so nothing after it can fail with the watchers open.
 		if err := m.wl.start(ctx); err != nil {
 			m.stopClients()
 			if m.fr != nil {
 				m.fr.stop()
+			}
+			if m.defrags != nil {
+				m.defrags.stop()
 			}
 			m.dropAttribution()
 			return err
@@ -266,6 +285,12 @@ loop:
 		m.fr.stop()
 	}
 	m.end = max(clk.Since(r.base), m.prev)
+	if m.defrags != nil {
+		// After the end is taken: a defrag in progress cannot be cut
+		// short, and the wait for it is not measured time (its band may
+		// reach past the end).
+		m.defragRuns, m.defragErrs = m.defrags.stop()
+	}
 	if m.wl != nil {
 		// After the end is taken: the watchers' drain is not measured
 		// time, but its events count in the last interval.
@@ -287,6 +312,11 @@ func (m *measurement) tick(ctx context.Context, end time.Duration) {
 	m.peak.Heap = max(m.peak.Heap, rs.Heap)
 	st := statsOf(m.t)
 	smp.RSSBytes, smp.HeapBytes = rs.RSS, rs.Heap
+	if rs.CPUUser >= 0 && m.resLast.CPUUser >= 0 && smp.LengthS > 0 {
+		cpu := (rs.CPUUser + rs.CPUSys) - (m.resLast.CPUUser + m.resLast.CPUSys)
+		smp.CPUPct = float64(cpu) / 1e9 / smp.LengthS * 100
+	}
+	m.resLast = rs
 	smp.GCPauseS = float64(rs.GCPauseTotal-m.res0.GCPauseTotal) / 1e9
 	if rs.DiskWritten >= 0 && m.res0.DiskWritten >= 0 {
 		smp.DiskWritten = rs.DiskWritten - m.res0.DiskWritten
@@ -376,7 +406,15 @@ func (m *measurement) done(ctx context.Context) (*Outcome, error) {
 			return nil, err
 		}
 	}
-	return &Outcome{Result: res, Latency: m.rec.latLog, Service: m.rec.svcLog, Timeline: m.finalTimeline(measured),
+	timeline := m.finalTimeline(measured)
+	res.Maintenance = results.ComputeMaintenance(timeline, m.rec.latLog, writeOpNames())
+	if m.cfg.DefragInterval > 0 {
+		if res.Maintenance == nil {
+			res.Maintenance = &results.Maintenance{WriteOps: writeOpNames()}
+		}
+		res.Maintenance.DefragRounds, res.Maintenance.DefragErrors = m.defragRuns, m.defragErrs
+	}
+	return &Outcome{Result: res, Latency: m.rec.latLog, Service: m.rec.svcLog, Timeline: timeline,
 		Start: m.measureWall, lin: m.lin}, nil
 }
 
@@ -497,7 +535,12 @@ func (m *measurement) finalTimeline(measured time.Duration) []results.Sample {
 	timeline := m.timeline
 	_, events := m.ev.since(m.measureWall)
 	for _, e := range events {
-		timeline = append(timeline, results.Sample{Type: results.SampleEvent, T: e.At.Sub(m.measureWall).Seconds(), Kind: e.Kind, Node: e.Node, Detail: e.Detail})
+		s := results.Sample{Type: results.SampleEvent, T: e.At.Sub(m.measureWall).Seconds(), Kind: e.Kind, Node: e.Node, Detail: e.Detail, Values: e.Values}
+		if e.Dur > 0 {
+			// A band from its start to its end, as a fault's.
+			s.T, s.EndS = e.At.Add(-e.Dur).Sub(m.measureWall).Seconds(), s.T
+		}
+		timeline = append(timeline, s)
 	}
 	if m.fr != nil {
 		timeline = append(timeline, m.fr.bands(measured)...)

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"math/bits"
 	"sync"
 	"time"
 
@@ -22,6 +23,10 @@ const (
 
 func newHist() *hdr.Histogram { return hdr.New(histLowestNs, histHighestNs, histSigFigs) }
 
+// stallSlot is the resolution of the stall figure (Sample.StallMs): an
+// interval set marks each millisecond in which an op completed.
+const stallSlot = time.Millisecond
+
 // intervalSet is what one client records in one interval.
 type intervalSet struct {
 	lat     [numKinds]*hdr.Histogram
@@ -29,10 +34,17 @@ type intervalSet struct {
 	errs    [numKinds]int64
 	logical int64
 	clamped int64
+	// done has a bit per stallSlot from origin (the interval's start, an
+	// offset from the measured phase's start), set when an op completed
+	// successfully in it: the stall figure needs completions at a finer
+	// grain than the interval, and a bit costs the record path a
+	// subtraction, a compare and an OR (no shared state between clients).
+	origin time.Duration
+	done   []uint64
 }
 
 func newIntervalSet(kinds []workloads.OpKind, open bool) *intervalSet {
-	s := &intervalSet{}
+	s := &intervalSet{done: make([]uint64, 2*int(time.Second/stallSlot)/64)}
 	for _, k := range kinds {
 		s.lat[k] = newHist()
 		if open {
@@ -53,6 +65,20 @@ func (s *intervalSet) reset() {
 		s.errs[k] = 0
 	}
 	s.logical, s.clamped = 0, 0
+	clear(s.done)
+}
+
+// mark records a completion at end (an offset from the measured phase's
+// start). One just before origin (it ended before the interval was
+// swapped in, but was recorded after) goes to the first slot.
+func (s *intervalSet) mark(end time.Duration) {
+	i := max(int((end-s.origin)/stallSlot), 0)
+	w := i >> 6
+	if w >= len(s.done) {
+		// A late tick: grow (rare, and only this client's set).
+		s.done = append(s.done, make([]uint64, w+1-len(s.done))...)
+	}
+	s.done[w] |= 1 << (i & 63)
 }
 
 // clientRec is one client's recorder. The client records into cur under mu;
@@ -71,8 +97,9 @@ func newClientRec(kinds []workloads.OpKind, open bool) *clientRec {
 }
 
 // record records one finished op: lat is its latency (from the intended
-// start in open loop), svc its service time (open loop only).
-func (c *clientRec) record(kind workloads.OpKind, lat, svc time.Duration, failed bool, logical int) {
+// start in open loop), svc its service time (open loop only), end when it
+// completed (an offset from the measured phase's start).
+func (c *clientRec) record(kind workloads.OpKind, lat, svc, end time.Duration, failed bool, logical int) {
 	c.mu.Lock()
 	s := c.cur
 	if failed {
@@ -100,6 +127,7 @@ func (c *clientRec) record(kind workloads.OpKind, lat, svc time.Duration, failed
 		}
 	}
 	s.logical += int64(logical)
+	s.mark(end)
 	c.mu.Unlock()
 }
 
@@ -113,9 +141,11 @@ func clampNs(v int64) int64 {
 	return v
 }
 
-// swap takes the client's current interval out, leaving an empty one.
-func (c *clientRec) swap() *intervalSet {
+// swap takes the client's current interval out, leaving an empty one that
+// starts at at.
+func (c *clientRec) swap(at time.Duration) *intervalSet {
 	c.mu.Lock()
+	c.spare.origin = at
 	c.cur, c.spare = c.spare, c.cur
 	out := c.spare
 	c.mu.Unlock()
@@ -137,15 +167,21 @@ type recorder struct {
 	latLog  []results.LogInterval
 	svcLog  []results.LogInterval
 	lastEnd time.Duration
+	// done merges the clients' completion bits of one interval; lastDone
+	// is the last slot (from the measured phase's start) with a
+	// completion, -1 before the first.
+	done     []uint64
+	lastDone int
 }
 
 func newRecorder(clients int, kinds []workloads.OpKind, open bool) *recorder {
 	r := &recorder{
-		open:  open,
-		agg:   newIntervalSet(kinds, open),
-		total: newIntervalSet(kinds, open),
-		all:   newHist(),
-		ivAll: newHist(),
+		open:     open,
+		agg:      newIntervalSet(kinds, open),
+		total:    newIntervalSet(kinds, open),
+		all:      newHist(),
+		ivAll:    newHist(),
+		lastDone: -1,
 	}
 	if open {
 		r.allSvc = newHist()
@@ -172,8 +208,15 @@ func mergeInto(dst **hdr.Histogram, src *hdr.Histogram) {
 func (r *recorder) rotate(start, end time.Duration) results.Sample {
 	r.agg.reset()
 	r.ivAll.Reset()
+	clear(r.done)
 	for _, c := range r.clients {
-		s := c.swap()
+		s := c.swap(end)
+		if len(s.done) > len(r.done) {
+			r.done = append(r.done, make([]uint64, len(s.done)-len(r.done))...)
+		}
+		for i, w := range s.done {
+			r.done[i] |= w
+		}
 		for k := range numKinds {
 			mergeInto(&r.agg.lat[k], s.lat[k])
 			mergeInto(&r.agg.svc[k], s.svc[k])
@@ -223,8 +266,29 @@ func (r *recorder) rotate(start, end time.Duration) results.Sample {
 		smp.P99Us = us(r.ivAll.ValueAtQuantile(99))
 		smp.MaxUs = us(r.ivAll.Max())
 	}
+	smp.StallMs = float64(r.stall(start, end)) * float64(stallSlot) / float64(time.Millisecond)
 	r.lastEnd = end
 	return smp
+}
+
+// stall returns the longest run of slots without a completion that
+// overlaps [start, end), from the merged bits of the interval: a run that
+// began before start counts from its beginning (lastDone), one still open
+// at end up to end.
+func (r *recorder) stall(start, end time.Duration) int {
+	base := int(start / stallSlot)
+	longest := 0
+	for wi, w := range r.done {
+		for w != 0 {
+			a := base + wi*64 + bits.TrailingZeros64(w)
+			w &= w - 1
+			if a > r.lastDone {
+				longest = max(longest, a-r.lastDone-1)
+				r.lastDone = a
+			}
+		}
+	}
+	return max(longest, int(end/stallSlot)-r.lastDone-1)
 }
 
 func logInterval(tag string, start, end time.Duration, h *hdr.Histogram) results.LogInterval {

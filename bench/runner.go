@@ -12,6 +12,7 @@ import (
 
 	"etcdlab/bench/faults"
 	"etcdlab/engines"
+	"etcdlab/internal/event"
 	"etcdlab/results"
 	"etcdlab/workloads"
 )
@@ -113,7 +114,9 @@ type eventLog struct {
 
 func (l *eventLog) emit(e Event) {
 	l.mu.Lock()
-	if len(l.events) < maxEvents {
+	// Timed events (compactions, defrags: a few per run) are always kept:
+	// the maintenance figures are computed from them.
+	if len(l.events) < maxEvents || event.Timed(e.Kind) {
 		l.events = append(l.events, e)
 	} else {
 		l.dropped++
@@ -229,7 +232,7 @@ func (r *runner) finishOp(c *client, op *workloads.Op, start, t0, t1 time.Durati
 		}
 		c.noteErr(err)
 	}
-	c.rec.record(op.Kind, t1-start, t1-t0, err != nil, logicalBytes(op))
+	c.rec.record(op.Kind, t1-start, t1-t0, t1-r.warm, err != nil, logicalBytes(op))
 	c.traceOp(op, start-r.warm, t1-r.warm, err)
 	c.done++
 	return c.quota == 0 || c.done < c.quota
@@ -435,6 +438,11 @@ func fillConfig(res *results.Result, cfg Config) error {
 		LinkDelayMs:            float64(cfg.LinkDelay) / 1e6,
 		Backend:                cfg.Node.Backend.String(),
 		Faults:                 cfg.Faults.String(),
+		DefragIntervalS:        cfg.DefragInterval.Seconds(),
+	}
+	if cfg.Layer == LayerCluster && len(cfg.Endpoints) == 0 {
+		res.Config.AutoCompactionMode = cfg.Node.AutoCompactionMode
+		res.Config.AutoCompactionRetention = cfg.Node.AutoCompactionRetention
 	}
 	return nil
 }

@@ -86,11 +86,18 @@ func settleEngine(ctx context.Context, e engine.Engine) error {
 // alarm. Kind is one of package event's names (event.LeaderChanged,
 // event.SnapshotTaken, event.BackendCommit, ...); Node is the node it
 // happened on (0 if not applicable).
+//
+// A timed event (event.Timed: a compaction, a defrag) is emitted when it
+// ends: At is its end and Dur its length; the timeline shows it as a band.
+// Values are its figures by name (a compaction's keys deleted, a defrag's
+// sizes before and after), kept in the timeline sample.
 type Event struct {
 	At     time.Time
 	Kind   string
 	Node   int
 	Detail string
+	Dur    time.Duration
+	Values map[string]float64
 }
 
 // LayerEnv is what the runner gives a layer constructor.

@@ -179,3 +179,46 @@ func TestCompactScheduledPersistedFirst(t *testing.T) {
 		t.Fatal("range below the resumed compaction succeeded")
 	}
 }
+
+// TestCompactionStats checks the figures OnCompacted reports: the entries
+// scanned and deleted, the batches (one commit each, the last one short),
+// and Finished false for a compaction stopped between batches.
+func TestCompactionStats(t *testing.T) {
+	for _, tc := range []struct {
+		name                     string
+		stopAfter                int // batches; 0: never
+		finished                 bool
+		scanned, deleted, batchs int64
+	}{
+		{name: "finished", finished: true, scanned: 100, deleted: 99, batchs: 11},
+		{name: "stopped", stopAfter: 3, finished: false, scanned: 30, deleted: 30, batchs: 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := make(chan CompactionStats, 1)
+			cfg := Config{CompactionBatchLimit: 10, CompactionSleepInterval: 1, OnCompacted: func(st CompactionStats) { got <- st }}
+			s := openStore(t, "bbolt", t.TempDir(), cfg)
+			defer s.Close()
+			for i := range 100 { // revisions 2..101 of one key
+				put(t, s, "k", fmt.Sprint(i))
+			}
+			if tc.stopAfter > 0 {
+				s.compactBatchHook = func(batch int) bool { return batch < tc.stopAfter }
+			}
+			if err := s.CompactSync(s.Rev()); err != nil {
+				t.Fatal(err)
+			}
+			st := <-got
+			if st.Revision != 101 || st.Finished != tc.finished || st.KeysScanned != tc.scanned ||
+				st.KeysDeleted != tc.deleted || int64(st.Batches) != tc.batchs {
+				t.Fatalf("stats %+v; want revision 101, finished %v, scanned %d, deleted %d, batches %d",
+					st, tc.finished, tc.scanned, tc.deleted, tc.batchs)
+			}
+			if st.End.Before(st.Start) || st.Took < 0 || st.Index < 0 || st.End.Sub(st.Start) < st.Took {
+				t.Fatalf("times: start %v end %v index %v took %v", st.Start, st.End, st.Index, st.Took)
+			}
+			if tc.finished && st.SizeAfter <= 0 {
+				t.Fatalf("size after %d", st.SizeAfter)
+			}
+		})
+	}
+}

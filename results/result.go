@@ -86,6 +86,10 @@ type Result struct {
 	// members applied (absent without lease traffic or revokes).
 	Watch  *WatchResult `json:"watch,omitempty"`
 	Leases *LeaseResult `json:"leases,omitempty"`
+	// Maintenance is the run's compactions and defrags as timed events
+	// and what they did to the workload (ComputeMaintenance over the
+	// timeline); absent when the run had neither.
+	Maintenance *Maintenance `json:"maintenance,omitempty"`
 }
 
 // WatchResult covers the workload's watchers over the measured phase.
@@ -379,6 +383,13 @@ type Config struct {
 	Backend string `json:"backend"`
 	// Faults is the fault schedule in its canonical form (empty: none).
 	Faults string `json:"faults,omitempty"`
+	// AutoCompactionMode and AutoCompactionRetention are the nodes'
+	// --auto-compaction-* (empty in results written before they existed:
+	// those never compacted on their own); DefragIntervalS the scheduled
+	// defrag's interval (0: none).
+	AutoCompactionMode      string  `json:"auto_compaction_mode,omitempty"`
+	AutoCompactionRetention string  `json:"auto_compaction_retention,omitempty"`
+	DefragIntervalS         float64 `json:"defrag_interval_s,omitempty"`
 }
 
 // Workload names the workload and holds its full spec as YAML

@@ -10,6 +10,10 @@ import (
 // (Type "interval"), one event of the layer (Type "event") or one scheduled
 // fault (Type "fault"). T is seconds
 // since the measured phase began (negative for events before it).
+// DiskWritten, WALFsyncs, EngFsyncs and GCPauseS are cumulative from the
+// start of the measured phase to the end of the interval, not the
+// interval's own: the difference of two samples is what happened between
+// them (see DiskWriteRates).
 type Sample struct {
 	Type string  `json:"type"`
 	T    float64 `json:"t_s"`
@@ -47,14 +51,35 @@ type Sample struct {
 	// _sum, gauges; merged over members: summed, gauges the largest), from
 	// the in-process nodes' registries or the --endpoints servers' scrapes.
 	Metrics map[string]float64 `json:"metrics,omitempty"`
+	// CPUPct is the process's CPU time in the interval (user and system,
+	// every thread: the in-process nodes, the clients, the harness) as a
+	// percentage of one core: 150 is one and a half cores busy.
+	CPUPct float64 `json:"cpu_pct,omitempty"`
+	// StallMs is the longest stretch without a successfully completed op
+	// that overlaps the interval, in ms at a 1 ms resolution: a stretch
+	// that began in an earlier interval counts from its start, one still
+	// open at the interval's end up to that end. 0 with completions in
+	// every millisecond.
+	StallMs float64 `json:"stall_ms,omitempty"`
+	// LiveLogicalBytes is the key and value bytes of the live keys at the
+	// end of the interval (0: unknown), the denominator of space
+	// amplification.
+	LiveLogicalBytes int64 `json:"live_logical_bytes,omitempty"`
 
 	// Event and fault fields. A fault sample (Type SampleFault) spans T to
 	// EndS: the time a scheduled fault was in force; Kind is its kind,
-	// Detail its schedule entry, Node the (first) node it hit.
-	EndS   float64 `json:"end_s,omitempty"`
-	Kind   string  `json:"kind,omitempty"`
-	Node   int     `json:"node,omitempty"`
-	Detail string  `json:"detail,omitempty"`
+	// Detail its schedule entry, Node the (first) node it hit. A timed
+	// event (event.Timed: compaction, defrag) spans T to EndS as well:
+	// from its start to its end; Values holds its figures by name
+	// (compaction: revision, keys_deleted, keys_scanned, batches, index_s,
+	// took_s, finished, db_size_after_bytes, db_size_in_use_after_bytes;
+	// defrag: db_size_before_bytes, db_size_after_bytes,
+	// db_disk_size_before_bytes, db_disk_size_after_bytes).
+	EndS   float64            `json:"end_s,omitempty"`
+	Kind   string             `json:"kind,omitempty"`
+	Node   int                `json:"node,omitempty"`
+	Detail string             `json:"detail,omitempty"`
+	Values map[string]float64 `json:"values,omitempty"`
 }
 
 // Sample types.

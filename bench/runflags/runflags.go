@@ -30,6 +30,7 @@ type Flags struct {
 	seed                                           int64
 	rate, readRatio                                float64
 	duration, warmup, linkDelay                    time.Duration
+	defragInterval                                 time.Duration
 	node                                           cluster.NodeOptions // the knobs node shares (RegisterFlags)
 	keepData, measureRecovery, quotaRecovery       bool
 	attributeCPU                                   bool
@@ -77,6 +78,7 @@ func (f *Flags) Register(fl *pflag.FlagSet) {
 	fl.BoolVar(&f.attributeCPU, "attribute-cpu", false, "profile the measured phase (runtime/pprof, a few percent of CPU) and split CPU per op into the engine's work and the rest of the pipeline's (summary.cpu_engine_share)")
 	fl.BoolVar(&f.keepData, "keep-data", false, "keep the data directory after the run")
 	fl.IntVar(&f.fsyncProbe, "fsync-probe", bench.DefaultFsyncProbe, "fdatasyncs of the environment probe (negative: skip)")
+	fl.DurationVar(&f.defragInterval, "defrag-interval", 0, "defragment every node (one after another) every this long during the measured phase; bbolt: defrag, pebble: manual compaction of the whole key space (0: none; not with --endpoints)")
 	fl.StringVar(&f.faults, "faults", "", "faults during the measured phase, e.g. kill-leader@5s,restart@8s or slow-disk:leader=20ms@4s+5s, or a YAML file (in-process cluster layer; kinds: "+strings.Join(faults.Kinds(), ", ")+")")
 	fl.Float64Var(&f.linShare, "lin-share", 0, fmt.Sprintf("share of the key space whose ops are recorded for the porcupine linearizability check, (0, 1] (0: %g on the cluster layer; negative: no check)", bench.DefaultLinShare))
 	fl.IntVar(&f.linMaxOps, "lin-max-ops", bench.DefaultLinMaxOps, "cap on the operations recorded for the linearizability check")
@@ -184,6 +186,7 @@ func (f *Flags) Config(fl *pflag.FlagSet) (bench.Config, error) {
 		AttributeCPU:     f.attributeCPU,
 		FsyncProbe:       f.fsyncProbe,
 		Faults:           sched,
+		DefragInterval:   f.defragInterval,
 		LinCheck:         bench.LinCheck{Share: f.linShare, MaxOps: f.linMaxOps, Timeout: f.linTimeout},
 	}
 	if f.noQuota {

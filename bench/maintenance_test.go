@@ -1,0 +1,140 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"etcdlab/cluster"
+	"etcdlab/internal/event"
+	"etcdlab/results"
+	"etcdlab/workloads"
+)
+
+// TestRecorderStall checks the stall figure: the longest run of whole
+// milliseconds without a completion that overlaps each interval, a run
+// crossing an interval boundary counted from its start in the later one.
+func TestRecorderStall(t *testing.T) {
+	ms := func(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
+	for _, tc := range []struct {
+		name  string
+		done  [][]float64 // per client, completion times in ms
+		ends  []float64   // interval ends in ms
+		stall []float64
+	}{
+		{name: "steady", done: [][]float64{seq(0.5, 1000, 1)}, ends: []float64{1000}, stall: []float64{0}},
+		{name: "gap inside", done: [][]float64{append(seq(0.5, 300, 1), seq(550.5, 1000, 1)...)}, ends: []float64{1000}, stall: []float64{250}},
+		// Two clients: one's gap is covered by the other's completions.
+		{name: "covered by another client", done: [][]float64{append(seq(0.5, 300, 1), seq(550.5, 1000, 1)...), seq(0.5, 1000, 2)},
+			ends: []float64{1000}, stall: []float64{1}},
+		{name: "across a boundary", done: [][]float64{append(seq(0.5, 900, 1), seq(1300.5, 2000, 1)...)}, ends: []float64{1000, 2000},
+			stall: []float64{100, 400}},
+		{name: "no completions", done: [][]float64{nil}, ends: []float64{1000, 2000}, stall: []float64{1000, 2000}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRecorder(len(tc.done), []workloads.OpKind{workloads.OpPut}, false)
+			var got []float64
+			start := 0.0
+			for _, end := range tc.ends {
+				for c, times := range tc.done {
+					for _, d := range times {
+						if d >= start && d < end {
+							r.clients[c].record(workloads.OpPut, time.Microsecond, 0, ms(d), false, 1)
+						}
+					}
+				}
+				got = append(got, r.rotate(ms(start), ms(end)).StallMs)
+				start = end
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.stall) {
+				t.Fatalf("stall %v ms, want %v", got, tc.stall)
+			}
+		})
+	}
+}
+
+// seq returns from, from+step, ... below to.
+func seq(from, to, step float64) []float64 {
+	var out []float64
+	for v := from; v < to; v += step {
+		out = append(out, v)
+	}
+	return out
+}
+
+// TestMaintenanceRun runs the in-process cluster with auto-compaction and a
+// scheduled defrag, and the mvcc layer with a scheduled defrag, and checks
+// that both land on the timeline as bands with their figures and in
+// Result.Maintenance, and that intervals carry the CPU figure.
+func TestMaintenanceRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 4-second run per layer")
+	}
+	for _, tc := range []struct {
+		layer, engine string
+		compactions   bool
+	}{
+		{LayerCluster, "bbolt", true},
+		{LayerMVCC, "pebble", false},
+	} {
+		t.Run(tc.layer+"/"+tc.engine, func(t *testing.T) {
+			node := cluster.NodeOptions{Engine: tc.engine}
+			if tc.compactions {
+				node.AutoCompactionRetention = "1s"
+			}
+			cfg := Config{Layer: tc.layer, Nodes: 1, Workload: smallSpec(t, "ycsb-a", 200), Seed: seed(t), Clients: 2,
+				Duration: 4 * time.Second, DefragInterval: time.Second, Node: node, FsyncProbe: -1}
+			o, err := RunToDir(context.Background(), cfg, filepath.Join(t.TempDir(), "r"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := o.Result.Maintenance
+			if m == nil || m.Defrag == nil || m.Defrag.Count < 2 || m.DefragRounds < 2 || len(m.DefragErrors) > 0 {
+				t.Fatalf("maintenance %+v", m)
+			}
+			if tc.compactions && (m.Compaction == nil || m.Compaction.Count < 1) {
+				t.Fatalf("no compaction in %+v", m)
+			}
+			if o.Result.Config.DefragIntervalS != 1 {
+				t.Fatalf("defrag interval recorded as %v", o.Result.Config.DefragIntervalS)
+			}
+			bands, cpu := 0, 0
+			for _, s := range o.Timeline {
+				if s.Type == results.SampleEvent && event.Timed(s.Kind) {
+					if s.EndS <= s.T || len(s.Values) == 0 {
+						t.Fatalf("timed event without a span or figures: %+v", s)
+					}
+					bands++
+				}
+				if s.Type == results.SampleInterval && s.CPUPct > 0 {
+					cpu++
+				}
+			}
+			if bands < m.Defrag.Count || cpu == 0 {
+				t.Fatalf("%d bands, %d intervals with CPU", bands, cpu)
+			}
+			for _, e := range m.Events {
+				if e.Kind == results.MaintenanceDefrag && (e.DBSizeBeforeBytes <= 0 || e.DiskSizeAfterBytes <= 0 || e.During.Intervals == 0) {
+					t.Fatalf("defrag event %+v", e)
+				}
+			}
+		})
+	}
+}
+
+func TestDefragIntervalValidation(t *testing.T) {
+	cfg := Config{Layer: LayerCluster, Endpoints: []string{"127.0.0.1:1"}, Workload: smallSpec(t, "ycsb-a", 10), Clients: 1,
+		Duration: time.Second, DefragInterval: time.Second}
+	cfg.EnsureDefaults()
+	if err := cfg.Validate(); err == nil {
+		t.Fatal("--defrag-interval with --endpoints accepted")
+	}
+	cfg = Config{Layer: LayerMVCC, Workload: smallSpec(t, "ycsb-a", 10), Clients: 1, Duration: time.Second,
+		Node: cluster.NodeOptions{AutoCompactionRetention: "5m"}}
+	cfg.EnsureDefaults()
+	if err := cfg.Validate(); err == nil {
+		t.Fatal("auto-compaction on the mvcc layer accepted")
+	}
+}
