@@ -1,0 +1,141 @@
+package results
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// iv is a one-second interval at t with ops puts and gets, p50/p99 in µs,
+// a stall and engine figures.
+func iv(t float64, puts, gets int64, p50, p99, stall float64) Sample {
+	return Sample{Type: SampleInterval, T: t, LengthS: 1, Ops: puts + gets, OpsS: float64(puts + gets), P50Us: p50, P99Us: p99, StallMs: stall,
+		PerOp: map[string]IntervalOp{"put": {Count: puts}, "get": {Count: gets}}}
+}
+
+func band(kind string, node int, t, end float64, values map[string]float64) Sample {
+	return Sample{Type: SampleEvent, Kind: kind, Node: node, T: t, EndS: end, Values: values}
+}
+
+func TestComputeMaintenance(t *testing.T) {
+	timeline := []Sample{
+		iv(0, 100, 100, 100, 1000, 1),
+		iv(1, 100, 100, 100, 1000, 1),
+		iv(2, 50, 100, 200, 3000, 40), // compaction at 2.2..2.8 on nodes 1 and 2
+		iv(3, 100, 100, 100, 1000, 1),
+		iv(4, 0, 100, 400, 9000, 700), // defrag on node 1 at 4.1..5.5
+		iv(5, 20, 80, 300, 5000, 300),
+		{Type: SampleEvent, Kind: "leader-changed", T: 0.5}, // not maintenance
+		band(MaintenanceCompaction, 1, 2.2, 2.7, map[string]float64{"revision": 500, "keys_deleted": 90, "batches": 1, "took_s": 0.4}),
+		band(MaintenanceCompaction, 2, 2.3, 2.8, map[string]float64{"revision": 500, "keys_deleted": 90, "batches": 1, "took_s": 0.45}),
+		band(MaintenanceDefrag, 1, 4.1, 5.5, map[string]float64{"db_size_before_bytes": 1000, "db_size_after_bytes": 400,
+			"db_disk_size_before_bytes": 2000, "db_disk_size_after_bytes": 500}),
+	}
+	m := ComputeMaintenance(timeline, nil, nil)
+	if m == nil || len(m.Events) != 2 {
+		t.Fatalf("events %+v", m)
+	}
+	c, d := m.Events[0], m.Events[1]
+	near := func(what string, got, want float64) {
+		t.Helper()
+		if math.Abs(got-want) > 1e-9 {
+			t.Errorf("%s = %v, want %v", what, got, want)
+		}
+	}
+	if c.Kind != MaintenanceCompaction || c.Revision != 500 || len(c.Nodes) != 2 || c.KeysDeleted != 90 {
+		t.Errorf("compaction %+v", c)
+	}
+	near("compaction start", c.StartS, 2.2)
+	near("compaction end", c.EndS, 2.8)
+	near("compaction duration (longest node)", c.DurationS, 0.5)
+	near("compaction took", c.TookS, 0.45)
+	// Outside: intervals 0, 1, 3: 200 ops/s, 100 writes/s, p50 100, p99 1000.
+	near("outside ops/s", m.Outside.OpsS, 200)
+	near("outside writes/s", m.Outside.WriteOpsS, 100)
+	near("outside p99", m.Outside.P99Us, 1000)
+	near("compaction ops/s", c.During.OpsS, 150)
+	near("compaction dip", c.ThroughputDipPct, 25)
+	near("compaction write dip", c.WriteDipPct, 50)
+	near("compaction p99 change", c.P99ChangePct, 200)
+	near("compaction stall", c.During.StallMs, 40)
+	// The defrag overlaps intervals 4 and 5.
+	if d.Kind != MaintenanceDefrag || d.DBSizeBeforeBytes != 1000 || d.DiskSizeAfterBytes != 500 || d.During.Intervals != 2 {
+		t.Errorf("defrag %+v", d)
+	}
+	near("defrag writes/s", d.During.WriteOpsS, 10)
+	near("defrag write dip", d.WriteDipPct, 90)
+	near("defrag stall", d.During.StallMs, 700)
+	// Op-weighted p99 over intervals 4 and 5: (100*9000+100*5000)/200.
+	near("defrag p99 (intervals)", d.During.P99Us, 7000)
+	if m.LatencySource != "intervals" || m.Compaction.Count != 1 || m.Defrag.Count != 1 || m.Defrag.MaxStallMs != 700 {
+		t.Errorf("summary %+v %+v %+v", m.LatencySource, m.Compaction, m.Defrag)
+	}
+	if m.SpaceAmp != nil || m.Fragmentation != nil {
+		t.Errorf("space figures without the inputs: %+v %+v", m.SpaceAmp, m.Fragmentation)
+	}
+	if ComputeMaintenance(timeline[:7], nil, nil) != nil {
+		t.Error("maintenance without any compaction or defrag")
+	}
+}
+
+// With the interval histograms the percentiles are the merged histograms'.
+func TestComputeMaintenanceHistograms(t *testing.T) {
+	enc := func(vals ...int64) string {
+		h := hdrhistogram.New(1000, 60e9, 3)
+		for _, v := range vals {
+			_ = h.RecordValue(v)
+		}
+		b, err := h.EncodeV2()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	timeline := []Sample{iv(0, 2, 0, 1, 1, 0), iv(1, 2, 0, 1, 1, 0), band(MaintenanceDefrag, 0, 1.2, 1.4, nil)}
+	lat := []LogInterval{
+		{Tag: "put", Start: 0, Length: time.Second, Payload: enc(1e6, 1e6)},
+		{Tag: "put", Start: time.Second, Length: time.Second, Payload: enc(50e6, 50e6)},
+	}
+	m := ComputeMaintenance(timeline, lat, []string{"put"})
+	if m.LatencySource != "hdr" || math.Abs(m.Events[0].During.P99Us-50000)/50000 > 0.01 || math.Abs(m.Outside.P50Us-1000)/1000 > 0.01 {
+		t.Fatalf("source %s, during p99 %v, outside p50 %v", m.LatencySource, m.Events[0].During.P99Us, m.Outside.P50Us)
+	}
+}
+
+func TestSpaceAmpAndFragmentation(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		s      Sample
+		amp    float64
+		ampOK  bool
+		frag   float64
+		fragOK bool
+	}{
+		{name: "unknown", s: Sample{DBSize: 100}},
+		{name: "bbolt", s: Sample{DBSize: 400, LiveLogicalBytes: 100, Extra: map[string]float64{"bbolt.file_size": 400, "bbolt.free_alloc_bytes": 100}},
+			amp: 4, ampOK: true, frag: 0.25, fragOK: true},
+		{name: "pebble", s: Sample{DBSize: 300, LiveLogicalBytes: 200, Extra: map[string]float64{"pebble.disk_space_usage": 300, "pebble.table.live_bytes": 240}},
+			amp: 1.5, ampOK: true, frag: 0.2, fragOK: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			amp, ok := SpaceAmp(tc.s)
+			if ok != tc.ampOK || math.Abs(amp-tc.amp) > 1e-9 {
+				t.Errorf("SpaceAmp = %v, %v; want %v, %v", amp, ok, tc.amp, tc.ampOK)
+			}
+			frag, ok := Fragmentation(tc.s)
+			if ok != tc.fragOK || math.Abs(frag-tc.frag) > 1e-9 {
+				t.Errorf("Fragmentation = %v, %v; want %v, %v", frag, ok, tc.frag, tc.fragOK)
+			}
+		})
+	}
+}
+
+func TestDiskWriteRates(t *testing.T) {
+	ivs := []Sample{{LengthS: 1, DiskWritten: 1000}, {LengthS: 0.5, DiskWritten: 2000}, {LengthS: 1, DiskWritten: 2000}}
+	got := DiskWriteRates(ivs)
+	if len(got) != 3 || got[0] != 1000 || got[1] != 2000 || got[2] != 0 {
+		t.Fatalf("rates %v", got)
+	}
+}
