@@ -11,6 +11,7 @@ import (
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
+	"etcdlab/internal/event"
 	"etcdlab/results"
 )
 
@@ -103,7 +104,8 @@ func RunDirAllOps(label, dir string, r *results.Result) (SpectrumLine, error) {
 // not a zero). Events before the measured phase (negative time) are left
 // out; with kinds given, only events of those kinds are kept (a run can log
 // a backend commit every few milliseconds, too dense to draw). Fault
-// samples become bands (instant ones, such as a restart, events).
+// samples become bands (instant ones, such as a restart, events), and so do
+// the timed events (compactions, defrags: event.Timed).
 func TimelineFromSamples(label string, samples []results.Sample, op string, kinds ...string) (Timeline, error) {
 	tl := Timeline{Label: label}
 	watch := false
@@ -145,7 +147,18 @@ func TimelineFromSamples(label string, samples []results.Sample, op string, kind
 				tl.Events = append(tl.Events, Event{Second: s.T, Kind: s.Kind, Label: s.Detail})
 			}
 		case results.SampleEvent:
-			if s.T < 0 || len(keep) > 0 && !keep[normKind(s.Kind)] {
+			if len(keep) > 0 && !keep[normKind(s.Kind)] {
+				continue
+			}
+			if event.Timed(s.Kind) && s.EndS > s.T {
+				// A compaction or defrag spans a time: a band, kept
+				// when it reaches into the measured phase.
+				if s.EndS > 0 {
+					tl.Bands = append(tl.Bands, Band{Start: math.Max(s.T, 0), End: s.EndS, Kind: s.Kind, Label: s.Detail})
+				}
+				continue
+			}
+			if s.T < 0 {
 				continue
 			}
 			detail := s.Detail

@@ -27,7 +27,8 @@ type Timeline struct {
 	Throughput []float64 // ops/s
 	Events     []Event
 	// Bands are spans of the run drawn as shaded areas: the scheduled
-	// faults, from when each was injected to when it was lifted.
+	// faults, from when each was injected to when it was lifted, and the
+	// compactions and defrags, from start to end.
 	Bands []Band
 	// WatchLag is the watchers' largest lag per second (revisions behind
 	// the leader) and WatchP99Micros their events' latency p99 (NaN: no
@@ -39,7 +40,9 @@ type Timeline struct {
 // Band is a span of a run, in seconds since the start of measurement.
 type Band struct {
 	Start, End float64
-	// Kind groups bands in the legend ("kill-leader", "slow-disk", ...).
+	// Kind groups bands in the legend ("kill-leader", "slow-disk", ...);
+	// the timed events' kinds (event.Compaction, event.Defrag) have
+	// fixed colors and are named as is, the others as faults.
 	Kind string
 	// Label is a detail (the schedule entry); not drawn.
 	Label string
@@ -253,12 +256,28 @@ func addBands(p *plot.Plot, tls []Timeline) error {
 			spans[k] = append(spans[k], [2]float64{b.Start, b.End})
 		}
 	}
-	for i, k := range kinds {
-		m := &bandMarks{spans: spans[k], fill: bandColors[i%len(bandColors)]}
+	faults := 0
+	for _, k := range kinds {
+		if fill, ok := timedBandColors[k]; ok {
+			// A compaction or defrag: its kind's own color, named as is.
+			m := &bandMarks{spans: spans[k], fill: fill}
+			p.Add(m)
+			p.Legend.Add(fmt.Sprintf("%s (%d)", k, len(spans[k])), m)
+			continue
+		}
+		m := &bandMarks{spans: spans[k], fill: bandColors[faults%len(bandColors)]}
+		faults++
 		p.Add(m)
 		p.Legend.Add("fault: "+k, m)
 	}
 	return nil
+}
+
+// timedBandColors are the bands of the timed events (event.Timed), in
+// their event marks' colors (eventKinds), translucent.
+var timedBandColors = map[string]color.NRGBA{
+	normKind(event.Compaction): {R: 0x94, G: 0x67, B: 0xbd, A: 55},
+	normKind(event.Defrag):     {R: 0x8c, G: 0x56, B: 0x4b, A: 55},
 }
 
 // isKnownKind reports whether k (normalized) has a fixed look.
