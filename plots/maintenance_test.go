@@ -29,8 +29,8 @@ func synthMaintenance(r *rand.Rand, engine string) []results.Sample {
 		}
 		written += int64(ops * 1200)
 		s := results.Sample{Type: results.SampleInterval, T: t, LengthS: 1, Ops: int64(ops), OpsS: ops, P50Us: 400, P99Us: 3000 + r.Float64()*500,
-			PerOp:    map[string]results.IntervalOp{"put": {Count: int64(ops / 2)}, "get": {Count: int64(ops / 2)}},
-			CPUPct:   120 + r.Float64()*30, StallMs: stall, RSSBytes: 300<<20 + int64(i)<<20, DiskWritten: written,
+			PerOp:  map[string]results.IntervalOp{"put": {Count: int64(ops / 2)}, "get": {Count: int64(ops / 2)}},
+			CPUPct: 120 + r.Float64()*30, StallMs: stall, RSSBytes: 300<<20 + int64(i)<<20, DiskWritten: written,
 			DBSize: 600<<20 + int64(i)<<20, LiveLogicalBytes: 200 << 20, Extra: map[string]float64{}}
 		switch engine {
 		case "bbolt":
