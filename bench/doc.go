@@ -21,7 +21,12 @@
 // phases run after the measured phase and its figures are taken; the
 // events they cause appear on the timeline but not in the event counts.
 // Layers report events (leader changes, snapshots, backend commits...)
-// through LayerEnv.Emit.
+// through LayerEnv.Emit; a timed event (a compaction, a defrag: Event.Dur,
+// Values) becomes a band on the timeline and one of Result.Maintenance's
+// events, and is never dropped from the event log. Config.DefragInterval
+// defragments the layer's backends on a schedule during the measured phase
+// (defragmenter: every in-process node one after another, or the mvcc and
+// engine layers' backend).
 //
 // Contract of a run (Run, RunTarget, RunToDir):
 //
@@ -42,7 +47,13 @@
 //     intervals. Failed ops count as errors and are not in the histograms.
 //  5. Once a second: the interval's throughput and percentiles, RSS, Go
 //     heap, GC pauses, bytes written to disk (/proc/self/io), WAL and
-//     engine fsyncs and db size go on the timeline, with the layer's events.
+//     engine fsyncs (these four cumulative from the phase's start) and db
+//     size go on the timeline, with the layer's events; so do the process's
+//     CPU in the interval (cpu_pct) and the stall (stall_ms: the longest
+//     stretch without a successful completion, from a per-client bitmap of
+//     1 ms slots that the record path sets with one OR). After the run,
+//     Result.Maintenance is computed from the timeline and the interval
+//     histograms (results.ComputeMaintenance).
 //     Write amplification is disk bytes written / logical (key + value)
 //     bytes of the acknowledged writes, over the measured phase. The
 //     process's CPU time (getrusage: every in-process node, the clients and

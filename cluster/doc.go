@@ -87,6 +87,19 @@
 // snapshot install restores the store in place (mvcc.Store.Restore, the
 // lessor recovered first), so watch streams survive it.
 //
+// Auto-compaction (autocompact.go), etcd 3.6's v3compactor: with
+// AutoCompactionRetention not "0", a loop on every node samples the
+// revision (periodic mode: every period/10, capped at 6 min, keeping one
+// period of samples) and, on the leader only, proposes a Compaction through
+// raft: periodic mode the revision of one period ago, first after one
+// period, then every min(period, 1h), retried at the next sample after a
+// failure; revision mode the current revision minus the retention every
+// 5 min. ErrCompacted counts as done. A compaction's background part (index,
+// then key-bucket batches) ends with an EventCompaction spanning it
+// (Time its end, Duration its length, Values its revision, keys deleted and
+// batches); Defrag emits EventDefrag likewise with the sizes before and
+// after.
+//
 // Membership: add a voter or learner, promote a caught-up learner, remove;
 // one change at a time, answered after raft applied it; removed IDs are never
 // reused.

@@ -20,6 +20,13 @@
 //     snapshot-taken, leader-changed, compaction, defrag, alarm-raised and
 //     slow-apply have fixed looks; others take the next ones) as vertical
 //     markers, one legend entry per kind.
+//     Compactions and defrags (timed events) and faults are shaded bands.
+//   - MetricOverTime and MaintenanceFigures (RunDirMaintenanceFigures for a
+//     run directory): per-second throughput and writes, p50/p99, stall,
+//     CPU %, RSS, disk writes, db size and live bytes, space amplification,
+//     fragmentation and pebble's L0 sublevels, compaction debt and write
+//     stalls, with the compaction and defrag bands; a figure with no known
+//     value (pebble's on bbolt) is left out.
 //   - SweepCurve: a parameter against a metric, one line per engine, points at
 //     the mean of the repeats with a 95% confidence interval (Student t).
 //   - Bars: grouped bars comparing configurations, same error bars.

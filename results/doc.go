@@ -21,6 +21,11 @@
 //     line per op kind and second, values recorded in nanoseconds, interval
 //     max printed in milliseconds), readable by HdrHistogram's log tools and
 //     hdrhistogram-go's HistogramLogReader.
+//  6. timeline.jsonl holds one Sample per line: a second of the measured
+//     phase, an event, or a span (a fault; a compaction or defrag, whose
+//     Values carry its figures). Maintenance (result.json's maintenance) is
+//     computed from it by ComputeMaintenance, so a report or a figure can
+//     recompute it from a run directory.
 //
 // This package only describes and writes results; measuring is bench's job.
 package results
