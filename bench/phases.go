@@ -324,6 +324,10 @@ func (m *measurement) tick(ctx context.Context, end time.Duration) {
 	smp.WALFsyncs = st.WALFsyncs - m.stats0.WALFsyncs
 	smp.EngFsyncs = st.EngineFsyncs - m.stats0.EngineFsyncs
 	smp.DBSize, smp.DBSizeInUse, smp.DBQuotaSize = st.DBSize, st.DBSizeInUse, st.DBQuotaSize
+	// The layer's figures (the engine's own, the leader's on a cluster:
+	// pebble's L0 sublevels and compaction debt, bbolt's free pages) are
+	// what the over-time figures and the fragmentation read.
+	smp.Extra = st.Extra
 	if m.wl != nil {
 		m.wl.sample(&smp)
 	}

@@ -100,8 +100,8 @@ type MaintenanceSeries struct {
 	DiskWriteBytesS []float64
 	// DBSizeBytes is the size on disk (the largest node's), LiveBytes the
 	// live logical bytes; SpaceAmp their ratio, Fragmentation
-	// results.Fragmentation.
-	DBSizeBytes, LiveBytes, SpaceAmp, Fragmentation []float64
+	// results.Fragmentation and NotLive results.PebbleNotLive.
+	DBSizeBytes, LiveBytes, SpaceAmp, Fragmentation, NotLive []float64
 	// Pebble's (the leader's): L0 sublevels, compaction debt, and the
 	// write stalls that began in the second.
 	L0Sublevels, CompactionDebtBytes, WriteStalls []float64
@@ -160,6 +160,7 @@ func MaintenanceSeriesFromSamples(label string, samples []results.Sample, writeO
 		ms.LiveBytes = append(ms.LiveBytes, pos(float64(s.LiveLogicalBytes)))
 		ms.SpaceAmp = append(ms.SpaceAmp, known(results.SpaceAmp(s)))
 		ms.Fragmentation = append(ms.Fragmentation, known(results.Fragmentation(s)))
+		ms.NotLive = append(ms.NotLive, known(results.PebbleNotLive(s)))
 		ms.L0Sublevels = append(ms.L0Sublevels, extra(s, "pebble.l0.sublevels"))
 		ms.CompactionDebtBytes = append(ms.CompactionDebtBytes, extra(s, "pebble.compaction_debt_bytes"))
 		// Cumulative in the samples: the stalls that began in the second.
@@ -227,8 +228,9 @@ func MaintenanceFigures(ms MaintenanceSeries, style Style) ([]NamedPlot, error) 
 		{"maint-db-size", "db size on disk and live logical data", "MiB",
 			[]MetricSeries{{"db size on disk", scale(ms.DBSizeBytes, mib)}, {"live logical bytes", scale(ms.LiveBytes, mib)}}},
 		{"maint-space-amp", "space amplification (size on disk / live logical bytes)", "space amplification", []MetricSeries{{"space amp", ms.SpaceAmp}}},
-		{"maint-fragmentation", "fragmentation (bbolt: free pages / file; pebble: not in live sstables / disk usage)", "share of the files",
-			[]MetricSeries{{"fragmentation", ms.Fragmentation}}},
+		{"maint-fragmentation", "fragmentation", "share of the engine's files",
+			[]MetricSeries{{"dead (bbolt: free pages; pebble: obsolete and zombie sstables)", ms.Fragmentation},
+				{"pebble: not in live sstables (dead, WAL, manifest)", ms.NotLive}}},
 		{"maint-pebble-l0", "pebble L0 sublevels (leader)", "sublevels", []MetricSeries{{"L0 sublevels", ms.L0Sublevels}}},
 		{"maint-pebble-debt", "pebble compaction debt (leader)", "debt (MiB)", []MetricSeries{{"compaction debt", scale(ms.CompactionDebtBytes, mib)}}},
 		{"maint-pebble-stalls", "pebble write stalls begun per second (leader)", "write stalls", []MetricSeries{{"write stalls", ms.WriteStalls}}},

@@ -2,6 +2,7 @@ package plots
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -149,5 +150,20 @@ func TestTimelineMaintenanceBands(t *testing.T) {
 	}
 	if _, err := ThroughputOverTime("t", []Timeline{tl}, testStyle); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestMergeSpans(t *testing.T) {
+	for _, tc := range []struct {
+		in, want [][2]float64
+	}{
+		{nil, nil},
+		{[][2]float64{{2, 3}, {1, 2.5}}, [][2]float64{{1, 3}}},                               // a compaction on two members
+		{[][2]float64{{1, 2}, {2.5, 3}, {0, 0.5}}, [][2]float64{{0, 0.5}, {1, 2}, {2.5, 3}}}, // defrags one after another
+		{[][2]float64{{1, 5}, {2, 3}}, [][2]float64{{1, 5}}},
+	} {
+		if got := mergeSpans(tc.in); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("mergeSpans(%v) = %v, want %v", tc.in, got, tc.want)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"sort"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -258,6 +259,7 @@ func addBands(p *plot.Plot, tls []Timeline) error {
 	}
 	faults := 0
 	for _, k := range kinds {
+		spans[k] = mergeSpans(spans[k])
 		if fill, ok := timedBandColors[k]; ok {
 			// A compaction or defrag: its kind's own color, named as is.
 			m := &bandMarks{spans: spans[k], fill: fill}
@@ -271,6 +273,22 @@ func addBands(p *plot.Plot, tls []Timeline) error {
 		p.Legend.Add("fault: "+k, m)
 	}
 	return nil
+}
+
+// mergeSpans sorts spans and joins those that overlap: a compaction runs on
+// every member at once, and its bands would otherwise stack into a darker
+// shade and count once per member.
+func mergeSpans(spans [][2]float64) [][2]float64 {
+	sort.Slice(spans, func(i, j int) bool { return spans[i][0] < spans[j][0] })
+	var out [][2]float64
+	for _, sp := range spans {
+		if n := len(out); n > 0 && sp[0] <= out[n-1][1] {
+			out[n-1][1] = math.Max(out[n-1][1], sp[1])
+			continue
+		}
+		out = append(out, sp)
+	}
+	return out
 }
 
 // timedBandColors are the bands of the timed events (event.Timed), in

@@ -135,18 +135,19 @@ func SpaceAmp(s Sample) (float64, bool) {
 	return float64(s.DBSize) / float64(s.LiveLogicalBytes), true
 }
 
-// Fragmentation is the share of the engine's files that holds no live
-// data, from the engine figures of an interval (Extra; the leader's on a
+// Fragmentation is the share of the engine's files that holds dead data,
+// from the engine figures of an interval (Extra; the leader's on a
 // cluster):
 //   - bbolt: free and pending pages over the file size
 //     (bbolt.free_alloc_bytes / bbolt.file_size): space a compaction freed
 //     that only a defrag gives back;
-//   - pebble: the space not in live sstables over pebble's disk usage
-//     ((pebble.disk_space_usage − pebble.table.live_bytes) /
-//     pebble.disk_space_usage): obsolete and zombie sstables waiting for
-//     deletion, the WAL and the manifest. Garbage inside live sstables
-//     (overwritten versions and tombstones a compaction has not dropped
-//     yet) is not visible in pebble's metrics; it shows in SpaceAmp.
+//   - pebble: obsolete and zombie sstables (compacted away, waiting for
+//     deletion or for a reader to let go) over pebble's disk usage
+//     ((pebble.table.obsolete_bytes + pebble.table.zombie_bytes) /
+//     pebble.disk_space_usage). Garbage inside live sstables (overwritten
+//     versions and tombstones a compaction has not dropped yet) is not in
+//     pebble's metrics; it shows in SpaceAmp. PebbleNotLive adds the WAL
+//     and the manifest.
 //
 // ok is false without the engine's figures.
 func Fragmentation(s Sample) (float64, bool) {
@@ -155,6 +156,22 @@ func Fragmentation(s Sample) (float64, bool) {
 			return free / fs, true
 		}
 	}
+	if du := s.Extra["pebble.disk_space_usage"]; du > 0 {
+		obs, ok1 := s.Extra["pebble.table.obsolete_bytes"]
+		zom, ok2 := s.Extra["pebble.table.zombie_bytes"]
+		if ok1 || ok2 {
+			return (obs + zom) / du, true
+		}
+	}
+	return 0, false
+}
+
+// PebbleNotLive is the share of pebble's disk usage that is not in live
+// sstables ((pebble.disk_space_usage − pebble.table.live_bytes) /
+// pebble.disk_space_usage): Fragmentation's dead sstables plus the WAL
+// (recycled files included) and the manifest. ok is false without pebble's
+// figures.
+func PebbleNotLive(s Sample) (float64, bool) {
 	if du := s.Extra["pebble.disk_space_usage"]; du > 0 {
 		if live, ok := s.Extra["pebble.table.live_bytes"]; ok {
 			return math.Max(du-live, 0) / du, true

@@ -116,8 +116,9 @@ func TestSpaceAmpAndFragmentation(t *testing.T) {
 		{name: "unknown", s: Sample{DBSize: 100}},
 		{name: "bbolt", s: Sample{DBSize: 400, LiveLogicalBytes: 100, Extra: map[string]float64{"bbolt.file_size": 400, "bbolt.free_alloc_bytes": 100}},
 			amp: 4, ampOK: true, frag: 0.25, fragOK: true},
-		{name: "pebble", s: Sample{DBSize: 300, LiveLogicalBytes: 200, Extra: map[string]float64{"pebble.disk_space_usage": 300, "pebble.table.live_bytes": 240}},
-			amp: 1.5, ampOK: true, frag: 0.2, fragOK: true},
+		{name: "pebble", s: Sample{DBSize: 300, LiveLogicalBytes: 200, Extra: map[string]float64{"pebble.disk_space_usage": 300, "pebble.table.live_bytes": 240,
+			"pebble.table.obsolete_bytes": 20, "pebble.table.zombie_bytes": 10}},
+			amp: 1.5, ampOK: true, frag: 0.1, fragOK: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			amp, ok := SpaceAmp(tc.s)
@@ -127,6 +128,9 @@ func TestSpaceAmpAndFragmentation(t *testing.T) {
 			frag, ok := Fragmentation(tc.s)
 			if ok != tc.fragOK || math.Abs(frag-tc.frag) > 1e-9 {
 				t.Errorf("Fragmentation = %v, %v; want %v, %v", frag, ok, tc.frag, tc.fragOK)
+			}
+			if nl, ok := PebbleNotLive(tc.s); ok != (tc.name == "pebble") || ok && math.Abs(nl-0.2) > 1e-9 {
+				t.Errorf("PebbleNotLive = %v, %v", nl, ok)
 			}
 		})
 	}
