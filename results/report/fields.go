@@ -37,6 +37,7 @@ func Fields(r *results.Result) map[string]any {
 	}
 	faultFields(r, out)
 	watchLeaseFields(r, out)
+	maintenanceFields(m["maintenance"], out)
 	delete(out, "config.workload.spec")
 	for k := range out {
 		if strings.HasPrefix(k, "summary.errors_by_message.") {
@@ -64,6 +65,22 @@ func flatten(prefix string, v any, out map[string]any) {
 		out[prefix] = strconv.FormatBool(x)
 	case string:
 		out[prefix] = x
+	}
+}
+
+// maintenanceFields adds the summaries of result.json's maintenance
+// (compaction.*, defrag.*, outside.*, space_amp.*, fragmentation.*,
+// defrag_rounds), not its per-event list: a run has as many events as its
+// duration allows, and a column per event would not compare across runs.
+func maintenanceFields(v any, out map[string]any) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return
+	}
+	for _, k := range []string{"compaction", "defrag", "outside", "space_amp", "fragmentation", "defrag_rounds"} {
+		if x, ok := m[k]; ok {
+			flatten("maintenance."+k, x, out)
+		}
 	}
 }
 
