@@ -2,12 +2,16 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
+	"sync"
 	"testing"
 	"time"
 
 	"etcdlab/cluster"
+	"etcdlab/internal/clock"
 	"etcdlab/internal/event"
 	"etcdlab/results"
 	"etcdlab/workloads"
@@ -136,5 +140,99 @@ func TestDefragIntervalValidation(t *testing.T) {
 	cfg.EnsureDefaults()
 	if err := cfg.Validate(); err == nil {
 		t.Fatal("auto-compaction on the mvcc layer accepted")
+	}
+}
+
+// TestEventLogKeepsTimedEvents: past maxEvents the log keeps only counts,
+// except for compactions and defrags, which the maintenance figures need.
+func TestEventLogKeepsTimedEvents(t *testing.T) {
+	l := &eventLog{counts: map[string][]time.Time{}}
+	at := time.Unix(100, 0)
+	for range maxEvents {
+		l.emit(Event{At: at, Kind: event.BackendCommit})
+	}
+	l.emit(Event{At: at, Kind: event.BackendCommit})
+	l.emit(Event{At: at, Kind: event.Compaction, Dur: time.Second})
+	counts, kept := l.since(at)
+	if counts[event.BackendCommit] != maxEvents+1 || counts[event.Compaction] != 1 {
+		t.Fatalf("counts %v", counts)
+	}
+	if last := kept[len(kept)-1]; len(kept) != maxEvents+1 || last.Kind != event.Compaction || last.Dur != time.Second {
+		t.Fatalf("kept %d events, last %+v", len(kept), kept[len(kept)-1])
+	}
+}
+
+// fakeDefrag counts defragAll calls and fails the ones asked to.
+type fakeDefrag struct {
+	mu    sync.Mutex
+	calls int
+	fail  bool
+	block chan struct{} // if set, each call waits on it
+}
+
+func (f *fakeDefrag) defragAll(context.Context) error {
+	if f.block != nil {
+		<-f.block
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if f.fail {
+		return errors.New("injected")
+	}
+	return nil
+}
+
+func (f *fakeDefrag) count() int { f.mu.Lock(); defer f.mu.Unlock(); return f.calls }
+
+// TestDefragSchedule drives the scheduled defrag on a fake clock: one round
+// per interval, failures recorded, stop waits for a round in progress.
+func TestDefragSchedule(t *testing.T) {
+	clk := clock.NewFake(time.Unix(0, 0))
+	fd := &fakeDefrag{}
+	s := startDefragSchedule(fd, 10*time.Second, clk)
+	waitTicker := func() {
+		for clk.Waiters() == 0 {
+			runtime.Gosched()
+		}
+	}
+	waitTicker()
+	clk.Advance(9 * time.Second)
+	if fd.count() != 0 {
+		t.Fatal("defragged before the interval")
+	}
+	clk.Advance(time.Second)
+	waitCalls(t, fd, 1)
+	fd.mu.Lock()
+	fd.fail = true
+	fd.mu.Unlock()
+	clk.Advance(10 * time.Second)
+	waitCalls(t, fd, 2)
+	fd.block = make(chan struct{})
+	clk.Advance(10 * time.Second)
+	stopped := make(chan struct{})
+	var runs int
+	var errs []string
+	go func() { runs, errs = s.stop(); close(stopped) }()
+	select {
+	case <-stopped:
+		t.Fatal("stop did not wait for the round in progress")
+	case <-time.After(20 * time.Millisecond):
+	}
+	close(fd.block)
+	<-stopped
+	if runs != 3 || len(errs) != 1 {
+		t.Fatalf("runs %d errors %v, want 3 runs and 1 error", runs, errs)
+	}
+}
+
+func waitCalls(t *testing.T, fd *fakeDefrag, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for fd.count() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d defrag rounds, want %d", fd.count(), n)
+		}
+		runtime.Gosched()
 	}
 }
