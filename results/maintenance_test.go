@@ -69,6 +69,7 @@ func TestComputeMaintenance(t *testing.T) {
 	near("defrag stall", d.During.StallMs, 700)
 	// Op-weighted p99 over intervals 4 and 5: (100*9000+100*5000)/200.
 	near("defrag p99 (intervals)", d.During.P99Us, 7000)
+	near("compaction mean took", m.Compaction.MeanTookS, 0.45)
 	if m.LatencySource != "intervals" || m.Compaction.Count != 1 || m.Defrag.Count != 1 || m.Defrag.MaxStallMs != 700 {
 		t.Errorf("summary %+v %+v %+v", m.LatencySource, m.Compaction, m.Defrag)
 	}
