@@ -115,7 +115,7 @@ type MaintenanceSeries struct {
 // Timed events (compactions, defrags) and faults with a span become bands.
 func MaintenanceSeriesFromSamples(label string, samples []results.Sample, writeOps []string) (MaintenanceSeries, error) {
 	if writeOps == nil {
-		writeOps = []string{"put", "insert", "delete", "rmw", "txn-cas"}
+		writeOps = results.DefaultWriteOps()
 	}
 	writes := map[string]bool{}
 	for _, op := range writeOps {

@@ -260,7 +260,7 @@ func addBands(p *plot.Plot, tls []Timeline) error {
 	faults := 0
 	for _, k := range kinds {
 		spans[k] = mergeSpans(spans[k])
-		if fill, ok := timedBandColors[k]; ok {
+		if fill, ok := timedBandColor(k); ok {
 			// A compaction or defrag: its kind's own color, named as is.
 			m := &bandMarks{spans: spans[k], fill: fill}
 			p.Add(m)
@@ -291,11 +291,16 @@ func mergeSpans(spans [][2]float64) [][2]float64 {
 	return out
 }
 
-// timedBandColors are the bands of the timed events (event.Timed), in
-// their event marks' colors (eventKinds), translucent.
-var timedBandColors = map[string]color.NRGBA{
-	normKind(event.Compaction): {R: 0x94, G: 0x67, B: 0xbd, A: 55},
-	normKind(event.Defrag):     {R: 0x8c, G: 0x56, B: 0x4b, A: 55},
+// timedBandColor is the band of a timed event's kind (event.Timed; k
+// normalized), in its event marks' color (eventKinds), translucent.
+func timedBandColor(k string) (color.NRGBA, bool) {
+	switch k {
+	case normKind(event.Compaction):
+		return color.NRGBA{R: 0x94, G: 0x67, B: 0xbd, A: 55}, true
+	case normKind(event.Defrag):
+		return color.NRGBA{R: 0x8c, G: 0x56, B: 0x4b, A: 55}, true
+	}
+	return color.NRGBA{}, false
 }
 
 // isKnownKind reports whether k (normalized) has a fixed look.

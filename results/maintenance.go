@@ -14,9 +14,10 @@ const (
 	MaintenanceDefrag     = "defrag"
 )
 
-// DefaultWriteOps are the op kinds that write, by name, for timelines whose
-// writer did not say (Maintenance.WriteOps).
-var defaultWriteOps = []string{"put", "insert", "delete", "rmw", "txn-cas"}
+// DefaultWriteOps returns the op kinds that write, by name (workloads'
+// OpKind.IsWrite), for timelines whose writer did not say
+// (Maintenance.WriteOps).
+func DefaultWriteOps() []string { return []string{"put", "insert", "delete", "rmw", "txn-cas"} }
 
 // Maintenance is what the run's compactions and defrags took and what they
 // did to the workload, computed from the timeline (ComputeMaintenance):
@@ -240,7 +241,7 @@ func ComputeMaintenance(timeline []Sample, latency []LogInterval, writeOps []str
 		return nil
 	}
 	if writeOps == nil {
-		writeOps = defaultWriteOps
+		writeOps = DefaultWriteOps()
 	}
 	writes := map[string]bool{}
 	for _, op := range writeOps {
