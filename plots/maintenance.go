@@ -102,6 +102,9 @@ type MaintenanceSeries struct {
 	// live logical bytes; SpaceAmp their ratio, Fragmentation
 	// results.Fragmentation and NotLive results.PebbleNotLive.
 	DBSizeBytes, LiveBytes, SpaceAmp, Fragmentation, NotLive []float64
+	// DBInUseBytes is the engine's part in use (the largest node's:
+	// results.Sample.DBSizeInUse).
+	DBInUseBytes []float64
 	// Pebble's (the leader's): L0 sublevels, compaction debt, and the
 	// write stalls that began in the second.
 	L0Sublevels, CompactionDebtBytes, WriteStalls []float64
@@ -157,6 +160,7 @@ func MaintenanceSeriesFromSamples(label string, samples []results.Sample, writeO
 		ms.RSSBytes = append(ms.RSSBytes, pos(float64(s.RSSBytes)))
 		ms.DiskWriteBytesS = append(ms.DiskWriteBytesS, known(rates[i], rates[i] >= 0))
 		ms.DBSizeBytes = append(ms.DBSizeBytes, pos(float64(s.DBSize)))
+		ms.DBInUseBytes = append(ms.DBInUseBytes, pos(float64(s.DBSizeInUse)))
 		ms.LiveBytes = append(ms.LiveBytes, pos(float64(s.LiveLogicalBytes)))
 		ms.SpaceAmp = append(ms.SpaceAmp, known(results.SpaceAmp(s)))
 		ms.Fragmentation = append(ms.Fragmentation, known(results.Fragmentation(s)))
@@ -226,7 +230,8 @@ func MaintenanceFigures(ms MaintenanceSeries, style Style) ([]NamedPlot, error) 
 		{"maint-rss", "resident memory", "RSS (MiB)", []MetricSeries{{"rss", scale(ms.RSSBytes, mib)}}},
 		{"maint-disk-write", "disk writes (process)", "written (MiB/s)", []MetricSeries{{"writes", scale(ms.DiskWriteBytesS, mib)}}},
 		{"maint-db-size", "db size on disk and live logical data", "MiB",
-			[]MetricSeries{{"db size on disk", scale(ms.DBSizeBytes, mib)}, {"live logical bytes", scale(ms.LiveBytes, mib)}}},
+			[]MetricSeries{{"db size on disk", scale(ms.DBSizeBytes, mib)}, {"in use (engine)", scale(ms.DBInUseBytes, mib)},
+				{"live logical bytes", scale(ms.LiveBytes, mib)}}},
 		{"maint-space-amp", "space amplification (size on disk / live logical bytes)", "space amplification", []MetricSeries{{"space amp", ms.SpaceAmp}}},
 		{"maint-fragmentation", "fragmentation", "share of the engine's files",
 			[]MetricSeries{{"dead (bbolt: free pages; pebble: obsolete and zombie sstables)", ms.Fragmentation},
