@@ -73,9 +73,6 @@ func seq(from, to, step float64) []float64 {
 // that both land on the timeline as bands with their figures and in
 // Result.Maintenance, and that intervals carry the CPU figure.
 func TestMaintenanceRun(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a 4-second run per layer")
-	}
 	for _, tc := range []struct {
 		layer, engine string
 		compactions   bool
@@ -84,6 +81,9 @@ func TestMaintenanceRun(t *testing.T) {
 		{LayerMVCC, "pebble", false},
 	} {
 		t.Run(tc.layer+"/"+tc.engine, func(t *testing.T) {
+			if testing.Short() && tc.layer == LayerCluster {
+				t.Skip("a 4-second run of 3 goroutine-heavy nodes: not in -short")
+			}
 			node := cluster.NodeOptions{Engine: tc.engine}
 			if tc.compactions {
 				node.AutoCompactionRetention = "1s"
