@@ -346,6 +346,24 @@ func TestAutoCompactionCluster(t *testing.T) {
 		}
 	}
 	for _, n := range c.Nodes() {
+		// etcd's compaction figures, under its names.
+		fams, err := n.Metrics().GatherServer()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]float64{}
+		for _, f := range fams {
+			for _, m := range f.GetMetric() {
+				got[f.GetName()] += m.GetCounter().GetValue() + float64(m.GetHistogram().GetSampleCount()) + m.GetGauge().GetValue()
+			}
+		}
+		for _, name := range []string{"etcd_debugging_mvcc_db_compaction_keys_total", "etcd_debugging_mvcc_db_compaction_total_duration_milliseconds",
+			"etcd_debugging_mvcc_db_compaction_pause_duration_milliseconds", "etcd_debugging_mvcc_index_compaction_pause_duration_milliseconds",
+			"etcd_debugging_mvcc_db_compaction_last"} {
+			if got[name] <= 0 {
+				t.Errorf("node %x: %s = %v", n.ID(), name, got[name])
+			}
+		}
 		done, failed := n.AutoCompactions()
 		if n.ID() != leader && c.Leader() == leader && done+failed != 0 {
 			t.Errorf("follower %x requested %d compactions", n.ID(), done+failed)

@@ -23,8 +23,12 @@ type CompactionStats struct {
 	Index, Took time.Duration
 	// Batches is the number of key-bucket batches (one commit each);
 	// KeysScanned the entries examined, KeysDeleted those deleted.
+	// Pauses is each batch's time from taking the batch lock to its
+	// commit, what etcd observes as db_compaction_pause: writers wait
+	// that long.
 	Batches                  int
 	KeysScanned, KeysDeleted int64
+	Pauses                   []time.Duration
 	// Finished is false when Close or a backend failure stopped the
 	// compaction (the next Open resumes it).
 	Finished bool
@@ -141,6 +145,7 @@ func (s *Store) compactBackend(b *backend.Backend, rev int64, keep map[Revision]
 	limit := s.cfg.CompactionBatchLimit
 	tx := b.BatchTx()
 	for batch := 1; ; batch++ {
+		start := s.cfg.Clock.Now()
 		tx.Lock()
 		var dels [][]byte
 		var lastRev Revision
@@ -175,12 +180,14 @@ func (s *Store) compactBackend(b *backend.Backend, rev int64, keep map[Revision]
 		if n < limit {
 			tx.UnsafePut(MetaBucket(), []byte(MetaFinishedCompactRev), RevBytes(Revision{Main: rev}, false))
 			tx.Unlock() // commits at once when something was deleted
+			st.Pauses = append(st.Pauses, s.cfg.Clock.Since(start))
 			return true
 		}
 		tx.Unlock()
 		if err := b.ForceCommit(); err != nil {
 			return false
 		}
+		st.Pauses = append(st.Pauses, s.cfg.Clock.Since(start))
 		last = RevBytes(Revision{Main: lastRev.Main, Sub: lastRev.Sub + 1}, false)
 		if s.compactBatchHook != nil && !s.compactBatchHook(batch) {
 			return false

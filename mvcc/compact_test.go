@@ -216,6 +216,9 @@ func TestCompactionStats(t *testing.T) {
 			if st.End.Before(st.Start) || st.Took < 0 || st.Index < 0 || st.End.Sub(st.Start) < st.Took {
 				t.Fatalf("times: start %v end %v index %v took %v", st.Start, st.End, st.Index, st.Took)
 			}
+			if len(st.Pauses) != st.Batches {
+				t.Fatalf("%d pauses for %d batches", len(st.Pauses), st.Batches)
+			}
 			if tc.finished && st.SizeAfter <= 0 {
 				t.Fatalf("size after %d", st.SizeAfter)
 			}
