@@ -91,10 +91,13 @@ type MaintenanceEvent struct {
 	P99ChangePct     float64 `json:"p99_change_pct"`
 }
 
-// MaintenanceWindow is the workload over a set of whole intervals: their
-// resolution is the timeline's (1 s), so an event shorter than a second is
-// diluted by the rest of its interval, except in StallMs, which has a 1 ms
-// resolution.
+// MaintenanceWindow is the workload over a set of intervals, each weighted
+// by the share of it the window covers: the rates are the covered parts'
+// (each interval's rate taken as uniform within it, the timeline's 1 s
+// resolution), the percentiles come from the intervals the window covers at
+// least half of (or, if none, the one it covers most), and StallMs is the
+// longest stall (1 ms resolution) of any interval it touches. Seconds is
+// the covered time; Intervals counts the intervals touched.
 type MaintenanceWindow struct {
 	Intervals  int     `json:"intervals"`
 	Seconds    float64 `json:"seconds"`
@@ -255,24 +258,26 @@ func ComputeMaintenance(timeline []Sample, latency []LogInterval, writeOps []str
 	}
 
 	in := make([]bool, len(ivs)) // overlapped by some event
-	perKind := map[string][]bool{}
+	perKind := map[string][]float64{}
 	for i := range m.Events {
 		e := &m.Events[i]
 		sel := w.overlapping(e.StartS, e.EndS)
 		if perKind[e.Kind] == nil {
-			perKind[e.Kind] = make([]bool, len(ivs))
+			perKind[e.Kind] = make([]float64, len(ivs))
 		}
-		for j, ok := range sel {
-			if ok {
+		for j, f := range sel {
+			if f > 0 {
 				in[j] = true
-				perKind[e.Kind][j] = true
+				perKind[e.Kind][j] = math.Max(perKind[e.Kind][j], f)
 			}
 		}
 		e.During = w.window(sel)
 	}
-	out := make([]bool, len(ivs))
+	out := make([]float64, len(ivs))
 	for j := range in {
-		out[j] = !in[j]
+		if !in[j] {
+			out[j] = 1
+		}
 	}
 	m.Outside = w.window(out)
 	for i := range m.Events {
@@ -362,37 +367,58 @@ type windowCalc struct {
 	hists map[int64]*hdrhistogram.Histogram
 }
 
-// overlapping marks the intervals that overlap [start, end).
-func (w windowCalc) overlapping(start, end float64) []bool {
-	sel := make([]bool, len(w.ivs))
+// overlapping returns, per interval, the share of it that [start, end)
+// covers (0: none).
+func (w windowCalc) overlapping(start, end float64) []float64 {
+	sel := make([]float64, len(w.ivs))
 	for i, s := range w.ivs {
-		sel[i] = s.T < end && s.T+s.LengthS > start
+		if s.LengthS <= 0 {
+			continue
+		}
+		cov := math.Min(end, s.T+s.LengthS) - math.Max(start, s.T)
+		sel[i] = math.Max(math.Min(cov/s.LengthS, 1), 0)
 	}
 	return sel
 }
 
-func (w windowCalc) window(sel []bool) MaintenanceWindow {
+// window computes the workload over the intervals weighted by sel (see
+// MaintenanceWindow).
+func (w windowCalc) window(sel []float64) MaintenanceWindow {
 	var mw MaintenanceWindow
 	var ops, writes, cpu float64
-	var p50w, p99w float64
+	var p50w, p99w, p50n float64
 	var h *hdrhistogram.Histogram
-	for i, ok := range sel {
-		if !ok {
+	most, mostW := -1, 0.0 // the interval covered most, for the percentiles
+	for i, f := range sel {
+		if f <= 0 {
 			continue
 		}
 		s := w.ivs[i]
 		mw.Intervals++
-		mw.Seconds += s.LengthS
-		ops += float64(s.Ops)
+		mw.Seconds += s.LengthS * f
+		ops += float64(s.Ops) * f
 		for name, op := range s.PerOp {
 			if w.writes[name] {
-				writes += float64(op.Count)
+				writes += float64(op.Count) * f
 			}
 		}
-		cpu += s.CPUPct * s.LengthS
+		cpu += s.CPUPct * s.LengthS * f
+		mw.StallMs = math.Max(mw.StallMs, s.StallMs)
+		if f > mostW {
+			most, mostW = i, f
+		}
+	}
+	// The percentiles, from the intervals covered at least half, else the
+	// one covered most.
+	pick := func(i int) bool { return sel[i] >= 0.5 || mostW < 0.5 && i == most }
+	for i := range sel {
+		if sel[i] <= 0 || !pick(i) {
+			continue
+		}
+		s := w.ivs[i]
 		p50w += s.P50Us * float64(s.Ops)
 		p99w += s.P99Us * float64(s.Ops)
-		mw.StallMs = math.Max(mw.StallMs, s.StallMs)
+		p50n += float64(s.Ops)
 		if w.hists != nil {
 			if ih := w.hists[msKey(s.T)]; ih != nil {
 				if h == nil {
@@ -410,8 +436,8 @@ func (w windowCalc) window(sel []bool) MaintenanceWindow {
 	case h != nil && h.TotalCount() > 0:
 		mw.P50Us = float64(h.ValueAtQuantile(50)) / 1e3
 		mw.P99Us = float64(h.ValueAtQuantile(99)) / 1e3
-	case ops > 0:
-		mw.P50Us, mw.P99Us = p50w/ops, p99w/ops
+	case p50n > 0:
+		mw.P50Us, mw.P99Us = p50w/p50n, p99w/p50n
 	}
 	return mw
 }

@@ -60,12 +60,15 @@ func TestComputeMaintenance(t *testing.T) {
 	near("compaction write dip", c.WriteDipPct, 50)
 	near("compaction p99 change", c.P99ChangePct, 200)
 	near("compaction stall", c.During.StallMs, 40)
-	// The defrag overlaps intervals 4 and 5.
+	// The defrag covers 0.9 of interval 4 and 0.5 of interval 5: the
+	// rates are weighted by the cover, the percentiles come from both (each
+	// covered at least half).
 	if d.Kind != MaintenanceDefrag || d.DBSizeBeforeBytes != 1000 || d.DiskSizeAfterBytes != 500 || d.During.Intervals != 2 {
 		t.Errorf("defrag %+v", d)
 	}
-	near("defrag writes/s", d.During.WriteOpsS, 10)
-	near("defrag write dip", d.WriteDipPct, 90)
+	near("defrag seconds", d.During.Seconds, 1.4)
+	near("defrag writes/s", d.During.WriteOpsS, 10/1.4)
+	near("defrag write dip", d.WriteDipPct, 100-10/1.4)
 	near("defrag stall", d.During.StallMs, 700)
 	// Op-weighted p99 over intervals 4 and 5: (100*9000+100*5000)/200.
 	near("defrag p99 (intervals)", d.During.P99Us, 7000)
@@ -142,5 +145,26 @@ func TestDiskWriteRates(t *testing.T) {
 	got := DiskWriteRates(ivs)
 	if len(got) != 3 || got[0] != 1000 || got[1] != 2000 || got[2] != 0 {
 		t.Fatalf("rates %v", got)
+	}
+}
+
+// An event covering less than half of each interval it touches takes its
+// percentiles from the one it covers most, and its rates from both,
+// weighted by the cover.
+func TestMaintenanceShortEvent(t *testing.T) {
+	timeline := []Sample{
+		iv(0, 100, 0, 100, 1000, 1),
+		iv(1, 100, 0, 100, 2000, 1),
+		iv(2, 50, 0, 100, 5000, 90),
+		iv(3, 100, 0, 100, 1000, 1),
+		band(MaintenanceDefrag, 1, 1.8, 2.3, nil),
+	}
+	e := ComputeMaintenance(timeline, nil, nil).Events[0]
+	if e.During.Intervals != 2 || math.Abs(e.During.Seconds-0.5) > 1e-9 {
+		t.Fatalf("window %+v", e.During)
+	}
+	// (100×0.2 + 50×0.3) / 0.5 = 70 ops/s; p99 from interval 2 (covered 0.3 > 0.2).
+	if math.Abs(e.During.OpsS-70) > 1e-9 || e.During.P99Us != 5000 || e.During.StallMs != 90 {
+		t.Fatalf("during %+v", e.During)
 	}
 }
