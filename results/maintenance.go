@@ -232,14 +232,26 @@ func MaintenanceBands(timeline []Sample) []Sample {
 	return out
 }
 
-// ComputeMaintenance computes the maintenance figures of a timeline. latency
+// ComputeMaintenance computes the maintenance figures of a timeline: of the
+// compactions and defrags that overlap its intervals (the measured phase;
+// those of the recovery phases after it, such as the quota recovery's, are
+// left out: no workload ran then). latency
 // (optional) are the run's interval histograms (the bench has them; from a
 // run directory give nil): with them the percentiles are exact, without
 // them an op-weighted mean of the per-second ones. writeOps names the op kinds that write (nil: put, insert, delete,
 // rmw, txn-cas). It returns nil when the timeline has no timed compaction
-// or defrag.
+// or defrag in the measured phase.
 func ComputeMaintenance(timeline []Sample, latency []LogInterval, writeOps []string) *Maintenance {
-	bands := MaintenanceBands(timeline)
+	ivs := Intervals(timeline)
+	var bands []Sample
+	if n := len(ivs); n > 0 {
+		first, last := ivs[0].T, ivs[n-1].T+ivs[n-1].LengthS
+		for _, b := range MaintenanceBands(timeline) {
+			if b.T < last && b.EndS > first {
+				bands = append(bands, b)
+			}
+		}
+	}
 	if len(bands) == 0 {
 		return nil
 	}
@@ -250,7 +262,6 @@ func ComputeMaintenance(timeline []Sample, latency []LogInterval, writeOps []str
 	for _, op := range writeOps {
 		writes[op] = true
 	}
-	ivs := Intervals(timeline)
 	w := windowCalc{ivs: ivs, writes: writes, hists: decodeIntervals(latency)}
 	m := &Maintenance{Events: groupEvents(bands), WriteOps: writeOps, LatencySource: "intervals"}
 	if w.hists != nil {

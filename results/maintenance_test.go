@@ -82,6 +82,11 @@ func TestComputeMaintenance(t *testing.T) {
 	if ComputeMaintenance(timeline[:7], nil, nil) != nil {
 		t.Error("maintenance without any compaction or defrag")
 	}
+	// A defrag after the measured phase (the quota recovery's) is left out.
+	late := append(append([]Sample(nil), timeline[:7]...), band(MaintenanceDefrag, 1, 7, 8, nil))
+	if ComputeMaintenance(late, nil, nil) != nil {
+		t.Error("a defrag after the measured phase counted")
+	}
 }
 
 // With the interval histograms the percentiles are the merged histograms'.
