@@ -176,12 +176,15 @@ func MaintenanceSeriesFromSamples(label string, samples []results.Sample, writeO
 		ms.WriteStalls = append(ms.WriteStalls, math.Max(d, 0)) // NaN stays NaN
 		prevStalls = stalls
 	}
+	// Bands are clipped to the measured phase: the recovery phases after it
+	// (a quota recovery's compaction and defrags) ran no workload.
+	end := ivs[len(ivs)-1].T + ivs[len(ivs)-1].LengthS
 	for _, s := range samples {
 		switch {
 		case s.Type == results.SampleFault && s.EndS > s.T,
 			s.Type == results.SampleEvent && event.Timed(s.Kind) && s.EndS > s.T:
-			if s.EndS > 0 { // reaches into the measured phase
-				ms.Bands = append(ms.Bands, Band{Start: math.Max(s.T, 0), End: s.EndS, Kind: s.Kind, Label: s.Detail})
+			if s.EndS > 0 && s.T < end { // overlaps the measured phase
+				ms.Bands = append(ms.Bands, Band{Start: math.Max(s.T, 0), End: math.Min(s.EndS, end), Kind: s.Kind, Label: s.Detail})
 			}
 		}
 	}
