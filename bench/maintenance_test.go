@@ -27,19 +27,21 @@ func TestRecorderStall(t *testing.T) {
 		done  [][]float64 // per client, completion times in ms
 		ends  []float64   // interval ends in ms
 		stall []float64
+		from  []float64 // stall starts in ms
 	}{
-		{name: "steady", done: [][]float64{seq(0.5, 1000, 1)}, ends: []float64{1000}, stall: []float64{0}},
-		{name: "gap inside", done: [][]float64{append(seq(0.5, 300, 1), seq(550.5, 1000, 1)...)}, ends: []float64{1000}, stall: []float64{250}},
+		{name: "steady", done: [][]float64{seq(0.5, 1000, 1)}, ends: []float64{1000}, stall: []float64{0}, from: []float64{0}},
+		{name: "gap inside", done: [][]float64{append(seq(0.5, 300, 1), seq(550.5, 1000, 1)...)}, ends: []float64{1000}, stall: []float64{250},
+			from: []float64{300}},
 		// Two clients: one's gap is covered by the other's completions.
 		{name: "covered by another client", done: [][]float64{append(seq(0.5, 300, 1), seq(550.5, 1000, 1)...), seq(0.5, 1000, 2)},
-			ends: []float64{1000}, stall: []float64{1}},
+			ends: []float64{1000}, stall: []float64{1}, from: []float64{301}},
 		{name: "across a boundary", done: [][]float64{append(seq(0.5, 900, 1), seq(1300.5, 2000, 1)...)}, ends: []float64{1000, 2000},
-			stall: []float64{100, 400}},
-		{name: "no completions", done: [][]float64{nil}, ends: []float64{1000, 2000}, stall: []float64{1000, 2000}},
+			stall: []float64{100, 400}, from: []float64{900, 900}},
+		{name: "no completions", done: [][]float64{nil}, ends: []float64{1000, 2000}, stall: []float64{1000, 2000}, from: []float64{0, 0}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRecorder(len(tc.done), []workloads.OpKind{workloads.OpPut}, false)
-			var got []float64
+			var got, from []float64
 			start := 0.0
 			for _, end := range tc.ends {
 				for c, times := range tc.done {
@@ -49,11 +51,12 @@ func TestRecorderStall(t *testing.T) {
 						}
 					}
 				}
-				got = append(got, r.rotate(ms(start), ms(end)).StallMs)
+				smp := r.rotate(ms(start), ms(end))
+				got, from = append(got, smp.StallMs), append(from, smp.StallStartS*1e3)
 				start = end
 			}
-			if fmt.Sprint(got) != fmt.Sprint(tc.stall) {
-				t.Fatalf("stall %v ms, want %v", got, tc.stall)
+			if fmt.Sprint(got) != fmt.Sprint(tc.stall) || fmt.Sprint(from) != fmt.Sprint(tc.from) {
+				t.Fatalf("stall %v ms from %v ms, want %v from %v", got, from, tc.stall, tc.from)
 			}
 		})
 	}

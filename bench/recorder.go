@@ -266,29 +266,35 @@ func (r *recorder) rotate(start, end time.Duration) results.Sample {
 		smp.P99Us = us(r.ivAll.ValueAtQuantile(99))
 		smp.MaxUs = us(r.ivAll.Max())
 	}
-	smp.StallMs = float64(r.stall(start, end)) * float64(stallSlot) / float64(time.Millisecond)
+	slots, from := r.stall(start, end)
+	smp.StallMs = float64(slots) * float64(stallSlot) / float64(time.Millisecond)
+	smp.StallStartS = (time.Duration(from) * stallSlot).Seconds()
 	r.lastEnd = end
 	return smp
 }
 
 // stall returns the longest run of slots without a completion that
-// overlaps [start, end), from the merged bits of the interval: a run that
-// began before start counts from its beginning (lastDone), one still open
-// at end up to end.
-func (r *recorder) stall(start, end time.Duration) int {
+// overlaps [start, end), and the slot it began at, from the merged bits of
+// the interval: a run that began before start counts from its beginning
+// (lastDone), one still open at end up to end.
+func (r *recorder) stall(start, end time.Duration) (slots, from int) {
 	base := int(start / stallSlot)
-	longest := 0
 	for wi, w := range r.done {
 		for w != 0 {
 			a := base + wi*64 + bits.TrailingZeros64(w)
 			w &= w - 1
 			if a > r.lastDone {
-				longest = max(longest, a-r.lastDone-1)
+				if gap := a - r.lastDone - 1; gap > slots {
+					slots, from = gap, r.lastDone+1
+				}
 				r.lastDone = a
 			}
 		}
 	}
-	return max(longest, int(end/stallSlot)-r.lastDone-1)
+	if open := int(end/stallSlot) - r.lastDone - 1; open > slots {
+		slots, from = open, r.lastDone+1
+	}
+	return slots, from
 }
 
 func logInterval(tag string, start, end time.Duration, h *hdr.Histogram) results.LogInterval {

@@ -96,7 +96,8 @@ type MaintenanceEvent struct {
 // (each interval's rate taken as uniform within it, the timeline's 1 s
 // resolution), the percentiles come from the intervals the window covers at
 // least half of (or, if none, the one it covers most), and StallMs is the
-// longest stall (1 ms resolution) of any interval it touches. Seconds is
+// longest stall (1 ms resolution) of the intervals it touches that overlaps
+// the window (Sample.StallStartS; a timeline without it: any of theirs). Seconds is
 // the covered time; Intervals counts the intervals touched.
 type MaintenanceWindow struct {
 	Intervals  int     `json:"intervals"`
@@ -283,6 +284,7 @@ func ComputeMaintenance(timeline []Sample, latency []LogInterval, writeOps []str
 			}
 		}
 		e.During = w.window(sel)
+		e.During.StallMs = w.stallWithin(sel, e.StartS, e.EndS)
 	}
 	out := make([]float64, len(ivs))
 	for j := range in {
@@ -390,6 +392,23 @@ func (w windowCalc) overlapping(start, end float64) []float64 {
 		sel[i] = math.Max(math.Min(cov/s.LengthS, 1), 0)
 	}
 	return sel
+}
+
+// stallWithin is the longest stall of the intervals sel touches that
+// overlaps [start, end): each interval records its longest stall and when
+// it began; one recorded without a start counts wherever it was.
+func (w windowCalc) stallWithin(sel []float64, start, end float64) float64 {
+	longest := 0.0
+	for i, f := range sel {
+		s := w.ivs[i]
+		if f <= 0 || s.StallMs <= 0 {
+			continue
+		}
+		if s.StallStartS == 0 || s.StallStartS < end && s.StallStartS+s.StallMs/1e3 > start {
+			longest = math.Max(longest, s.StallMs)
+		}
+	}
+	return longest
 }
 
 // window computes the workload over the intervals weighted by sel (see

@@ -172,4 +172,14 @@ func TestMaintenanceShortEvent(t *testing.T) {
 	if math.Abs(e.During.OpsS-70) > 1e-9 || e.During.P99Us != 5000 || e.During.StallMs != 90 {
 		t.Fatalf("during %+v", e.During)
 	}
+	// With the stalls placed: interval 2's began at 2.2 (inside the event)
+	// or at 2.5 (after it: not the event's); interval 1's at 1.3 (before).
+	for _, tc := range []struct {
+		start, want float64
+	}{{2.2, 90}, {2.5, 0}} {
+		timeline[1].StallStartS, timeline[2].StallStartS = 1.3, tc.start
+		if got := ComputeMaintenance(timeline, nil, nil).Events[0].During.StallMs; got != tc.want {
+			t.Errorf("stall starting at %v: event stall %v, want %v", tc.start, got, tc.want)
+		}
+	}
 }

@@ -61,6 +61,10 @@ type Sample struct {
 	// open at the interval's end up to that end. 0 with completions in
 	// every millisecond.
 	StallMs float64 `json:"stall_ms,omitempty"`
+	// StallStartS is when that stretch began (seconds since the measured
+	// phase began), so that a stall can be placed inside or outside an
+	// event shorter than the interval.
+	StallStartS float64 `json:"stall_start_s,omitempty"`
 	// LiveLogicalBytes is the key and value bytes of the live keys at the
 	// end of the interval (0: unknown), the denominator of space
 	// amplification.
