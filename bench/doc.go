@@ -50,9 +50,10 @@
 //     engine fsyncs (these four cumulative from the phase's start) and db
 //     size go on the timeline, with the layer's events; so do the process's
 //     CPU in the interval (cpu_pct) and the stall (stall_ms: the longest
-//     stretch without a successful completion, and stall_start_s when it
-//     began, from a per-client bitmap of 1 ms slots that the record path
-//     sets with one OR). After the run,
+//     stretch without a successful completion, stall_start_s when it
+//     began, and stalls, those of 10 ms or more with their starts, from a
+//     per-client bitmap of 1 ms slots that the record path sets with one
+//     OR). After the run,
 //     Result.Maintenance is computed from the timeline and the interval
 //     histograms (results.ComputeMaintenance).
 //     Write amplification is disk bytes written / logical (key + value)

@@ -28,10 +28,13 @@ func TestRecorderStall(t *testing.T) {
 		ends  []float64   // interval ends in ms
 		stall []float64
 		from  []float64 // stall starts in ms
+		list  string    // the last interval's Stalls
 	}{
 		{name: "steady", done: [][]float64{seq(0.5, 1000, 1)}, ends: []float64{1000}, stall: []float64{0}, from: []float64{0}},
 		{name: "gap inside", done: [][]float64{append(seq(0.5, 300, 1), seq(550.5, 1000, 1)...)}, ends: []float64{1000}, stall: []float64{250},
-			from: []float64{300}},
+			from: []float64{300}, list: "[{0.3 250}]"},
+		{name: "two gaps", done: [][]float64{append(append(seq(0.5, 300, 1), seq(320.5, 600, 1)...), seq(700.5, 1000, 1)...)}, ends: []float64{1000},
+			stall: []float64{100}, from: []float64{600}, list: "[{0.3 20} {0.6 100}]"},
 		// Two clients: one's gap is covered by the other's completions.
 		{name: "covered by another client", done: [][]float64{append(seq(0.5, 300, 1), seq(550.5, 1000, 1)...), seq(0.5, 1000, 2)},
 			ends: []float64{1000}, stall: []float64{1}, from: []float64{301}},
@@ -42,6 +45,7 @@ func TestRecorderStall(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRecorder(len(tc.done), []workloads.OpKind{workloads.OpPut}, false)
 			var got, from []float64
+			var list []results.Stall
 			start := 0.0
 			for _, end := range tc.ends {
 				for c, times := range tc.done {
@@ -52,11 +56,14 @@ func TestRecorderStall(t *testing.T) {
 					}
 				}
 				smp := r.rotate(ms(start), ms(end))
-				got, from = append(got, smp.StallMs), append(from, smp.StallStartS*1e3)
+				got, from, list = append(got, smp.StallMs), append(from, smp.StallStartS*1e3), smp.Stalls
 				start = end
 			}
 			if fmt.Sprint(got) != fmt.Sprint(tc.stall) || fmt.Sprint(from) != fmt.Sprint(tc.from) {
 				t.Fatalf("stall %v ms from %v ms, want %v from %v", got, from, tc.stall, tc.from)
+			}
+			if tc.list != "" && fmt.Sprint(list) != tc.list {
+				t.Fatalf("stalls listed %v, want %s", list, tc.list)
 			}
 		})
 	}
@@ -237,5 +244,26 @@ func waitCalls(t *testing.T, fd *fakeDefrag, n int) {
 			t.Fatalf("%d defrag rounds, want %d", fd.count(), n)
 		}
 		runtime.Gosched()
+	}
+}
+
+// TestStallListBounded: an interval lists at most stallListMax stalls, the
+// longest, in time order.
+func TestStallListBounded(t *testing.T) {
+	r := newRecorder(1, []workloads.OpKind{workloads.OpPut}, false)
+	at := 0.0
+	for i := range 20 { // a completion, then a gap of 10+i ms
+		r.clients[0].record(workloads.OpPut, time.Microsecond, 0, time.Duration(at*float64(time.Millisecond)), false, 1)
+		at += float64(11 + i)
+	}
+	r.clients[0].record(workloads.OpPut, time.Microsecond, 0, time.Duration(at*float64(time.Millisecond)), false, 1)
+	smp := r.rotate(0, time.Duration(at+1)*time.Millisecond)
+	if len(smp.Stalls) != stallListMax || smp.StallMs != 29 {
+		t.Fatalf("%d stalls, longest %v: %v", len(smp.Stalls), smp.StallMs, smp.Stalls)
+	}
+	for i := 1; i < len(smp.Stalls); i++ {
+		if smp.Stalls[i].StartS <= smp.Stalls[i-1].StartS || smp.Stalls[i].Ms < 14 {
+			t.Fatalf("stalls not the longest in time order: %v", smp.Stalls)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"math/bits"
+	"sort"
 	"sync"
 	"time"
 
@@ -26,6 +27,14 @@ func newHist() *hdr.Histogram { return hdr.New(histLowestNs, histHighestNs, hist
 // stallSlot is the resolution of the stall figure (Sample.StallMs): an
 // interval set marks each millisecond in which an op completed.
 const stallSlot = time.Millisecond
+
+// Stalls listed per interval (Sample.Stalls): those of at least
+// stallListMin slots, the stallListMax longest, so that an event shorter
+// than a second can be given the stalls that overlap it.
+const (
+	stallListMin = 10
+	stallListMax = 16
+)
 
 // intervalSet is what one client records in one interval.
 type intervalSet struct {
@@ -266,35 +275,67 @@ func (r *recorder) rotate(start, end time.Duration) results.Sample {
 		smp.P99Us = us(r.ivAll.ValueAtQuantile(99))
 		smp.MaxUs = us(r.ivAll.Max())
 	}
-	slots, from := r.stall(start, end)
-	smp.StallMs = float64(slots) * float64(stallSlot) / float64(time.Millisecond)
-	smp.StallStartS = (time.Duration(from) * stallSlot).Seconds()
+	gaps := r.stall(start, end)
+	toStall := func(g [2]int) results.Stall {
+		return results.Stall{StartS: (time.Duration(g[0]) * stallSlot).Seconds(), Ms: float64(g[1]) * float64(stallSlot) / float64(time.Millisecond)}
+	}
+	if len(gaps) > 0 {
+		longest := gaps[0]
+		for _, g := range gaps {
+			if g[1] > longest[1] {
+				longest = g
+			}
+		}
+		ls := toStall(longest)
+		smp.StallMs, smp.StallStartS = ls.Ms, ls.StartS
+		for _, g := range gaps {
+			if g[1] >= stallListMin {
+				smp.Stalls = append(smp.Stalls, toStall(g))
+			}
+		}
+	}
 	r.lastEnd = end
 	return smp
 }
 
-// stall returns the longest run of slots without a completion that
-// overlaps [start, end), and the slot it began at, from the merged bits of
-// the interval: a run that began before start counts from its beginning
-// (lastDone), one still open at end up to end.
-func (r *recorder) stall(start, end time.Duration) (slots, from int) {
+// stall returns the runs of slots without a completion that overlap
+// [start, end), as (first slot, length) in time order, from the merged bits
+// of the interval: a run that began before start counts from its beginning
+// (lastDone), one still open at end up to end. It keeps the longest run
+// and, of the others, the stallListMax longest of at least stallListMin
+// slots (runs of 0 are not runs; with none, a zero run at start).
+func (r *recorder) stall(start, end time.Duration) [][2]int {
 	base := int(start / stallSlot)
+	var gaps [][2]int
+	longest := [2]int{int(start / stallSlot), 0}
+	add := func(from, n int) {
+		if n > longest[1] {
+			longest = [2]int{from, n}
+		}
+		if n >= stallListMin {
+			gaps = append(gaps, [2]int{from, n})
+		}
+	}
 	for wi, w := range r.done {
 		for w != 0 {
 			a := base + wi*64 + bits.TrailingZeros64(w)
 			w &= w - 1
 			if a > r.lastDone {
-				if gap := a - r.lastDone - 1; gap > slots {
-					slots, from = gap, r.lastDone+1
-				}
+				add(r.lastDone+1, a-r.lastDone-1)
 				r.lastDone = a
 			}
 		}
 	}
-	if open := int(end/stallSlot) - r.lastDone - 1; open > slots {
-		slots, from = open, r.lastDone+1
+	add(r.lastDone+1, int(end/stallSlot)-r.lastDone-1)
+	if len(gaps) > stallListMax {
+		sort.Slice(gaps, func(i, j int) bool { return gaps[i][1] > gaps[j][1] })
+		gaps = gaps[:stallListMax]
+		sort.Slice(gaps, func(i, j int) bool { return gaps[i][0] < gaps[j][0] })
 	}
-	return slots, from
+	if longest[1] < stallListMin {
+		gaps = append(gaps, longest) // below the list's threshold: the longest alone
+	}
+	return gaps
 }
 
 func logInterval(tag string, start, end time.Duration, h *hdr.Histogram) results.LogInterval {

@@ -395,17 +395,31 @@ func (w windowCalc) overlapping(start, end float64) []float64 {
 }
 
 // stallWithin is the longest stall of the intervals sel touches that
-// overlaps [start, end): each interval records its longest stall and when
-// it began; one recorded without a start counts wherever it was.
+// overlaps [start, end): each interval lists its stalls of 10 ms or more
+// with their starts (Sample.Stalls), and its longest (StallMs,
+// StallStartS). A timeline without the starts (older runs) gives each
+// touched interval's longest, wherever it was. Stalls under 10 ms that are
+// not an interval's longest are not placed: an event without a longer one
+// gets 0.
 func (w windowCalc) stallWithin(sel []float64, start, end float64) float64 {
 	longest := 0.0
+	in := func(st Stall) bool { return st.StartS < end && st.StartS+st.Ms/1e3 > start }
 	for i, f := range sel {
 		s := w.ivs[i]
 		if f <= 0 || s.StallMs <= 0 {
 			continue
 		}
-		if s.StallStartS == 0 || s.StallStartS < end && s.StallStartS+s.StallMs/1e3 > start {
+		if s.StallStartS == 0 && s.Stalls == nil {
+			longest = math.Max(longest, s.StallMs) // not placed
+			continue
+		}
+		if in(Stall{StartS: s.StallStartS, Ms: s.StallMs}) {
 			longest = math.Max(longest, s.StallMs)
+		}
+		for _, st := range s.Stalls {
+			if in(st) {
+				longest = math.Max(longest, st.Ms)
+			}
 		}
 	}
 	return longest

@@ -175,11 +175,18 @@ func TestMaintenanceShortEvent(t *testing.T) {
 	// With the stalls placed: interval 2's began at 2.2 (inside the event)
 	// or at 2.5 (after it: not the event's); interval 1's at 1.3 (before).
 	for _, tc := range []struct {
-		start, want float64
-	}{{2.2, 90}, {2.5, 0}} {
-		timeline[1].StallStartS, timeline[2].StallStartS = 1.3, tc.start
+		start  float64
+		stalls []Stall
+		want   float64
+	}{
+		{2.2, nil, 90},
+		{2.5, nil, 0},
+		// A shorter stall inside the event, listed with its start.
+		{2.5, []Stall{{StartS: 2.05, Ms: 40}, {StartS: 2.5, Ms: 90}}, 40},
+	} {
+		timeline[1].StallStartS, timeline[2].StallStartS, timeline[2].Stalls = 1.3, tc.start, tc.stalls
 		if got := ComputeMaintenance(timeline, nil, nil).Events[0].During.StallMs; got != tc.want {
-			t.Errorf("stall starting at %v: event stall %v, want %v", tc.start, got, tc.want)
+			t.Errorf("stall starting at %v (%v): event stall %v, want %v", tc.start, tc.stalls, got, tc.want)
 		}
 	}
 }

@@ -65,6 +65,10 @@ type Sample struct {
 	// phase began), so that a stall can be placed inside or outside an
 	// event shorter than the interval.
 	StallStartS float64 `json:"stall_start_s,omitempty"`
+	// Stalls are the interval's stretches without a completion of at
+	// least 10 ms (the 16 longest), in time order, each with its start, so
+	// that a stall can be attributed to an event shorter than a second.
+	Stalls []Stall `json:"stalls,omitempty"`
 	// LiveLogicalBytes is the key and value bytes of the live keys at the
 	// end of the interval (0: unknown), the denominator of space
 	// amplification.
@@ -92,6 +96,14 @@ const (
 	SampleEvent    = "event"
 	SampleFault    = "fault"
 )
+
+// Stall is a stretch without a completed op: when it began (seconds since
+// the measured phase began) and how long it lasted (up to the end of its
+// interval if it was still open then).
+type Stall struct {
+	StartS float64 `json:"start_s"`
+	Ms     float64 `json:"ms"`
+}
 
 // IntervalOp is one op kind's second.
 type IntervalOp struct {
