@@ -87,12 +87,12 @@ func setup(ctx context.Context, cfg Config, ks *workloads.KeySpace, t Target, ev
 	}
 	m.wl = wl
 
-	preStart := clk.Now()
-	if err := preload(ctx, cfg, ks, t); err != nil {
+	pf, err := preload(ctx, cfg, ks, t)
+	if err != nil {
 		return nil, err
 	}
-	m.res.Summary.PreloadKeys = ks.Preload()
-	m.res.Summary.PreloadS = clk.Since(preStart).Seconds()
+	fillPreload(&m.res.Summary, pf)
+	settleStart := clk.Now()
 	if st, ok := t.(Settler); ok {
 		// The preload's flushes and compactions are not the run's work:
 		// commit it (it may sit in the pending batch) and settle.
@@ -104,6 +104,9 @@ func setup(ctx context.Context, cfg Config, ks *workloads.KeySpace, t Target, ev
 		if err := settle(ctx, st); err != nil {
 			return nil, fmt.Errorf("bench: settling the %s layer after the preload: %w", cfg.Layer, err)
 		}
+	}
+	if pf.keys > 0 {
+		m.res.Summary.PreloadSettleS = clk.Since(settleStart).Seconds()
 	}
 	if ctx.Err() != nil {
 		return nil, ErrInterrupted

@@ -345,46 +345,6 @@ func settle(ctx context.Context, s Settler) error {
 	return s.Settle(ctx)
 }
 
-// preloadLoaders is how many goroutines write the preload. It is not
-// measured, and through raft a write costs a round trip that only
-// concurrency amortises (many proposals per WAL fsync), so it does not follow
-// the measured run's client count.
-const preloadLoaders = 128
-
-// preload writes the workload's preload through t with preloadLoaders
-// loaders, each owning a contiguous part of the keys.
-func preload(ctx context.Context, cfg Config, ks *workloads.KeySpace, t Target) error {
-	if ks.Preload() == 0 {
-		return nil
-	}
-	parts := int(min(int64(preloadLoaders), max(ks.Preload(), 1)))
-	errs := make([]error, parts)
-	var wg sync.WaitGroup
-	for p := range parts {
-		l, err := ks.Loader(p, parts)
-		if err != nil {
-			return err
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var op workloads.Op
-			for l.Next(&op) {
-				if ctx.Err() != nil {
-					errs[p] = ErrInterrupted
-					return
-				}
-				if err := t.Do(ctx, &op); err != nil {
-					errs[p] = fmt.Errorf("bench: preload of key id %d: %w", op.ID, err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
 func statsOf(t Target) Stats {
 	if s, ok := t.(StatsSource); ok {
 		return s.Stats()
@@ -435,6 +395,12 @@ func fillConfig(res *results.Result, cfg Config) error {
 		LinkDelayMs:            float64(cfg.LinkDelay) / 1e6,
 		Backend:                cfg.Node.Backend.String(),
 		Faults:                 cfg.Faults.String(),
+		RateFraction:           cfg.RateFraction,
+		CapacityProbeS:         cfg.CapacityProbe.Seconds(),
+		ScaleBytes:             cfg.Scale,
+		PreloadLoaders:         cfg.Preload.Loaders,
+		PreloadTxnOps:          cfg.Preload.TxnOps,
+		PreloadTxnBytes:        cfg.Preload.TxnBytes,
 	}
 	return nil
 }

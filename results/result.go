@@ -379,6 +379,25 @@ type Config struct {
 	Backend string `json:"backend"`
 	// Faults is the fault schedule in its canonical form (empty: none).
 	Faults string `json:"faults,omitempty"`
+	// RateFraction is the open loop's fraction of the measured capacity
+	// (RateOpsS is then that fraction of Summary.CapacityOpsS) and
+	// CapacityProbeS the closed-loop probe's length; 0 without.
+	RateFraction   float64 `json:"rate_fraction,omitempty"`
+	CapacityProbeS float64 `json:"capacity_probe_s,omitempty"`
+	// ScaleBytes is the logical preload size asked for (--scale; 0: the
+	// workload's key count).
+	ScaleBytes int64 `json:"scale_bytes,omitempty"`
+	// PreloadLoaders, PreloadTxnOps and PreloadTxnBytes are how the preload
+	// was written: concurrent loaders, puts per txn (1: one Put per key),
+	// request size bound.
+	PreloadLoaders  int `json:"preload_loaders,omitempty"`
+	PreloadTxnOps   int `json:"preload_txn_ops,omitempty"`
+	PreloadTxnBytes int `json:"preload_txn_bytes,omitempty"`
+	// MemoryLimitBytes is the memory limit of the cgroup the run was in
+	// (0: none) and MemoryLimitCgroup how it was set: "v2" (memory.max) or
+	// "v1" (memory.limit_in_bytes).
+	MemoryLimitBytes  int64  `json:"memory_limit_bytes,omitempty"`
+	MemoryLimitCgroup string `json:"memory_limit_cgroup,omitempty"`
 }
 
 // Workload names the workload and holds its full spec as YAML
@@ -413,8 +432,19 @@ type Summary struct {
 	Errors         int64   `json:"errors"`
 	DurationS      float64 `json:"duration_s"`
 	ThroughputOpsS float64 `json:"throughput_ops_s"`
+	// PreloadKeys and PreloadBytes are the keys and the logical bytes (key
+	// + value) the preload wrote, in PreloadTxns requests (batches of puts:
+	// txns on the mvcc and cluster layers, write transactions on the engine
+	// layer; one per key when unbatched) over PreloadS seconds, PreloadMBs
+	// the logical MB (10^6 bytes) per second. PreloadSettleS is the flush
+	// and settle after it (pebble's flushes and compactions of the preload),
+	// not in PreloadS.
 	PreloadKeys    int64   `json:"preload_keys"`
+	PreloadBytes   int64   `json:"preload_bytes,omitempty"`
+	PreloadTxns    int64   `json:"preload_txns,omitempty"`
 	PreloadS       float64 `json:"preload_s"`
+	PreloadMBs     float64 `json:"preload_mb_s,omitempty"`
+	PreloadSettleS float64 `json:"preload_settle_s,omitempty"`
 	WarmupOps      int64   `json:"warmup_ops"`
 	LogicalBytes   int64   `json:"logical_bytes_written"`
 	// CPUUserS and CPUSysS are the process's CPU time (getrusage) from the
