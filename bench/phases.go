@@ -58,6 +58,7 @@ type measurement struct {
 
 	// From run's end on.
 	end         time.Duration // end of the measured phase (offset from r.base)
+	stopAt      time.Duration // when the clients were told to stop (offset from r.base)
 	interrupted bool
 }
 
@@ -112,7 +113,7 @@ func setup(ctx context.Context, cfg Config, ks *workloads.KeySpace, t Target, ev
 		return nil, ErrInterrupted
 	}
 
-	m.rec = newRecorder(cfg.Clients, mixKinds(cfg.Workload.Ops), cfg.Rate > 0)
+	m.rec = newRecorder(cfg.Clients, mixKinds(cfg.Workload.Ops), cfg.Loop() == "open")
 	opCtx, cancelOps := context.WithCancel(context.WithoutCancel(ctx))
 	m.cancelOps = cancelOps
 	m.r = &runner{cfg: cfg, t: t, warm: cfg.Warmup, stopCh: make(chan struct{}), opCtx: opCtx}
@@ -158,6 +159,7 @@ func (m *measurement) start() {
 // still in flight after drainGrace.
 func (m *measurement) stopClients() {
 	if !m.r.stop.Swap(true) {
+		m.stopAt = m.cfg.Clock.Since(m.r.base)
 		close(m.r.stopCh)
 	}
 	grace := m.cfg.Clock.NewTimer(drainGrace)
@@ -414,6 +416,14 @@ func (m *measurement) summarizeOps(measured time.Duration) error {
 		s.ThroughputOpsS = float64(s.Ops) / measured.Seconds()
 	}
 	s.LogicalBytes = rec.total.logical
+	if rec.open && m.cfg.Rate > 0 {
+		per := 1e9 / m.cfg.Rate * float64(len(m.clients))
+		for _, c := range m.clients {
+			if c.hasUnstarted {
+				s.OpenLoopMissed += missedDue(c.unstarted, m.r.warm, m.stopAt, per)
+			}
+		}
+	}
 	errorsByMessage := func() map[string]int64 {
 		if s.ErrorsByMessage == nil {
 			s.ErrorsByMessage = map[string]int64{}

@@ -445,8 +445,22 @@ type Summary struct {
 	PreloadS       float64 `json:"preload_s"`
 	PreloadMBs     float64 `json:"preload_mb_s,omitempty"`
 	PreloadSettleS float64 `json:"preload_settle_s,omitempty"`
-	WarmupOps      int64   `json:"warmup_ops"`
-	LogicalBytes   int64   `json:"logical_bytes_written"`
+	// CapacityOpsS and CapacityWriteOpsS are the closed-loop capacity
+	// probe's throughput of ops completed without error, all and writes
+	// (Config.RateFraction; the open loop's rate is RateFraction ×
+	// CapacityOpsS, Config.RateOpsS). Absent without a probe.
+	CapacityOpsS      float64 `json:"capacity_ops_s,omitempty"`
+	CapacityWriteOpsS float64 `json:"capacity_write_ops_s,omitempty"`
+	WarmupOps         int64   `json:"warmup_ops"`
+	LogicalBytes      int64   `json:"logical_bytes_written"`
+	// OpenLoopMissed counts the open loop's ops that were due in the
+	// measured phase but had not completed when it stopped: their client
+	// was still busy with an earlier op (or that op was cancelled after the
+	// drain grace). The latency figures, measured from each op's intended
+	// start, miss them, and each would have waited at least from its due
+	// time to the end: a large count means the tail is understated. It may
+	// count one op per client that the stop overtook as it became due.
+	OpenLoopMissed int64 `json:"open_loop_missed,omitempty"`
 	// CPUUserS and CPUSysS are the process's CPU time (getrusage) from the
 	// start of the measured phase until its writes are flushed: every
 	// thread, so every node of an in-process cluster, the clients and the
