@@ -299,6 +299,7 @@ func (m *measurement) tick(ctx context.Context, end time.Duration) {
 	smp.WALFsyncs = st.WALFsyncs - m.stats0.WALFsyncs
 	smp.EngFsyncs = st.EngineFsyncs - m.stats0.EngineFsyncs
 	smp.DBSize, smp.DBSizeInUse, smp.DBQuotaSize = st.DBSize, st.DBSizeInUse, st.DBQuotaSize
+	smp.Extra = timelineExtra(st.Extra)
 	if m.wl != nil {
 		m.wl.sample(&smp)
 	}
@@ -381,7 +382,10 @@ func (m *measurement) done(ctx context.Context) (*Outcome, error) {
 			return nil, err
 		}
 	}
-	return &Outcome{Result: res, Latency: m.rec.latLog, Service: m.rec.svcLog, Timeline: m.finalTimeline(measured),
+	timeline := m.finalTimeline(measured)
+	ss := results.SteadyStateOf(res.Config.Engine, timeline)
+	res.SteadyState = &ss
+	return &Outcome{Result: res, Latency: m.rec.latLog, Service: m.rec.svcLog, Timeline: timeline,
 		Start: m.measureWall, lin: m.lin}, nil
 }
 

@@ -81,6 +81,11 @@ type Result struct {
 	// not "ok" broke consistency (or could not be shown not to): its
 	// performance figures must not be reported as if it had not.
 	Linearizability *Linearizability `json:"linearizability,omitempty"`
+	// SteadyState says whether the measured phase reached the engine's
+	// steady state (SteadyStateOf: pebble's L0 sublevels and compaction
+	// debt without a trend, bbolt's file growing no more than its live
+	// data, over the last third), with the figures it rests on.
+	SteadyState *SteadyState `json:"steady_state,omitempty"`
 	// Watch is what the workload's watchers saw and cost (absent without
 	// watchers); Leases the workload's lease traffic and the revokes the
 	// members applied (absent without lease traffic or revokes).

@@ -1,0 +1,110 @@
+package results
+
+import (
+	"math"
+	"strings"
+	"testing"
+)
+
+// timeline builds n one-second interval samples, with an event sample
+// between each (ignored), the figures at second i from fill.
+func timeline(n int, fill func(i int, s *Sample)) []Sample {
+	var out []Sample
+	for i := range n {
+		s := Sample{Type: SampleInterval, T: float64(i), LengthS: 1, Extra: map[string]float64{}}
+		fill(i, &s)
+		out = append(out, s, Sample{Type: SampleEvent, T: float64(i) + 0.5, Kind: "backend-commit"})
+	}
+	return out
+}
+
+// noise is a deterministic wobble in [-1, 1].
+func noise(i int) float64 { return math.Sin(float64(i) * 2.7) }
+
+func pebble(l0, debt func(i int) float64) func(int, *Sample) {
+	return func(i int, s *Sample) {
+		s.Extra[ExtraPebbleL0Sublevels] = l0(i)
+		s.Extra[ExtraPebbleDebt] = debt(i)
+	}
+}
+
+func bbolt(hwm, live func(i int) float64) func(int, *Sample) {
+	return func(i int, s *Sample) {
+		s.DBQuotaSize, s.DBSizeInUse = int64(hwm(i)), int64(live(i))
+	}
+}
+
+func TestSteadyStateOf(t *testing.T) {
+	const gb = 1e9
+	flat := func(v float64) func(int) float64 { return func(int) float64 { return v } }
+	for _, c := range []struct {
+		name    string
+		engine  string
+		samples []Sample
+		verdict string
+		reason  string // a part of Reason
+	}{
+		{"pebble flat with noise", "pebble", timeline(90, pebble(
+			func(i int) float64 { return 3 + 2*noise(i) },
+			func(i int) float64 { return 500e6 + 200e6*noise(i+1) })), SteadyReached, "no trend"},
+		{"pebble L0 rising", "pebble", timeline(90, pebble(
+			func(i int) float64 { return float64(i) / 4 },
+			flat(300e6))), SteadyNotReached, "pebble.l0.sublevels rises"},
+		{"pebble debt falling after the preload", "pebble", timeline(90, pebble(
+			flat(2),
+			func(i int) float64 { return 3 * gb * (1 - float64(i)/100) })), SteadyNotReached, "pebble.compaction_debt_bytes falls"},
+		{"pebble debt near zero under the floor", "pebble", timeline(60, pebble(
+			flat(0),
+			func(i int) float64 { return float64(i) * 100e3 })), SteadyReached, "no trend"},
+		{"pebble slow rise within 20% of the mean", "pebble", timeline(60, pebble(
+			func(i int) float64 { return 10 + float64(i)/40 },
+			flat(1e9))), SteadyReached, "no trend"},
+		{"pebble run too short", "pebble", timeline(20, pebble(flat(1), flat(1))), SteadyUnknown, "fewer than 10"},
+		{"pebble figures missing", "pebble", timeline(60, func(int, *Sample) {}), SteadyUnknown, "missing"},
+		{"bbolt grows with its live data", "bbolt", timeline(90, bbolt(
+			func(i int) float64 { return 2*gb + float64(i)*20e6 },
+			func(i int) float64 { return 1.8*gb + float64(i)*20e6 })), SteadyReached, "btree-growth"},
+		{"bbolt grows while live data is flat", "bbolt", timeline(90, bbolt(
+			func(i int) float64 { return 2*gb + float64(i)*10e6 },
+			flat(1.5*gb))), SteadyNotReached, "db_quota_size_bytes rises"},
+		{"bbolt flat, live data shrinking", "bbolt", timeline(90, bbolt(
+			flat(2*gb),
+			func(i int) float64 { return 1.5*gb - float64(i)*1e6 })), SteadyReached, "no trend"},
+		{"memory has no criterion", "memory", timeline(90, pebble(flat(1), flat(1))), SteadyUnknown, "no steady-state criterion"},
+		{"no samples", "pebble", nil, SteadyUnknown, "no interval samples"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := SteadyStateOf(c.engine, c.samples)
+			if got.Verdict != c.verdict || !strings.Contains(got.Reason, c.reason) {
+				t.Fatalf("verdict %q (%s), want %q with %q; series %+v", got.Verdict, got.Reason, c.verdict, c.reason, got.Series)
+			}
+			if c.verdict == SteadyUnknown {
+				return
+			}
+			n := len(c.samples) / 2
+			if got.Samples < n/3 || got.Samples > n/3+1 || got.WindowEndS != float64(n) || math.Abs(got.WindowStartS-float64(n)*2/3) > 1e-9 {
+				t.Fatalf("window [%v, %v] with %d samples, want the last third of %d s", got.WindowStartS, got.WindowEndS, got.Samples, n)
+			}
+			if len(got.Series) != 2 {
+				t.Fatalf("series %+v", got.Series)
+			}
+		})
+	}
+}
+
+// TestSteadyFitExact: the fit recovers a noiseless line's slope, its change
+// over the window and a zero standard error.
+func TestSteadyFitExact(t *testing.T) {
+	got := SteadyStateOf("pebble", timeline(60, pebble(
+		func(i int) float64 { return 5 + 0.5*float64(i) },
+		func(int) float64 { return 1e9 })))
+	l0 := got.Series[0]
+	if math.Abs(l0.SlopePerS-0.5) > 1e-9 || math.Abs(l0.Change-10) > 1e-9 || l0.ChangeSE > 1e-9 {
+		t.Fatalf("fit %+v, want slope 0.5/s, change 10 over 20 s, no error", l0)
+	}
+	// Seconds 40..59 are the window: mean 5 + 0.5 × 49.5; a change of 10
+	// is above 20% of it.
+	if math.Abs(l0.Mean-29.75) > 1e-9 || l0.Stable || got.Verdict != SteadyNotReached {
+		t.Fatalf("mean %v stable %v", l0.Mean, l0.Stable)
+	}
+}
