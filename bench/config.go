@@ -10,6 +10,7 @@ import (
 	"etcdlab/bench/faults"
 	"etcdlab/cluster"
 	"etcdlab/internal/clock"
+	"etcdlab/internal/memlimit"
 	"etcdlab/workloads"
 )
 
@@ -124,7 +125,11 @@ type Config struct {
 	// cgroup v2 memory.max, else v1 memory.limit_in_bytes), so the page
 	// cache counts against it and a data set larger than memory can be
 	// studied; the process leaves the cgroup and it is removed when the
-	// run ends. Needs root and a writable cgroup file system.
+	// run ends. Needs root and a writable cgroup file system. Run only:
+	// RunTarget's caller owns the process. The limit covers the process's
+	// own memory too (an in-process node keeps the last
+	// SnapshotCatchUpEntries raft entries in memory): a limit too tight for
+	// it ends in the kernel's OOM killer.
 	MemoryLimit int64
 
 	// Node is the template of the cluster layer's nodes: the engine spec
@@ -277,6 +282,12 @@ func (c *Config) Validate() error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, c.validateScale()...)
+	if c.MemoryLimit < 0 || (c.MemoryLimit > 0 && c.MemoryLimit < memlimit.MinLimit) {
+		bad("memory-limit %d: accepted 0 (none) or at least %d bytes", c.MemoryLimit, int64(memlimit.MinLimit))
+	}
+	if c.MemoryLimit > 0 && len(c.Endpoints) > 0 {
+		bad("memory-limit limits this process: the --endpoints servers are other processes")
+	}
 	if c.Clients < 1 || c.Clients > MaxClients {
 		bad("clients %d: accepted 1..%d", c.Clients, MaxClients)
 	}

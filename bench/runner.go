@@ -13,6 +13,7 @@ import (
 
 	"etcdlab/bench/faults"
 	"etcdlab/engines"
+	"etcdlab/internal/memlimit"
 	"etcdlab/results"
 	"etcdlab/workloads"
 )
@@ -52,6 +53,28 @@ func Run(ctx context.Context, cfg Config) (*Outcome, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.MemoryLimit <= 0 {
+		return run(ctx, cfg)
+	}
+	// The in-process layer lives in this process: the whole process goes
+	// into the limited cgroup for the run, its page cache with it, and
+	// back out when the layer is closed and its data removed.
+	g, err := memlimit.Enter(memlimit.Options{Limit: cfg.MemoryLimit})
+	if err != nil {
+		return nil, fmt.Errorf("bench: memory limit: %w", err)
+	}
+	out, err := run(ctx, cfg)
+	if lerr := g.Leave(); lerr != nil {
+		err = errors.Join(err, fmt.Errorf("bench: leaving the memory cgroup: %w", lerr))
+	}
+	if out != nil {
+		out.Result.Config.MemoryLimitCgroup = g.Version()
+	}
+	return out, err
+}
+
+// run is Run after validation, in whatever cgroup the process is in.
+func run(ctx context.Context, cfg Config) (*Outcome, error) {
 	ks, err := workloads.NewKeySpace(cfg.Workload, cfg.Seed)
 	if err != nil {
 		return nil, err
@@ -431,6 +454,7 @@ func fillConfig(res *results.Result, cfg Config) error {
 		RateFraction:           cfg.RateFraction,
 		CapacityProbeS:         cfg.CapacityProbe.Seconds(),
 		ScaleBytes:             cfg.Scale,
+		MemoryLimitBytes:       cfg.MemoryLimit,
 		PreloadLoaders:         cfg.Preload.Loaders,
 		PreloadTxnOps:          cfg.Preload.TxnOps,
 		PreloadTxnBytes:        cfg.Preload.TxnBytes,
