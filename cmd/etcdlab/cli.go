@@ -187,6 +187,23 @@ func printSummary(w io.Writer, r *results.Result, out string) {
 	}
 	fmt.Fprintf(w, "ops %d  errors %d  duration %.2fs  throughput %.0f ops/s  (preload %d keys in %.2fs)\n",
 		s.Ops, s.Errors, s.DurationS, s.ThroughputOpsS, s.PreloadKeys, s.PreloadS)
+	if s.PreloadBytes > 0 {
+		fmt.Fprintf(w, "preload %s logical in %d requests, %.1f MB/s; flushed and settled in %.2fs\n",
+			fmtBytes(s.PreloadBytes), s.PreloadTxns, s.PreloadMBs, s.PreloadSettleS)
+	}
+	if s.CapacityOpsS > 0 {
+		fmt.Fprintf(w, "capacity (closed-loop probe of %.0fs) %.0f ops/s, %.0f writes/s: open loop at %.0f%%, %.0f ops/s\n",
+			c.CapacityProbeS, s.CapacityOpsS, s.CapacityWriteOpsS, 100*c.RateFraction, c.RateOpsS)
+	}
+	if s.OpenLoopMissed > 0 {
+		fmt.Fprintf(w, "open loop: %d ops due in the measured phase were not done at its end (no latency recorded for them)\n", s.OpenLoopMissed)
+	}
+	if c.MemoryLimitBytes > 0 {
+		fmt.Fprintf(w, "memory limit %s (cgroup %s)\n", fmtBytes(c.MemoryLimitBytes), c.MemoryLimitCgroup)
+	}
+	if ss := r.SteadyState; ss != nil {
+		fmt.Fprintf(w, "steady state: %s (%s)\n", ss.Verdict, ss.Reason)
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "op\tcount\terrors\tp50\tp90\tp99\tp99.9\tmax\tmean\t")
 	kinds := make([]string, 0, len(r.Ops))
