@@ -67,7 +67,7 @@ func (f *Flags) Register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.scale, "scale", "", "preload about this many logical bytes (key + value), e.g. 512MB, 2GB, 30GB (GB = 10^9, GiB = 2^30): sets the key count from the workload's mean object size; exclusive with --keys")
 	fl.IntVar(&f.preload.Loaders, "preload-loaders", 0, fmt.Sprintf("concurrent loaders of the preload (0: %d; %d with --preload-txn-ops 1)", bench.DefaultPreloadLoaders, 128))
 	fl.IntVar(&f.preload.TxnOps, "preload-txn-ops", 0, fmt.Sprintf("puts per preload txn, 1..%d (etcd's --max-txn-ops; 1: one Put per key) (0: %d)", bench.DefaultPreloadTxnOps, bench.DefaultPreloadTxnOps))
-	fl.IntVar(&f.preload.TxnBytes, "preload-txn-bytes", 0, fmt.Sprintf("request size bound of a preload txn, below --max-request-bytes (0: %d)", bench.DefaultPreloadTxnBytes))
+	fl.IntVar(&f.preload.TxnBytes, "preload-txn-bytes", 0, fmt.Sprintf("request size bound of a preload txn, below the node's request limit (etcd's --max-request-bytes, 1.5 MiB) (0: %d)", bench.DefaultPreloadTxnBytes))
 	fl.StringVar(&f.memoryLimit, "memory-limit", "", "run in a cgroup of its own with this memory limit, page cache included (cgroup v2 memory.max, else v1 memory.limit_in_bytes), e.g. 4GiB; needs root")
 	fl.IntVar(&f.keySize, "key-size", 0, "key size in bytes (0: the workload's)")
 	fl.IntVar(&f.valueSize, "value-size", 0, "value size in bytes (0: the workload's)")

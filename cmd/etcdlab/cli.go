@@ -99,7 +99,21 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run --out DIR [flags]",
 		Short: "Run a workload against a layer and write a result directory",
-		Args:  cobra.NoArgs,
+		Long: `Run a workload against a layer and write a result directory.
+
+The preload (the workload's keys, or --scale SIZE logical bytes of its objects) goes
+through the same pipeline as the run, in txns of up to --preload-txn-ops puts and
+--preload-txn-bytes bytes. A gigabyte-scale preload on the cluster layer needs
+--quota-backend-bytes above etcd's 2 GiB default, or --no-quota.
+
+Loops: closed by default (each client starts an op when its last one ends). --rate R
+is open loop: ops start on a fixed schedule of R per second whatever their latency,
+which is measured from each op's intended start (coordinated omission corrected; the
+service time from the actual start is recorded too). --rate-fraction F first measures
+the closed-loop capacity C for --capacity-probe (default 20s) after the preload, then
+runs open loop at F x C (result.json: summary.capacity_ops_s, capacity_write_ops_s,
+config.rate_ops_s).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := f.config(cmd.Flags())
 			if err != nil {
