@@ -64,11 +64,13 @@ func Run(ctx context.Context, cfg Config) (*Outcome, error) {
 		return nil, fmt.Errorf("bench: memory limit: %w", err)
 	}
 	out, err := run(ctx, cfg)
+	peak := g.PeakBytes()
 	if lerr := g.Leave(); lerr != nil {
 		err = errors.Join(err, fmt.Errorf("bench: leaving the memory cgroup: %w", lerr))
 	}
 	if out != nil {
 		out.Result.Config.MemoryLimitCgroup = g.Version()
+		out.Result.Memory.CgroupPeakBytes = peak
 	}
 	return out, err
 }

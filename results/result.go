@@ -587,6 +587,11 @@ type Memory struct {
 	PeakHeapBytes int64   `json:"peak_heap_bytes"`
 	GCPauseTotalS float64 `json:"gc_pause_total_s"`
 	NumGC         int64   `json:"num_gc"`
+	// CgroupPeakBytes is the peak memory use of the memory-limited cgroup
+	// the run was in (Config.MemoryLimitBytes), page cache included: v1's
+	// memory.max_usage_in_bytes, v2's memory.peak. Absent without a limit
+	// or where the kernel does not report it.
+	CgroupPeakBytes int64 `json:"cgroup_peak_bytes,omitempty"`
 }
 
 // New returns an empty result with the schema set.

@@ -140,7 +140,7 @@ func SteadyStateOf(engine string, samples []Sample) SteadyState {
 	st.WindowStartS = end - (end-first)*SteadyWindowShare
 	var win []*Sample
 	for _, s := range iv {
-		if s.T >= st.WindowStartS-1e-9 {
+		if s.T+s.LengthS >= st.WindowStartS-1e-9 { // read in the window
 			win = append(win, s)
 		}
 	}

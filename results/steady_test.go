@@ -102,9 +102,9 @@ func TestSteadyFitExact(t *testing.T) {
 	if math.Abs(l0.SlopePerS-0.5) > 1e-9 || math.Abs(l0.Change-10) > 1e-9 || l0.ChangeSE > 1e-9 {
 		t.Fatalf("fit %+v, want slope 0.5/s, change 10 over 20 s, no error", l0)
 	}
-	// Seconds 40..59 are the window: mean 5 + 0.5 × 49.5; a change of 10
-	// is above 20% of it.
-	if math.Abs(l0.Mean-29.75) > 1e-9 || l0.Stable || got.Verdict != SteadyNotReached {
+	// The window is [40 s, 60 s]: the samples read at its ends 40..60 are
+	// seconds 39..59, mean 5 + 0.5 × 49; a change of 10 is above 20% of it.
+	if math.Abs(l0.Mean-29.5) > 1e-9 || l0.Stable || got.Verdict != SteadyNotReached {
 		t.Fatalf("mean %v stable %v", l0.Mean, l0.Stable)
 	}
 }

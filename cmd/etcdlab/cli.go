@@ -213,7 +213,7 @@ func printSummary(w io.Writer, r *results.Result, out string) {
 		fmt.Fprintf(w, "open loop: %d ops due in the measured phase were not done at its end (no latency recorded for them)\n", s.OpenLoopMissed)
 	}
 	if c.MemoryLimitBytes > 0 {
-		fmt.Fprintf(w, "memory limit %s (cgroup %s)\n", fmtBytes(c.MemoryLimitBytes), c.MemoryLimitCgroup)
+		fmt.Fprintf(w, "memory limit %s (cgroup %s), peak use %s with the page cache\n", fmtBytes(c.MemoryLimitBytes), c.MemoryLimitCgroup, fmtBytes(r.Memory.CgroupPeakBytes))
 	}
 	if ss := r.SteadyState; ss != nil {
 		fmt.Fprintf(w, "steady state: %s (%s)\n", ss.Verdict, ss.Reason)

@@ -183,6 +183,25 @@ func Enter(o Options) (*Group, error) {
 	return g, nil
 }
 
+// PeakBytes returns the cgroup's peak memory use so far, page cache
+// included (v1: memory.max_usage_in_bytes; v2: memory.peak, kernel 5.19 and
+// later), or 0 when the kernel does not report it.
+func (g *Group) PeakBytes() int64 {
+	name := "memory.peak"
+	if g.version == V1 {
+		name = "memory.max_usage_in_bytes"
+	}
+	b, err := os.ReadFile(filepath.Join(g.dir, name))
+	if err != nil {
+		return 0
+	}
+	v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return v
+}
+
 // Leave moves the process back to the cgroup it came from and removes the
 // one Enter made.
 func (g *Group) Leave() error {

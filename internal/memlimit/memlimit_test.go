@@ -80,6 +80,11 @@ func TestEnterLeave(t *testing.T) {
 			if got := read(t, filepath.Join(dir, "cgroup.procs")); got != "4242" {
 				t.Fatalf("cgroup.procs = %q", got)
 			}
+			peakFile := map[string]string{V1: "memory.max_usage_in_bytes", V2: "memory.peak"}[c.version]
+			mustWrite(t, filepath.Join(dir, peakFile), "123456\n")
+			if got := g.PeakBytes(); got != 123456 {
+				t.Fatalf("PeakBytes %d, want 123456 from %s", got, peakFile)
+			}
 			if err := g.Leave(); err != nil {
 				t.Fatal(err)
 			}
