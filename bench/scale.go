@@ -44,29 +44,36 @@ func (c *Config) validateScale() []error {
 	return nil
 }
 
-// timelineExtraNames are the layer figures (Stats.Extra) each timeline
-// interval keeps in Sample.Extra: the engine's state over time that the
-// steady-state verdict (results.SteadyStateOf) and the timeline figures
+// timelineExtra picks out of a layer's figures (Stats.Extra) those each
+// timeline interval keeps in Sample.Extra: the engine's state over time that
+// the steady-state verdict (results.SteadyStateOf) and the timeline figures
 // read. The rest of Extra stays out of the timeline to keep it small over
-// runs of an hour.
-var timelineExtraNames = [...]string{
-	results.ExtraPebbleL0Sublevels, results.ExtraPebbleDebt,
-	"pebble.l0.files", "pebble.write_stalls", "pebble.compactions.in_progress",
-	"pebble.table.obsolete_bytes", "pebble.table.zombie_bytes", "pebble.table.live_bytes",
-	"bbolt.free_pages", "bbolt.pending_pages", "bbolt.hwm_bytes",
-}
-
-// timelineExtra picks timelineExtraNames out of a layer's figures (nil
-// when it has none of them).
+// runs of an hour. nil when the layer has none of them.
 func timelineExtra(all map[string]float64) map[string]float64 {
 	var out map[string]float64
-	for _, name := range timelineExtraNames {
-		if v, ok := all[name]; ok {
-			if out == nil {
-				out = make(map[string]float64, len(timelineExtraNames))
-			}
-			out[name] = v
+	for name, v := range all {
+		if !keptInTimeline(name) {
+			continue
 		}
+		if out == nil {
+			out = make(map[string]float64, maxTimelineExtra)
+		}
+		out[name] = v
 	}
 	return out
+}
+
+// maxTimelineExtra is how many names keptInTimeline accepts.
+const maxTimelineExtra = 11
+
+// keptInTimeline reports whether a layer figure goes on the timeline.
+func keptInTimeline(name string) bool {
+	switch name {
+	case results.ExtraPebbleL0Sublevels, results.ExtraPebbleDebt,
+		"pebble.l0.files", "pebble.write_stalls", "pebble.compactions.in_progress",
+		"pebble.table.obsolete_bytes", "pebble.table.zombie_bytes", "pebble.table.live_bytes",
+		"bbolt.free_pages", "bbolt.pending_pages", "bbolt.hwm_bytes":
+		return true
+	}
+	return false
 }

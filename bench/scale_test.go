@@ -28,7 +28,7 @@ func TestTimelineEngineFigures(t *testing.T) {
 				if _, ok := s.Extra[name]; !ok {
 					t.Fatalf("interval at %vs lacks %s: %v", s.T, name, s.Extra)
 				}
-				if len(s.Extra) > len(timelineExtraNames) {
+				if len(s.Extra) > maxTimelineExtra {
 					t.Fatalf("interval keeps %d figures", len(s.Extra))
 				}
 				n++
