@@ -3,6 +3,7 @@ package results
 import (
 	"fmt"
 	"math"
+	"strings"
 )
 
 // Steady-state verdicts.
@@ -15,22 +16,34 @@ const (
 // The steady-state criterion's constants (SteadyStateOf).
 const (
 	// SteadyWindowShare is the share of the measured phase, at its end,
-	// the criterion looks at.
+	// judged (the last third), and compared with the same share before it
+	// (the middle third).
 	SteadyWindowShare = 1.0 / 3
-	// SteadyMinSamples is the fewest one-second samples the window must
-	// hold: a shorter window tells a trend from noise poorly (a run of
-	// 30 s or more).
+	// SteadyMinSamples is the fewest one-second samples each window must
+	// hold: a run of 30 s or more.
 	SteadyMinSamples = 10
-	// SteadyRelChange is the largest change over the window, relative to
-	// the series' mean, that is not a trend.
+	// SteadyRelChange is the largest shift of a series' mean from the
+	// middle to the last third, relative to the larger mean, that is not a
+	// trend.
 	SteadyRelChange = 0.2
 	// SteadyRelGrowth is, for bbolt, the growth of the file beyond the
-	// growth of its live data, relative to the mean size, that is not a
+	// growth of its live data, relative to its mean size, that is not a
 	// trend.
 	SteadyRelGrowth = 0.05
-	// steadyZ is how many standard errors of the fitted change a change
-	// may be and still be noise (about 95%).
+	// steadyZ is how many standard errors of the shift a shift may be and
+	// still be noise (about 95%).
 	steadyZ = 2
+	// Floors of the allowed shift, in each series' unit, for series that
+	// come and go in normal operation: pebble's L0 holds up to its
+	// compaction threshold (4 sublevels by default) before a compaction
+	// empties it, and its debt swings by about one compaction into Lbase
+	// (LBaseMaxBytes, 64 MiB by default; 0 to 87 MB measured at 1 GB): a
+	// shift of half of that between two windows is the phase of that
+	// cycle, not a trend. A B+tree's high-water mark grows in steps of
+	// pages: 16 MiB.
+	steadyL0Floor    = 2
+	steadyDebtFloor  = 128 << 20
+	steadyBTreeFloor = 16 << 20
 )
 
 // The engine figures (Sample.Extra) the criterion reads.
@@ -41,6 +54,8 @@ const (
 
 // SteadyState says whether a run reached the engine's steady state in its
 // measured phase, with the figures the verdict rests on (SteadyStateOf).
+// WindowStartS..WindowEndS is the last third; the middle third is the same
+// length before it.
 type SteadyState struct {
 	// Verdict is SteadyReached, SteadyNotReached or SteadyUnknown (too few
 	// samples, no figures, or an engine without a criterion); Reason says
@@ -56,27 +71,27 @@ type SteadyState struct {
 	WindowStartS float64 `json:"window_start_s"`
 	WindowEndS   float64 `json:"window_end_s"`
 	Samples      int     `json:"samples"`
-	// Series are the figures judged, each with its fit.
+	// Series are the figures judged, each with its two windows.
 	Series []SteadySeries `json:"series,omitempty"`
 }
 
-// SteadySeries is one series over the window: a least-squares line through
-// its samples, the change the line makes over the window, and the largest
-// change that is not a trend.
+// SteadySeries is one series: its mean over the last third of the
+// measured phase and over the middle third, the shift between them, and the
+// largest shift that is not a trend.
 type SteadySeries struct {
-	Name string  `json:"name"`
-	Mean float64 `json:"mean"`
-	// SlopePerS is the fitted slope per second; Change the slope times the
-	// window's length; ChangeSE the standard error of Change (from the
-	// residuals).
-	SlopePerS float64 `json:"slope_per_s"`
-	Change    float64 `json:"change"`
-	ChangeSE  float64 `json:"change_se"`
-	// Allowed is the largest Change that is no trend: the largest of the
-	// relative bound (of the mean), steadyZ standard errors (a slope the
-	// noise explains) and a floor in the series' unit (a change too small to
-	// matter around a mean near zero). For bbolt's file, Allowed adds the
-	// live data's own growth.
+	Name string `json:"name"`
+	// Mean is over the last third, PrevMean over the middle third; Change
+	// is Mean - PrevMean and ChangeSE its standard error (from the two
+	// windows' variances).
+	Mean     float64 `json:"mean"`
+	PrevMean float64 `json:"prev_mean"`
+	Change   float64 `json:"change"`
+	ChangeSE float64 `json:"change_se"`
+	// Allowed is the largest |Change| that is no trend: the largest of the
+	// relative bound (of the larger mean), steadyZ standard errors (a shift
+	// the noise explains) and the series' floor (a shift normal operation
+	// makes). For bbolt's file, Allowed adds the live data's own growth and
+	// only growth counts.
 	Allowed float64 `json:"allowed"`
 	Stable  bool    `json:"stable"`
 }
@@ -100,24 +115,27 @@ func extra(name string) func(*Sample) (float64, bool) {
 // SampleInterval; other samples are ignored) are given reached the engine's
 // steady state. It is a pure function of the samples.
 //
-// The criterion looks at the last third of the measured phase (at least
-// SteadyMinSamples samples, else the verdict is unknown) and fits a line
-// through each series by least squares:
+// The criterion compares the last third of the measured phase with the
+// middle third (each of at least SteadyMinSamples samples, else the verdict
+// is unknown; a sample belongs to the window in which its figures were read,
+// at its interval's end). A series has reached its steady state when its
+// mean did not shift between them beyond the largest of SteadyRelChange of
+// the larger mean, steadyZ standard errors of the shift, and a floor of
+// what normal operation moves:
 //
-//   - pebble ("lsm"): L0 sublevels and compaction debt must show no trend:
-//     the line's change over the window is within SteadyRelChange of the
-//     series' mean, or within steadyZ standard errors of the fit (noise),
-//     or under a floor (1 sublevel; 16 MiB of debt). A rising L0 or debt
-//     means compactions are falling behind the writes and later figures
-//     will differ; a falling one that the run is still digesting its
-//     preload.
-//   - bbolt ("btree-growth"): a B+tree's file grows when it needs pages its
-//     free list cannot give, so the high-water mark (Sample.DBQuotaSize,
+//   - pebble ("lsm"): L0 sublevels (floor 2) and compaction debt (floor
+//     128 MiB). A rising L0 or debt means compactions are falling behind
+//     the writes and later figures will differ; a falling one that the run
+//     is still digesting its preload. Comparing windows' means rather than
+//     fitting one window's slope keeps the cycle of flushes and
+//     compactions (L0 and debt up, then to zero) from reading as a trend.
+//   - bbolt ("btree-growth"): a B+tree's file grows when it needs pages
+//     its free list cannot give, so its high-water mark (Sample.DBQuotaSize,
 //     what etcd's quota compares) may grow only as much as the live data
-//     (DBSizeInUse) does: its change over the window must not exceed the
-//     live data's change (when positive) plus SteadyRelGrowth of its mean
-//     (or steadyZ standard errors, or 16 MiB). Growth beyond that is free
-//     pages the workload does not reuse: fragmentation still building.
+//     (DBSizeInUse) does: its shift must not exceed the live data's (when
+//     positive) plus SteadyRelGrowth of its mean (or steadyZ standard
+//     errors, or 16 MiB). Growth beyond that is free pages the workload
+//     does not reuse: fragmentation still building.
 //
 // Other engines have no criterion (unknown).
 func SteadyStateOf(engine string, samples []Sample) SteadyState {
@@ -132,16 +150,17 @@ func SteadyStateOf(engine string, samples []Sample) SteadyState {
 		st.Reason = "no interval samples"
 		return st
 	}
-	// An interval sample's T is its start; its state figures (sizes,
-	// engine figures) are read at its end.
 	first := iv[0].T
 	end := iv[len(iv)-1].T + iv[len(iv)-1].LengthS
-	st.WindowEndS = end
-	st.WindowStartS = end - (end-first)*SteadyWindowShare
-	var win []*Sample
+	third := (end - first) * SteadyWindowShare
+	st.WindowEndS, st.WindowStartS = end, end-third
+	var prev, win []*Sample
 	for _, s := range iv {
-		if s.T+s.LengthS >= st.WindowStartS-1e-9 { // read in the window
+		switch read := s.T + s.LengthS; {
+		case read >= st.WindowStartS-1e-9:
 			win = append(win, s)
+		case read >= st.WindowStartS-third-1e-9:
+			prev = append(prev, s)
 		}
 	}
 	st.Samples = len(win)
@@ -150,101 +169,88 @@ func SteadyStateOf(engine string, samples []Sample) SteadyState {
 	case "pebble":
 		st.Criterion = "lsm"
 		inputs = []steadyInput{
-			{ExtraPebbleL0Sublevels, extra(ExtraPebbleL0Sublevels), 1},
-			{ExtraPebbleDebt, extra(ExtraPebbleDebt), 16 << 20},
+			{ExtraPebbleL0Sublevels, extra(ExtraPebbleL0Sublevels), steadyL0Floor},
+			{ExtraPebbleDebt, extra(ExtraPebbleDebt), steadyDebtFloor},
 		}
 	case "bbolt":
 		st.Criterion = "btree-growth"
 		inputs = []steadyInput{
-			{"db_quota_size_bytes", func(s *Sample) (float64, bool) { return float64(s.DBQuotaSize), s.DBQuotaSize > 0 }, 16 << 20},
+			{"db_quota_size_bytes", func(s *Sample) (float64, bool) { return float64(s.DBQuotaSize), s.DBQuotaSize > 0 }, steadyBTreeFloor},
 			{"db_size_in_use_bytes", func(s *Sample) (float64, bool) { return float64(s.DBSizeInUse), s.DBSizeInUse > 0 }, 0},
 		}
 	default:
 		st.Reason = fmt.Sprintf("no steady-state criterion for engine %q", engine)
 		return st
 	}
-	if len(win) < SteadyMinSamples {
-		st.Reason = fmt.Sprintf("%d samples in the last third of the measured phase, fewer than %d: run longer", len(win), SteadyMinSamples)
+	if len(win) < SteadyMinSamples || len(prev) < SteadyMinSamples {
+		st.Reason = fmt.Sprintf("%d and %d samples in the middle and last thirds of the measured phase, fewer than %d each: run 30 s or more", len(prev), len(win), SteadyMinSamples)
 		return st
 	}
 	for _, in := range inputs {
-		ser, ok := fitSeries(in, win, end-st.WindowStartS)
+		ser, ok := compareWindows(in, prev, win)
 		if !ok {
 			st.Reason = fmt.Sprintf("%s missing from the samples", in.name)
-			st.Series = nil
 			return st
 		}
-		ser.Allowed = max(SteadyRelChange*math.Abs(ser.Mean), steadyZ*ser.ChangeSE, in.floor)
+		ser.Allowed = max(SteadyRelChange*max(math.Abs(ser.Mean), math.Abs(ser.PrevMean)), steadyZ*ser.ChangeSE, in.floor)
+		ser.Stable = math.Abs(ser.Change) <= ser.Allowed
 		st.Series = append(st.Series, ser)
 	}
 	if engine == "bbolt" {
-		// The file may grow as much as the live data does.
+		// The file may grow as much as the live data does; the live data
+		// may do anything (the workload decides).
 		file, live := &st.Series[0], &st.Series[1]
-		file.Allowed = max(live.Change, 0) + max(SteadyRelGrowth*math.Abs(file.Mean), steadyZ*file.ChangeSE, 16<<20)
-		live.Allowed, live.Stable = math.Inf(1), true // the live data may do anything: the workload decides
+		file.Allowed = max(live.Change, 0) + max(SteadyRelGrowth*math.Abs(file.Mean), steadyZ*file.ChangeSE, steadyBTreeFloor)
 		file.Stable = file.Change <= file.Allowed
-	} else {
-		for i := range st.Series {
-			s := &st.Series[i]
-			s.Stable = math.Abs(s.Change) <= s.Allowed
-		}
+		live.Allowed, live.Stable = math.Inf(1), true
 	}
-	st.Verdict, st.Reason = SteadyReached, ""
+	st.Verdict = SteadyReached
+	var why []string
 	for _, s := range st.Series {
 		if !s.Stable {
 			st.Verdict = SteadyNotReached
-			dir := "rises"
+			dir := "rose"
 			if s.Change < 0 {
-				dir = "falls"
+				dir = "fell"
 			}
-			st.Reason += fmt.Sprintf("%s %s by %.4g over the last %.0f s (allowed %.4g); ", s.Name, dir, math.Abs(s.Change), end-st.WindowStartS, s.Allowed)
+			why = append(why, fmt.Sprintf("%s %s by %.4g from the middle to the last third (%.4g to %.4g; allowed %.4g)", s.Name, dir, math.Abs(s.Change), s.PrevMean, s.Mean, s.Allowed))
 		}
 	}
 	if st.Verdict == SteadyReached {
-		st.Reason = fmt.Sprintf("no trend over the last %.0f s (%s)", end-st.WindowStartS, st.Criterion)
+		st.Reason = fmt.Sprintf("no trend from the middle to the last third of %.0f s (%s)", end-first, st.Criterion)
 	} else {
-		st.Reason = st.Reason[:len(st.Reason)-2]
+		st.Reason = strings.Join(why, "; ")
 	}
 	return st
 }
 
-// fitSeries fits a least-squares line through the series over the window
-// of length span (each sample at its interval's end); ok is false when a
-// sample lacks it.
-func fitSeries(in steadyInput, win []*Sample, span float64) (SteadySeries, bool) {
-	n := float64(len(win))
-	var st, sy float64
-	xs := make([]float64, len(win))
-	ys := make([]float64, len(win))
-	for i, s := range win {
-		v, ok := in.get(s)
-		if !ok {
-			return SteadySeries{}, false
+// compareWindows returns the series' means over the two windows, the shift
+// and its standard error; ok is false when a sample lacks the series.
+func compareWindows(in steadyInput, prev, win []*Sample) (SteadySeries, bool) {
+	m1, v1, ok1 := meanVar(in, prev)
+	m2, v2, ok2 := meanVar(in, win)
+	if !ok1 || !ok2 {
+		return SteadySeries{}, false
+	}
+	return SteadySeries{Name: in.name, Mean: m2, PrevMean: m1, Change: m2 - m1,
+		ChangeSE: math.Sqrt(v1/float64(len(prev)) + v2/float64(len(win)))}, true
+}
+
+// meanVar is the mean and sample variance of the series over ss.
+func meanVar(in steadyInput, ss []*Sample) (mean, variance float64, ok bool) {
+	vs := make([]float64, len(ss))
+	for i, s := range ss {
+		if vs[i], ok = in.get(s); !ok {
+			return 0, 0, false
 		}
-		xs[i], ys[i] = s.T+s.LengthS, v
-		st += xs[i]
-		sy += v
+		mean += vs[i]
 	}
-	mx, my := st/n, sy/n
-	var sxx, sxy float64
-	for i := range xs {
-		sxx += (xs[i] - mx) * (xs[i] - mx)
-		sxy += (xs[i] - mx) * (ys[i] - my)
+	mean /= float64(len(vs))
+	for _, v := range vs {
+		variance += (v - mean) * (v - mean)
 	}
-	ser := SteadySeries{Name: in.name, Mean: my}
-	if sxx == 0 {
-		return ser, true
+	if len(vs) > 1 {
+		variance /= float64(len(vs) - 1)
 	}
-	b := sxy / sxx
-	var rss float64
-	for i := range xs {
-		r := ys[i] - (my + b*(xs[i]-mx))
-		rss += r * r
-	}
-	ser.SlopePerS = b
-	ser.Change = b * span
-	if n > 2 {
-		ser.ChangeSE = math.Sqrt(rss/(n-2)/sxx) * span
-	}
-	return ser, true
+	return mean, variance, true
 }
