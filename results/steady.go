@@ -91,7 +91,8 @@ type SteadySeries struct {
 	// relative bound (of the larger mean), steadyZ standard errors (a shift
 	// the noise explains) and the series' floor (a shift normal operation
 	// makes). For bbolt's file, Allowed adds the live data's own growth and
-	// only growth counts.
+	// only growth counts; bbolt's live data is reported, not judged
+	// (Allowed 0, Stable true).
 	Allowed float64 `json:"allowed"`
 	Stable  bool    `json:"stable"`
 }
@@ -202,7 +203,7 @@ func SteadyStateOf(engine string, samples []Sample) SteadyState {
 		file, live := &st.Series[0], &st.Series[1]
 		file.Allowed = max(live.Change, 0) + max(SteadyRelGrowth*math.Abs(file.Mean), steadyZ*file.ChangeSE, steadyBTreeFloor)
 		file.Stable = file.Change <= file.Allowed
-		live.Allowed, live.Stable = math.Inf(1), true
+		live.Allowed, live.Stable = 0, true // reported, not judged
 	}
 	st.Verdict = SteadyReached
 	var why []string

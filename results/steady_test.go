@@ -1,6 +1,7 @@
 package results
 
 import (
+	"encoding/json"
 	"math"
 	"strings"
 	"testing"
@@ -87,6 +88,9 @@ func TestSteadyStateOf(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			got := SteadyStateOf(c.engine, c.samples)
+			if _, err := json.Marshal(got); err != nil {
+				t.Fatalf("result.json cannot hold the verdict: %v", err)
+			}
 			if got.Verdict != c.verdict || !strings.Contains(got.Reason, c.reason) {
 				t.Fatalf("verdict %q (%s), want %q with %q; series %+v", got.Verdict, got.Reason, c.verdict, c.reason, got.Series)
 			}
