@@ -383,7 +383,7 @@ func (m *measurement) done(ctx context.Context) (*Outcome, error) {
 		}
 	}
 	timeline := m.finalTimeline(measured)
-	ss := results.SteadyStateOf(res.Config.Engine, timeline)
+	ss := results.SteadyStateOf(timeline)
 	res.SteadyState = &ss
 	return &Outcome{Result: res, Latency: m.rec.latLog, Service: m.rec.svcLog, Timeline: timeline,
 		Start: m.measureWall, lin: m.lin}, nil

@@ -72,7 +72,7 @@ func keptInTimeline(name string) bool {
 	case results.ExtraPebbleL0Sublevels, results.ExtraPebbleDebt,
 		"pebble.l0.files", "pebble.write_stalls", "pebble.compactions.in_progress",
 		"pebble.table.obsolete_bytes", "pebble.table.zombie_bytes", "pebble.table.live_bytes",
-		"bbolt.free_pages", "bbolt.pending_pages", "bbolt.hwm_bytes":
+		"bbolt.free_pages", "bbolt.pending_pages", results.ExtraBBoltHWM:
 		return true
 	}
 	return false

@@ -46,10 +46,14 @@ const (
 	steadyBTreeFloor = 16 << 20
 )
 
-// The engine figures (Sample.Extra) the criterion reads.
+// The engine figures (Sample.Extra) that choose and feed the criterion:
+// an LSM's L0 sublevels and compaction debt (pebble's), a B+tree's
+// high-water mark (bbolt's; its value is read from Sample.DBQuotaSize,
+// the largest over nodes).
 const (
 	ExtraPebbleL0Sublevels = "pebble.l0.sublevels"
 	ExtraPebbleDebt        = "pebble.compaction_debt_bytes"
+	ExtraBBoltHWM          = "bbolt.hwm_bytes"
 )
 
 // SteadyState says whether a run reached the engine's steady state in its
@@ -62,9 +66,10 @@ type SteadyState struct {
 	// why in words.
 	Verdict string `json:"verdict"`
 	Reason  string `json:"reason"`
-	// Criterion names the rule applied: "lsm" (pebble: L0 sublevels and
-	// compaction debt show no trend) or "btree-growth" (bbolt: the file
-	// grows no more than its live data).
+	// Criterion names the rule applied, chosen by the figures the engine
+	// reports: "lsm" (pebble: L0 sublevels and compaction debt show no
+	// trend) or "btree-growth" (bbolt: the file grows no more than its live
+	// data).
 	Criterion string `json:"criterion,omitempty"`
 	// WindowStartS and WindowEndS bound the window (seconds into the
 	// measured phase) and Samples is how many interval samples it holds.
@@ -138,8 +143,11 @@ func extra(name string) func(*Sample) (float64, bool) {
 //     errors, or 16 MiB). Growth beyond that is free pages the workload
 //     does not reuse: fragmentation still building.
 //
-// Other engines have no criterion (unknown).
-func SteadyStateOf(engine string, samples []Sample) SteadyState {
+// The criterion follows the figures the engine reports (the last sample
+// that has either): ExtraPebbleL0Sublevels for "lsm", ExtraBBoltHWM for
+// "btree-growth". An engine with neither (the memory engine, a remote
+// server) has no criterion: unknown.
+func SteadyStateOf(samples []Sample) SteadyState {
 	var iv []*Sample
 	for i := range samples {
 		if samples[i].Type == SampleInterval {
@@ -166,21 +174,29 @@ func SteadyStateOf(engine string, samples []Sample) SteadyState {
 	}
 	st.Samples = len(win)
 	var inputs []steadyInput
-	switch engine {
-	case "pebble":
+	criterion := ""
+	for _, s := range iv {
+		if _, ok := s.Extra[ExtraPebbleL0Sublevels]; ok {
+			criterion = "lsm"
+		} else if _, ok := s.Extra[ExtraBBoltHWM]; ok {
+			criterion = "btree-growth"
+		}
+	}
+	switch criterion {
+	case "lsm":
 		st.Criterion = "lsm"
 		inputs = []steadyInput{
 			{ExtraPebbleL0Sublevels, extra(ExtraPebbleL0Sublevels), steadyL0Floor},
 			{ExtraPebbleDebt, extra(ExtraPebbleDebt), steadyDebtFloor},
 		}
-	case "bbolt":
+	case "btree-growth":
 		st.Criterion = "btree-growth"
 		inputs = []steadyInput{
 			{"db_quota_size_bytes", func(s *Sample) (float64, bool) { return float64(s.DBQuotaSize), s.DBQuotaSize > 0 }, steadyBTreeFloor},
 			{"db_size_in_use_bytes", func(s *Sample) (float64, bool) { return float64(s.DBSizeInUse), s.DBSizeInUse > 0 }, 0},
 		}
 	default:
-		st.Reason = fmt.Sprintf("no steady-state criterion for engine %q", engine)
+		st.Reason = fmt.Sprintf("no steady-state criterion: the samples have neither %s (an LSM) nor %s (a B+tree)", ExtraPebbleL0Sublevels, ExtraBBoltHWM)
 		return st
 	}
 	if len(win) < SteadyMinSamples || len(prev) < SteadyMinSamples {
@@ -197,7 +213,7 @@ func SteadyStateOf(engine string, samples []Sample) SteadyState {
 		ser.Stable = math.Abs(ser.Change) <= ser.Allowed
 		st.Series = append(st.Series, ser)
 	}
-	if engine == "bbolt" {
+	if st.Criterion == "btree-growth" {
 		// The file may grow as much as the live data does; the live data
 		// may do anything (the workload decides).
 		file, live := &st.Series[0], &st.Series[1]

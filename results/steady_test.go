@@ -38,6 +38,7 @@ func pebble(l0, debt func(i int) float64) func(int, *Sample) {
 func bbolt(hwm, live func(i int) float64) func(int, *Sample) {
 	return func(i int, s *Sample) {
 		s.DBQuotaSize, s.DBSizeInUse = int64(hwm(i)), int64(live(i))
+		s.Extra[ExtraBBoltHWM] = hwm(i)
 	}
 }
 
@@ -46,48 +47,47 @@ func TestSteadyStateOf(t *testing.T) {
 	flat := func(v float64) func(int) float64 { return func(int) float64 { return v } }
 	for _, c := range []struct {
 		name    string
-		engine  string
 		samples []Sample
 		verdict string
 		reason  string // a part of Reason
 	}{
-		{"pebble flat with noise", "pebble", timeline(90, pebble(
+		{"pebble flat with noise", timeline(90, pebble(
 			func(i int) float64 { return 3 + 2*noise(i) },
 			func(i int) float64 { return 500e6 + 200e6*noise(i+1) })), SteadyReached, "no trend"},
-		{"pebble L0 rising", "pebble", timeline(90, pebble(
+		{"pebble L0 rising", timeline(90, pebble(
 			func(i int) float64 { return float64(i) / 4 },
 			flat(300e6))), SteadyNotReached, "pebble.l0.sublevels rose"},
-		{"pebble debt falling after the preload", "pebble", timeline(90, pebble(
+		{"pebble debt falling after the preload", timeline(90, pebble(
 			flat(2),
 			func(i int) float64 { return 3 * gb * (1 - float64(i)/100) })), SteadyNotReached, "pebble.compaction_debt_bytes fell"},
-		{"pebble debt near zero under the floor", "pebble", timeline(60, pebble(
+		{"pebble debt near zero under the floor", timeline(60, pebble(
 			flat(0),
 			func(i int) float64 { return float64(i) * 100e3 })), SteadyReached, "no trend"},
-		{"pebble slow rise within 20% of the mean", "pebble", timeline(60, pebble(
+		{"pebble slow rise within 20% of the mean", timeline(60, pebble(
 			func(i int) float64 { return 10 + float64(i)/40 },
 			flat(1e9))), SteadyReached, "no trend"},
 		// Measured (1 GB preload, 60 s of ycsb-a through a 1-node cluster):
 		// L0 and debt switch between empty and one compaction's worth,
 		// more often at the end; a cycle, not a trend.
-		{"pebble flush and compaction cycle", "pebble", timeline(60, pebble(
+		{"pebble flush and compaction cycle", timeline(60, pebble(
 			func(i int) float64 { return cycle(i) },
 			func(i int) float64 { return 75e6 * cycle(i) })), SteadyReached, "no trend"},
-		{"pebble run too short", "pebble", timeline(20, pebble(flat(1), flat(1))), SteadyUnknown, "fewer than 10"},
-		{"pebble figures missing", "pebble", timeline(60, func(int, *Sample) {}), SteadyUnknown, "missing"},
-		{"bbolt grows with its live data", "bbolt", timeline(90, bbolt(
+		{"pebble run too short", timeline(20, pebble(flat(1), flat(1))), SteadyUnknown, "fewer than 10"},
+		{"pebble debt missing", timeline(60, func(i int, s *Sample) { s.Extra[ExtraPebbleL0Sublevels] = 1 }), SteadyUnknown, "missing"},
+		{"bbolt grows with its live data", timeline(90, bbolt(
 			func(i int) float64 { return 2*gb + float64(i)*20e6 },
 			func(i int) float64 { return 1.8*gb + float64(i)*20e6 })), SteadyReached, "btree-growth"},
-		{"bbolt grows while live data is flat", "bbolt", timeline(90, bbolt(
+		{"bbolt grows while live data is flat", timeline(90, bbolt(
 			func(i int) float64 { return 2*gb + float64(i)*10e6 },
 			flat(1.5*gb))), SteadyNotReached, "db_quota_size_bytes rose"},
-		{"bbolt flat, live data shrinking", "bbolt", timeline(90, bbolt(
+		{"bbolt flat, live data shrinking", timeline(90, bbolt(
 			flat(2*gb),
 			func(i int) float64 { return 1.5*gb - float64(i)*1e6 })), SteadyReached, "no trend"},
-		{"memory has no criterion", "memory", timeline(90, pebble(flat(1), flat(1))), SteadyUnknown, "no steady-state criterion"},
-		{"no samples", "pebble", nil, SteadyUnknown, "no interval samples"},
+		{"no engine figures, no criterion", timeline(90, func(i int, s *Sample) { s.DBQuotaSize, s.DBSizeInUse = 1e6, 1e6 }), SteadyUnknown, "no steady-state criterion"},
+		{"no samples", nil, SteadyUnknown, "no interval samples"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got := SteadyStateOf(c.engine, c.samples)
+			got := SteadyStateOf(c.samples)
 			if _, err := json.Marshal(got); err != nil {
 				t.Fatalf("result.json cannot hold the verdict: %v", err)
 			}
@@ -111,7 +111,7 @@ func TestSteadyStateOf(t *testing.T) {
 // TestSteadyCompareExact: the windows' means, their shift and its
 // standard error, on a noiseless ramp.
 func TestSteadyCompareExact(t *testing.T) {
-	got := SteadyStateOf("pebble", timeline(60, pebble(
+	got := SteadyStateOf(timeline(60, pebble(
 		func(i int) float64 { return 5 + 0.5*float64(i) },
 		func(int) float64 { return 1e9 })))
 	l0 := got.Series[0]
