@@ -12,6 +12,7 @@ import (
 // TestTimelineEngineFigures: each timeline interval keeps the engine
 // figures the steady-state verdict reads, and the verdict is in the result.
 func TestTimelineEngineFigures(t *testing.T) {
+	criteria := map[string]string{"pebble": "lsm", "bbolt": "btree-growth"}
 	for engine, name := range map[string]string{"pebble": results.ExtraPebbleL0Sublevels, "bbolt": "bbolt.free_pages"} {
 		t.Run(engine, func(t *testing.T) {
 			cfg := Config{Layer: LayerEngine, Node: cluster.NodeOptions{Engine: engine}, Workload: smallSpec(t, "ycsb-a", 200),
@@ -34,8 +35,8 @@ func TestTimelineEngineFigures(t *testing.T) {
 				n++
 			}
 			ss := o.Result.SteadyState
-			if n == 0 || ss == nil || ss.Verdict != results.SteadyUnknown || ss.Samples != 1 {
-				t.Fatalf("%d intervals, steady state %+v: want unknown on one sample", n, ss)
+			if n == 0 || ss == nil || ss.Verdict != results.SteadyUnknown || ss.Samples != 1 || ss.Criterion != criteria[engine] {
+				t.Fatalf("%d intervals, steady state %+v: want %s, unknown on one sample", n, ss, criteria[engine])
 			}
 		})
 	}
