@@ -79,6 +79,7 @@ var (
 	_ StatsSource         = (*clusterTarget)(nil)
 	_ Flusher             = (*clusterTarget)(nil)
 	_ Settler             = (*clusterTarget)(nil)
+	_ batchLoader         = (*clusterTarget)(nil)
 	_ serverMetricsSource = (*clusterTarget)(nil)
 )
 
@@ -123,6 +124,10 @@ const leaderWait = 10 * time.Second
 
 func (t *clusterTarget) Do(ctx context.Context, op *workloads.Op) error {
 	return DoKV(ctx, t.kv, op)
+}
+
+func (t *clusterTarget) loadBatch(ctx context.Context, kvs []loadKV) error {
+	return loadTxn(ctx, t.kv, kvs)
 }
 
 func (t *clusterTarget) wrapKV(w func(KV) KV) { t.kv = w(t.kv) }

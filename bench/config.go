@@ -10,6 +10,7 @@ import (
 	"etcdlab/bench/faults"
 	"etcdlab/cluster"
 	"etcdlab/internal/clock"
+	"etcdlab/internal/memlimit"
 	"etcdlab/workloads"
 )
 
@@ -29,10 +30,13 @@ const (
 	DefaultDuration = 10 * time.Second
 	// QuotaDisabled as Config.Node.QuotaBytes switches the backend quota
 	// off.
-	QuotaDisabled     = -1
-	DefaultFsyncProbe = 200
-	MaxNodes          = 7
-	MaxClients        = 10_000
+	QuotaDisabled = -1
+	// DefaultCapacityProbe is Config.CapacityProbe's default: long enough
+	// for a throughput over many backend commits and a few pebble flushes.
+	DefaultCapacityProbe = 20 * time.Second
+	DefaultFsyncProbe    = 200
+	MaxNodes             = 7
+	MaxClients           = 10_000
 )
 
 var (
@@ -85,6 +89,17 @@ type Config struct {
 	// latency, and latency is measured from each op's intended start.
 	// 0 is closed loop: each client starts its next op when the last ends.
 	Rate float64
+	// RateFraction, when > 0 (at most 1), makes the run open loop at a
+	// fraction of a measured capacity: after the preload, a closed-loop
+	// probe of CapacityProbe with the same clients and workload measures
+	// the throughput C (Summary.CapacityOpsS; its writes,
+	// CapacityWriteOpsS), and the rest of the run (warm-up and measured
+	// phase) is open loop at Rate = RateFraction × C, latency measured from
+	// each op's intended start. Exclusive with Rate.
+	RateFraction float64
+	// CapacityProbe is the length of the capacity probe. Default
+	// DefaultCapacityProbe when RateFraction is set.
+	CapacityProbe time.Duration
 	// Duration of the measured phase. Default 10s unless Ops is set; giving
 	// both is an error.
 	Duration time.Duration
@@ -94,6 +109,28 @@ type Config struct {
 	// Warmup runs the workload unmeasured for this long after the preload.
 	// Default 0 (none).
 	Warmup time.Duration
+	// Preload says how the workload's preload is written: loaders and the
+	// batch bounds (PreloadOptions; defaults there).
+	Preload PreloadOptions
+	// Scale, when > 0, sizes the preload to about Scale logical bytes (key
+	// + value): EnsureDefaults sets the preloaded object count to
+	// Scale / Workload.MeanObjectBytes() and raises Workload.Keys.Count to
+	// it (the preload is then every key unless the workload gives a
+	// preload count). Validate refuses a key space too small for it and, on
+	// the cluster layer, a Scale above the quota (etcd's 2 GiB default
+	// would refuse the preload: raise Node.QuotaBytes or switch it off).
+	Scale int64
+	// MemoryLimit, when > 0, runs the layer with this process in a cgroup
+	// of its own limited to MemoryLimit bytes (package internal/memlimit:
+	// cgroup v2 memory.max, else v1 memory.limit_in_bytes), so the page
+	// cache counts against it and a data set larger than memory can be
+	// studied; the process leaves the cgroup and it is removed when the
+	// run ends. Needs root and a writable cgroup file system. Run only:
+	// RunTarget's caller owns the process. The limit covers the process's
+	// own memory too (an in-process node keeps the last
+	// SnapshotCatchUpEntries raft entries in memory): a limit too tight for
+	// it ends in the kernel's OOM killer.
+	MemoryLimit int64
 
 	// Node is the template of the cluster layer's nodes: the engine spec
 	// (Node.Engine, default bbolt, and Node.EngineOptions, "key=value"
@@ -183,12 +220,19 @@ func (c *Config) EnsureDefaults() {
 		}
 	}
 	c.Workload.EnsureDefaults()
+	if c.Scale > 0 {
+		scaleWorkload(&c.Workload, c.Scale)
+	}
+	if c.RateFraction > 0 && c.CapacityProbe == 0 {
+		c.CapacityProbe = DefaultCapacityProbe
+	}
 	if c.Clients == 0 {
 		c.Clients = DefaultClients
 	}
 	if c.Duration == 0 && c.Ops == 0 {
 		c.Duration = DefaultDuration
 	}
+	c.Preload.EnsureDefaults()
 	if c.FsyncProbe == 0 {
 		c.FsyncProbe = DefaultFsyncProbe
 	}
@@ -241,13 +285,33 @@ func (c *Config) Validate() error {
 		}
 	}
 	if err := c.Workload.Validate(); err != nil {
+		if c.Scale > 0 {
+			err = fmt.Errorf("%w: scale %d bytes is %d objects of %.0f bytes (key + value): %w",
+				ErrBadConfig, c.Scale, c.Workload.PreloadCount(), c.Workload.MeanObjectBytes(), err)
+		}
 		errs = append(errs, err)
+	}
+	errs = append(errs, c.validateScale()...)
+	if c.MemoryLimit < 0 || (c.MemoryLimit > 0 && c.MemoryLimit < memlimit.MinLimit) {
+		bad("memory-limit %d: accepted 0 (none) or at least %d bytes", c.MemoryLimit, int64(memlimit.MinLimit))
+	}
+	if c.MemoryLimit > 0 && len(c.Endpoints) > 0 {
+		bad("memory-limit limits this process: the --endpoints servers are other processes")
 	}
 	if c.Clients < 1 || c.Clients > MaxClients {
 		bad("clients %d: accepted 1..%d", c.Clients, MaxClients)
 	}
 	if c.Rate < 0 {
 		bad("rate %v: must be >= 0 (0 is closed loop)", c.Rate)
+	}
+	if !(c.RateFraction >= 0 && c.RateFraction <= 1) {
+		bad("rate-fraction %v: accepted (0, 1] of the measured capacity (0: not used)", c.RateFraction)
+	}
+	if c.RateFraction > 0 && c.Rate > 0 {
+		bad("give a rate or a rate fraction of the measured capacity, not both")
+	}
+	if c.CapacityProbe < 0 || (c.CapacityProbe > 0 && c.RateFraction == 0) {
+		bad("capacity-probe %v: a positive duration, only with a rate fraction", c.CapacityProbe)
 	}
 	if c.Duration < 0 || c.Ops < 0 || c.Warmup < 0 {
 		bad("duration, ops and warmup must not be negative")
@@ -286,6 +350,7 @@ func (c *Config) Validate() error {
 		(c.Layer != LayerCluster || len(c.Endpoints) > 0) {
 		bad("auto-compaction runs on the in-process cluster's nodes (the cluster layer without --endpoints; an --endpoints server takes its own --auto-compaction-* flags)")
 	}
+	errs = append(errs, c.Preload.Validate(c.Node.MaxRequestBytes)...)
 	if err := c.Node.ValidateTemplate(); err != nil {
 		errs = append(errs, fmt.Errorf("%w: node: %w", ErrBadConfig, err))
 	}
@@ -303,7 +368,7 @@ func (c *Config) Validate() error {
 
 // Loop returns "open" or "closed".
 func (c *Config) Loop() string {
-	if c.Rate > 0 {
+	if c.Rate > 0 || c.RateFraction > 0 {
 		return "open"
 	}
 	return "closed"

@@ -32,7 +32,18 @@
 //
 //  1. Config.EnsureDefaults fills documented defaults; Validate reports
 //     every problem at once. The master seed drives every workload stream.
-//  2. The preload (workloads Loader) is written first, then the workload
+//  2. The preload (workloads Loader) is written first, through the same
+//     layer and pipeline as the measured ops but batched (PreloadOptions):
+//     on the mvcc and cluster layers one Txn request per batch, its puts in
+//     the success branch and no compare, within etcd's --max-txn-ops (128
+//     puts) and under its --max-request-bytes (128 KiB by default, see
+//     DefaultPreloadTxnBytes), from 32 concurrent loaders; on the engine
+//     layer one write transaction of the batching layer per batch. Its keys,
+//     logical bytes, txns, seconds and MB/s go to the summary (preload_*). A
+//     preload the backend quota refuses fails with ErrPreloadNoSpace,
+//     naming --quota-backend-bytes and --no-quota; Config.Scale sizes the
+//     preload in logical bytes and is refused up front when above the quota.
+//     Then, with RateFraction, the capacity probe (3); then the workload
 //     runs unmeasured for Warmup, then the measured phase runs for Duration
 //     or until Ops ops have completed (split evenly over the clients).
 //  3. Closed loop: Clients clients each start an op when the last ends;
@@ -40,7 +51,13 @@
 //     intended start on a fixed schedule and latency is completion -
 //     intended start, so a stall shows in every op it delays (coordinated
 //     omission is not hidden); the service time (completion - actual start)
-//     is recorded separately.
+//     is recorded separately. The ops a stall leaves unstarted (or cancelled
+//     in flight) at the end of the measured phase have no latency: their
+//     count is summary.open_loop_missed. RateFraction F (0 < F <= 1): after
+//     the preload, a closed-loop probe of CapacityProbe (default 20 s) with
+//     the same clients measures the capacity C (ops without error per
+//     second, summary.capacity_ops_s; writes, capacity_write_ops_s), and the
+//     run continues open loop at Rate = F x C (config.rate_ops_s).
 //  4. One HdrHistogram per op kind (1 µs .. 60 s, 3 significant digits,
 //     values in ns), recorded per client without shared locks, rotated
 //     every second into interval histograms; the totals are the sum of the
@@ -65,7 +82,15 @@
 //  6. Cancelling the context during the measured phase stops the clients
 //     (in-flight ops get drainGrace to finish), and the figures measured so
 //     far are returned with Interrupted set; RunToDir still writes them.
-//  7. RunToDir writes a run directory (package results) atomically: nothing
+//  7. The result's steady_state is results.SteadyStateOf over the timeline:
+//     whether the engine reached its steady state in the last third of the
+//     measured phase (pebble: L0 sublevels and compaction debt without a
+//     trend; bbolt: its high-water mark grows no more than its live data),
+//     with the fits it rests on. A run shorter than 30 s gets "unknown".
+//  8. Config.MemoryLimit (Run only) puts the process in a memory-limited
+//     cgroup of its own for the run (package internal/memlimit; the version
+//     used is config.memory_limit_cgroup) and takes it out afterwards.
+//  9. RunToDir writes a run directory (package results) atomically: nothing
 //     appears at the output path unless the run succeeds or is interrupted
 //     after measuring.
 //

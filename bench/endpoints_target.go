@@ -168,6 +168,13 @@ func (t *endpointsTarget) Do(ctx context.Context, op *workloads.Op) error {
 	return DoKV(ctx, t.kv, op)
 }
 
+func (t *endpointsTarget) loadBatch(ctx context.Context, kvs []loadKV) error {
+	if t.rec != nil {
+		return loadTxn(ctx, t.rec, kvs)
+	}
+	return loadTxn(ctx, t.kv, kvs)
+}
+
 func (t *endpointsTarget) wrapKV(w func(KV) KV) { t.rec = w(t.kv) }
 
 // Stats returns the last refreshed figures: DBSize and DBSizeInUse are the

@@ -31,6 +31,7 @@ var (
 	_ StatsSource = (*engineTarget)(nil)
 	_ Settler     = (*engineTarget)(nil)
 	_ Flusher     = (*engineTarget)(nil)
+	_ batchLoader = (*engineTarget)(nil)
 )
 
 func openEngineTarget(_ context.Context, cfg Config, env LayerEnv) (Target, error) {
@@ -89,6 +90,19 @@ func (t *engineTarget) Do(_ context.Context, op *workloads.Op) error {
 		return t.b.Err()
 	}
 	return fmt.Errorf("bench: engine layer: unsupported op kind %v", op.Kind)
+}
+
+// loadBatch puts kvs in one write transaction of the batching layer (which
+// commits it with the pending batch, as it does a client's writes).
+func (t *engineTarget) loadBatch(_ context.Context, kvs []loadKV) error {
+	tx := t.b.BatchTx()
+	tx.Lock()
+	for _, e := range kvs {
+		k, v := ownedKV(e.key, e.value)
+		tx.UnsafePut(benchBucket, k, v)
+	}
+	tx.Unlock()
+	return t.b.Err()
 }
 
 // ownedKV copies key and value into one allocation: the backend takes

@@ -201,6 +201,9 @@ func (k *histKV) DeleteRange(ctx context.Context, r *pb.DeleteRangeRequest) (*pb
 // linearization point, one that failed the read. Other shapes that write a
 // sampled key cannot be recorded: they mark the history as unusable.
 func (k *histKV) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, error) {
+	if puts := putOnly(r); puts != nil {
+		return k.putsTxn(ctx, r, puts)
+	}
 	var key []byte
 	if len(r.Compare) == 1 && len(r.Success) == 1 && len(r.Failure) <= 1 {
 		key = r.Compare[0].Key
@@ -246,6 +249,45 @@ func (k *histKV) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, er
 			v = digest(kvs[0].Value)
 		}
 		k.h.Add(0, lincheck.Input{Kind: lincheck.Get, Key: string(key)}, call, lincheck.Output{Value: v}, "cas failed")
+	}
+	return resp, err
+}
+
+// putOnly returns the puts of a txn that has no compare and only puts in
+// its success branch (the batched preload's shape), or nil.
+func putOnly(r *pb.TxnRequest) []*pb.PutRequest {
+	if len(r.Compare) > 0 || len(r.Failure) > 0 || len(r.Success) < 2 {
+		return nil
+	}
+	puts := make([]*pb.PutRequest, len(r.Success))
+	for i, op := range r.Success {
+		if puts[i] = op.GetRequestPut(); puts[i] == nil {
+			return nil
+		}
+	}
+	return puts
+}
+
+// putsTxn records a put-only txn: it always succeeds, so each sampled put
+// is a put of its key that took effect between the txn's call and return
+// (porcupine checks each key on its own; the txn's atomicity across keys is
+// not a register's property).
+func (k *histKV) putsTxn(ctx context.Context, r *pb.TxnRequest, puts []*pb.PutRequest) (*pb.TxnResponse, error) {
+	var sampled []*pb.PutRequest
+	for _, p := range puts {
+		if k.sampled(p.Key) {
+			sampled = append(sampled, p)
+		}
+	}
+	if len(sampled) == 0 {
+		return k.kv.Txn(ctx, r)
+	}
+	call, ok := k.h.Begin()
+	resp, err := k.kv.Txn(ctx, r)
+	if ok {
+		for _, p := range sampled {
+			k.finishWrite(lincheck.Input{Kind: lincheck.Put, Key: string(p.Key), Value: digest(p.Value)}, call, lincheck.Output{}, err)
+		}
 	}
 	return resp, err
 }

@@ -26,6 +26,7 @@ var (
 	_ Flusher     = (*mvccTarget)(nil)
 	_ Settler     = (*mvccTarget)(nil)
 	_ KV          = storeKV{}
+	_ batchLoader = (*mvccTarget)(nil)
 )
 
 func openMVCCTarget(_ context.Context, cfg Config, env LayerEnv) (Target, error) {
@@ -47,6 +48,10 @@ func openMVCCTarget(_ context.Context, cfg Config, env LayerEnv) (Target, error)
 }
 
 func (t *mvccTarget) Do(ctx context.Context, op *workloads.Op) error { return DoKV(ctx, t.kv, op) }
+
+func (t *mvccTarget) loadBatch(ctx context.Context, kvs []loadKV) error {
+	return loadTxn(ctx, t.kv, kvs)
+}
 
 func (t *mvccTarget) Flush() error { return t.kv.s.Commit() }
 

@@ -60,6 +60,7 @@ type measurement struct {
 
 	// From run's end on.
 	end         time.Duration // end of the measured phase (offset from r.base)
+	stopAt      time.Duration // when the clients were told to stop (offset from r.base)
 	interrupted bool
 	defragRuns  int      // scheduled defrag rounds started
 	defragErrs  []string // their failures
@@ -91,12 +92,12 @@ func setup(ctx context.Context, cfg Config, ks *workloads.KeySpace, t Target, ev
 	}
 	m.wl = wl
 
-	preStart := clk.Now()
-	if err := preload(ctx, cfg, ks, t); err != nil {
+	pf, err := preload(ctx, cfg, ks, t)
+	if err != nil {
 		return nil, err
 	}
-	m.res.Summary.PreloadKeys = ks.Preload()
-	m.res.Summary.PreloadS = clk.Since(preStart).Seconds()
+	fillPreload(&m.res.Summary, pf)
+	settleStart := clk.Now()
 	if st, ok := t.(Settler); ok {
 		// The preload's flushes and compactions are not the run's work:
 		// commit it (it may sit in the pending batch) and settle.
@@ -109,11 +110,14 @@ func setup(ctx context.Context, cfg Config, ks *workloads.KeySpace, t Target, ev
 			return nil, fmt.Errorf("bench: settling the %s layer after the preload: %w", cfg.Layer, err)
 		}
 	}
+	if pf.keys > 0 {
+		m.res.Summary.PreloadSettleS = clk.Since(settleStart).Seconds()
+	}
 	if ctx.Err() != nil {
 		return nil, ErrInterrupted
 	}
 
-	m.rec = newRecorder(cfg.Clients, mixKinds(cfg.Workload.Ops), cfg.Rate > 0)
+	m.rec = newRecorder(cfg.Clients, mixKinds(cfg.Workload.Ops), cfg.Loop() == "open")
 	opCtx, cancelOps := context.WithCancel(context.WithoutCancel(ctx))
 	m.cancelOps = cancelOps
 	m.r = &runner{cfg: cfg, t: t, warm: cfg.Warmup, stopCh: make(chan struct{}), opCtx: opCtx}
@@ -159,6 +163,7 @@ func (m *measurement) start() {
 // still in flight after drainGrace.
 func (m *measurement) stopClients() {
 	if !m.r.stop.Swap(true) {
+		m.stopAt = m.cfg.Clock.Since(m.r.base)
 		close(m.r.stopCh)
 	}
 	grace := m.cfg.Clock.NewTimer(drainGrace)
@@ -324,10 +329,10 @@ func (m *measurement) tick(ctx context.Context, end time.Duration) {
 	smp.WALFsyncs = st.WALFsyncs - m.stats0.WALFsyncs
 	smp.EngFsyncs = st.EngineFsyncs - m.stats0.EngineFsyncs
 	smp.DBSize, smp.DBSizeInUse, smp.DBQuotaSize = st.DBSize, st.DBSizeInUse, st.DBQuotaSize
-	// The layer's figures (the engine's own, the leader's on a cluster:
-	// pebble's L0 sublevels and compaction debt, bbolt's free pages) are
-	// what the over-time figures and the fragmentation read.
-	smp.Extra = st.Extra
+	// The layer's figures the over-time figures, the fragmentation and
+	// the steady-state verdict read (timelineExtra): pebble's L0 sublevels
+	// and compaction debt, bbolt's free pages, ...
+	smp.Extra = timelineExtra(st.Extra)
 	if m.wl != nil {
 		m.wl.sample(&smp)
 	}
@@ -418,6 +423,8 @@ func (m *measurement) done(ctx context.Context) (*Outcome, error) {
 		}
 		res.Maintenance.DefragRounds, res.Maintenance.DefragErrors = m.defragRuns, m.defragErrs
 	}
+	ss := results.SteadyStateOf(timeline)
+	res.SteadyState = &ss
 	return &Outcome{Result: res, Latency: m.rec.latLog, Service: m.rec.svcLog, Timeline: timeline,
 		Start: m.measureWall, lin: m.lin}, nil
 }
@@ -453,6 +460,14 @@ func (m *measurement) summarizeOps(measured time.Duration) error {
 		s.ThroughputOpsS = float64(s.Ops) / measured.Seconds()
 	}
 	s.LogicalBytes = rec.total.logical
+	if rec.open && m.cfg.Rate > 0 {
+		per := 1e9 / m.cfg.Rate * float64(len(m.clients))
+		for _, c := range m.clients {
+			if c.hasUnstarted {
+				s.OpenLoopMissed += missedDue(c.unstarted, m.r.warm, m.stopAt, per)
+			}
+		}
+	}
 	errorsByMessage := func() map[string]int64 {
 		if s.ErrorsByMessage == nil {
 			s.ErrorsByMessage = map[string]int64{}

@@ -81,6 +81,11 @@ type Result struct {
 	// not "ok" broke consistency (or could not be shown not to): its
 	// performance figures must not be reported as if it had not.
 	Linearizability *Linearizability `json:"linearizability,omitempty"`
+	// SteadyState says whether the measured phase reached the engine's
+	// steady state (SteadyStateOf: pebble's L0 sublevels and compaction
+	// debt without a trend, bbolt's file growing no more than its live
+	// data, over the last third), with the figures it rests on.
+	SteadyState *SteadyState `json:"steady_state,omitempty"`
 	// Watch is what the workload's watchers saw and cost (absent without
 	// watchers); Leases the workload's lease traffic and the revokes the
 	// members applied (absent without lease traffic or revokes).
@@ -390,6 +395,25 @@ type Config struct {
 	AutoCompactionMode      string  `json:"auto_compaction_mode,omitempty"`
 	AutoCompactionRetention string  `json:"auto_compaction_retention,omitempty"`
 	DefragIntervalS         float64 `json:"defrag_interval_s,omitempty"`
+	// RateFraction is the open loop's fraction of the measured capacity
+	// (RateOpsS is then that fraction of Summary.CapacityOpsS) and
+	// CapacityProbeS the closed-loop probe's length; 0 without.
+	RateFraction   float64 `json:"rate_fraction,omitempty"`
+	CapacityProbeS float64 `json:"capacity_probe_s,omitempty"`
+	// ScaleBytes is the logical preload size asked for (--scale; 0: the
+	// workload's key count).
+	ScaleBytes int64 `json:"scale_bytes,omitempty"`
+	// PreloadLoaders, PreloadTxnOps and PreloadTxnBytes are how the preload
+	// was written: concurrent loaders, puts per txn (1: one Put per key),
+	// request size bound.
+	PreloadLoaders  int `json:"preload_loaders,omitempty"`
+	PreloadTxnOps   int `json:"preload_txn_ops,omitempty"`
+	PreloadTxnBytes int `json:"preload_txn_bytes,omitempty"`
+	// MemoryLimitBytes is the memory limit of the cgroup the run was in
+	// (0: none) and MemoryLimitCgroup how it was set: "v2" (memory.max) or
+	// "v1" (memory.limit_in_bytes).
+	MemoryLimitBytes  int64  `json:"memory_limit_bytes,omitempty"`
+	MemoryLimitCgroup string `json:"memory_limit_cgroup,omitempty"`
 }
 
 // Workload names the workload and holds its full spec as YAML
@@ -424,10 +448,35 @@ type Summary struct {
 	Errors         int64   `json:"errors"`
 	DurationS      float64 `json:"duration_s"`
 	ThroughputOpsS float64 `json:"throughput_ops_s"`
+	// PreloadKeys and PreloadBytes are the keys and the logical bytes (key
+	// + value) the preload wrote, in PreloadTxns requests (batches of puts:
+	// txns on the mvcc and cluster layers, write transactions on the engine
+	// layer; one per key when unbatched) over PreloadS seconds, PreloadMBs
+	// the logical MB (10^6 bytes) per second. PreloadSettleS is the flush
+	// and settle after it (pebble's flushes and compactions of the preload),
+	// not in PreloadS.
 	PreloadKeys    int64   `json:"preload_keys"`
+	PreloadBytes   int64   `json:"preload_bytes,omitempty"`
+	PreloadTxns    int64   `json:"preload_txns,omitempty"`
 	PreloadS       float64 `json:"preload_s"`
-	WarmupOps      int64   `json:"warmup_ops"`
-	LogicalBytes   int64   `json:"logical_bytes_written"`
+	PreloadMBs     float64 `json:"preload_mb_s,omitempty"`
+	PreloadSettleS float64 `json:"preload_settle_s,omitempty"`
+	// CapacityOpsS and CapacityWriteOpsS are the closed-loop capacity
+	// probe's throughput of ops completed without error, all and writes
+	// (Config.RateFraction; the open loop's rate is RateFraction ×
+	// CapacityOpsS, Config.RateOpsS). Absent without a probe.
+	CapacityOpsS      float64 `json:"capacity_ops_s,omitempty"`
+	CapacityWriteOpsS float64 `json:"capacity_write_ops_s,omitempty"`
+	WarmupOps         int64   `json:"warmup_ops"`
+	LogicalBytes      int64   `json:"logical_bytes_written"`
+	// OpenLoopMissed counts the open loop's ops that were due in the
+	// measured phase but had not completed when it stopped: their client
+	// was still busy with an earlier op (or that op was cancelled after the
+	// drain grace). The latency figures, measured from each op's intended
+	// start, miss them, and each would have waited at least from its due
+	// time to the end: a large count means the tail is understated. It may
+	// count one op per client that the stop overtook as it became due.
+	OpenLoopMissed int64 `json:"open_loop_missed,omitempty"`
 	// CPUUserS and CPUSysS are the process's CPU time (getrusage) from the
 	// start of the measured phase until its writes are flushed: every
 	// thread, so every node of an in-process cluster, the clients and the
@@ -549,6 +598,11 @@ type Memory struct {
 	PeakHeapBytes int64   `json:"peak_heap_bytes"`
 	GCPauseTotalS float64 `json:"gc_pause_total_s"`
 	NumGC         int64   `json:"num_gc"`
+	// CgroupPeakBytes is the peak memory use of the memory-limited cgroup
+	// the run was in (Config.MemoryLimitBytes), page cache included: v1's
+	// memory.max_usage_in_bytes, v2's memory.peak. Absent without a limit
+	// or where the kernel does not report it.
+	CgroupPeakBytes int64 `json:"cgroup_peak_bytes,omitempty"`
 }
 
 // New returns an empty result with the schema set.

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,6 +44,10 @@ type Flags struct {
 	watchers, watchPrefixes, leaseKeys, keepAlives int
 	watchStartBehind                               int64
 	leaseRate, leaseRevokeAfter                    float64
+	scale, memoryLimit                             string
+	rateFraction                                   float64
+	capacityProbe                                  time.Duration
+	preload                                        bench.PreloadOptions
 }
 
 // Register adds the run flags to fl, bound to f.
@@ -52,11 +58,18 @@ func (f *Flags) Register(fl *pflag.FlagSet) {
 	fl.StringSliceVar(&f.metricsEndpoints, "metrics-endpoints", nil, "Prometheus endpoints of the --endpoints servers, scraped before, during and after the run (default: each endpoint + /metrics)")
 	fl.StringVar(&f.workload, "workload", bench.DefaultWorkload, "workload preset ("+strings.Join(workloads.Presets(), ", ")+") or YAML file")
 	fl.IntVar(&f.clients, "clients", bench.DefaultClients, "concurrent clients")
-	fl.Float64Var(&f.rate, "rate", 0, "open loop: target ops/s over all clients (0: closed loop)")
+	fl.Float64Var(&f.rate, "rate", 0, "open loop: target ops/s over all clients, latency from each op's intended start (0: closed loop)")
+	fl.Float64Var(&f.rateFraction, "rate-fraction", 0, "open loop at this fraction (0, 1] of the capacity a closed-loop probe measures after the preload (summary.capacity_ops_s); exclusive with --rate")
+	fl.DurationVar(&f.capacityProbe, "capacity-probe", 0, fmt.Sprintf("length of the closed-loop capacity probe of --rate-fraction (0: %v)", bench.DefaultCapacityProbe))
 	fl.DurationVar(&f.duration, "duration", bench.DefaultDuration, "measured duration (exclusive with --ops)")
 	fl.Int64Var(&f.ops, "ops", 0, "measured op count (exclusive with --duration)")
 	fl.DurationVar(&f.warmup, "warmup", time.Second, "unmeasured warm-up after the preload")
 	fl.Int64Var(&f.keys, "keys", 0, "key count (0: the workload's)")
+	fl.StringVar(&f.scale, "scale", "", "preload about this many logical bytes (key + value), e.g. 512MB, 2GB, 30GB (GB = 10^9, GiB = 2^30): sets the key count from the workload's mean object size; exclusive with --keys")
+	fl.IntVar(&f.preload.Loaders, "preload-loaders", 0, fmt.Sprintf("concurrent loaders of the preload (0: %d; %d with --preload-txn-ops 1)", bench.DefaultPreloadLoaders, 128))
+	fl.IntVar(&f.preload.TxnOps, "preload-txn-ops", 0, fmt.Sprintf("puts per preload txn, 1..%d (etcd's --max-txn-ops; 1: one Put per key) (0: %d)", bench.DefaultPreloadTxnOps, bench.DefaultPreloadTxnOps))
+	fl.IntVar(&f.preload.TxnBytes, "preload-txn-bytes", 0, fmt.Sprintf("request size bound of a preload txn, below the node's request limit (etcd's --max-request-bytes, 1.5 MiB) (0: %d)", bench.DefaultPreloadTxnBytes))
+	fl.StringVar(&f.memoryLimit, "memory-limit", "", "run in a cgroup of its own with this memory limit, page cache included (cgroup v2 memory.max, else v1 memory.limit_in_bytes), e.g. 4GiB; needs root")
 	fl.IntVar(&f.keySize, "key-size", 0, "key size in bytes (0: the workload's)")
 	fl.IntVar(&f.valueSize, "value-size", 0, "value size in bytes (0: the workload's)")
 	fl.Float64Var(&f.readRatio, "read-ratio", -1, "replace the op mix with this fraction of gets and the rest puts, 0..1")
@@ -142,6 +155,20 @@ func (f *Flags) Config(fl *pflag.FlagSet) (bench.Config, error) {
 	if f.keepAlives > 0 {
 		spec.Leases.KeepAlives = f.keepAlives
 	}
+	var scale, memLimit int64
+	if f.scale != "" {
+		if scale, err = ParseSize(f.scale); err != nil || scale <= 0 {
+			errs = append(errs, fmt.Errorf("--scale %q: want a positive size such as 512MB, 2GB or 1.5GiB", f.scale))
+		}
+		if fl.Changed("keys") {
+			errs = append(errs, fmt.Errorf("--scale and --keys both set the key count: give one"))
+		}
+	}
+	if f.memoryLimit != "" {
+		if memLimit, err = ParseSize(f.memoryLimit); err != nil || memLimit <= 0 {
+			errs = append(errs, fmt.Errorf("--memory-limit %q: want a positive size such as 512MiB or 4GiB", f.memoryLimit))
+		}
+	}
 	duration := f.duration
 	if fl.Changed("ops") && !fl.Changed("duration") {
 		duration = 0
@@ -174,6 +201,11 @@ func (f *Flags) Config(fl *pflag.FlagSet) (bench.Config, error) {
 		Seed:             f.seed,
 		Clients:          f.clients,
 		Rate:             f.rate,
+		RateFraction:     f.rateFraction,
+		CapacityProbe:    f.capacityProbe,
+		Scale:            scale,
+		MemoryLimit:      memLimit,
+		Preload:          f.preload,
 		Duration:         duration,
 		Ops:              f.ops,
 		Warmup:           f.warmup,
@@ -203,6 +235,28 @@ func (f *Flags) Config(fl *pflag.FlagSet) (bench.Config, error) {
 		errs = append(errs, err)
 	}
 	return cfg, errors.Join(errs...)
+}
+
+// ParseSize parses a byte size: a number of bytes, or a number (decimals
+// allowed) with a unit, B, KB, MB, GB, TB (powers of 10, as disk sizes and
+// etcd issue #22332's figures are given) or KiB, MiB, GiB, TiB (powers of
+// 2), case-insensitive, e.g. 512MB, 2GB, 1.5GiB.
+func ParseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	i := len(t)
+	for i > 0 && (t[i-1] < '0' || t[i-1] > '9') && t[i-1] != '.' {
+		i--
+	}
+	num, unit := t[:i], strings.ToLower(strings.TrimSpace(t[i:]))
+	mult := map[string]float64{"": 1, "b": 1,
+		"kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
+		"k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12,
+		"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}[unit]
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || mult == 0 || v < 0 || v*mult > math.MaxInt64/2 {
+		return 0, fmt.Errorf("%w: size %q (want e.g. 4096, 512MB, 2GB, 1.5GiB)", ErrBadSetting, s)
+	}
+	return int64(math.Round(v * mult)), nil
 }
 
 // ResolveWorkload takes a preset name or a YAML file.

@@ -99,7 +99,21 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run --out DIR [flags]",
 		Short: "Run a workload against a layer and write a result directory",
-		Args:  cobra.NoArgs,
+		Long: `Run a workload against a layer and write a result directory.
+
+The preload (the workload's keys, or --scale SIZE logical bytes of its objects) goes
+through the same pipeline as the run, in txns of up to --preload-txn-ops puts and
+--preload-txn-bytes bytes. A gigabyte-scale preload on the cluster layer needs
+--quota-backend-bytes above etcd's 2 GiB default, or --no-quota.
+
+Loops: closed by default (each client starts an op when its last one ends). --rate R
+is open loop: ops start on a fixed schedule of R per second whatever their latency,
+which is measured from each op's intended start (coordinated omission corrected; the
+service time from the actual start is recorded too). --rate-fraction F first measures
+the closed-loop capacity C for --capacity-probe (default 20s) after the preload, then
+runs open loop at F x C (result.json: summary.capacity_ops_s, capacity_write_ops_s,
+config.rate_ops_s).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := f.config(cmd.Flags())
 			if err != nil {
@@ -187,6 +201,23 @@ func printSummary(w io.Writer, r *results.Result, out string) {
 	}
 	fmt.Fprintf(w, "ops %d  errors %d  duration %.2fs  throughput %.0f ops/s  (preload %d keys in %.2fs)\n",
 		s.Ops, s.Errors, s.DurationS, s.ThroughputOpsS, s.PreloadKeys, s.PreloadS)
+	if s.PreloadBytes > 0 {
+		fmt.Fprintf(w, "preload %s logical in %d requests, %.1f MB/s; flushed and settled in %.2fs\n",
+			fmtBytes(s.PreloadBytes), s.PreloadTxns, s.PreloadMBs, s.PreloadSettleS)
+	}
+	if s.CapacityOpsS > 0 {
+		fmt.Fprintf(w, "capacity (closed-loop probe of %.0fs) %.0f ops/s, %.0f writes/s: open loop at %.0f%%, %.0f ops/s\n",
+			c.CapacityProbeS, s.CapacityOpsS, s.CapacityWriteOpsS, 100*c.RateFraction, c.RateOpsS)
+	}
+	if s.OpenLoopMissed > 0 {
+		fmt.Fprintf(w, "open loop: %d ops due in the measured phase were not done at its end (no latency recorded for them)\n", s.OpenLoopMissed)
+	}
+	if c.MemoryLimitBytes > 0 {
+		fmt.Fprintf(w, "memory limit %s (cgroup %s), peak use %s with the page cache\n", fmtBytes(c.MemoryLimitBytes), c.MemoryLimitCgroup, fmtBytes(r.Memory.CgroupPeakBytes))
+	}
+	if ss := r.SteadyState; ss != nil {
+		fmt.Fprintf(w, "steady state: %s (%s)\n", ss.Verdict, ss.Reason)
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "op\tcount\terrors\tp50\tp90\tp99\tp99.9\tmax\tmean\t")
 	kinds := make([]string, 0, len(r.Ops))
