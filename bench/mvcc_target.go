@@ -18,11 +18,13 @@ type mvccTarget struct {
 }
 
 var (
-	_ Target      = (*mvccTarget)(nil)
-	_ StatsSource = (*mvccTarget)(nil)
-	_ Flusher     = (*mvccTarget)(nil)
-	_ Settler     = (*mvccTarget)(nil)
-	_ KV          = storeKV{}
+	_ Target       = (*mvccTarget)(nil)
+	_ StatsSource  = (*mvccTarget)(nil)
+	_ Flusher      = (*mvccTarget)(nil)
+	_ Settler      = (*mvccTarget)(nil)
+	_ k8sHost      = (*mvccTarget)(nil)
+	_ k8sCompactor = (*mvccTarget)(nil)
+	_ KV           = storeKV{}
 )
 
 func openMVCCTarget(_ context.Context, cfg Config, env LayerEnv) (Target, error) {
@@ -41,6 +43,14 @@ func openMVCCTarget(_ context.Context, cfg Config, env LayerEnv) (Target, error)
 }
 
 func (t *mvccTarget) Do(ctx context.Context, op *workloads.Op) error { return DoKV(ctx, t.kv, op) }
+
+// k8sKV and compact serve the k8s driver (k8sHost, k8sCompactor).
+func (t *mvccTarget) k8sKV() KV { return t.kv }
+
+func (t *mvccTarget) compact(_ context.Context, rev int64) error {
+	_, err := t.kv.s.Compact(rev)
+	return err
+}
 
 func (t *mvccTarget) Flush() error { return t.kv.s.Commit() }
 

@@ -86,6 +86,8 @@ type Result struct {
 	// members applied (absent without lease traffic or revokes).
 	Watch  *WatchResult `json:"watch,omitempty"`
 	Leases *LeaseResult `json:"leases,omitempty"`
+	// K8s is the k8s driver's figures (workloads with a k8s section).
+	K8s *K8sResult `json:"k8s,omitempty"`
 }
 
 // WatchResult covers the workload's watchers over the measured phase.

@@ -42,6 +42,11 @@ type Sample struct {
 	WatchLagRevs      int64   `json:"watch_lag_revs,omitempty"`
 	WatchLagMeanRevs  float64 `json:"watch_lag_mean_revs,omitempty"`
 	WatchCatchUpBytes int64   `json:"watch_catchup_bytes,omitempty"`
+	// LiveLogicalBytes is the key plus value bytes of the objects that
+	// exist at the end of the interval, as the k8s driver tracks them from
+	// its own creates, updates and deletes and its count of expired event
+	// leases (k8s workloads only): the denominator of space amplification.
+	LiveLogicalBytes int64 `json:"live_logical_bytes,omitempty"`
 	// Metrics are the servers' Prometheus figures at the end of the
 	// interval, by etcd's names (cumulative counters, histogram _count and
 	// _sum, gauges; merged over members: summed, gauges the largest), from

@@ -75,7 +75,8 @@ type KeySpace struct {
 	namespaces uint64
 	// dists is each resource's value size distribution (one entry, from
 	// value_size, for flat keys).
-	dists []ValueDist
+	dists    []ValueDist
+	fallback ValueDist // value_size, for objects of no listed resource
 
 	zp        zipfParams
 	scrItems  uint64 // zipfian: ranks are drawn among scrItems ...
@@ -159,8 +160,9 @@ func NewKeySpace(spec Spec, seed int64) (*KeySpace, error) {
 		ks.hotKeys, ks.hotOps = k.HotKeys, k.HotOps
 	}
 
+	ks.fallback = ValueDist{Min: spec.ValueSize.Min, Max: spec.ValueSize.Max}
 	if !ks.k8s {
-		ks.dists = []ValueDist{{Min: spec.ValueSize.Min, Max: spec.ValueSize.Max}}
+		ks.dists = []ValueDist{ks.fallback}
 	}
 	ks.block = newValueBlock(max(minValueBlock, 2*spec.largestValue()), spec.Compressible, seed)
 	return ks, nil
@@ -382,13 +384,54 @@ func (ks *KeySpace) Values(stream uint64) *Values {
 }
 
 // Of returns a value of resource index res (a window of the shared block,
-// read-only, as Op.Value).
+// read-only, as Op.Value); a negative res, or flat keys, draws from
+// value_size.
 func (v *Values) Of(res int) []byte {
 	d := &v.ks.dists[0]
 	if v.ks.k8s {
-		d = &v.ks.dists[res%len(v.ks.dists)]
+		d = &v.ks.fallback
+		if res >= 0 {
+			d = &v.ks.dists[res%len(v.ks.dists)]
+		}
 	}
 	return v.ks.valueOf(&v.r, d)
+}
+
+// K8sID parses a key of the k8s shape back into its id; ok is false for
+// any other key (a leader-election object, compact_rev_key).
+func (ks *KeySpace) K8sID(key []byte) (id uint64, ok bool) {
+	if !ks.k8s {
+		return 0, false
+	}
+	for res, p := range ks.resources {
+		if len(key) != len(p)+k8sNsDigits+len(ks.objects[res])+k8sNameDigits || string(key[:len(p)]) != string(p) {
+			continue
+		}
+		rest := key[len(p):]
+		ns, ok1 := parseDigits(rest[:k8sNsDigits])
+		rest = rest[k8sNsDigits:]
+		if string(rest[:len(ks.objects[res])]) != string(ks.objects[res]) {
+			continue
+		}
+		name, ok2 := parseDigits(rest[len(ks.objects[res]):])
+		if !ok1 || !ok2 || ns >= ks.namespaces {
+			continue
+		}
+		r := uint64(len(ks.resources))
+		return name*r*ks.namespaces + ns*r + uint64(res), true
+	}
+	return 0, false
+}
+
+func parseDigits(b []byte) (uint64, bool) {
+	var v uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + uint64(c-'0')
+	}
+	return v, true
 }
 
 // Float returns a uniform float64 in [0, 1) from the source.
