@@ -68,6 +68,7 @@ type k8sDriver struct {
 
 	// Per-op counts (k8s names) and outcomes.
 	nCreate, nUpdate, nDelete, nGet, nGetRev, nList, nElection atomic.Int64
+	nCount                                                     atomic.Int64
 	conflicts, retries, notFound                               atomic.Int64
 	pages, listKeys, listCount                                 atomic.Int64
 	leasesGranted, leaseErrs, eventsLeased, eventsExpired      atomic.Int64
@@ -374,7 +375,7 @@ func (d *k8sDriver) delete(ctx context.Context, id uint64, key []byte) (uint64, 
 // older ones), otherwise at the current revision.
 func (d *k8sDriver) get(ctx context.Context, op *workloads.Op) error {
 	_, key, _ := d.existing(op.ID, op.Key)
-	r := &pb.RangeRequest{Key: key, Serializable: op.Serializable}
+	r := &pb.RangeRequest{Key: key, Limit: 1, Serializable: op.Serializable}
 	if d.getAtRev > 0 && unitFloat(d.pick.Add(1)) < d.getAtRev {
 		r.Revision = d.lastRev.Load()
 	}
@@ -426,7 +427,8 @@ func (d *k8sDriver) list(ctx context.Context, key, end []byte, rev int64, serial
 				each(kv, rev)
 			}
 		}
-		if !resp.More || len(resp.Kvs) == 0 {
+		// The client's test: etcd counted more than this page.
+		if resp.Count <= int64(len(resp.Kvs)) || len(resp.Kvs) == 0 {
 			return rev, nil
 		}
 		last := resp.Kvs[len(resp.Kvs)-1].Key
@@ -480,21 +482,21 @@ func prefixRangeEnd(prefix []byte) []byte {
 
 // leaseFor returns the lease for the next event, as the apiserver's lease
 // manager hands it out: the current one while it is younger than
-// lease_reuse and has had fewer than lease_max_keys uses, else a new one
-// with TTL event_ttl + lease_reuse (so the last object attached still
-// lives its TTL), both scaled.
+// the reuse time (lease_reuse, at most 5% of event_ttl) and has had fewer
+// than lease_max_keys uses, else a new one with TTL event_ttl + the reuse
+// time (so the last object attached still lives its TTL), both scaled.
 func (d *k8sDriver) leaseFor(ctx context.Context) (int64, int32, error) {
 	d.leaseMu.Lock()
 	defer d.leaseMu.Unlock()
 	now := d.clk.Now()
 	if n := len(d.leases); n > 0 {
 		cur := d.leases[n-1]
-		if now.Before(cur.granted.Add(d.spec.Scaled(d.spec.LeaseReuse))) && cur.uses < d.spec.LeaseMaxKeys {
+		if now.Before(cur.granted.Add(d.spec.Scaled(d.spec.LeaseReuseSeconds()))) && cur.uses < d.spec.LeaseMaxKeys {
 			cur.uses++
 			return cur.id, int32(n), nil
 		}
 	}
-	ttl := d.spec.Scaled(d.spec.EventTTL + d.spec.LeaseReuse)
+	ttl := d.spec.Scaled(d.spec.EventTTL + d.spec.LeaseReuseSeconds())
 	secs := int64(math.Ceil(ttl.Seconds()))
 	id, err := d.leaser.leaseGrant(ctx, secs)
 	if err != nil {
@@ -549,8 +551,25 @@ func (d *k8sDriver) start(ctx context.Context, base time.Time) {
 	if d.compactor != nil {
 		d.loop(d.spec.Scaled(d.spec.CompactionInterval), d.compactStep())
 	}
+	if d.spec.CountPollPeriod > 0 {
+		d.loop(d.spec.Scaled(d.spec.CountPollPeriod), d.countStep)
+	}
 	if d.leaser != nil {
 		d.loop(time.Second, func(context.Context) { d.expire(d.clk.Now()) })
+	}
+}
+
+// countStep is the apiserver's object count poll: Count of each resource
+// prefix (a count_only Range: etcd counts the keys in its index).
+func (d *k8sDriver) countStep(ctx context.Context) {
+	for i := range d.ks.Resources() {
+		prefix := d.ks.ResourcePrefix(i)
+		resp, err := d.kv.Range(ctx, &pb.RangeRequest{Key: prefix, RangeEnd: prefixRangeEnd(prefix), CountOnly: true})
+		if err != nil {
+			return
+		}
+		d.saw(resp.Header)
+		d.nCount.Add(1)
 	}
 }
 
@@ -704,7 +723,7 @@ func (d *k8sDriver) result() *results.K8sResult {
 	}
 	r.Ops = map[string]int64{}
 	for name, n := range map[string]int64{"create": d.nCreate.Load(), "update": d.nUpdate.Load(), "delete": d.nDelete.Load(),
-		"get": d.nGet.Load(), "get_at_revision": d.nGetRev.Load(), "list": d.nList.Load(), "election_update": d.nElection.Load()} {
+		"get": d.nGet.Load(), "get_at_revision": d.nGetRev.Load(), "list": d.nList.Load(), "election_update": d.nElection.Load(), "count": d.nCount.Load()} {
 		if n > 0 {
 			r.Ops[name] = n
 		}
@@ -724,7 +743,7 @@ func (d *k8sDriver) result() *results.K8sResult {
 // resetCounts zeroes the per-op counts at the start of the measured phase
 // (the warm-up's ops are not the run's).
 func (d *k8sDriver) resetCounts() {
-	for _, c := range []*atomic.Int64{&d.nCreate, &d.nUpdate, &d.nDelete, &d.nGet, &d.nGetRev, &d.nList, &d.nElection,
+	for _, c := range []*atomic.Int64{&d.nCreate, &d.nUpdate, &d.nDelete, &d.nGet, &d.nGetRev, &d.nList, &d.nElection, &d.nCount,
 		&d.conflicts, &d.retries, &d.notFound, &d.pages, &d.listKeys, &d.listCount, &d.eventsLeased, &d.electionConflicts} {
 		c.Store(0)
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -495,8 +496,35 @@ func TestK8sLeases(t *testing.T) {
 	}
 }
 
-// TestK8sDriverLayers checks that the driver names what a layer lacks.
+// TestK8sDriverLayers checks that the config and the driver name what a
+// layer lacks.
 func TestK8sDriverLayers(t *testing.T) {
+	for _, tc := range []struct {
+		layer     string
+		endpoints []string
+		noExtras  bool
+		want      string
+	}{
+		{LayerEngine, nil, true, "not on the engine layer"},
+		{LayerCluster, []string{"127.0.0.1:2379"}, true, "not on the cluster layer with --endpoints"},
+		{LayerMVCC, nil, false, "on the mvcc layer set both to false"},
+		{LayerMVCC, nil, true, ""},
+		{LayerCluster, nil, false, ""},
+	} {
+		spec, err := workloads.Preset("k8s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.noExtras {
+			spec.K8s.EventLeases, spec.K8s.ListAndWatch = new(bool), new(bool)
+		}
+		cfg := Config{Layer: tc.layer, Endpoints: tc.endpoints, Workload: spec}
+		cfg.EnsureDefaults()
+		err = cfg.Validate()
+		if tc.want == "" && err != nil || tc.want != "" && (!errors.Is(err, ErrBadConfig) || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%s %v: %v, want %q", tc.layer, tc.endpoints, err, tc.want)
+		}
+	}
 	spec, err := workloads.Preset("k8s")
 	if err != nil {
 		t.Fatal(err)
@@ -549,7 +577,7 @@ func TestK8sCluster(t *testing.T) {
 	if k.InitialListObjects != 300 || k.InitialListPages < 5 || k.WatchFromRev != k.InitialListRev+1 {
 		t.Errorf("initial list: %d objects in %d pages at %d, watch from %d", k.InitialListObjects, k.InitialListPages, k.InitialListRev, k.WatchFromRev)
 	}
-	for _, name := range []string{"update", "get", "list", "election_update"} {
+	for _, name := range []string{"update", "get", "list", "election_update", "count"} {
 		if k.Ops[name] == 0 {
 			t.Errorf("no %s: %v", name, k.Ops)
 		}

@@ -11,7 +11,8 @@ type K8sResult struct {
 	TimeScale float64 `json:"time_scale"`
 	// Ops counts the driver's requests by the apiserver's name: create,
 	// update, delete, get, get_at_revision, list, election_update (the
-	// leader-election loop's), each once however many txns or pages it took.
+	// leader-election loop's), count (the object count poll's, one per
+	// resource), each once however many txns or pages it took.
 	Ops map[string]int64 `json:"ops"`
 	// Conflicts are optimistic txns whose mod_revision compare failed
 	// (the cache was stale, or a create found the key); Retries the txns

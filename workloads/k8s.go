@@ -48,6 +48,11 @@ type K8s struct {
 	// seconds. Default 300 (k8s.io/apiserver storagebackend
 	// DefaultCompactInterval, 5 minutes); negative: no compaction.
 	CompactionInterval float64 `yaml:"compaction_interval,omitempty"`
+	// CountPollPeriod is the apiserver's --etcd-count-metric-poll-period in
+	// seconds: every period it counts each resource's objects (a Range of
+	// the resource prefix with count_only, for apiserver_storage_objects).
+	// Default 60 (1 minute); negative: no counts.
+	CountPollPeriod float64 `yaml:"count_poll_period,omitempty"`
 	// EventLeases writes every object of EventResource with a lease, as the
 	// apiserver writes events (their TTL). Default true.
 	EventLeases *bool `yaml:"event_leases,omitempty"`
@@ -58,8 +63,8 @@ type K8s struct {
 	// (kube-apiserver's --event-ttl, 1 h).
 	EventTTL float64 `yaml:"event_ttl,omitempty"`
 	// LeaseReuse is how long one lease is attached to new events, in
-	// seconds. Default 60 (the apiserver's lease manager reuses a lease
-	// for a minute, --lease-reuse-duration-seconds).
+	// seconds, at most 5% of EventTTL (the apiserver's lease manager takes
+	// the smaller). Default 60 (--lease-reuse-duration-seconds).
 	LeaseReuse float64 `yaml:"lease_reuse,omitempty"`
 	// LeaseMaxKeys caps the keys attached to one lease. Default 1000 (the
 	// apiserver's lease manager's maxObjectCount).
@@ -172,6 +177,7 @@ const (
 	DefaultK8sPageSize           = 500
 	DefaultK8sGetAtRevision      = 8.0 / 13
 	DefaultK8sCompactionInterval = 300
+	DefaultK8sCountPollPeriod    = 60
 	DefaultK8sEventResource      = "events"
 	DefaultK8sEventTTL           = 3600
 	DefaultK8sLeaseReuse         = 60
@@ -197,6 +203,9 @@ func (k *K8s) ensureDefaults() {
 	}
 	if k.CompactionInterval == 0 {
 		k.CompactionInterval = DefaultK8sCompactionInterval
+	}
+	if k.CountPollPeriod == 0 {
+		k.CountPollPeriod = DefaultK8sCountPollPeriod
 	}
 	if k.EventLeases == nil {
 		k.EventLeases = boolp(true)
@@ -276,6 +285,9 @@ func (s *Spec) validateK8s(errs *[]error) {
 	if math.IsNaN(k.CompactionInterval) || math.IsInf(k.CompactionInterval, 0) {
 		*errs = append(*errs, specErr("k8s.compaction_interval: %v is not a number of seconds", k.CompactionInterval))
 	}
+	if math.IsNaN(k.CountPollPeriod) || math.IsInf(k.CountPollPeriod, 0) {
+		*errs = append(*errs, specErr("k8s.count_poll_period: %v is not a number of seconds", k.CountPollPeriod))
+	}
 	isResource := func(r string) bool { return slices.Contains(s.Keys.Resources, r) }
 	if k.EventLeases != nil && *k.EventLeases {
 		if !isResource(k.EventResource) {
@@ -325,6 +337,10 @@ func (k *K8s) Scaled(seconds float64) time.Duration {
 
 // Compacts reports whether the driver compacts.
 func (k *K8s) Compacts() bool { return k.CompactionInterval > 0 }
+
+// LeaseReuseSeconds is how long the lease manager reuses one lease:
+// lease_reuse, at most 5% of event_ttl.
+func (k *K8s) LeaseReuseSeconds() float64 { return min(k.LeaseReuse, 0.05*k.EventTTL) }
 
 // Leases reports whether event objects are written with leases.
 func (k *K8s) Leases() bool { return k.EventLeases == nil || *k.EventLeases }
