@@ -549,18 +549,15 @@ func TestK8sDriverLayers(t *testing.T) {
 }
 
 // TestK8sCluster runs the k8s preset on one in-process node, sped up so a
-// 3-second run sees compactions, event leases and leader election: every
+// 2-second run sees compactions, event leases and leader election: every
 // part of the driver shows in the result, the timeline carries the live
 // logical bytes, the per-resource watchers see events, and the sampled
 // operations stay linearizable.
 func TestK8sCluster(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a 3-second cluster run")
-	}
 	spec := smallSpec(t, "k8s", 300)
-	spec.K8s.TimeScale = 300 // compaction every second, lease reuse 0.2 s, election every 6.7 ms
+	spec.K8s.TimeScale = 600 // compaction every 0.5 s, lease reuse 0.1 s, election every 3.3 ms
 	spec.K8s.ValueSizes["pods"] = workloads.ValueDist{Min: 1000, Max: 2000, Tail: 0.1, TailMax: 7000}
-	cfg := Config{Layer: LayerCluster, Nodes: 1, Workload: spec, Seed: seed(t), Clients: 4, Duration: 3 * time.Second,
+	cfg := Config{Layer: LayerCluster, Nodes: 1, Workload: spec, Seed: seed(t), Clients: 4, Duration: 2 * time.Second,
 		Node: cluster.NodeOptions{Engine: "memory"}}
 	o, err := Run(context.Background(), cfg)
 	if err != nil {
