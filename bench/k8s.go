@@ -744,7 +744,8 @@ func (d *k8sDriver) result() *results.K8sResult {
 // (the warm-up's ops are not the run's).
 func (d *k8sDriver) resetCounts() {
 	for _, c := range []*atomic.Int64{&d.nCreate, &d.nUpdate, &d.nDelete, &d.nGet, &d.nGetRev, &d.nList, &d.nElection, &d.nCount,
-		&d.conflicts, &d.retries, &d.notFound, &d.pages, &d.listKeys, &d.listCount, &d.eventsLeased, &d.electionConflicts} {
+		&d.conflicts, &d.retries, &d.notFound, &d.pages, &d.listKeys, &d.listCount, &d.eventsLeased, &d.electionConflicts,
+		&d.leasesGranted, &d.leaseErrs, &d.eventsExpired} {
 		c.Store(0)
 	}
 }
