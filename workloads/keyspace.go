@@ -302,7 +302,8 @@ func (ks *KeySpace) appendK8sKey(dst []byte, id uint64) []byte {
 // WatchRange returns the range watcher part i of parts watches
 // (Spec.Watch.Prefixes): for flat keys the i-th of parts contiguous ranges
 // of the ids that exist at the start (the last one open-ended, so inserts
-// fall in it), for Kubernetes-shaped keys resource i's prefix. end is an
+// fall in it), for Kubernetes-shaped keys resource i's prefix
+// (<prefix><resource>/). end is an
 // exclusive bound, "\x00" for "every key from key on".
 func (ks *KeySpace) WatchRange(i, parts int) (key, end []byte) {
 	if parts < 1 || i < 0 {
@@ -310,8 +311,11 @@ func (ks *KeySpace) WatchRange(i, parts int) (key, end []byte) {
 	}
 	i %= parts
 	if ks.k8s {
-		res := ks.resources[i%len(ks.resources)]
-		return append([]byte(nil), res...), prefixEnd(res)
+		// The whole resource, as the apiserver watches it: objects
+		// outside ns-NNNNN (the k8s driver's leader-election objects)
+		// included.
+		res := ks.ResourcePrefix(i % len(ks.resources))
+		return res, prefixEnd(res)
 	}
 	n := uint64(ks.spec.Keys.Count)
 	lo := n * uint64(i) / uint64(parts)
