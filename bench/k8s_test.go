@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -601,5 +602,72 @@ func TestK8sCluster(t *testing.T) {
 	}
 	if l := r.Linearizability; l != nil && l.Verdict != "ok" {
 		t.Errorf("linearizability: %+v", l)
+	}
+}
+
+// nopKV answers every request at once: a txn succeeds at the next
+// revision, a range finds nothing. It measures the driver's own cost.
+type nopKV struct{ rev atomic.Int64 }
+
+func (k *nopKV) hdr() *pb.ResponseHeader { return &pb.ResponseHeader{Revision: k.rev.Add(1)} }
+func (k *nopKV) Put(context.Context, *pb.PutRequest) (*pb.PutResponse, error) {
+	return &pb.PutResponse{Header: k.hdr()}, nil
+}
+func (k *nopKV) Range(context.Context, *pb.RangeRequest) (*pb.RangeResponse, error) {
+	return &pb.RangeResponse{Header: k.hdr()}, nil
+}
+func (k *nopKV) DeleteRange(context.Context, *pb.DeleteRangeRequest) (*pb.DeleteRangeResponse, error) {
+	return &pb.DeleteRangeResponse{Header: k.hdr()}, nil
+}
+func (k *nopKV) Txn(context.Context, *pb.TxnRequest) (*pb.TxnResponse, error) {
+	return &pb.TxnResponse{Header: k.hdr(), Succeeded: true}, nil
+}
+
+// BenchmarkK8sDriver is the driver's cost per op above its requests (the
+// cache, the counters, building the requests), against a KV that answers
+// at once, beside DoKV's for the same op.
+func BenchmarkK8sDriver(b *testing.B) {
+	spec, err := workloads.Preset("k8s")
+	if err != nil {
+		b.Fatal(err)
+	}
+	spec.K8s.EventLeases = new(bool)
+	ks, err := workloads.NewKeySpace(spec, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, kind := range []workloads.OpKind{workloads.OpTxnCAS, workloads.OpGet, workloads.OpRange} {
+		for _, via := range []string{"driver", "dokv"} {
+			b.Run("op="+kind.String()+"/via="+via, func(b *testing.B) {
+				kv := &nopKV{}
+				d := &k8sDriver{spec: ks.Spec().K8s, ks: ks, kv: kv, clk: clock.Real(), eventRes: -1, pageSize: 500, getAtRev: 0.6}
+				n := uint64(ks.Count())
+				for id := uint64(0); id < n; id++ {
+					d.cache.observe(id, 1, 1, true, 100, 0)
+				}
+				ops := make([]workloads.Op, 1024)
+				for i := range ops {
+					id := uint64(i*7919) % n
+					ops[i] = workloads.Op{Kind: kind, ID: id, Key: ks.AppendKey(nil, id), Value: []byte("v")}
+					if kind == workloads.OpRange {
+						ops[i].End = append(bytes.Clone(ops[i].Key[:len(ops[i].Key)-11]), '0')
+					}
+				}
+				ctx := context.Background()
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					op := &ops[i%len(ops)]
+					if via == "dokv" {
+						err = DoKV(ctx, kv, op)
+					} else {
+						err = d.Do(ctx, op)
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }
