@@ -273,6 +273,9 @@ func (s *Spec) validateK8s(errs *[]error) {
 		*errs = append(*errs, specErr("k8s: needs keys.shape k8s"))
 		return
 	}
+	if s.Ops.Put > 0 || s.Ops.RMW > 0 {
+		*errs = append(*errs, specErr("ops: put and rmw are no apiserver request (use txn_cas for updates, insert for creates) in a spec with a k8s section"))
+	}
 	if badPeriod(k.TimeScale) {
 		*errs = append(*errs, specErr("k8s.time_scale: %v is not a factor > 0", k.TimeScale))
 	}

@@ -85,6 +85,7 @@ func TestK8sSpecErrors(t *testing.T) {
 			"k8s.value_sizes.nodes: not one of keys.resources", "k8s.value_sizes.pods: min 10 > max 5", "k8s.value_sizes.events.tail_max: 15 is below max 20"}},
 		{"event resource", "base: k8s\nkeys: {resources: [pods]}\nk8s:\n  value_sizes: null\n", []string{`k8s.event_resource: "events" is not one of keys.resources [pods] (or set k8s.event_leases: false)`}},
 		{"flat keys", "ops: {get: 1}\nk8s: {time_scale: 2}\n", []string{"k8s: needs keys.shape k8s"}},
+		{"plain puts", "base: k8s\nops: {put: 0.5, txn_cas: 0.5}\n", []string{"ops: put and rmw are no apiserver request"}},
 		{"election", "base: k8s\nk8s:\n  leader_election: {objects: 1, interval: -2, resource: a/b}\n", []string{
 			"k8s.leader_election.interval: -2 is not a time > 0", `k8s.leader_election.resource: "a/b" is not a resource name`}},
 	} {
