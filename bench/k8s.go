@@ -370,9 +370,9 @@ func (d *k8sDriver) delete(ctx context.Context, id uint64, key []byte) (uint64, 
 	}
 }
 
-// get reads one object (see existing), get_at_revision of the time at the newest
-// revision the driver has seen (never compacted: the driver compacts to
-// older ones), otherwise at the current revision.
+// get reads one object (see existing), get_at_revision of the time at
+// the newest revision the driver has seen (never compacted: the driver
+// compacts to older ones), otherwise at the current revision.
 func (d *k8sDriver) get(ctx context.Context, op *workloads.Op) error {
 	_, key, _ := d.existing(op.ID, op.Key)
 	r := &pb.RangeRequest{Key: key, Limit: 1, Serializable: op.Serializable}
@@ -394,17 +394,13 @@ func (d *k8sDriver) get(ctx context.Context, op *workloads.Op) error {
 // unitFloat maps a counter to [0, 1) through splitmix64: a deterministic,
 // well-spread choice per op without a lock.
 func unitFloat(n uint64) float64 {
-	n += 0x9E3779B97F4A7C15
-	n = (n ^ (n >> 30)) * 0xBF58476D1CE4E5B9
-	n = (n ^ (n >> 27)) * 0x94D049BB133111EB
-	n ^= n >> 31
-	return float64(n>>11) * 0x1p-53
+	return float64(mix64(n+0x9E3779B97F4A7C15)>>11) * 0x1p-53
 }
 
 // list is client/v3/kubernetes' List, paged as the apiserver pages it:
 // the first Range (limit page_size) pins the revision; each next one
-// starts at the last key + "\x00" at that revision, until etcd says there
-// is no more. rev > 0 pins the first page too. each, if not nil, sees
+// starts at the last key + "\x00" at that revision, while etcd's Count
+// (of the rest of the range) is more than the page holds. rev > 0 pins the first page too. each, if not nil, sees
 // every key. It returns the revision the list was read at.
 func (d *k8sDriver) list(ctx context.Context, key, end []byte, rev int64, serializable bool, each func(*mvccpb.KeyValue, int64)) (int64, error) {
 	r := &pb.RangeRequest{Key: key, RangeEnd: end, Limit: d.pageSize, Revision: rev, Serializable: serializable}
@@ -600,8 +596,8 @@ func (d *k8sDriver) stop() {
 	d.wg.Wait()
 }
 
-// electionNames are the leader-election objects' names: the two control
-// plane components first, then numbered ones.
+// electionName is leader-election object i's name: the two control plane
+// components first, then numbered ones.
 func electionName(i int) string {
 	switch i {
 	case 0:
