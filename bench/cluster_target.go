@@ -81,6 +81,9 @@ var (
 	_ Settler             = (*clusterTarget)(nil)
 	_ batchLoader         = (*clusterTarget)(nil)
 	_ serverMetricsSource = (*clusterTarget)(nil)
+	_ k8sHost             = (*clusterTarget)(nil)
+	_ k8sLeaser           = (*clusterTarget)(nil)
+	_ k8sCompactor        = (*clusterTarget)(nil)
 )
 
 // serverMetrics gathers every running node's registry (etcd's figures
@@ -131,6 +134,15 @@ func (t *clusterTarget) loadBatch(ctx context.Context, kvs []loadKV) error {
 }
 
 func (t *clusterTarget) wrapKV(w func(KV) KV) { t.kv = w(t.kv) }
+
+// k8sKV and compact serve the k8s driver (k8sHost, k8sCompactor); its
+// leases go through leaseGrant.
+func (t *clusterTarget) k8sKV() KV { return t.kv }
+
+func (t *clusterTarget) compact(ctx context.Context, rev int64) error {
+	_, err := t.client.Compact(ctx, &pb.CompactionRequest{Revision: rev})
+	return err
+}
 
 // Flush commits every node's pending backend batch: acknowledged writes are
 // durable in the WAL already; this pays their engine cost inside the run.

@@ -298,6 +298,15 @@ func (c *Config) Validate() error {
 	if c.MemoryLimit > 0 && len(c.Endpoints) > 0 {
 		bad("memory-limit limits this process: the --endpoints servers are other processes")
 	}
+	if k := c.Workload.K8s; k != nil {
+		// Checked here, not after a preload of gigabytes.
+		switch inProcess := c.Layer == LayerCluster && len(c.Endpoints) == 0; {
+		case c.Layer != LayerMVCC && !inProcess:
+			bad("the k8s workload's driver runs on the mvcc layer and the in-process cluster layer, not on the %s layer%s", c.Layer, map[bool]string{true: " with --endpoints"}[len(c.Endpoints) > 0])
+		case !inProcess && (k.Leases() || k.Watches()):
+			bad("k8s.event_leases and k8s.list_and_watch need the in-process cluster layer; on the %s layer set both to false", c.Layer)
+		}
+	}
 	if c.Clients < 1 || c.Clients > MaxClients {
 		bad("clients %d: accepted 1..%d", c.Clients, MaxClients)
 	}

@@ -63,6 +63,10 @@ type histKV struct {
 	mu      sync.Mutex
 	keys    map[string]bool
 	tainted string
+	// leased are keys written with a lease: its expiry deletes them
+	// without a recorded op, so they leave the sample (the k8s driver's
+	// events).
+	leased map[string]bool
 }
 
 func newHistKV(kv KV, h *lincheck.History, share float64, seed int64) *histKV {
@@ -70,7 +74,7 @@ func newHistKV(kv KV, h *lincheck.History, share float64, seed int64) *histKV {
 	if share < 1 {
 		th = uint64(share * float64(math.MaxUint64))
 	}
-	return &histKV{kv: kv, h: h, threshold: th, salt: uint64(seed)*0x9e3779b97f4a7c15 + 1, share: share, keys: map[string]bool{}}
+	return &histKV{kv: kv, h: h, threshold: th, salt: uint64(seed)*0x9e3779b97f4a7c15 + 1, share: share, keys: map[string]bool{}, leased: map[string]bool{}}
 }
 
 func (k *histKV) sampled(key []byte) bool {
@@ -85,9 +89,22 @@ func (k *histKV) sampled(key []byte) bool {
 		return false
 	}
 	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.leased[string(key)] {
+		return false
+	}
 	k.keys[string(key)] = true
-	k.mu.Unlock()
 	return true
+}
+
+// unsample takes a key written with a lease out of the sample (see
+// leased): the ops recorded on it so far stay in the history, consistent
+// among themselves, and no final read is made.
+func (k *histKV) unsample(key []byte) {
+	k.mu.Lock()
+	k.leased[string(key)] = true
+	delete(k.keys, string(key))
+	k.mu.Unlock()
 }
 
 // mix64 is splitmix64's finalizer. FNV-1a alone leaves its high bits
@@ -144,6 +161,10 @@ func (k *histKV) Put(ctx context.Context, r *pb.PutRequest) (*pb.PutResponse, er
 	if !k.sampled(r.Key) {
 		return k.kv.Put(ctx, r)
 	}
+	if r.Lease != 0 {
+		k.unsample(r.Key)
+		return k.kv.Put(ctx, r)
+	}
 	call, ok := k.h.Begin()
 	resp, err := k.kv.Put(ctx, r)
 	if ok {
@@ -196,18 +217,32 @@ func (k *histKV) DeleteRange(ctx context.Context, r *pb.DeleteRangeRequest) (*pb
 	return resp, err
 }
 
-// Txn records DoKV's compare-and-swap shape (one compare on the key, put
-// on success, read on failure): a txn that succeeded is the put at its
+// Txn records the compare-and-swap shapes of DoKV and of the k8s driver
+// (one compare on the key, a put or a single-key delete of it on success,
+// a read of it on failure): a txn that succeeded is the write at its
 // linearization point, one that failed the read. Other shapes that write a
-// sampled key cannot be recorded: they mark the history as unusable.
+// sampled key cannot be recorded: they mark the history as unusable. A
+// put with a lease takes its key out of the sample (see leased).
 func (k *histKV) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, error) {
 	if puts := putOnly(r); puts != nil {
 		return k.putsTxn(ctx, r, puts)
 	}
 	var key []byte
+	var del bool
 	if len(r.Compare) == 1 && len(r.Success) == 1 && len(r.Failure) <= 1 {
 		key = r.Compare[0].Key
-		if p := r.Success[0].GetRequestPut(); p == nil || string(p.Key) != string(key) || len(r.Compare[0].RangeEnd) > 0 {
+		p, d := r.Success[0].GetRequestPut(), r.Success[0].GetRequestDeleteRange()
+		switch {
+		case len(r.Compare[0].RangeEnd) > 0:
+			key = nil
+		case p != nil && string(p.Key) == string(key):
+			if p.Lease != 0 && k.sampled(key) {
+				k.unsample(key)
+				return k.kv.Txn(ctx, r)
+			}
+		case d != nil && string(d.Key) == string(key) && len(d.RangeEnd) == 0:
+			del = true
+		default:
 			key = nil
 		}
 		if len(r.Failure) == 1 {
@@ -237,12 +272,23 @@ func (k *histKV) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, er
 	if !ok {
 		return resp, err
 	}
-	put := lincheck.Input{Kind: lincheck.Put, Key: string(key), Value: digest(r.Success[0].GetRequestPut().Value)}
+	var put lincheck.Input
+	var out lincheck.Output
+	if del {
+		put = lincheck.Input{Kind: lincheck.Delete, Key: string(key)}
+		if err == nil && resp.Succeeded && len(resp.Responses) == 1 {
+			if dr := resp.Responses[0].GetResponseDeleteRange(); dr != nil {
+				out.Deleted = dr.Deleted
+			}
+		}
+	} else {
+		put = lincheck.Input{Kind: lincheck.Put, Key: string(key), Value: digest(r.Success[0].GetRequestPut().Value)}
+	}
 	switch {
 	case err != nil:
 		k.finishWrite(put, call, lincheck.Output{}, err)
 	case resp.Succeeded:
-		k.h.Add(0, put, call, lincheck.Output{}, "cas")
+		k.h.Add(0, put, call, out, "cas")
 	case len(resp.Responses) == 1 && resp.Responses[0].GetResponseRange() != nil:
 		v := ""
 		if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 {

@@ -21,12 +21,14 @@ type mvccTarget struct {
 }
 
 var (
-	_ Target      = (*mvccTarget)(nil)
-	_ StatsSource = (*mvccTarget)(nil)
-	_ Flusher     = (*mvccTarget)(nil)
-	_ Settler     = (*mvccTarget)(nil)
-	_ KV          = storeKV{}
-	_ batchLoader = (*mvccTarget)(nil)
+	_ Target       = (*mvccTarget)(nil)
+	_ StatsSource  = (*mvccTarget)(nil)
+	_ Flusher      = (*mvccTarget)(nil)
+	_ Settler      = (*mvccTarget)(nil)
+	_ batchLoader  = (*mvccTarget)(nil)
+	_ k8sHost      = (*mvccTarget)(nil)
+	_ k8sCompactor = (*mvccTarget)(nil)
+	_ KV           = storeKV{}
 )
 
 func openMVCCTarget(_ context.Context, cfg Config, env LayerEnv) (Target, error) {
@@ -51,6 +53,14 @@ func (t *mvccTarget) Do(ctx context.Context, op *workloads.Op) error { return Do
 
 func (t *mvccTarget) loadBatch(ctx context.Context, kvs []loadKV) error {
 	return loadTxn(ctx, t.kv, kvs)
+}
+
+// k8sKV and compact serve the k8s driver (k8sHost, k8sCompactor).
+func (t *mvccTarget) k8sKV() KV { return t.kv }
+
+func (t *mvccTarget) compact(_ context.Context, rev int64) error {
+	_, err := t.kv.s.Compact(rev)
+	return err
 }
 
 func (t *mvccTarget) Flush() error { return t.kv.s.Commit() }

@@ -41,6 +41,7 @@ type measurement struct {
 	inj       FaultInjector // nil without faults
 	lin       *linRun       // nil without the linearizability check
 	wl        *watchLease   // nil without watchers and lease traffic
+	k8s       *k8sDriver    // nil unless the workload has a k8s section
 	cancelOps context.CancelFunc
 	allDone   chan struct{} // closed when every client has returned
 
@@ -86,6 +87,16 @@ func setup(ctx context.Context, cfg Config, ks *workloads.KeySpace, t Target, ev
 		}
 	}
 	m.lin = startLin(cfg, t)
+	if ks.Spec().K8s != nil {
+		drv, err := newK8sDriver(cfg, ks, t)
+		if err != nil {
+			return nil, err
+		}
+		if drv.spec.Watches() && cfg.Workload.Watch.Watchers == 0 {
+			cfg.Workload.Watch = drv.watchSpec() // ListAndWatch: one watcher per resource
+		}
+		m.k8s = drv
+	}
 	wl, err := setupWatchLease(cfg, ks, t)
 	if err != nil {
 		return nil, err
@@ -116,11 +127,25 @@ func setup(ctx context.Context, cfg Config, ks *workloads.KeySpace, t Target, ev
 	if ctx.Err() != nil {
 		return nil, ErrInterrupted
 	}
+	if m.k8s != nil {
+		// The watch cache's initial List, outside the measured time; the
+		// watchers start from the revision after it.
+		m.k8s.attach(t)
+		if err := m.k8s.initialList(ctx); err != nil {
+			return nil, err
+		}
+		if m.wl != nil && m.k8s.spec.Watches() {
+			m.wl.fromRev = m.k8s.watchFromRev
+		}
+	}
 
 	m.rec = newRecorder(cfg.Clients, mixKinds(cfg.Workload.Ops), cfg.Loop() == "open")
 	opCtx, cancelOps := context.WithCancel(context.WithoutCancel(ctx))
 	m.cancelOps = cancelOps
 	m.r = &runner{cfg: cfg, t: t, warm: cfg.Warmup, stopCh: make(chan struct{}), opCtx: opCtx}
+	if m.k8s != nil {
+		m.r.t = m.k8s // the clients' ops become the apiserver's requests
+	}
 	m.clients = make([]*client, cfg.Clients)
 	for i := range m.clients {
 		c := &client{id: i, gen: ks.Generator(i), rec: m.rec.clients[i]}
@@ -241,10 +266,17 @@ func (m *measurement) begin(ctx context.Context) error {
 		}
 		m.defrags = startDefragSchedule(d, m.cfg.DefragInterval, clk)
 	}
+	if m.k8s != nil {
+		m.k8s.resetCounts()
+		m.k8s.start(ctx, m.measureWall)
+	}
 	if m.wl != nil {
 		// Last, so nothing after it can fail with the watchers open.
 		if err := m.wl.start(ctx); err != nil {
 			m.stopClients()
+			if m.k8s != nil {
+				m.k8s.stop()
+			}
 			if m.fr != nil {
 				m.fr.stop()
 			}
@@ -296,6 +328,9 @@ loop:
 		// reach past the end).
 		m.defragRuns, m.defragErrs = m.defrags.stop()
 	}
+	if m.k8s != nil {
+		m.k8s.stop()
+	}
 	if m.wl != nil {
 		// After the end is taken: the watchers' drain is not measured
 		// time, but its events count in the last interval.
@@ -335,6 +370,9 @@ func (m *measurement) tick(ctx context.Context, end time.Duration) {
 	smp.Extra = timelineExtra(st.Extra)
 	if m.wl != nil {
 		m.wl.sample(&smp)
+	}
+	if m.k8s != nil {
+		smp.LiveLogicalBytes = m.k8s.liveBytes()
 	}
 	if m.msrc != nil {
 		// The latest figures the target has: an in-process cluster
@@ -409,6 +447,9 @@ func (m *measurement) done(ctx context.Context) (*Outcome, error) {
 	}
 	if m.wl != nil {
 		res.Watch, res.Leases = m.wl.results()
+	}
+	if m.k8s != nil {
+		res.K8s = m.k8s.result()
 	}
 	if !m.interrupted {
 		if err := recoveryPhases(ctx, m.cfg, m.t, res); err != nil {

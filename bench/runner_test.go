@@ -263,6 +263,13 @@ func TestLayers(t *testing.T) {
 				spec := smallSpec(t, preset, 500)
 				if preset == "k8s" {
 					spec.ValueSize = workloads.Between(10, 100)
+					spec.K8s.ValueSizes = nil
+					if layer == LayerEngine {
+						spec.K8s = nil // no revisions: plain requests on k8s-shaped keys
+					} else {
+						// The mvcc layer serves no leases or watches.
+						spec.K8s.EventLeases, spec.K8s.ListAndWatch = new(bool), new(bool)
+					}
 				}
 				cfg := Config{Layer: layer, Node: cluster.NodeOptions{Engine: "memory"}, Workload: spec, Seed: seed(t), Clients: 3, Ops: 600, DataDir: t.TempDir()}
 				o, err := Run(context.Background(), cfg)

@@ -95,6 +95,8 @@ type Result struct {
 	// and what they did to the workload (ComputeMaintenance over the
 	// timeline); absent when the run had neither.
 	Maintenance *Maintenance `json:"maintenance,omitempty"`
+	// K8s is the k8s driver's figures (workloads with a k8s section).
+	K8s *K8sResult `json:"k8s,omitempty"`
 }
 
 // WatchResult covers the workload's watchers over the measured phase.

@@ -46,6 +46,11 @@ type Sample struct {
 	WatchLagRevs      int64   `json:"watch_lag_revs,omitempty"`
 	WatchLagMeanRevs  float64 `json:"watch_lag_mean_revs,omitempty"`
 	WatchCatchUpBytes int64   `json:"watch_catchup_bytes,omitempty"`
+	// LiveLogicalBytes is the key plus value bytes of the objects that
+	// exist at the end of the interval, as the k8s driver tracks them from
+	// its own creates, updates and deletes and its count of expired event
+	// leases (k8s workloads only): the denominator of space amplification.
+	LiveLogicalBytes int64 `json:"live_logical_bytes,omitempty"`
 	// Metrics are the servers' Prometheus figures at the end of the
 	// interval, by etcd's names (cumulative counters, histogram _count and
 	// _sum, gauges; merged over members: summed, gauges the largest), from
@@ -69,10 +74,6 @@ type Sample struct {
 	// least 10 ms (the 16 longest), in time order, each with its start, so
 	// that a stall can be attributed to an event shorter than a second.
 	Stalls []Stall `json:"stalls,omitempty"`
-	// LiveLogicalBytes is the key and value bytes of the live keys at the
-	// end of the interval (0: unknown), the denominator of space
-	// amplification.
-	LiveLogicalBytes int64 `json:"live_logical_bytes,omitempty"`
 
 	// Event and fault fields. A fault sample (Type SampleFault) spans T to
 	// EndS: the time a scheduled fault was in force; Kind is its kind,

@@ -31,6 +31,19 @@
 //     Op.Value is a read-only window into a block shared by all workers.
 //     Clients copy what they keep.
 //
+// A k8s-shaped spec with a k8s section (Spec.K8s; the k8s preset, written
+// out with the sources of its defaults in k8s.yaml) is kube-apiserver's
+// traffic: the generator's kinds stand for the apiserver's requests
+// (txn_cas an update by OptimisticPut, insert a create, delete an
+// OptimisticDelete, get a Get at a recent or the current revision, range a
+// paginated List of a namespace), which the runner's k8s driver issues with
+// a cache of every object's mod_revision, beside event leases, leader
+// election, the apiserver's periodic compaction and one watch per resource,
+// every period divided by k8s.time_scale. Values are sized per resource
+// (K8s.ValueSizes: uniform with a tail) and Spec.Compressible of each
+// value's bytes compress. Spec.MeanObjectBytes is the expected key plus
+// value bytes of one preloaded object, for sizing a preload in bytes.
+//
 // This package sits at the bottom of the dependency graph: it imports
 // nothing of etcdlab, and the runner in bench/ maps Ops onto client calls
 // (OpTxnCAS and OpRMW document the requests they stand for).

@@ -114,7 +114,7 @@ func (g *Generator) Next(op *Op) error {
 		op.Key = g.key
 	}
 	if kind.IsWrite() && kind != OpDelete {
-		op.Value = ks.value(&g.r)
+		op.Value = ks.value(&g.r, id)
 	}
 	if kind.IsRead() && ks.linFrac < 1 {
 		op.Serializable = ks.linFrac == 0 || g.r.float() >= ks.linFrac

@@ -128,8 +128,9 @@ func checkOp(t testing.TB, ks *KeySpace, op *Op) {
 	t.Helper()
 	s := ks.spec
 	if op.Kind.IsWrite() && op.Kind != OpDelete {
-		if len(op.Value) < s.ValueSize.Min || len(op.Value) > s.ValueSize.Max || cap(op.Value) != len(op.Value) {
-			t.Fatalf("%s: value len %d cap %d, want in %v with cap=len", op.Kind, len(op.Value), cap(op.Value), s.ValueSize)
+		d := ks.dists[ks.Resource(op.ID)]
+		if len(op.Value) < d.Min || len(op.Value) > d.largest() || cap(op.Value) != len(op.Value) {
+			t.Fatalf("%s: value len %d cap %d, want in %v with cap=len", op.Kind, len(op.Value), cap(op.Value), d)
 		}
 	} else if op.Value != nil {
 		t.Fatalf("%s carries a value", op.Kind)

@@ -73,6 +73,10 @@ type KeySpace struct {
 	resources  [][]byte // "<prefix><resource>/ns-"
 	objects    [][]byte // "/<object>-"
 	namespaces uint64
+	// dists is each resource's value size distribution (one entry, from
+	// value_size, for flat keys).
+	dists    []ValueDist
+	fallback ValueDist // value_size, for objects of no listed resource
 
 	zp        zipfParams
 	scrItems  uint64 // zipfian: ranks are drawn among scrItems ...
@@ -95,6 +99,7 @@ func NewKeySpace(spec Spec, seed int64) (*KeySpace, error) {
 		return nil, err
 	}
 	spec.Keys.Resources = append([]string(nil), spec.Keys.Resources...) // own it
+	spec.K8s = spec.K8s.clone()
 	ks := &KeySpace{spec: spec, seed: seed}
 	ks.linFrac, _ = spec.linearizableFraction()
 	k := &spec.Keys
@@ -118,11 +123,9 @@ func NewKeySpace(spec Spec, seed int64) (*KeySpace, error) {
 		longest := 0
 		for _, r := range k.Resources {
 			ks.resources = append(ks.resources, []byte(k.Prefix+r+"/ns-"))
-			obj := r
-			if len(obj) > 1 && obj[len(obj)-1] == 's' {
-				obj = obj[:len(obj)-1] // pods -> pod, as object names often read
-			}
-			ks.objects = append(ks.objects, []byte("/"+obj+"-"))
+			// pods -> pod, as object names often read
+			ks.objects = append(ks.objects, []byte("/"+k8sObjectName(r)+"-"))
+			ks.dists = append(ks.dists, spec.valueDist(r))
 			longest = max(longest, len(k.Prefix)+2*len(r)+1)
 		}
 		ks.maxKey = longest + len("/ns-/-") + k8sNsDigits + k8sNameDigits
@@ -157,15 +160,46 @@ func NewKeySpace(spec Spec, seed int64) (*KeySpace, error) {
 		ks.hotKeys, ks.hotOps = k.HotKeys, k.HotOps
 	}
 
-	ks.block = make([]byte, max(minValueBlock, 2*spec.ValueSize.Max))
+	ks.fallback = ValueDist{Min: spec.ValueSize.Min, Max: spec.ValueSize.Max}
+	if !ks.k8s {
+		ks.dists = []ValueDist{ks.fallback}
+	}
+	ks.block = newValueBlock(max(minValueBlock, 2*spec.largestValue()), spec.Compressible, seed)
+	return ks, nil
+}
+
+// compressChunk is the period of the value block's pattern: each chunk
+// starts with its compressible run.
+const compressChunk = 256
+
+// compressText fills the compressible runs: object-like text, the same in
+// every chunk, so a compressor finds each run again 256 bytes back.
+const compressText = `{"kind":"Pod","apiVersion":"v1","metadata":{"name":"app-7d4b9c","namespace":"default","labels":{"app":"web","tier":"frontend"},` +
+	`"annotations":{"kubectl.kubernetes.io/restartedAt":"2026-01-01T00:00:00Z"}},"spec":{"containers":[{"name":"web","image":"registry.k8s.io/app:1.0"}]}}`
+
+// newValueBlock builds the block values are cut from: random bytes from
+// seed, except that each 256-byte chunk starts with round(compressible*256)
+// bytes of compressText.
+func newValueBlock(size int, compressible float64, seed int64) []byte {
+	block := make([]byte, size)
 	src := rand.NewPCG(splitmix64(uint64(seed)^0x76616c756573), splitmix64(uint64(seed)+1))
-	for i := 0; i < len(ks.block); i += 8 {
+	for i := 0; i < len(block); i += 8 {
 		v := src.Uint64()
-		for j := 0; j < 8 && i+j < len(ks.block); j++ {
-			ks.block[i+j] = byte(v >> (8 * j))
+		for j := 0; j < 8 && i+j < len(block); j++ {
+			block[i+j] = byte(v >> (8 * j))
 		}
 	}
-	return ks, nil
+	run := int(math.Round(compressible * compressChunk))
+	if run == 0 {
+		return block
+	}
+	for c := 0; c < len(block); c += compressChunk {
+		n := min(run, len(block)-c)
+		for i := 0; i < n; i++ {
+			block[c+i] = compressText[i%len(compressText)]
+		}
+	}
+	return block
 }
 
 // prefixEnd is etcd's GetPrefixRangeEnd: the smallest key greater than every
@@ -268,7 +302,8 @@ func (ks *KeySpace) appendK8sKey(dst []byte, id uint64) []byte {
 // WatchRange returns the range watcher part i of parts watches
 // (Spec.Watch.Prefixes): for flat keys the i-th of parts contiguous ranges
 // of the ids that exist at the start (the last one open-ended, so inserts
-// fall in it), for Kubernetes-shaped keys resource i's prefix. end is an
+// fall in it), for Kubernetes-shaped keys resource i's prefix
+// (<prefix><resource>/). end is an
 // exclusive bound, "\x00" for "every key from key on".
 func (ks *KeySpace) WatchRange(i, parts int) (key, end []byte) {
 	if parts < 1 || i < 0 {
@@ -276,8 +311,11 @@ func (ks *KeySpace) WatchRange(i, parts int) (key, end []byte) {
 	}
 	i %= parts
 	if ks.k8s {
-		res := ks.resources[i%len(ks.resources)]
-		return append([]byte(nil), res...), prefixEnd(res)
+		// The whole resource, as the apiserver watches it: objects
+		// outside ns-NNNNN (the k8s driver's leader-election objects)
+		// included.
+		res := ks.ResourcePrefix(i % len(ks.resources))
+		return res, prefixEnd(res)
 	}
 	n := uint64(ks.spec.Keys.Count)
 	lo := n * uint64(i) / uint64(parts)
@@ -313,14 +351,116 @@ func appendDigits(dst []byte, v uint64, width int) []byte {
 // value returns a read-only window of the random block of a size drawn from
 // value_size. Its capacity is clipped so an append by a client copies instead
 // of writing into the shared block.
-func (ks *KeySpace) value(r *rng) []byte {
-	vs := ks.spec.ValueSize
-	size := vs.Min
-	if vs.Max > vs.Min {
-		size += int(r.uintn(uint64(vs.Max - vs.Min + 1)))
+func (ks *KeySpace) value(r *rng, id uint64) []byte {
+	d := &ks.dists[0]
+	if ks.k8s {
+		d = &ks.dists[id%uint64(len(ks.resources))]
+	}
+	return ks.valueOf(r, d)
+}
+
+func (ks *KeySpace) valueOf(r *rng, d *ValueDist) []byte {
+	lo, hi := d.Min, d.Max
+	if d.Tail > 0 && r.float() < d.Tail {
+		lo, hi = d.Max, d.TailMax
+	}
+	size := lo
+	if hi > lo {
+		size += int(r.uintn(uint64(hi - lo + 1)))
 	}
 	off := int(r.uintn(uint64(len(ks.block) - size + 1)))
 	return ks.block[off : off+size : off+size]
+}
+
+// Values is a source of values outside the generators (the k8s driver's
+// own writes: leader election, events). Not safe for concurrent use.
+type Values struct {
+	ks *KeySpace
+	r  rng
+}
+
+// Values returns the value source of stream (streams apart from the
+// workers' and the loaders': give a number >= 1<<40).
+func (ks *KeySpace) Values(stream uint64) *Values {
+	v := &Values{ks: ks}
+	v.r.seed(ks.seed, stream)
+	return v
+}
+
+// Of returns a value of resource index res (a window of the shared block,
+// read-only, as Op.Value); a negative res, or flat keys, draws from
+// value_size.
+func (v *Values) Of(res int) []byte {
+	d := &v.ks.dists[0]
+	if v.ks.k8s {
+		d = &v.ks.fallback
+		if res >= 0 {
+			d = &v.ks.dists[res%len(v.ks.dists)]
+		}
+	}
+	return v.ks.valueOf(&v.r, d)
+}
+
+// K8sID parses a key of the k8s shape back into its id; ok is false for
+// any other key (a leader-election object, compact_rev_key).
+func (ks *KeySpace) K8sID(key []byte) (id uint64, ok bool) {
+	if !ks.k8s {
+		return 0, false
+	}
+	for res, p := range ks.resources {
+		if len(key) != len(p)+k8sNsDigits+len(ks.objects[res])+k8sNameDigits || string(key[:len(p)]) != string(p) {
+			continue
+		}
+		rest := key[len(p):]
+		ns, ok1 := parseDigits(rest[:k8sNsDigits])
+		rest = rest[k8sNsDigits:]
+		if string(rest[:len(ks.objects[res])]) != string(ks.objects[res]) {
+			continue
+		}
+		name, ok2 := parseDigits(rest[len(ks.objects[res]):])
+		if !ok1 || !ok2 || ns >= ks.namespaces {
+			continue
+		}
+		r := uint64(len(ks.resources))
+		return name*r*ks.namespaces + ns*r + uint64(res), true
+	}
+	return 0, false
+}
+
+func parseDigits(b []byte) (uint64, bool) {
+	var v uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + uint64(c-'0')
+	}
+	return v, true
+}
+
+// Float returns a uniform float64 in [0, 1) from the source.
+func (v *Values) Float() float64 { return v.r.float() }
+
+// Resources returns the k8s shape's resource names (nil for flat keys).
+func (ks *KeySpace) Resources() []string {
+	if !ks.k8s {
+		return nil
+	}
+	return ks.spec.Keys.Resources
+}
+
+// Resource returns the index of id's resource (k8s shape; 0 for flat).
+func (ks *KeySpace) Resource(id uint64) int {
+	if !ks.k8s {
+		return 0
+	}
+	return int(id % uint64(len(ks.resources)))
+}
+
+// ResourcePrefix returns "<prefix><resource>/" of resource index res.
+func (ks *KeySpace) ResourcePrefix(res int) []byte {
+	r := ks.resources[res]
+	return append([]byte(nil), r[:len(r)-len("ns-")]...)
 }
 
 // Loader yields the preload: put ops for one contiguous share of the ids
@@ -361,6 +501,6 @@ func (l *Loader) Next(op *Op) bool {
 	id := l.next
 	l.next++
 	l.key = l.ks.AppendKey(l.key[:0], id)
-	*op = Op{Kind: OpPut, ID: id, Key: l.key, Value: l.ks.value(&l.r)}
+	*op = Op{Kind: OpPut, ID: id, Key: l.key, Value: l.ks.value(&l.r, id)}
 	return true
 }

@@ -29,7 +29,35 @@ const (
 	// kube-apiserver's paginated lists.
 	k8sKeyCount = 10_000
 	k8sPageSize = 500
+
+	// k8sCompressible: half of each value compresses. Objects are stored
+	// as protobuf (JSON for CRDs) with repeated label, annotation and
+	// managed-field strings; we have not measured a corpus, so 0.5 is a
+	// round guess between random bytes (0) and JSON text (snappy removes
+	// well over half). Sweep compressible to see how much it matters.
+	k8sCompressible = 0.5
 )
+
+// K8sValueSizes are the k8s preset's value sizes per resource:
+//
+//	pods        10-20 KiB, 5% up to 70 KiB: etcd issue #22332 and
+//	            Kubernetes' scalability tests put typical pods at 10-20
+//	            KiB, large ones (many containers, managed fields) at 70+ KiB
+//	configmaps  0.5-8 KiB, 2% up to 100 KiB (a few hundred bytes to whole
+//	            config files; the limit is 1 MiB)
+//	secrets     1-4 KiB (tokens, TLS certificates)
+//	leases      300-600 B (node and leader-election leases: a holder
+//	            identity and timestamps)
+//	events      0.7-1.4 KiB (~1 KiB, watch-lease-k8s.md)
+func K8sValueSizes() map[string]ValueDist {
+	return map[string]ValueDist{
+		"pods":       {Min: 10 << 10, Max: 20 << 10, Tail: 0.05, TailMax: 70 << 10},
+		"configmaps": {Min: 512, Max: 8 << 10, Tail: 0.02, TailMax: 100 << 10},
+		"secrets":    {Min: 1 << 10, Max: 4 << 10},
+		"leases":     {Min: 300, Max: 600},
+		"events":     {Min: 700, Max: 1400},
+	}
+}
 
 // Presets returns the accepted preset names, sorted.
 func Presets() []string {
@@ -62,8 +90,11 @@ func ycsb(name string, dist Distribution, ops OpMix) Spec {
 //	ycsb-f  50% get, 50% read-modify-write, zipfian           (YCSB F)
 //	etcd-put    100% put, uniform over 100,000 8-byte keys, 256-byte values, empty start
 //	etcd-range  100% get of one key, uniform over 100,000 preloaded keys
-//	k8s     /registry/<resource>/<ns>/<name> keys, 1-10 KiB values: 60% txn-cas
-//	        updates, 25% get, 5% list of a namespace (limit 500), 5% create, 5% delete
+//	k8s     kube-apiserver's traffic (see K8s) on /registry/<resource>/<ns>/<name>
+//	        keys, value sizes per resource (K8sValueSizes), half compressible:
+//	        60% updates (txn-cas), 25% gets, 5% paginated lists of a namespace
+//	        (pages of 500), 5% creates (insert), 5% deletes; event leases,
+//	        leader election, compaction every 5 min, ListAndWatch; time_scale 1
 //
 // An unknown name is an error listing the accepted ones.
 func Preset(name string) (Spec, error) {
@@ -104,11 +135,13 @@ func Preset(name string) (Spec, error) {
 		}
 	case "k8s":
 		s = Spec{
-			Name:       name,
-			Keys:       Keys{Count: k8sKeyCount, Distribution: Uniform, Shape: ShapeK8s},
-			ValueSize:  Between(1<<10, 10<<10),
-			Ops:        OpMix{TxnCAS: 0.6, Get: 0.25, Range: 0.05, Insert: 0.05, Delete: 0.05},
-			RangeLimit: Fixed(k8sPageSize),
+			Name:         name,
+			Keys:         Keys{Count: k8sKeyCount, Distribution: Uniform, Shape: ShapeK8s},
+			ValueSize:    Between(1<<10, 10<<10),
+			Ops:          OpMix{TxnCAS: 0.6, Get: 0.25, Range: 0.05, Insert: 0.05, Delete: 0.05},
+			RangeLimit:   Fixed(k8sPageSize),
+			Compressible: k8sCompressible,
+			K8s:          &K8s{ValueSizes: K8sValueSizes()},
 		}
 	default:
 		return Spec{}, fmt.Errorf("%w %q (accepted: %s)", ErrUnknownPreset, name, strings.Join(Presets(), ", "))

@@ -325,6 +325,20 @@ type Spec struct {
 	// beside the clients' ops, from the start of the measured phase.
 	Watch  Watch  `yaml:"watch,omitempty"`
 	Leases Leases `yaml:"leases,omitempty"`
+	// Compressible is the fraction of each value's bytes a compressor can
+	// remove, in [0, 1]: 0 (default) writes random bytes, which no engine
+	// compresses; real objects compress (JSON and protobuf repeat field
+	// names, labels and managed fields), and pebble compresses its blocks
+	// with snappy where bbolt stores values as they are. Values stay
+	// windows of one shared block (see KeySpace): the block is built of
+	// 256-byte chunks whose first Compressible*256 bytes repeat one text
+	// and whose rest is random, so snappy's ratio is about 1-Compressible.
+	Compressible float64 `yaml:"compressible,omitempty"`
+	// K8s makes a keys.shape k8s workload kube-apiserver's traffic
+	// (optimistic txns, paginated lists at a revision, event leases,
+	// leader election, periodic compaction, ListAndWatch); see K8s.
+	// Absent: the generator's ops run as plain requests (DoKV).
+	K8s *K8s `yaml:"k8s,omitempty"`
 }
 
 // PreloadCount returns the number of ids to load (after EnsureDefaults).
@@ -400,6 +414,9 @@ func (s *Spec) EnsureDefaults() {
 		if w.Streams == 0 {
 			w.Streams = w.Watchers
 		}
+	}
+	if s.K8s != nil {
+		s.K8s.ensureDefaults()
 	}
 	if l := &s.Leases; l.Active() {
 		if l.KeysPerLease == 0 && l.Rate > 0 {
@@ -549,6 +566,10 @@ func (s *Spec) Validate() error {
 		errs = append(errs, err)
 	}
 	s.validateWatchLeases(&errs)
+	if math.IsNaN(s.Compressible) || s.Compressible < 0 || s.Compressible > 1 {
+		errs = append(errs, specErr("compressible: %v not in [0, 1]", s.Compressible))
+	}
+	s.validateK8s(&errs)
 	if s.Preload != nil {
 		if *s.Preload < 0 {
 			errs = append(errs, specErr("preload: negative count %d", *s.Preload))

@@ -346,7 +346,7 @@ func TestWatchRange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if k, e := ks.WatchRange(1, 2); string(k) != "/registry/configmaps/ns-" || string(e) != "/registry/configmaps/ns." {
+	if k, e := ks.WatchRange(1, 2); string(k) != "/registry/configmaps/" || string(e) != "/registry/configmaps0" {
 		t.Errorf("k8s part 1: %q %q", k, e)
 	}
 }

@@ -48,6 +48,7 @@ type Flags struct {
 	rateFraction                                   float64
 	capacityProbe                                  time.Duration
 	preload                                        bench.PreloadOptions
+	timeScale                                      float64
 }
 
 // Register adds the run flags to fl, bound to f.
@@ -80,6 +81,7 @@ func (f *Flags) Register(fl *pflag.FlagSet) {
 	fl.IntVar(&f.leaseKeys, "lease-keys", 0, "keys put on each churned lease (0: the workload's)")
 	fl.Float64Var(&f.leaseRevokeAfter, "lease-revoke-after", 0, "seconds after which a churned lease is revoked (0: the workload's; left to expire when that is 0 too)")
 	fl.IntVar(&f.keepAlives, "keepalives", 0, "long-lived leases kept alive, each renewed every TTL/3 (0: the workload's)")
+	fl.Float64Var(&f.timeScale, "time-scale", 0, "k8s workloads: run the apiserver's periods (compaction, event TTL and lease reuse, leader election) this many times faster (0: the workload's k8s.time_scale)")
 	fl.StringVar(&f.consistency, "consistency", "", "read consistency: linearizable, serializable or the linearizable fraction 0..1 (default: the workload's)")
 	f.node.RegisterFlags(fl)
 	fl.BoolVar(&f.noQuota, "no-quota", false, "switch the backend quota check off for measurement (same as --quota-backend-bytes -1; etcd checks it on every write, so the default keeps it)")
@@ -117,6 +119,18 @@ func (f *Flags) Config(fl *pflag.FlagSet) (bench.Config, error) {
 	}
 	if f.valueSize > 0 {
 		spec.ValueSize = workloads.Fixed(f.valueSize)
+		if spec.K8s != nil {
+			spec.K8s.ValueSizes = nil // the flag sizes every value
+		}
+	}
+	if f.timeScale < 0 {
+		errs = append(errs, fmt.Errorf("--time-scale %v: accepted > 0 (0: the workload's)", f.timeScale))
+	} else if f.timeScale > 0 {
+		if spec.K8s == nil {
+			errs = append(errs, fmt.Errorf("--time-scale: the workload %q has no k8s section to scale", spec.Name))
+		} else {
+			spec.K8s.TimeScale = f.timeScale
+		}
 	}
 	if fl.Changed("read-ratio") {
 		if f.readRatio < 0 || f.readRatio > 1 {

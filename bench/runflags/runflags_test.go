@@ -157,3 +157,23 @@ func TestBuildWatchLeaseFlags(t *testing.T) {
 		t.Errorf("--watchers -1: %v", err)
 	}
 }
+
+// --time-scale speeds up a k8s workload's periods and is refused for a
+// workload without a k8s section; --value-size sizes every k8s value.
+func TestBuildTimeScale(t *testing.T) {
+	cfg, err := Build([]Setting{{"layer", "cluster"}, {"workload", "k8s"}, {"time-scale", "10"}, {"value-size", "100"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := cfg.Workload.K8s; k == nil || k.TimeScale != 10 || k.ValueSizes != nil || cfg.Workload.ValueSize.Max != 100 {
+		t.Errorf("k8s %+v value size %v", cfg.Workload.K8s, cfg.Workload.ValueSize)
+	}
+	for _, tc := range []struct{ workload, scale, want string }{
+		{"ycsb-a", "10", `--time-scale: the workload "ycsb-a" has no k8s section`},
+		{"k8s", "-1", "--time-scale -1"},
+	} {
+		if _, err := Build([]Setting{{"workload", tc.workload}, {"time-scale", tc.scale}}); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s --time-scale %s: %v, want %q", tc.workload, tc.scale, err, tc.want)
+		}
+	}
+}

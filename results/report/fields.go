@@ -17,7 +17,7 @@ import (
 // stableSections are the result.json objects whose leaves go into
 // summary.csv and can be compared.
 var stableSections = []string{"config", "summary", "ops", "disk", "fsyncs", "memory", "events", "recovery", "quota_recovery", "linearizability",
-	"watch", "leases"}
+	"watch", "leases", "k8s"}
 
 // Fields flattens r into path → value for the stable sections: numbers as
 // float64, strings and booleans as strings. config.workload.spec and
@@ -38,6 +38,7 @@ func Fields(r *results.Result) map[string]any {
 	faultFields(r, out)
 	watchLeaseFields(r, out)
 	maintenanceFields(m["maintenance"], out)
+	k8sFields(r, out)
 	delete(out, "config.workload.spec")
 	for k := range out {
 		if strings.HasPrefix(k, "summary.errors_by_message.") {
@@ -104,6 +105,28 @@ func watchLeaseFields(r *results.Result, out map[string]any) {
 		out[p+"mean_us"] = b.MeanUs
 		out[p+"us_per_key"] = b.UsPerKey
 	}
+}
+
+// k8sFields replaces the k8s driver's list of compactions with their
+// count, errors and mean and longest request time (k8s.compactions.*).
+func k8sFields(r *results.Result, out map[string]any) {
+	delete(out, "k8s.compactions")
+	if r.K8s == nil || len(r.K8s.Compactions) == 0 {
+		return
+	}
+	var sum, longest, errs float64
+	for _, c := range r.K8s.Compactions {
+		sum += c.DurationS
+		longest = max(longest, c.DurationS)
+		if c.Error != "" {
+			errs++
+		}
+	}
+	n := float64(len(r.K8s.Compactions))
+	out["k8s.compactions.count"] = n
+	out["k8s.compactions.errors"] = errs
+	out["k8s.compactions.mean_s"] = sum / n
+	out["k8s.compactions.max_s"] = longest
 }
 
 // faultFields flattens the per-fault figures under faults.<kind> (the
