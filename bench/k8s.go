@@ -376,7 +376,9 @@ func (d *k8sDriver) delete(ctx context.Context, id uint64, key []byte) (uint64, 
 func (d *k8sDriver) get(ctx context.Context, op *workloads.Op) error {
 	_, key, _ := d.existing(op.ID, op.Key)
 	r := &pb.RangeRequest{Key: key, Limit: 1, Serializable: op.Serializable}
-	if d.getAtRev > 0 && unitFloat(d.pick.Add(1)) < d.getAtRev {
+	// A serializable read may land on a member behind that revision
+	// (etcd: a future revision): it reads at its own.
+	if d.getAtRev > 0 && !op.Serializable && unitFloat(d.pick.Add(1)) < d.getAtRev {
 		r.Revision = d.lastRev.Load()
 	}
 	if r.Revision > 0 {

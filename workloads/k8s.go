@@ -40,7 +40,8 @@ type K8s struct {
 	// paginated lists from clients such as kubectl and informers use 500).
 	PageSize int64 `yaml:"page_size,omitempty"`
 	// GetAtRevision is the fraction of gets that read at a recent revision
-	// (the newest the driver has seen) rather than the current one.
+	// (the newest the driver has seen) rather than the current one
+	// (linearizable gets only: a serializable one reads at its member's).
 	// Default 8/13: etcd's robustness suite's Kubernetes traffic weighs Get
 	// 5 and GetRev 8.
 	GetAtRevision *float64 `yaml:"get_at_revision,omitempty"`
