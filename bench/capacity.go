@@ -27,10 +27,12 @@ var ErrNoCapacity = errors.New("bench: the capacity probe completed no op")
 // The probe runs the clients' ops only: the workload's watchers and lease
 // traffic start with the measured phase, so with heavy watch or lease load
 // the capacity is that of the ops alone and the fraction of it is an upper
-// bound. A probe right after the preload also meets an engine with no
-// compaction debt yet; on a 1 GB pebble run the throughput fell about 10%
-// from the first seconds to a minute later, so a fraction near 1 can exceed
-// what the engine sustains (summary.open_loop_missed then says so).
+// bound. The capacity is one short measurement right after the preload: on
+// this shared 2-core machine two 60 s closed-loop pebble runs after a 1 GB
+// preload averaged 8.0k and 13.2k ops/s in their first 10 s and 12.7k and
+// 12.5k in their last, and an open loop at 70% of a 5 s probe fell behind
+// (summary.open_loop_missed says when it does). Prefer a long probe and a
+// fraction well below 1.
 func (m *measurement) probeCapacity(ctx context.Context) error {
 	cfg := m.cfg
 	clk := cfg.Clock
