@@ -83,10 +83,11 @@
 //     (in-flight ops get drainGrace to finish), and the figures measured so
 //     far are returned with Interrupted set; RunToDir still writes them.
 //  7. The result's steady_state is results.SteadyStateOf over the timeline:
-//     whether the engine reached its steady state in the last third of the
-//     measured phase (pebble: L0 sublevels and compaction debt without a
-//     trend; bbolt: its high-water mark grows no more than its live data),
-//     with the fits it rests on. A run shorter than 30 s gets "unknown".
+//     whether the engine reached its steady state, the last third of the
+//     measured phase against the middle third (pebble: L0 sublevels and
+//     compaction debt without a shift beyond noise and a flush-compaction
+//     cycle; bbolt: its high-water mark grows no more than its live data),
+//     with the figures it rests on. A run shorter than 30 s gets "unknown".
 //  8. Config.MemoryLimit (Run only) puts the process in a memory-limited
 //     cgroup of its own for the run (package internal/memlimit; the version
 //     used is config.memory_limit_cgroup) and takes it out afterwards.

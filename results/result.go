@@ -84,7 +84,8 @@ type Result struct {
 	// SteadyState says whether the measured phase reached the engine's
 	// steady state (SteadyStateOf: pebble's L0 sublevels and compaction
 	// debt without a trend, bbolt's file growing no more than its live
-	// data, over the last third), with the figures it rests on.
+	// data, from the middle to the last third of the measured phase), with
+	// the figures it rests on.
 	SteadyState *SteadyState `json:"steady_state,omitempty"`
 	// Watch is what the workload's watchers saw and cost (absent without
 	// watchers); Leases the workload's lease traffic and the revokes the

@@ -39,6 +39,7 @@ func Fields(r *results.Result) map[string]any {
 	watchLeaseFields(r, out)
 	maintenanceFields(m["maintenance"], out)
 	k8sFields(r, out)
+	steadyFields(r, out)
 	delete(out, "config.workload.spec")
 	for k := range out {
 		if strings.HasPrefix(k, "summary.errors_by_message.") {
@@ -46,6 +47,24 @@ func Fields(r *results.Result) map[string]any {
 		}
 	}
 	return out
+}
+
+// steadyFields adds the steady-state verdict and, per judged series, its
+// two windows' means, the shift and the shift allowed (the series list
+// itself does not flatten into columns).
+func steadyFields(r *results.Result, out map[string]any) {
+	ss := r.SteadyState
+	if ss == nil {
+		return
+	}
+	out["steady_state.verdict"] = ss.Verdict
+	if ss.Criterion != "" {
+		out["steady_state.criterion"] = ss.Criterion
+	}
+	for _, s := range ss.Series {
+		p := "steady_state." + s.Name + "."
+		out[p+"prev_mean"], out[p+"mean"], out[p+"change"], out[p+"allowed"] = s.PrevMean, s.Mean, s.Change, s.Allowed
+	}
 }
 
 func flatten(prefix string, v any, out map[string]any) {
