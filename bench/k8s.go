@@ -81,8 +81,7 @@ type k8sDriver struct {
 	compMu      sync.Mutex
 	compactions []results.K8sCompaction
 
-	initial      results.K8sResult // the initial list's figures
-	watchFromRev int64
+	initial results.K8sResult // the initial list's figures
 
 	base   time.Time
 	ctx    context.Context
@@ -458,7 +457,6 @@ func (d *k8sDriver) initialList(ctx context.Context) error {
 	}
 	d.initial = results.K8sResult{InitialListObjects: objects, InitialListPages: d.pages.Load() - pages0,
 		InitialListRev: newest, InitialListS: d.clk.Since(t0).Seconds()}
-	d.watchFromRev = newest + 1
 	// The measured counts start after the initial list.
 	d.pages.Store(0)
 	d.listKeys.Store(0)
@@ -715,10 +713,6 @@ func (d *k8sDriver) liveBytes() int64 { return d.cache.live.Load() }
 func (d *k8sDriver) result() *results.K8sResult {
 	r := d.initial
 	r.TimeScale = d.spec.TimeScale
-	r.WatchFromRev = 0
-	if d.spec.Watches() {
-		r.WatchFromRev = d.watchFromRev
-	}
 	r.Ops = map[string]int64{}
 	for name, n := range map[string]int64{"create": d.nCreate.Load(), "update": d.nUpdate.Load(), "delete": d.nDelete.Load(),
 		"get": d.nGet.Load(), "get_at_revision": d.nGetRev.Load(), "list": d.nList.Load(), "election_update": d.nElection.Load(), "count": d.nCount.Load()} {

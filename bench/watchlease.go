@@ -138,11 +138,7 @@ type watchLease struct {
 	// Watch.
 	streams  []*wlStream
 	startRev int64
-	// fromRev, when positive, is the revision the watchers start at (the
-	// k8s driver's ListAndWatch: the revision after its list), instead of
-	// Watch.StartBehind's.
-	fromRev int64
-	started time.Time
+	started  time.Time
 	// lag is the largest and the summed lag of the last check, and when
 	// every watcher was first caught up (UnixNano; 0: not yet).
 	lagMax, lagSum, caughtUp atomic.Int64
@@ -245,9 +241,6 @@ func (w *watchLease) startWatchers() error {
 	start := int64(0) // from the next revision
 	if spec.StartBehind > 0 {
 		start = max(cur-spec.StartBehind, 1)
-	}
-	if w.fromRev > 0 {
-		start = w.fromRev
 	}
 	w.startRev = start
 	for i := 0; i < spec.Streams; i++ {

@@ -43,13 +43,12 @@ type K8sResult struct {
 	ElectionConflicts int64 `json:"election_conflicts"`
 	// InitialList is the List of every resource after the preload that
 	// filled the driver's revision cache: objects, pages, its revision and
-	// how long it took (outside the measured phase). WatchFromRev is the
-	// revision the per-resource watchers started from (0: no watchers).
+	// how long it took (outside the measured phase). The per-resource
+	// watchers open when the measured phase begins (Watch.StartRev).
 	InitialListObjects int64   `json:"initial_list_objects"`
 	InitialListPages   int64   `json:"initial_list_pages"`
 	InitialListRev     int64   `json:"initial_list_rev"`
 	InitialListS       float64 `json:"initial_list_s"`
-	WatchFromRev       int64   `json:"watch_from_rev,omitempty"`
 	// LiveObjects and LiveLogicalBytes are the objects that exist at the
 	// end, by the driver's cache, and their key plus value bytes (see
 	// Sample.LiveLogicalBytes).

@@ -36,6 +36,12 @@ const (
 	// round guess between random bytes (0) and JSON text (snappy removes
 	// well over half). Sweep compressible to see how much it matters.
 	k8sCompressible = 0.5
+
+	// k8s-storage spreads its objects over 1000 namespaces, so that a
+	// namespace's list stays at tens to hundreds of objects per resource
+	// from 100 MB to 30 GB (at 2 GB, ~75 per resource), as in a cluster of
+	// many small namespaces, instead of growing with the preload.
+	k8sStorageNamespaces = 1000
 )
 
 // K8sValueSizes are the k8s preset's value sizes per resource:
@@ -61,7 +67,7 @@ func K8sValueSizes() map[string]ValueDist {
 
 // Presets returns the accepted preset names, sorted.
 func Presets() []string {
-	return []string{"etcd-put", "etcd-range", "k8s", "ycsb-a", "ycsb-b", "ycsb-c", "ycsb-d", "ycsb-e", "ycsb-f"}
+	return []string{"etcd-put", "etcd-range", "k8s", "k8s-storage", "ycsb-a", "ycsb-b", "ycsb-c", "ycsb-d", "ycsb-e", "ycsb-f"}
 }
 
 func int64p(v int64) *int64 { return &v }
@@ -95,6 +101,10 @@ func ycsb(name string, dist Distribution, ops OpMix) Spec {
 //	        60% updates (txn-cas), 25% gets, 5% paginated lists of a namespace
 //	        (pages of 500), 5% creates (insert), 5% deletes; event leases,
 //	        leader election, compaction every 5 min, ListAndWatch; time_scale 1
+//	k8s-storage  the k8s preset as etcd sees it behind the apiserver's watch
+//	        cache (which serves most reads): 70% updates, 10% creates, 5%
+//	        deletes, 14% gets, 1% lists, over 1000 namespaces; the workload
+//	        of `etcdlab experiment k8s-storage` (etcd issue #22332)
 //
 // An unknown name is an error listing the accepted ones.
 func Preset(name string) (Spec, error) {
@@ -143,6 +153,18 @@ func Preset(name string) (Spec, error) {
 			Compressible: k8sCompressible,
 			K8s:          &K8s{ValueSizes: K8sValueSizes()},
 		}
+	case "k8s-storage":
+		s, _ = Preset("k8s")
+		s.Name = name
+		// Writes dominate what reaches etcd: the watch cache answers most
+		// gets and lists (consistent reads from the cache since Kubernetes
+		// 1.31), so etcd sees the updates, creates and deletes, the gets of
+		// GuaranteedUpdate's conflicts and the lists that bypass the cache.
+		// The write split keeps the robustness suite's Update 90, Create 5,
+		// Delete 5 shape with more creates, as events are created (and
+		// expire by lease) rather than updated.
+		s.Ops = OpMix{TxnCAS: 0.70, Insert: 0.10, Delete: 0.05, Get: 0.14, Range: 0.01}
+		s.Keys.Namespaces = k8sStorageNamespaces
 	default:
 		return Spec{}, fmt.Errorf("%w %q (accepted: %s)", ErrUnknownPreset, name, strings.Join(Presets(), ", "))
 	}

@@ -111,7 +111,7 @@ func TestParseSpecUnknownField(t *testing.T) {
 		{"ops: {get: 1}\nvalue_size: big\n", `size "big" is not an integer`},
 		{"ops: {get: 1}\nvalue_size: -4\n", "value_size.min: negative size -4"},
 		{"ops: {get: 0.5, put: 0.4}\n", "ops: fractions add up to 0.9, want 1"},
-		{"base: ycsb-z\n", `unknown preset "ycsb-z" (accepted: etcd-put, etcd-range, k8s, ycsb-a`},
+		{"base: ycsb-z\n", `unknown preset "ycsb-z" (accepted: etcd-put, etcd-range, k8s, k8s-storage, ycsb-a`},
 		{"", "empty document"},
 		{"ops: {get: 1}\n---\nops: {put: 1}\n", "more than one YAML document"},
 	} {
@@ -209,7 +209,7 @@ func TestLoadSpec(t *testing.T) {
 
 func TestPresetsValidateAndRoundTrip(t *testing.T) {
 	names := Presets()
-	if len(names) != 9 {
+	if len(names) != 10 {
 		t.Fatalf("presets %v", names)
 	}
 	for _, name := range names {

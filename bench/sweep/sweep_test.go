@@ -469,3 +469,49 @@ func TestOldSettingNames(t *testing.T) {
 		t.Errorf("fixed %v: want quota-backend-bytes", spec.Fixed)
 	}
 }
+
+// TestK8sStorageTiny runs the k8s-storage experiment at a tiny size (2 MB,
+// compaction every second, 4 s measured) end to end: every configuration
+// runs, compacts and reports #22332's table with the over-time figures.
+func TestK8sStorageTiny(t *testing.T) {
+	spec, err := Experiment("k8s-storage")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.Repeat = 1
+	spec.Override(nil, runflagsList("scale=2MB", "duration=4s", "warmup=0s", "capacity-probe=1s", "time-scale=300",
+		"clients=8", "fsync-probe=-1", "quota-backend-bytes=0"), nil)
+	out := filepath.Join(t.TempDir(), "k8s")
+	o, err := Run(context.Background(), Config{Spec: spec, Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Ran != 3 {
+		t.Fatalf("ran %d runs, want 3 (bbolt, pebble, pebble wal=disabled)", o.Ran)
+	}
+	s, err := report.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := report.ComputeK8sStorage(s)
+	if k == nil || len(k.Rows) != 3 {
+		t.Fatalf("k8s-storage section: %+v", k)
+	}
+	for _, r := range k.Rows {
+		if r.LogicalGB.Mean <= 0 || r.DiskGB.Mean <= 0 || r.CapacityWriteQPS.Mean <= 0 || r.WriteQPSOutside.Mean <= 0 {
+			t.Errorf("%s: empty figures %+v", r.Engine, r)
+		}
+		if r.Compactions.Mean < 1 {
+			t.Errorf("%s: no compaction in 4 s at one per second", r.Engine)
+		}
+	}
+	md, err := os.ReadFile(filepath.Join(out, report.ReportFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"#22332", "pebble wal=disabled", "MVCC compaction time", "plots/k8s-bbolt"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report.md lacks %q", want)
+		}
+	}
+}

@@ -798,6 +798,12 @@ var _ Caller = (*TCP)(nil)
 // Call sends req to peer to over a connection of its own and waits for the
 // reply (see the wire format above).
 func (t *TCP) Call(ctx context.Context, to uint64, req []byte) ([]byte, error) {
+	// An ended context fails at once, as in process: the AfterFunc below
+	// closes the connection from another goroutine, which a fast loopback
+	// round trip can beat.
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	p, addr, closed := t.takePeer(to)
 	if closed {
 		return nil, ErrClosed

@@ -30,8 +30,8 @@ func MaintenanceMarkdown(label string, m *results.Maintenance) string {
 		if k.s.MeanTookS > 0 {
 			took = fmt.Sprintf(" (etcd's \"took\": mean %s s, max %s s)", num(k.s.MeanTookS), num(k.s.MaxTookS))
 		}
-		fmt.Fprintf(&b, "%d %s: mean %s s, max %s s%s; during them throughput −%s%%, writes −%s%%, p99 %+.0f%%, longest stall %s ms.\n",
-			k.s.Count, k.name, num(k.s.MeanDurationS), num(k.s.MaxDurationS), took, num(k.s.ThroughputDipPct), num(k.s.WriteDipPct),
+		fmt.Fprintf(&b, "%d %s: mean %s s, max %s s%s; during them throughput %+.1f%%, writes %+.1f%%, p99 %+.0f%%, longest stall %s ms.\n",
+			k.s.Count, k.name, num(k.s.MeanDurationS), num(k.s.MaxDurationS), took, -k.s.ThroughputDipPct, -k.s.WriteDipPct,
 			k.s.P99ChangePct, num(k.s.MaxStallMs))
 	}
 	if m.SpaceAmp != nil {

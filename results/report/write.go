@@ -238,6 +238,13 @@ func Write(dir string, style plots.Style) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if ComputeK8sStorage(s) != nil {
+		kf, err := k8sStorageFigures(s, dir, style)
+		if err != nil {
+			return "", err
+		}
+		figs = append(figs, kf...)
+	}
 	md := Markdown(s, figs)
 	path := filepath.Join(dir, ReportFile)
 	return path, writeFile(path, []byte(md))
@@ -298,6 +305,10 @@ func Markdown(s *Set, figs []figure) string {
 	b.WriteString("\n")
 	if parity != nil {
 		b.WriteString(parity.Markdown())
+	}
+	if k := ComputeK8sStorage(s); k != nil {
+		b.WriteString(k.Markdown())
+		b.WriteString(k8sStorageEvents(s))
 	}
 
 	b.WriteString("## Configuration\n\n")
