@@ -19,7 +19,11 @@ run() {
 	rm -rf "$dst"
 	mkdir -p "$dst/plots"
 	cp "out/findings/$name/report.md" "out/findings/$name/summary.csv" "$dst/"
-	cp out/findings/"$name"/plots/*.png "$dst/plots/"
+	cp out/findings/"$name"/plots/*.png "$dst/plots/" 2>/dev/null || true
+	# Per-run over-time figures (k8s-storage) sit in subdirectories.
+	for d in out/findings/"$name"/plots/*/; do
+		[ -d "$d" ] && cp -r "$d" "$dst/plots/"
+	done
 	# Keep the committed findings small: the per-second latency figure (the
 	# largest) stays in out/findings only.
 	rm -f "$dst/plots/latency-over-time.png"
@@ -41,3 +45,5 @@ if [ -z "$ALL" ] || want batch; then run batch --repeat 2 --duration 5s --param 
 if [ -z "$ALL" ] || want quota; then run quota --repeat 1 --duration 12s; fi
 if [ -z "$ALL" ] || want parity; then run parity --repeat 8; fi
 if [ -z "$ALL" ] || want faults; then run faults; fi
+# At its default size (2 GB per run, 6 runs): about 25 minutes.
+if [ -z "$ALL" ] || want k8s-storage; then run k8s-storage; fi
