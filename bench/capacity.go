@@ -52,7 +52,11 @@ func (m *measurement) probeCapacity(ctx context.Context) error {
 					genErrs[i] = err
 					return
 				}
-				if err := m.t.Do(m.r.opCtx, &op); err == nil {
+				// r.t, not the layer: the clients' target (the k8s driver's
+				// apiserver requests when there is one), so the probe
+				// measures the ops the measured phase runs and leaves the
+				// driver's revision cache in step with the store.
+				if err := m.r.t.Do(m.r.opCtx, &op); err == nil {
 					ops[i]++
 					if writes(op.Kind) {
 						wr[i]++

@@ -671,3 +671,28 @@ func BenchmarkK8sDriver(b *testing.B) {
 		}
 	}
 }
+
+// TestK8sCapacityProbeThroughDriver: the capacity probe runs the clients'
+// ops through the k8s driver, as the measured phase does, so the driver's
+// revision cache stays in step with the store. With one client nothing
+// else writes the objects, so any conflict is a stale cache entry (the
+// probe once ran the plain layer: every object it rewrote conflicted on its
+// next update).
+func TestK8sCapacityProbeThroughDriver(t *testing.T) {
+	spec := smallSpec(t, "k8s-storage", 2000)
+	spec.K8s.EventLeases, spec.K8s.ListAndWatch = new(bool), new(bool)
+	spec.K8s.CompactionInterval = -1
+	cfg := Config{Layer: LayerMVCC, Workload: spec, Seed: seed(t), Clients: 1, RateFraction: 0.5,
+		CapacityProbe: time.Second, Duration: time.Second, FsyncProbe: -1, Node: cluster.NodeOptions{Engine: "memory"}}
+	o, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := o.Result.K8s
+	if o.Result.Summary.CapacityOpsS <= 0 || k == nil || k.Ops["update"] == 0 {
+		t.Fatalf("capacity %v, k8s %+v", o.Result.Summary.CapacityOpsS, k)
+	}
+	if k.Conflicts != 0 {
+		t.Errorf("%d conflicts in %d updates with one client: the cache went stale", k.Conflicts, k.Ops["update"])
+	}
+}
