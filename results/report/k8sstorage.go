@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"etcdlab/internal/event"
 	"etcdlab/plots"
 	"etcdlab/results"
 )
@@ -20,6 +21,10 @@ import (
 // otherwise).
 type K8sStorage struct {
 	Rows []K8sStorageRow
+	// Skipped lists the k8s runs left out of the table and why: a run
+	// that raised the NOSPACE alarm measured a store refusing writes, and
+	// one without compaction or defrag figures has nothing to compare.
+	Skipped []string
 }
 
 // K8sStorageRow is one engine configuration's figures over its repeats.
@@ -80,9 +85,13 @@ func k8sStorageEngine(r Run) string {
 // maintenance figures, or returns nil when there are none.
 func ComputeK8sStorage(s *Set) *K8sStorage {
 	byEngine := map[string][]Run{}
-	var order []string
+	var order, skipped []string
 	for _, r := range s.Runs {
-		if r.Result.K8s == nil || r.Result.Maintenance == nil {
+		if r.Result.K8s == nil {
+			continue
+		}
+		if why := k8sStorageSkip(r.Result); why != "" {
+			skipped = append(skipped, fmt.Sprintf("%s repeat %d: %s", k8sStorageEngine(r), r.Repeat, why))
 			continue
 		}
 		e := k8sStorageEngine(r)
@@ -91,7 +100,7 @@ func ComputeK8sStorage(s *Set) *K8sStorage {
 		}
 		byEngine[e] = append(byEngine[e], r)
 	}
-	if len(order) == 0 {
+	if len(order) == 0 && len(skipped) == 0 {
 		return nil
 	}
 	// bbolt first, pebble with its WAL synced before pebble without one:
@@ -103,7 +112,7 @@ func ComputeK8sStorage(s *Set) *K8sStorage {
 		}
 		return order[i] < order[j]
 	})
-	out := &K8sStorage{}
+	out := &K8sStorage{Skipped: skipped}
 	for _, e := range order {
 		out.Rows = append(out.Rows, k8sStorageRow(e, byEngine[e]))
 	}
@@ -111,6 +120,17 @@ func ComputeK8sStorage(s *Set) *K8sStorage {
 }
 
 const gb = 1e9
+
+// k8sStorageSkip says why a k8s run cannot stand in the table, or "".
+func k8sStorageSkip(r *results.Result) string {
+	if n := r.Events[event.AlarmRaised]; n > 0 {
+		return fmt.Sprintf("the NOSPACE alarm was raised (quota %d bytes; %d of %d ops failed)", r.Config.QuotaBytes, r.Summary.Errors, r.Summary.Ops)
+	}
+	if r.Maintenance == nil {
+		return "no compaction or defrag ran (no maintenance figures)"
+	}
+	return ""
+}
 
 func k8sStorageRow(engine string, runs []Run) K8sStorageRow {
 	row := K8sStorageRow{Engine: engine, Repeats: len(runs), TookMinS: math.Inf(1), Consistent: true}
@@ -260,6 +280,9 @@ func (k *K8sStorage) Markdown() string {
 	line("steady state reached (runs)", -1, func(r K8sStorageRow) string { return fmt.Sprintf("%d of %d", r.Steady, r.Repeats) })
 	line("open-loop ops left undone at the end", -1, func(r K8sStorageRow) string { return fmt.Sprint(r.Missed) })
 	b.WriteString("\n")
+	for _, s := range k.Skipped {
+		fmt.Fprintf(&b, "Left out of the table: %s.\n\n", s)
+	}
 	for _, r := range k.Rows {
 		if !r.Consistent {
 			fmt.Fprintf(&b, "**%s: a run failed the linearizability check; its figures are not those of a correct system.**\n\n", r.Engine)
