@@ -21,27 +21,8 @@ func TestRateFraction(t *testing.T) {
 	ft := &fakeTarget{clk: clk, took: 2 * time.Millisecond}
 	cfg := Config{Workload: noPreload(smallSpec(t, "ycsb-a", 1000)), Seed: seed(t), Clients: 1, Ops: 200,
 		RateFraction: 0.5, CapacityProbe: time.Second, Clock: clk}
-	done := make(chan struct{})
-	var o *Outcome
-	var err error
-	go func() { o, err = RunTarget(context.Background(), cfg, ft); close(done) }()
-	for i := 0; ; i++ {
-		select {
-		case <-done:
-		default:
-			if i > 200_000 {
-				t.Fatal("run did not finish")
-			}
-			// The open loop's pacer waits on the clock between ops.
-			clk.Advance(100 * time.Microsecond)
-			time.Sleep(10 * time.Microsecond)
-			continue
-		}
-		break
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The open loop's pacer waits on the clock between ops.
+	o := runOnFakeClock(t, cfg, ft, clk, 100*time.Microsecond)
 	r := o.Result
 	s := r.Summary
 	if !(s.CapacityOpsS > 100 && s.CapacityOpsS <= 500.01) || !(s.CapacityWriteOpsS > 0 && s.CapacityWriteOpsS < s.CapacityOpsS) {
@@ -132,31 +113,38 @@ func TestOpenLoopMissed(t *testing.T) {
 	clk := clock.NewFake(time.Unix(1000, 0))
 	st := &stallTarget{fakeTarget: fakeTarget{clk: clk}, at: 300}
 	cfg := Config{Workload: noPreload(smallSpec(t, "ycsb-c", 1000)), Seed: seed(t), Clients: 1, Rate: 1000, Duration: time.Second, Clock: clk}
-	done := make(chan struct{})
-	var o *Outcome
-	var err error
-	go func() { o, err = RunTarget(context.Background(), cfg, st); close(done) }()
-	for i := 0; ; i++ {
-		select {
-		case <-done:
-		default:
-			if i > 200_000 {
-				t.Fatal("run did not finish")
-			}
-			clk.Advance(time.Millisecond)
-			time.Sleep(10 * time.Microsecond)
-			continue
-		}
-		break
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	o := runOnFakeClock(t, cfg, st, clk, time.Millisecond)
 	// Ops due from 0.299 s to the stop at 1 s (later by how the test
 	// steps the clock, before the measured phase's end after the drain)
 	// never completed.
 	s := o.Result.Summary
 	if u := s.OpenLoopMissed; u < 700 || float64(u) > s.DurationS*1000-299 {
 		t.Fatalf("open_loop_missed %d, want 700 or more and at most those due by the end at %.3fs (ops %d)", u, s.DurationS, s.Ops)
+	}
+}
+
+// runOnFakeClock runs cfg against tgt, advancing clk by step (with a short
+// real sleep, so the run's goroutines get to wait on it) until the run
+// returns; it fails the test on an error or after 200,000 steps.
+func runOnFakeClock(t *testing.T, cfg Config, tgt Target, clk *clock.Fake, step time.Duration) *Outcome {
+	t.Helper()
+	done := make(chan struct{})
+	var o *Outcome
+	var err error
+	go func() { o, err = RunTarget(context.Background(), cfg, tgt); close(done) }()
+	for i := 0; ; i++ {
+		select {
+		case <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			return o
+		default:
+		}
+		if i > 200_000 {
+			t.Fatal("run did not finish")
+		}
+		clk.Advance(step)
+		time.Sleep(10 * time.Microsecond)
 	}
 }

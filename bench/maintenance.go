@@ -63,14 +63,8 @@ func defragBackend(b *backend.Backend, clk clock.Clock, emit func(Event)) error 
 	end := clk.Now()
 	after, diskAfter := b.Size(), b.DiskSize()
 	if emit != nil {
-		emit(Event{At: end, Dur: end.Sub(start), Kind: event.Defrag,
-			Detail: fmt.Sprintf("size %d -> %d disk %d -> %d", before, after, diskBefore, diskAfter),
-			Values: map[string]float64{
-				"db_size_before_bytes":      float64(before),
-				"db_size_after_bytes":       float64(after),
-				"db_disk_size_before_bytes": float64(diskBefore),
-				"db_disk_size_after_bytes":  float64(diskAfter),
-			}})
+		f := backend.DefragFigures{Before: before, After: after, DiskBefore: diskBefore, DiskAfter: diskAfter}
+		emit(Event{At: end, Dur: end.Sub(start), Kind: event.Defrag, Detail: f.Detail(), Values: f.Values()})
 	}
 	return nil
 }
@@ -78,24 +72,7 @@ func defragBackend(b *backend.Backend, clk clock.Clock, emit func(Event)) error 
 // compactionEvent turns an mvcc compaction's figures into the timed event
 // a cluster node emits for it (cluster.Node.compacted), for the mvcc layer.
 func compactionEvent(st mvcc.CompactionStats) Event {
-	finished := 0.0
-	if st.Finished {
-		finished = 1
-	}
-	return Event{At: st.End, Dur: st.End.Sub(st.Start), Kind: event.Compaction,
-		Detail: fmt.Sprintf("revision=%d keys-deleted=%d keys-scanned=%d batches=%d index=%v took=%v finished=%v db-size=%d db-size-in-use=%d",
-			st.Revision, st.KeysDeleted, st.KeysScanned, st.Batches, st.Index, st.Took, st.Finished, st.SizeAfter, st.SizeInUseAfter),
-		Values: map[string]float64{
-			"revision":                   float64(st.Revision),
-			"keys_deleted":               float64(st.KeysDeleted),
-			"keys_scanned":               float64(st.KeysScanned),
-			"batches":                    float64(st.Batches),
-			"index_s":                    st.Index.Seconds(),
-			"took_s":                     st.Took.Seconds(),
-			"finished":                   finished,
-			"db_size_after_bytes":        float64(st.SizeAfter),
-			"db_size_in_use_after_bytes": float64(st.SizeInUseAfter),
-		}}
+	return Event{At: st.End, Dur: st.End.Sub(st.Start), Kind: event.Compaction, Detail: st.Detail(), Values: st.Values()}
 }
 
 // defragSchedule runs the scheduled defrag during the measured phase:

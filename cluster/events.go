@@ -115,22 +115,6 @@ func (n *Node) compacted(st mvcc.CompactionStats) {
 	if n.opts.OnEvent == nil {
 		return
 	}
-	finished := 0.0
-	if st.Finished {
-		finished = 1
-	}
 	n.opts.OnEvent(Event{Node: n.id, Time: st.End, Kind: EventCompaction, Duration: st.End.Sub(st.Start),
-		Detail: fmt.Sprintf("revision=%d keys-deleted=%d keys-scanned=%d batches=%d index=%v took=%v finished=%v db-size=%d db-size-in-use=%d",
-			st.Revision, st.KeysDeleted, st.KeysScanned, st.Batches, st.Index, st.Took, st.Finished, st.SizeAfter, st.SizeInUseAfter),
-		Values: map[string]float64{
-			"revision":                   float64(st.Revision),
-			"keys_deleted":               float64(st.KeysDeleted),
-			"keys_scanned":               float64(st.KeysScanned),
-			"batches":                    float64(st.Batches),
-			"index_s":                    st.Index.Seconds(),
-			"took_s":                     st.Took.Seconds(),
-			"finished":                   finished,
-			"db_size_after_bytes":        float64(st.SizeAfter),
-			"db_size_in_use_after_bytes": float64(st.SizeInUseAfter),
-		}})
+		Detail: st.Detail(), Values: st.Values()})
 }

@@ -3,10 +3,10 @@ package cluster
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 
+	"etcdlab/engines/backend"
 	"etcdlab/engines/engine"
 )
 
@@ -235,14 +235,8 @@ func (n *Node) Defrag() error {
 	}
 	after, diskAfter := b.Size(), b.DiskSize()
 	if n.opts.OnEvent != nil {
-		n.opts.OnEvent(Event{Node: n.id, Time: end, Kind: EventDefrag, Duration: end.Sub(start),
-			Detail: fmt.Sprintf("size %d -> %d disk %d -> %d", before, after, diskBefore, diskAfter),
-			Values: map[string]float64{
-				"db_size_before_bytes":      float64(before),
-				"db_size_after_bytes":       float64(after),
-				"db_disk_size_before_bytes": float64(diskBefore),
-				"db_disk_size_after_bytes":  float64(diskAfter),
-			}})
+		f := backend.DefragFigures{Before: before, After: after, DiskBefore: diskBefore, DiskAfter: diskAfter}
+		n.opts.OnEvent(Event{Node: n.id, Time: end, Kind: EventDefrag, Duration: end.Sub(start), Detail: f.Detail(), Values: f.Values()})
 	}
 	return nil
 }

@@ -37,6 +37,33 @@ type CompactionStats struct {
 	SizeAfter, SizeInUseAfter int64
 }
 
+// Detail renders the figures as an event's detail line, and Values as its
+// named values: one rendering for every layer that reports a compaction
+// (the cluster's nodes and the bench's mvcc layer).
+func (st CompactionStats) Detail() string {
+	return fmt.Sprintf("revision=%d keys-deleted=%d keys-scanned=%d batches=%d index=%v took=%v finished=%v db-size=%d db-size-in-use=%d",
+		st.Revision, st.KeysDeleted, st.KeysScanned, st.Batches, st.Index, st.Took, st.Finished, st.SizeAfter, st.SizeInUseAfter)
+}
+
+// Values: see Detail. finished is 1 or 0.
+func (st CompactionStats) Values() map[string]float64 {
+	finished := 0.0
+	if st.Finished {
+		finished = 1
+	}
+	return map[string]float64{
+		"revision":                   float64(st.Revision),
+		"keys_deleted":               float64(st.KeysDeleted),
+		"keys_scanned":               float64(st.KeysScanned),
+		"batches":                    float64(st.Batches),
+		"index_s":                    st.Index.Seconds(),
+		"took_s":                     st.Took.Seconds(),
+		"finished":                   finished,
+		"db_size_after_bytes":        float64(st.SizeAfter),
+		"db_size_in_use_after_bytes": float64(st.SizeInUseAfter),
+	}
+}
+
 // Compact schedules a compaction at rev, as etcd's store.Compact: reads below
 // rev fail with ErrCompacted from now on; the scheduled revision is persisted
 // and committed before anything is deleted; the index is compacted and the key

@@ -381,3 +381,26 @@ func (r *ReadTx) Close() {
 		r.view.release()
 	}
 }
+
+// DefragFigures are a defrag's sizes before and after, what etcd logs for
+// it: the size the quota compares (Size) and the size on disk (DiskSize).
+type DefragFigures struct {
+	Before, After, DiskBefore, DiskAfter int64
+}
+
+// Detail renders the figures as an event's detail line, and Values as its
+// named values: one rendering for every layer that defragments (the
+// cluster's nodes and the bench's mvcc and engine layers).
+func (f DefragFigures) Detail() string {
+	return fmt.Sprintf("size %d -> %d disk %d -> %d", f.Before, f.After, f.DiskBefore, f.DiskAfter)
+}
+
+// Values: see Detail.
+func (f DefragFigures) Values() map[string]float64 {
+	return map[string]float64{
+		"db_size_before_bytes":      float64(f.Before),
+		"db_size_after_bytes":       float64(f.After),
+		"db_disk_size_before_bytes": float64(f.DiskBefore),
+		"db_disk_size_after_bytes":  float64(f.DiskAfter),
+	}
+}

@@ -301,17 +301,9 @@ func negate(c Cost) Cost { return Cost{Mean: -c.Mean, Half: c.Half} }
 // stalls, with compactions and defrags as bands) of the first repeat of
 // each engine configuration into dir/plots/k8s-<engine>/.
 func k8sStorageFigures(s *Set, dir string, style plots.Style) ([]figure, error) {
-	seen := map[string]bool{}
 	var figs []figure
-	for _, r := range s.Runs {
-		if r.Result.K8s == nil || r.Result.Maintenance == nil {
-			continue
-		}
+	for _, r := range k8sFirstRepeats(s) {
 		e := k8sStorageEngine(r)
-		if seen[e] {
-			continue
-		}
-		seen[e] = true
 		sub := PlotsDir + "/k8s-" + sanitize(e)
 		paths, err := plots.RunDirMaintenanceFigures(r.Dir, e, filepath.Join(dir, sub), style, plots.SaveOptions{Formats: []plots.Format{plots.PNG}})
 		if err != nil {
@@ -330,18 +322,24 @@ func k8sStorageFigures(s *Set, dir string, style plots.Style) ([]figure, error) 
 // compactions and defrags (MaintenanceMarkdown).
 func k8sStorageEvents(s *Set) string {
 	var b strings.Builder
-	seen := map[string]bool{}
-	for _, r := range s.Runs {
-		if r.Result.K8s == nil || r.Result.Maintenance == nil {
-			continue
-		}
-		e := k8sStorageEngine(r)
-		if seen[e] {
-			continue
-		}
-		seen[e] = true
-		b.WriteString(MaintenanceMarkdown(fmt.Sprintf("%s, repeat %d", e, r.Repeat), r.Result.Maintenance))
+	for _, r := range k8sFirstRepeats(s) {
+		b.WriteString(MaintenanceMarkdown(fmt.Sprintf("%s, repeat %d", k8sStorageEngine(r), r.Repeat), r.Result.Maintenance))
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// k8sFirstRepeats returns each engine configuration's first k8s run with
+// maintenance figures, in the set's order.
+func k8sFirstRepeats(s *Set) []Run {
+	seen := map[string]bool{}
+	var out []Run
+	for _, r := range s.Runs {
+		if r.Result.K8s == nil || r.Result.Maintenance == nil || seen[k8sStorageEngine(r)] {
+			continue
+		}
+		seen[k8sStorageEngine(r)] = true
+		out = append(out, r)
+	}
+	return out
 }
