@@ -433,37 +433,38 @@ func fillConfig(res *results.Result, cfg Config) error {
 		engine, opts = EngineRemote, ""
 	}
 	res.Config = results.Config{
-		Layer:                  cfg.Layer,
-		Engine:                 engine,
-		EngineOptions:          opts,
-		Nodes:                  cfg.Nodes,
-		Endpoints:              cfg.Endpoints,
-		Seed:                   cfg.Seed,
-		Workload:               results.Workload{Name: cfg.Workload.Name, Spec: string(spec)},
-		Clients:                cfg.Clients,
-		RateOpsS:               cfg.Rate,
-		Loop:                   cfg.Loop(),
-		DurationS:              cfg.Duration.Seconds(),
-		Ops:                    cfg.Ops,
-		WarmupS:                cfg.Warmup.Seconds(),
-		ReadConsistency:        rc,
-		SnapshotCount:          cfg.Node.SnapshotCount,
-		SnapshotCatchupEntries: cfg.Node.SnapshotCatchUpEntries,
-		RaftLogCompaction:      cfg.Node.RaftLogCompaction,
-		QuotaBytes:             cfg.Node.QuotaBytes,
-		BatchIntervalMs:        float64(cfg.Node.Backend.BatchInterval) / 1e6,
-		BatchLimit:             cfg.Node.Backend.BatchLimit,
-		LinkDelayMs:            float64(cfg.LinkDelay) / 1e6,
-		Backend:                cfg.Node.Backend.String(),
-		Faults:                 cfg.Faults.String(),
-		DefragIntervalS:        cfg.DefragInterval.Seconds(),
-		RateFraction:           cfg.RateFraction,
-		CapacityProbeS:         cfg.CapacityProbe.Seconds(),
-		ScaleBytes:             cfg.Scale,
-		MemoryLimitBytes:       cfg.MemoryLimit,
-		PreloadLoaders:         cfg.Preload.Loaders,
-		PreloadTxnOps:          cfg.Preload.TxnOps,
-		PreloadTxnBytes:        cfg.Preload.TxnBytes,
+		Layer:            cfg.Layer,
+		Engine:           engine,
+		EngineOptions:    opts,
+		Nodes:            cfg.Nodes,
+		Endpoints:        cfg.Endpoints,
+		Seed:             cfg.Seed,
+		Workload:         results.Workload{Name: cfg.Workload.Name, Spec: string(spec)},
+		Clients:          cfg.Clients,
+		RateOpsS:         cfg.Rate,
+		Loop:             cfg.Loop(),
+		DurationS:        cfg.Duration.Seconds(),
+		Ops:              cfg.Ops,
+		WarmupS:          cfg.Warmup.Seconds(),
+		ReadConsistency:  rc,
+		LinkDelayMs:      float64(cfg.LinkDelay) / 1e6,
+		Backend:          cfg.Node.Backend.String(),
+		Faults:           cfg.Faults.String(),
+		DefragIntervalS:  cfg.DefragInterval.Seconds(),
+		RateFraction:     cfg.RateFraction,
+		CapacityProbeS:   cfg.CapacityProbe.Seconds(),
+		ScaleBytes:       cfg.Scale,
+		MemoryLimitBytes: cfg.MemoryLimit,
+		PreloadLoaders:   cfg.Preload.Loaders,
+		PreloadTxnOps:    cfg.Preload.TxnOps,
+		PreloadTxnBytes:  cfg.Preload.TxnBytes,
+	}
+	// The node's knobs, with the fields that repeat some of them.
+	if err := res.Config.SetNodeOptions(cfg.Node.String()); err != nil {
+		return err
+	}
+	if len(cfg.Endpoints) > 0 {
+		res.Config.NodeOptions = "" // the servers took their own flags
 	}
 	if cfg.Layer == LayerCluster && len(cfg.Endpoints) == 0 {
 		res.Config.AutoCompactionMode = cfg.Node.AutoCompactionMode

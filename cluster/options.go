@@ -3,6 +3,7 @@ package cluster
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -228,12 +229,31 @@ func (o NodeOptions) ValidateTemplate() error {
 	return o.Validate()
 }
 
+// FlagLayers is the pflag annotation RegisterFlags puts on the knobs that
+// only a replicated node reads (raft, snapshots, quota, auto-compaction):
+// its value is the run layer that reads them, "cluster". The engine and
+// mvcc layers read the engine and backend knobs only. Sweeps record it per
+// swept parameter, so that a report can say when a knob swept on another
+// layer changed nothing.
+const FlagLayers = "etcdlab-layers"
+
 // RegisterFlags binds the knobs that `etcdlab run`, `sweep` and `node` share
 // to o's fields, under etcd's flag names, with the defaults above (and
 // package backend's). The names these knobs had on `run` before they took
 // etcd's stay as deprecated aliases: each prints one line naming the new
 // flag. Flags for other knobs belong to the command that needs them.
 func (o *NodeOptions) RegisterFlags(fl *pflag.FlagSet) {
+	o.registerShared(fl)
+	for old, name := range DeprecatedFlags() {
+		f := fl.Lookup(name)
+		fl.AddFlag(&pflag.Flag{Name: old, Value: f.Value, DefValue: f.DefValue, Usage: f.Usage, Deprecated: "use --" + name, Hidden: true,
+			Annotations: f.Annotations})
+	}
+}
+
+// registerShared binds the command-line knobs (RegisterFlags without the
+// deprecated aliases).
+func (o *NodeOptions) registerShared(fl *pflag.FlagSet) {
 	fl.StringVar(&o.Engine, "engine", DefaultEngine, "storage engine: "+strings.Join(engines.Names(), ", "))
 	fl.StringArrayVar(&o.EngineOptions, "engine-opt", nil, "engine option key=value (repeatable; see 'etcdlab engines')")
 	fl.Uint64Var(&o.SnapshotCount, "snapshot-count", DefaultSnapshotCount, "applied entries between disk snapshots (cluster layer)")
@@ -244,10 +264,53 @@ func (o *NodeOptions) RegisterFlags(fl *pflag.FlagSet) {
 	fl.StringVar(&o.AutoCompactionRetention, "auto-compaction-retention", DefaultAutoCompactionRetention, "auto compaction retention for mvcc key value store. 0 means disable auto compaction. (cluster layer)")
 	fl.DurationVar(&o.Backend.BatchInterval, "backend-batch-interval", backend.DefaultBatchInterval, "longest time before the backend transaction is committed")
 	fl.IntVar(&o.Backend.BatchLimit, "backend-batch-limit", backend.DefaultBatchLimit, "pending operations that force a backend commit")
-	for old, name := range DeprecatedFlags() {
-		f := fl.Lookup(name)
-		fl.AddFlag(&pflag.Flag{Name: old, Value: f.Value, DefValue: f.DefValue, Usage: f.Usage, Deprecated: "use --" + name, Hidden: true})
+	for _, name := range []string{"snapshot-count", "experimental-snapshot-catchup-entries", "raft-log-compaction", "quota-backend-bytes", "auto-compaction-mode", "auto-compaction-retention"} {
+		_ = fl.SetAnnotation(name, FlagLayers, []string{"cluster"})
 	}
+}
+
+// knobs returns a flag set bound to o's fields that holds every knob of the
+// node template, in the order String renders them: the command-line knobs
+// (RegisterFlags), then those a program sets but no command line of run or
+// sweep takes (`etcdlab node` takes some under etcd's names and units).
+// The identity (ID, Dir, Peers, Join) and the plumbing (FS, Clock, hooks,
+// Metrics) are not knobs. Registering sets o's knobs to the flags'
+// defaults: the command-line defaults, zero (EnsureDefaults' default) for
+// the others.
+func (o *NodeOptions) knobs() *pflag.FlagSet {
+	fl := pflag.NewFlagSet("node-options", pflag.ContinueOnError)
+	fl.SortFlags = false
+	o.registerShared(fl)
+	fl.BoolVar(&o.Backend.NoSync, "backend-no-sync", false, "commits skip fsync")
+	fl.DurationVar(&o.TickInterval, "tick", 0, "one raft tick (etcd's --heartbeat-interval)")
+	fl.IntVar(&o.HeartbeatTicks, "heartbeat-ticks", 0, "raft's heartbeat, in ticks")
+	fl.IntVar(&o.ElectionTicks, "election-ticks", 0, "raft's election timeout, in ticks")
+	fl.Var(notBool{&o.NoInitialElectionTickAdvance}, "initial-election-tick-advance", "fast-forward the election ticks at start")
+	fl.IntVar(&o.MaxRequestBytes, "max-request-bytes", 0, "largest proposal")
+	fl.DurationVar(&o.RequestTimeout, "request-timeout", 0, "bound on a proposal or a linearizable read")
+	fl.DurationVar(&o.ReadRetry, "read-retry", 0, "interval at which an unanswered ReadIndex is re-sent")
+	fl.DurationVar(&o.SlowApply, "warning-apply-duration", 0, "apply duration above which a slow-apply event is emitted")
+	fl.Uint64Var(&o.MaxSizePerMsg, "max-size-per-msg", 0, "raft's MaxSizePerMsg")
+	fl.IntVar(&o.MaxInflightMsgs, "max-inflight-msgs", 0, "raft's MaxInflightMsgs")
+	fl.Uint64Var(&o.MaxUncommittedBytes, "max-uncommitted-bytes", 0, "raft's MaxUncommittedEntriesSize")
+	fl.Int64Var(&o.WALSegmentSize, "wal-segment-size", 0, "WAL segment size (0: 64,000,000)")
+	return fl
+}
+
+// notBool binds a flag to a field holding its negation
+// (--initial-election-tick-advance, on by default, is
+// NoInitialElectionTickAdvance, false by default).
+type notBool struct{ p *bool }
+
+func (b notBool) String() string   { return strconv.FormatBool(b.p == nil || !*b.p) }
+func (b notBool) Type() string     { return "bool" }
+func (b notBool) IsBoolFlag() bool { return true }
+func (b notBool) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	if err == nil {
+		*b.p = !v
+	}
+	return err
 }
 
 // DeprecatedFlags maps the old `run` names of the knobs RegisterFlags binds
@@ -334,16 +397,95 @@ func (o NodeOptions) Validate() error {
 	return errors.Join(errs...)
 }
 
-// String renders the options for result files.
+// String renders the node template's knobs (every flag of knobs, the
+// command-line knobs first) as space-separated name=value pairs under their
+// flag names, a value Go-quoted when it is empty or holds a space, a quote
+// or a character that needs escaping, a repeatable knob (engine-opt) once
+// per value and not at all without one. ParseNodeOptions reads it back:
+// String → ParseNodeOptions → String is the identity. Results record it
+// (result.json config.node_options).
 func (o NodeOptions) String() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "engine=%s engine-options=%s tick=%v heartbeat-ticks=%d election-ticks=%d",
-		o.Engine, strings.Join(o.EngineOptions, ","), o.TickInterval, o.HeartbeatTicks, o.ElectionTicks)
-	fmt.Fprintf(&b, " snapshot-count=%d experimental-snapshot-catchup-entries=%d raft-log-compaction=%s quota-backend-bytes=%d max-request-bytes=%d",
-		o.SnapshotCount, o.SnapshotCatchUpEntries, o.RaftLogCompaction, o.QuotaBytes, o.MaxRequestBytes)
-	fmt.Fprintf(&b, " request-timeout=%v backend-batch-interval=%v backend-batch-limit=%d wal-segment-size=%d",
-		o.RequestTimeout, o.Backend.BatchInterval, o.Backend.BatchLimit, o.WALSegmentSize)
-	fmt.Fprintf(&b, " initial-election-tick-advance=%v", !o.NoInitialElectionTickAdvance)
-	fmt.Fprintf(&b, " auto-compaction-mode=%s auto-compaction-retention=%s", o.AutoCompactionMode, o.AutoCompactionRetention)
-	return b.String()
+	var c NodeOptions
+	fl := c.knobs()
+	c = o // the flags' values point into c: they read o's knobs now
+	var parts []string
+	fl.VisitAll(func(f *pflag.Flag) {
+		if sv, ok := f.Value.(pflag.SliceValue); ok {
+			for _, v := range sv.GetSlice() {
+				parts = append(parts, f.Name+"="+quoteKnob(v))
+			}
+			return
+		}
+		parts = append(parts, f.Name+"="+quoteKnob(f.Value.String()))
+	})
+	return strings.Join(parts, " ")
+}
+
+func quoteKnob(v string) string {
+	if q := strconv.Quote(v); v == "" || strings.ContainsRune(v, ' ') || q != `"`+v+`"` {
+		return q
+	}
+	return v
+}
+
+// ParseNodeOptions reads String's form back into the node template's knobs.
+// A knob s does not name keeps its flag default (RegisterFlags' for the
+// command-line knobs, zero for the others, which EnsureDefaults fills);
+// ID, Dir, Peers and the plumbing are left zero. An unknown name, a knob
+// given twice (a repeatable one excepted) or a value its flag refuses is
+// an error wrapping ErrBadOption.
+func ParseNodeOptions(s string) (NodeOptions, error) {
+	var o NodeOptions
+	fl := o.knobs()
+	seen := map[string]bool{}
+	lists := map[string][]string{}
+	var order []string
+	for rest := strings.TrimLeft(s, " "); rest != ""; rest = strings.TrimLeft(rest, " ") {
+		eq := strings.IndexByte(rest, '=')
+		if sp := strings.IndexByte(rest, ' '); eq <= 0 || (sp >= 0 && sp < eq) {
+			return NodeOptions{}, fmt.Errorf("%w: node options: %q is not name=value", ErrBadOption, strings.SplitN(rest, " ", 2)[0])
+		}
+		name, val := rest[:eq], rest[eq+1:]
+		if strings.HasPrefix(val, `"`) {
+			q, err := strconv.QuotedPrefix(val)
+			if err != nil {
+				return NodeOptions{}, fmt.Errorf("%w: node options: %s: bad quoted value %s", ErrBadOption, name, val)
+			}
+			rest = val[len(q):]
+			val, _ = strconv.Unquote(q)
+			if rest != "" && rest[0] != ' ' {
+				return NodeOptions{}, fmt.Errorf("%w: node options: %s: text after the quoted value: %q", ErrBadOption, name, rest)
+			}
+		} else {
+			end := strings.IndexByte(val, ' ')
+			if end < 0 {
+				end = len(val)
+			}
+			val, rest = val[:end], val[end:]
+		}
+		f := fl.Lookup(name)
+		if f == nil {
+			return NodeOptions{}, fmt.Errorf("%w: node options: unknown knob %q", ErrBadOption, name)
+		}
+		if _, ok := f.Value.(pflag.SliceValue); ok {
+			if _, ok := lists[name]; !ok {
+				order = append(order, name)
+			}
+			lists[name] = append(lists[name], val)
+			continue
+		}
+		if seen[name] {
+			return NodeOptions{}, fmt.Errorf("%w: node options: %s given twice", ErrBadOption, name)
+		}
+		seen[name] = true
+		if err := fl.Set(name, val); err != nil {
+			return NodeOptions{}, fmt.Errorf("%w: node options: %v", ErrBadOption, err)
+		}
+	}
+	for _, name := range order {
+		if err := fl.Lookup(name).Value.(pflag.SliceValue).Replace(lists[name]); err != nil {
+			return NodeOptions{}, fmt.Errorf("%w: node options: %s: %v", ErrBadOption, name, err)
+		}
+	}
+	return o, nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -389,6 +390,14 @@ type Config struct {
 	LinkDelayMs       float64 `json:"link_delay_ms"`
 	// Backend is the batching layer's String form.
 	Backend string `json:"backend"`
+	// NodeOptions is the node template's every knob with its value, as
+	// cluster.NodeOptions.String renders it and cluster.ParseNodeOptions
+	// reads it back: space-separated name=value under the flag names, a
+	// value Go-quoted when empty or holding a space or a quote. The fields
+	// above that repeat a knob (nodeFields) are filled from it. Empty with
+	// --endpoints (the servers took their own flags) and in results written
+	// before it existed (NodeKnobs then renders those fields).
+	NodeOptions string `json:"node_options,omitempty"`
 	// Faults is the fault schedule in its canonical form (empty: none).
 	Faults string `json:"faults,omitempty"`
 	// AutoCompactionMode and AutoCompactionRetention are the nodes'
@@ -417,6 +426,131 @@ type Config struct {
 	// "v1" (memory.limit_in_bytes).
 	MemoryLimitBytes  int64  `json:"memory_limit_bytes,omitempty"`
 	MemoryLimitCgroup string `json:"memory_limit_cgroup,omitempty"`
+}
+
+// nodeFields are the Config fields that repeat a knob of NodeOptions, under
+// the names scripts and summary.csv read (config.snapshot_count ...), by the
+// knob's name there: the one place that maps one to the other. field
+// returns a pointer to the field (setKnob and getKnob take its type).
+var nodeFields = []struct {
+	knob  string
+	field func(c *Config) any
+}{
+	{"snapshot-count", func(c *Config) any { return &c.SnapshotCount }},
+	{"experimental-snapshot-catchup-entries", func(c *Config) any { return &c.SnapshotCatchupEntries }},
+	{"raft-log-compaction", func(c *Config) any { return &c.RaftLogCompaction }},
+	{"quota-backend-bytes", func(c *Config) any { return &c.QuotaBytes }},
+	{"backend-batch-interval", func(c *Config) any { return (*millis)(&c.BatchIntervalMs) }},
+	{"backend-batch-limit", func(c *Config) any { return &c.BatchLimit }},
+}
+
+// millis is a field in milliseconds whose knob is a duration ("100ms").
+type millis float64
+
+func setKnob(p any, v string) (err error) {
+	switch p := p.(type) {
+	case *uint64:
+		*p, err = strconv.ParseUint(v, 10, 64)
+	case *int64:
+		*p, err = strconv.ParseInt(v, 10, 64)
+	case *int:
+		*p, err = strconv.Atoi(v)
+	case *string:
+		*p = v
+	case *millis:
+		var d time.Duration
+		d, err = time.ParseDuration(v)
+		*p = millis(float64(d) / 1e6)
+	default:
+		panic(fmt.Sprintf("results: nodeFields: field of type %T", p))
+	}
+	return err
+}
+
+func getKnob(p any) string {
+	switch p := p.(type) {
+	case *uint64:
+		return strconv.FormatUint(*p, 10)
+	case *int64:
+		return strconv.FormatInt(*p, 10)
+	case *int:
+		return strconv.Itoa(*p)
+	case *string:
+		if *p == "" {
+			return `""`
+		}
+		return *p
+	case *millis:
+		return time.Duration(float64(*p) * 1e6).String()
+	default:
+		panic(fmt.Sprintf("results: nodeFields: field of type %T", p))
+	}
+}
+
+// ErrBadNodeOptions marks a node options string SetNodeOptions cannot read.
+var ErrBadNodeOptions = errors.New("results: bad node options")
+
+// SetNodeOptions records s (cluster.NodeOptions.String) as NodeOptions and
+// fills the fields that repeat its knobs from it. Every such knob must be
+// in s.
+func (c *Config) SetNodeOptions(s string) error {
+	kv, err := splitKnobs(s)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, f := range nodeFields {
+		v, ok := kv[f.knob]
+		if !ok {
+			errs = append(errs, fmt.Errorf("%w: %s missing", ErrBadNodeOptions, f.knob))
+		} else if err := setKnob(f.field(c), v); err != nil {
+			errs = append(errs, fmt.Errorf("%w: %s=%s: %v", ErrBadNodeOptions, f.knob, v, err))
+		}
+	}
+	c.NodeOptions = s
+	return errors.Join(errs...)
+}
+
+// NodeKnobs returns NodeOptions or, for a result written without it, the
+// knobs the fields repeat (nodeFields) in the same form.
+func (c Config) NodeKnobs() string {
+	if c.NodeOptions != "" {
+		return c.NodeOptions
+	}
+	parts := make([]string, len(nodeFields))
+	for i, f := range nodeFields {
+		parts[i] = f.knob + "=" + getKnob(f.field(&c))
+	}
+	return strings.Join(parts, " ")
+}
+
+// splitKnobs reads NodeOptions' form into name → value (a repeated name
+// keeps its last value).
+func splitKnobs(s string) (map[string]string, error) {
+	kv := map[string]string{}
+	for rest := strings.TrimLeft(s, " "); rest != ""; rest = strings.TrimLeft(rest, " ") {
+		eq := strings.IndexByte(rest, '=')
+		if sp := strings.IndexByte(rest, ' '); eq <= 0 || (sp >= 0 && sp < eq) {
+			return nil, fmt.Errorf("%w: %q is not name=value", ErrBadNodeOptions, strings.SplitN(rest, " ", 2)[0])
+		}
+		name, val := rest[:eq], rest[eq+1:]
+		if strings.HasPrefix(val, `"`) {
+			q, err := strconv.QuotedPrefix(val)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %s: bad quoted value %s", ErrBadNodeOptions, name, val)
+			}
+			rest = val[len(q):]
+			val, _ = strconv.Unquote(q)
+		} else {
+			end := strings.IndexByte(val, ' ')
+			if end < 0 {
+				end = len(val)
+			}
+			val, rest = val[:end], val[end:]
+		}
+		kv[name] = val
+	}
+	return kv, nil
 }
 
 // Workload names the workload and holds its full spec as YAML

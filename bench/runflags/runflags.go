@@ -98,6 +98,9 @@ func (f *Flags) Register(fl *pflag.FlagSet) {
 	fl.Float64Var(&f.linShare, "lin-share", 0, fmt.Sprintf("share of the key space whose ops are recorded for the porcupine linearizability check, (0, 1] (0: %g on the cluster layer; negative: no check)", bench.DefaultLinShare))
 	fl.IntVar(&f.linMaxOps, "lin-max-ops", bench.DefaultLinMaxOps, "cap on the operations recorded for the linearizability check")
 	fl.DurationVar(&f.linTimeout, "lin-timeout", bench.DefaultLinTimeout, "time limit of the linearizability check (verdict \"unknown\" when it runs out)")
+	for _, name := range []string{"nodes", "link-delay"} {
+		_ = fl.SetAnnotation(name, cluster.FlagLayers, []string{bench.LayerCluster})
+	}
 }
 
 // Config turns the flags into a validated bench.Config. Every problem is
@@ -300,6 +303,19 @@ func Canonical(name string) string {
 		return n
 	}
 	return name
+}
+
+// Layers returns the layers that read the run flag name (an old name
+// stands for its new one): the flag's cluster.FlagLayers annotation; nil
+// for a flag every layer reads, or an unknown name.
+func Layers(name string) []string {
+	fl := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	var f Flags
+	f.Register(fl)
+	if p := fl.Lookup(Canonical(name)); p != nil {
+		return p.Annotations[cluster.FlagLayers]
+	}
+	return nil
 }
 
 // Names returns the accepted setting names (the run flags), sorted.

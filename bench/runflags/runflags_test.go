@@ -177,3 +177,19 @@ func TestBuildTimeScale(t *testing.T) {
 		}
 	}
 }
+
+// TestLayers: the knobs only the cluster layer reads say so (old names
+// too); the others, and unknown names, name no layer.
+func TestLayers(t *testing.T) {
+	for _, name := range []string{"snapshot-count", "experimental-snapshot-catchup-entries", "snapshot-catchup-entries", "raft-log-compaction",
+		"quota-backend-bytes", "quota-bytes", "auto-compaction-mode", "auto-compaction-retention", "nodes", "link-delay"} {
+		if got := Layers(name); len(got) != 1 || got[0] != "cluster" {
+			t.Errorf("Layers(%s) = %v, want [cluster]", name, got)
+		}
+	}
+	for _, name := range []string{"engine", "engine-opt", "backend-batch-interval", "batch-limit", "read-ratio", "clients", "nope"} {
+		if got := Layers(name); got != nil {
+			t.Errorf("Layers(%s) = %v, want none", name, got)
+		}
+	}
+}

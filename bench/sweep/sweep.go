@@ -261,8 +261,12 @@ func toReport(ss []runflags.Setting) []report.Setting {
 
 // Manifest is the sweep.json of s.
 func (s *Spec) Manifest() *report.Manifest {
-	m := &report.Manifest{Name: s.Name, Description: s.Description, Params: s.params(), Fixed: toReport(s.Fixed),
+	m := &report.Manifest{Name: s.Name, Description: s.Description, Fixed: toReport(s.Fixed),
 		Exclude: s.Exclude, Repeat: s.Repeat, Seed: s.Seed, Notes: s.Notes}
+	for _, p := range s.params() {
+		p.Layers = runflags.Layers(p.Name)
+		m.Params = append(m.Params, p)
+	}
 	for _, p := range s.Schedule() {
 		m.Runs = append(m.Runs, report.ManifestRun{Dir: p.Dir, Point: p.Point.ID, Repeat: p.Repeat, Params: toReport(p.Point.Params)})
 	}

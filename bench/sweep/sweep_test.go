@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -467,6 +468,13 @@ func TestOldSettingNames(t *testing.T) {
 	}
 	if spec.Fixed[0].Name != "quota-backend-bytes" {
 		t.Errorf("fixed %v: want quota-backend-bytes", spec.Fixed)
+	}
+	// sweep.json says which swept knobs only the cluster layer reads.
+	spec.Engines = []string{"bbolt"}
+	spec.EnsureDefaults()
+	m := spec.Manifest()
+	if len(m.Params) != 2 || m.Params[0].Layers != nil || !slices.Equal(m.Params[1].Layers, []string{"cluster"}) {
+		t.Errorf("manifest params %+v: want engine for every layer, snapshot-count for the cluster layer", m.Params)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"etcdlab/cluster"
 	"etcdlab/results"
 )
 
@@ -100,6 +101,9 @@ func TestRunMVCCMemoryEndToEnd(t *testing.T) {
 	if c.Layer != "mvcc" || c.Engine != "memory" || c.Nodes != 1 || c.Seed != 1 || c.Workload.Name != "ycsb-a" ||
 		c.SnapshotCount == 0 || c.RaftLogCompaction != "3.6" || c.QuotaBytes == 0 || c.ReadConsistency == "" || c.EngineOptions == "" {
 		t.Fatalf("config %+v", c)
+	}
+	if n, err := cluster.ParseNodeOptions(c.NodeOptions); err != nil || n.Engine != "memory" || n.SnapshotCount != c.SnapshotCount || n.String() != c.NodeOptions {
+		t.Fatalf("config.node_options %q: %+v, %v", c.NodeOptions, n, err)
 	}
 	if r.Summary.Ops == 0 || r.Summary.ThroughputOpsS <= 0 || r.Summary.DurationS < 0.9 {
 		t.Fatalf("summary %+v", r.Summary)

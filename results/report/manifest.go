@@ -37,6 +37,10 @@ type Setting struct {
 type Param struct {
 	Name   string   `json:"name"`
 	Values []string `json:"values"`
+	// Layers are the run layers that read the parameter (empty: every
+	// layer, or a sweep written before it was recorded): on another layer
+	// its values change nothing.
+	Layers []string `json:"layers,omitempty"`
 }
 
 // ManifestRun is one run of a sweep: its directory relative to the sweep

@@ -123,7 +123,7 @@ func TestCompareKnownRatios(t *testing.T) {
 // snapshot-count, two repeats, pebble twice bbolt's throughput.
 func sweepFixture(t *testing.T) string {
 	dir := t.TempDir()
-	m := &Manifest{Name: "fixture", Params: []Param{{Name: "engine", Values: []string{"bbolt", "pebble"}}, {Name: "snapshot-count", Values: []string{"1000", "10000"}}}, Repeat: 2, Seed: 1}
+	m := &Manifest{Name: "fixture", Params: []Param{{Name: "engine", Values: []string{"bbolt", "pebble"}}, {Name: "snapshot-count", Values: []string{"1000", "10000"}, Layers: []string{"cluster"}}}, Repeat: 2, Seed: 1}
 	for k := 0; k < 2; k++ {
 		for _, e := range []string{"bbolt", "pebble"} {
 			for _, sc := range []string{"1000", "10000"} {
@@ -202,7 +202,9 @@ func TestSummaryCSVAndReport(t *testing.T) {
 	s := string(md)
 	for _, want := range []string{"# etcdlab report: fixture", "## What this shows", "**engine=pebble vs engine=bbolt** at snapshot-count=1000: throughput ×2.00",
 		"## Environment", "### throughput (ops/s)", "plots/metric-summary.throughput_ops_s.png", "interrupted",
-		"## Alarms", "| engine=pebble snapshot-count=1000 | 0 | 1.50 | 3 MiB | 2000 | 7 |"} {
+		"## Alarms", "| engine=pebble snapshot-count=1000 | 0 | 1.50 | 3 MiB | 2000 | 7 |",
+		"snapshot-count is read only by the cluster layer; this sweep ran on the mvcc layer",
+		"node options `snapshot-count=0 experimental-snapshot-catchup-entries=0 raft-log-compaction=\"\" ", "The raft log compaction rule was not recorded"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("report.md lacks %q", want)
 		}

@@ -331,12 +331,12 @@ func Markdown(s *Set, figs []figure) string {
 		}
 	}
 	c := first.Config
-	rlc := c.RaftLogCompaction
-	if rlc == "" {
-		rlc = "3.5 (not recorded: etcdlab compacted only at disk snapshots then)"
+	fmt.Fprintf(&b, "First run executed: layer `%s`, engine `%s`, nodes %d, workload `%s`, clients %d, %s loop, duration %.0fs, warm-up %.0fs, read consistency `%s`, link delay %gms, seed %d, backend `%s`; node options `%s`.",
+		c.Layer, c.Engine, c.Nodes, c.Workload.Name, c.Clients, c.Loop, c.DurationS, c.WarmupS, c.ReadConsistency, c.LinkDelayMs, c.Seed, c.Backend, c.NodeKnobs())
+	if c.RaftLogCompaction == "" {
+		b.WriteString(" The raft log compaction rule was not recorded: etcdlab compacted only at disk snapshots then (3.5).")
 	}
-	fmt.Fprintf(&b, "First run executed: layer `%s`, engine `%s`, nodes %d, workload `%s`, clients %d, %s loop, duration %.0fs, warm-up %.0fs, read consistency `%s`, snapshot-count %d, raft log compaction %s, quota %d bytes, backend `%s`, link delay %gms, seed %d.\n\n",
-		c.Layer, c.Engine, c.Nodes, c.Workload.Name, c.Clients, c.Loop, c.DurationS, c.WarmupS, c.ReadConsistency, c.SnapshotCount, rlc, c.QuotaBytes, c.Backend, c.LinkDelayMs, c.Seed)
+	b.WriteString("\n\n")
 
 	b.WriteString("## Environment\n\n")
 	e := first.Env
@@ -507,11 +507,6 @@ func replace(ss []Setting, name, value string) []Setting {
 	return out
 }
 
-// clusterKnobs are run flags that only the cluster layer reads (with the
-// old names that spec files may still give).
-var clusterKnobs = map[string]bool{"snapshot-count": true, "experimental-snapshot-catchup-entries": true, "snapshot-catchup-entries": true,
-	"raft-log-compaction": true, "quota-backend-bytes": true, "quota-bytes": true, "link-delay": true, "nodes": true}
-
 // caveats are the manifest's notes plus what the numbers cannot show: a
 // swept cluster knob on another layer, a closed loop's sizes scaling with
 // the ops done, single repeats.
@@ -522,8 +517,8 @@ func caveats(s *Set) []string {
 		layer := s.Runs[0].Result.Config.Layer
 		sweptLayer := slices.ContainsFunc(s.Manifest.Params, func(p Param) bool { return p.Name == "layer" })
 		for _, p := range s.Manifest.Params {
-			if clusterKnobs[p.Name] && layer != "cluster" && !sweptLayer {
-				out = append(out, fmt.Sprintf("%s is read only by the cluster layer; this sweep ran on the %s layer, so differences across its values are run-to-run noise.", p.Name, layer))
+			if len(p.Layers) > 0 && !slices.Contains(p.Layers, layer) && !sweptLayer {
+				out = append(out, fmt.Sprintf("%s is read only by the %s layer; this sweep ran on the %s layer, so differences across its values are run-to-run noise.", p.Name, strings.Join(p.Layers, " and "), layer))
 			}
 		}
 		if s.Manifest.Repeat < 2 {
