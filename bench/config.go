@@ -284,56 +284,8 @@ func (c *Config) Validate() error {
 			bad("metrics endpoint: %v", err)
 		}
 	}
-	if err := c.Workload.Validate(); err != nil {
-		if c.Scale > 0 {
-			err = fmt.Errorf("%w: scale %d bytes is %d objects of %.0f bytes (key + value): %w",
-				ErrBadConfig, c.Scale, c.Workload.PreloadCount(), c.Workload.MeanObjectBytes(), err)
-		}
-		errs = append(errs, err)
-	}
-	errs = append(errs, c.validateScale()...)
-	if c.MemoryLimit < 0 || (c.MemoryLimit > 0 && c.MemoryLimit < memlimit.MinLimit) {
-		bad("memory-limit %d: accepted 0 (none) or at least %d bytes", c.MemoryLimit, int64(memlimit.MinLimit))
-	}
-	if c.MemoryLimit > 0 && len(c.Endpoints) > 0 {
-		bad("memory-limit limits this process: the --endpoints servers are other processes")
-	}
-	if k := c.Workload.K8s; k != nil {
-		// Checked here, not after a preload of gigabytes.
-		switch inProcess := c.Layer == LayerCluster && len(c.Endpoints) == 0; {
-		case c.Layer != LayerMVCC && !inProcess:
-			bad("the k8s workload's driver runs on the mvcc layer and the in-process cluster layer, not on the %s layer%s", c.Layer, map[bool]string{true: " with --endpoints"}[len(c.Endpoints) > 0])
-		case !inProcess && (k.Leases() || k.Watches()):
-			bad("k8s.event_leases and k8s.list_and_watch need the in-process cluster layer; on the %s layer set both to false", c.Layer)
-		}
-	}
-	if c.Clients < 1 || c.Clients > MaxClients {
-		bad("clients %d: accepted 1..%d", c.Clients, MaxClients)
-	}
-	if c.Rate < 0 {
-		bad("rate %v: must be >= 0 (0 is closed loop)", c.Rate)
-	}
-	if !(c.RateFraction >= 0 && c.RateFraction <= 1) {
-		bad("rate-fraction %v: accepted (0, 1] of the measured capacity (0: not used)", c.RateFraction)
-	}
-	if c.RateFraction > 0 && c.Rate > 0 {
-		bad("give a rate or a rate fraction of the measured capacity, not both")
-	}
-	if c.CapacityProbe < 0 || (c.CapacityProbe > 0 && c.RateFraction == 0) {
-		bad("capacity-probe %v: a positive duration, only with a rate fraction", c.CapacityProbe)
-	}
-	if c.Duration < 0 || c.Ops < 0 || c.Warmup < 0 {
-		bad("duration, ops and warmup must not be negative")
-	}
-	if c.Duration > 0 && c.Ops > 0 {
-		bad("give a duration or an op count, not both")
-	}
-	if c.Duration == 0 && c.Ops == 0 {
-		bad("give a duration or an op count")
-	}
-	if c.Ops > 0 && c.Ops < int64(c.Clients) {
-		bad("ops %d is fewer than clients %d", c.Ops, c.Clients)
-	}
+	c.validateWorkload(bad, &errs)
+	c.validateLoop(bad)
 	if c.MeasureRecovery && (c.Layer != LayerCluster || len(c.Endpoints) > 0 || c.Nodes < 2) {
 		bad("measure-recovery restarts a follower: it needs the in-process cluster layer with 2 or more nodes")
 	}
@@ -373,6 +325,66 @@ func (c *Config) Validate() error {
 		bad("lin-max-ops %d and lin-timeout %v must not be negative", c.LinCheck.MaxOps, c.LinCheck.Timeout)
 	}
 	return errors.Join(errs...)
+}
+
+// validateWorkload checks the workload, its scale and memory limit, and
+// that the k8s driver runs where it can (before a preload of gigabytes).
+func (c *Config) validateWorkload(bad func(format string, args ...any), errs *[]error) {
+	if err := c.Workload.Validate(); err != nil {
+		if c.Scale > 0 {
+			err = fmt.Errorf("%w: scale %d bytes is %d objects of %.0f bytes (key + value): %w",
+				ErrBadConfig, c.Scale, c.Workload.PreloadCount(), c.Workload.MeanObjectBytes(), err)
+		}
+		*errs = append(*errs, err)
+	}
+	*errs = append(*errs, c.validateScale()...)
+	if c.MemoryLimit < 0 || (c.MemoryLimit > 0 && c.MemoryLimit < memlimit.MinLimit) {
+		bad("memory-limit %d: accepted 0 (none) or at least %d bytes", c.MemoryLimit, int64(memlimit.MinLimit))
+	}
+	if c.MemoryLimit > 0 && len(c.Endpoints) > 0 {
+		bad("memory-limit limits this process: the --endpoints servers are other processes")
+	}
+	if k := c.Workload.K8s; k != nil {
+		// Checked here, not after a preload of gigabytes.
+		switch inProcess := c.Layer == LayerCluster && len(c.Endpoints) == 0; {
+		case c.Layer != LayerMVCC && !inProcess:
+			bad("the k8s workload's driver runs on the mvcc layer and the in-process cluster layer, not on the %s layer%s", c.Layer, map[bool]string{true: " with --endpoints"}[len(c.Endpoints) > 0])
+		case !inProcess && (k.Leases() || k.Watches()):
+			bad("k8s.event_leases and k8s.list_and_watch need the in-process cluster layer; on the %s layer set both to false", c.Layer)
+		}
+	}
+}
+
+// validateLoop checks the clients, the loop (closed, open at a rate or at a
+// fraction of the probed capacity) and how long it runs.
+func (c *Config) validateLoop(bad func(format string, args ...any)) {
+	if c.Clients < 1 || c.Clients > MaxClients {
+		bad("clients %d: accepted 1..%d", c.Clients, MaxClients)
+	}
+	if c.Rate < 0 {
+		bad("rate %v: must be >= 0 (0 is closed loop)", c.Rate)
+	}
+	if !(c.RateFraction >= 0 && c.RateFraction <= 1) {
+		bad("rate-fraction %v: accepted (0, 1] of the measured capacity (0: not used)", c.RateFraction)
+	}
+	if c.RateFraction > 0 && c.Rate > 0 {
+		bad("give a rate or a rate fraction of the measured capacity, not both")
+	}
+	if c.CapacityProbe < 0 || (c.CapacityProbe > 0 && c.RateFraction == 0) {
+		bad("capacity-probe %v: a positive duration, only with a rate fraction", c.CapacityProbe)
+	}
+	if c.Duration < 0 || c.Ops < 0 || c.Warmup < 0 {
+		bad("duration, ops and warmup must not be negative")
+	}
+	if c.Duration > 0 && c.Ops > 0 {
+		bad("give a duration or an op count, not both")
+	}
+	if c.Duration == 0 && c.Ops == 0 {
+		bad("give a duration or an op count")
+	}
+	if c.Ops > 0 && c.Ops < int64(c.Clients) {
+		bad("ops %d is fewer than clients %d", c.Ops, c.Clients)
+	}
 }
 
 // Loop returns "open" or "closed".

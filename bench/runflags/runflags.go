@@ -107,85 +107,9 @@ func (f *Flags) Register(fl *pflag.FlagSet) {
 // reported at once and says what is accepted.
 func (f *Flags) Config(fl *pflag.FlagSet) (bench.Config, error) {
 	var errs []error
-	spec, err := ResolveWorkload(f.workload)
-	if err != nil {
-		errs = append(errs, err)
-	}
-	if f.keys < 0 || f.keySize < 0 || f.valueSize < 0 {
-		errs = append(errs, fmt.Errorf("--keys, --key-size and --value-size must be >= 0"))
-	}
-	if f.keys > 0 {
-		spec.Keys.Count = f.keys
-	}
-	if f.keySize > 0 {
-		spec.Keys.Size = workloads.Fixed(f.keySize)
-	}
-	if f.valueSize > 0 {
-		spec.ValueSize = workloads.Fixed(f.valueSize)
-		if spec.K8s != nil {
-			spec.K8s.ValueSizes = nil // the flag sizes every value
-		}
-	}
-	if f.timeScale < 0 {
-		errs = append(errs, fmt.Errorf("--time-scale %v: accepted > 0 (0: the workload's)", f.timeScale))
-	} else if f.timeScale > 0 {
-		if spec.K8s == nil {
-			errs = append(errs, fmt.Errorf("--time-scale: the workload %q has no k8s section to scale", spec.Name))
-		} else {
-			spec.K8s.TimeScale = f.timeScale
-		}
-	}
-	if fl.Changed("read-ratio") {
-		if f.readRatio < 0 || f.readRatio > 1 {
-			errs = append(errs, fmt.Errorf("--read-ratio %v: accepted 0..1", f.readRatio))
-		} else {
-			spec.Ops = workloads.OpMix{Get: f.readRatio, Put: 1 - f.readRatio}
-		}
-	}
-	if f.consistency != "" {
-		spec.ReadConsistency = f.consistency
-	}
-	if f.watchers < 0 || f.watchPrefixes < 0 || f.watchStartBehind < 0 || f.leaseKeys < 0 || f.keepAlives < 0 || f.leaseRate < 0 || f.leaseRevokeAfter < 0 {
-		errs = append(errs, fmt.Errorf("--watchers, --watch-prefixes, --watch-start-behind, --lease-rate, --lease-keys, --lease-revoke-after and --keepalives must be >= 0"))
-	}
-	if f.watchers > 0 {
-		spec.Watch.Watchers = f.watchers
-		if spec.Watch.Streams > f.watchers {
-			spec.Watch.Streams = 0 // the default again: one per watcher
-		}
-	}
-	if f.watchPrefixes > 0 {
-		spec.Watch.Prefixes = f.watchPrefixes
-	}
-	if f.watchStartBehind > 0 {
-		spec.Watch.StartBehind = f.watchStartBehind
-	}
-	if f.leaseRate > 0 {
-		spec.Leases.Rate = f.leaseRate
-	}
-	if f.leaseKeys > 0 {
-		spec.Leases.KeysPerLease = f.leaseKeys
-	}
-	if f.leaseRevokeAfter > 0 {
-		spec.Leases.RevokeAfter = f.leaseRevokeAfter
-	}
-	if f.keepAlives > 0 {
-		spec.Leases.KeepAlives = f.keepAlives
-	}
-	var scale, memLimit int64
-	if f.scale != "" {
-		if scale, err = ParseSize(f.scale); err != nil || scale <= 0 {
-			errs = append(errs, fmt.Errorf("--scale %q: want a positive size such as 512MB, 2GB or 1.5GiB", f.scale))
-		}
-		if fl.Changed("keys") {
-			errs = append(errs, fmt.Errorf("--scale and --keys both set the key count: give one"))
-		}
-	}
-	if f.memoryLimit != "" {
-		if memLimit, err = ParseSize(f.memoryLimit); err != nil || memLimit <= 0 {
-			errs = append(errs, fmt.Errorf("--memory-limit %q: want a positive size such as 512MiB or 4GiB", f.memoryLimit))
-		}
-	}
+	spec := f.workloadSpec(fl, &errs)
+	scale, memLimit := f.sizes(fl, &errs)
+	var err error
 	duration := f.duration
 	if fl.Changed("ops") && !fl.Changed("duration") {
 		duration = 0
@@ -252,6 +176,96 @@ func (f *Flags) Config(fl *pflag.FlagSet) (bench.Config, error) {
 		errs = append(errs, err)
 	}
 	return cfg, errors.Join(errs...)
+}
+
+// workloadSpec resolves --workload and applies the flags that override the
+// spec's fields, appending what is wrong to errs.
+func (f *Flags) workloadSpec(fl *pflag.FlagSet, errs *[]error) workloads.Spec {
+	spec, err := ResolveWorkload(f.workload)
+	if err != nil {
+		*errs = append(*errs, err)
+	}
+	if f.keys < 0 || f.keySize < 0 || f.valueSize < 0 {
+		*errs = append(*errs, fmt.Errorf("--keys, --key-size and --value-size must be >= 0"))
+	}
+	if f.keys > 0 {
+		spec.Keys.Count = f.keys
+	}
+	if f.keySize > 0 {
+		spec.Keys.Size = workloads.Fixed(f.keySize)
+	}
+	if f.valueSize > 0 {
+		spec.ValueSize = workloads.Fixed(f.valueSize)
+		if spec.K8s != nil {
+			spec.K8s.ValueSizes = nil // the flag sizes every value
+		}
+	}
+	if f.timeScale < 0 {
+		*errs = append(*errs, fmt.Errorf("--time-scale %v: accepted > 0 (0: the workload's)", f.timeScale))
+	} else if f.timeScale > 0 {
+		if spec.K8s == nil {
+			*errs = append(*errs, fmt.Errorf("--time-scale: the workload %q has no k8s section to scale", spec.Name))
+		} else {
+			spec.K8s.TimeScale = f.timeScale
+		}
+	}
+	if fl.Changed("read-ratio") {
+		if f.readRatio < 0 || f.readRatio > 1 {
+			*errs = append(*errs, fmt.Errorf("--read-ratio %v: accepted 0..1", f.readRatio))
+		} else {
+			spec.Ops = workloads.OpMix{Get: f.readRatio, Put: 1 - f.readRatio}
+		}
+	}
+	if f.consistency != "" {
+		spec.ReadConsistency = f.consistency
+	}
+	if f.watchers < 0 || f.watchPrefixes < 0 || f.watchStartBehind < 0 || f.leaseKeys < 0 || f.keepAlives < 0 || f.leaseRate < 0 || f.leaseRevokeAfter < 0 {
+		*errs = append(*errs, fmt.Errorf("--watchers, --watch-prefixes, --watch-start-behind, --lease-rate, --lease-keys, --lease-revoke-after and --keepalives must be >= 0"))
+	}
+	if f.watchers > 0 {
+		spec.Watch.Watchers = f.watchers
+		if spec.Watch.Streams > f.watchers {
+			spec.Watch.Streams = 0 // the default again: one per watcher
+		}
+	}
+	if f.watchPrefixes > 0 {
+		spec.Watch.Prefixes = f.watchPrefixes
+	}
+	if f.watchStartBehind > 0 {
+		spec.Watch.StartBehind = f.watchStartBehind
+	}
+	if f.leaseRate > 0 {
+		spec.Leases.Rate = f.leaseRate
+	}
+	if f.leaseKeys > 0 {
+		spec.Leases.KeysPerLease = f.leaseKeys
+	}
+	if f.leaseRevokeAfter > 0 {
+		spec.Leases.RevokeAfter = f.leaseRevokeAfter
+	}
+	if f.keepAlives > 0 {
+		spec.Leases.KeepAlives = f.keepAlives
+	}
+	return spec
+}
+
+// sizes parses --scale and --memory-limit, appending what is wrong to errs.
+func (f *Flags) sizes(fl *pflag.FlagSet, errs *[]error) (scale, memLimit int64) {
+	var err error
+	if f.scale != "" {
+		if scale, err = ParseSize(f.scale); err != nil || scale <= 0 {
+			*errs = append(*errs, fmt.Errorf("--scale %q: want a positive size such as 512MB, 2GB or 1.5GiB", f.scale))
+		}
+		if fl.Changed("keys") {
+			*errs = append(*errs, fmt.Errorf("--scale and --keys both set the key count: give one"))
+		}
+	}
+	if f.memoryLimit != "" {
+		if memLimit, err = ParseSize(f.memoryLimit); err != nil || memLimit <= 0 {
+			*errs = append(*errs, fmt.Errorf("--memory-limit %q: want a positive size such as 512MiB or 4GiB", f.memoryLimit))
+		}
+	}
+	return scale, memLimit
 }
 
 // ParseSize parses a byte size: a number of bytes, or a number (decimals
