@@ -302,7 +302,9 @@ func (k *histKV) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, er
 // putOnly returns the puts of a txn that has no compare and only puts in
 // its success branch (the batched preload's shape), or nil.
 func putOnly(r *pb.TxnRequest) []*pb.PutRequest {
-	if len(r.Compare) > 0 || len(r.Failure) > 0 || len(r.Success) < 2 {
+	// One put is a put-only txn too: a preload loader's last batch may
+	// hold a single key.
+	if len(r.Compare) > 0 || len(r.Failure) > 0 || len(r.Success) == 0 {
 		return nil
 	}
 	puts := make([]*pb.PutRequest, len(r.Success))
