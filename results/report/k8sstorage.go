@@ -34,7 +34,7 @@ type K8sStorageRow struct {
 	Repeats int
 	// LogicalGB is the live logical bytes (key + value of the objects that
 	// exist) at the end; DiskGB the engine's files on disk at the end;
-	// SpaceAmp their ratio (mean over the run's last interval).
+	// SpaceAmp the last interval's size on disk over its live bytes.
 	LogicalGB, DiskGB, SpaceAmp Cost
 	// CapacityWriteQPS is the closed-loop probe's writes per second (the
 	// figure #22332's "write throughput" is); WriteQPSOutside and
@@ -142,11 +142,9 @@ func k8sStorageRow(engine string, runs []Run) K8sStorageRow {
 		res := r.Result
 		m := res.Maintenance
 		logical = append(logical, float64(res.K8s.LiveLogicalBytes)/gb)
+		disk = append(disk, float64(res.Disk.DBSizeBytes)/gb)
 		if m.SpaceAmp != nil && m.SpaceAmp.Last > 0 {
 			amp = append(amp, m.SpaceAmp.Last)
-			disk = append(disk, m.SpaceAmp.Last*float64(res.K8s.LiveLogicalBytes)/gb)
-		} else {
-			disk = append(disk, float64(res.Disk.DBSizeBytes)/gb)
 		}
 		capW = append(capW, res.Summary.CapacityWriteOpsS)
 		outW = append(outW, m.Outside.WriteOpsS)
@@ -159,8 +157,7 @@ func k8sStorageRow(engine string, runs []Run) K8sStorageRow {
 		} else {
 			nComp = append(nComp, 0)
 		}
-		var del, n float64
-		var dur []float64
+		var del, n, worstP99 float64
 		for _, ev := range m.Events {
 			if ev.Kind != results.MaintenanceCompaction {
 				continue
@@ -169,16 +166,13 @@ func k8sStorageRow(engine string, runs []Run) K8sStorageRow {
 			row.TookMaxS = math.Max(row.TookMaxS, ev.TookS)
 			del += float64(ev.KeysDeleted)
 			n++
-			if ev.During.P99Us > 0 {
-				dur = append(dur, ev.During.P99Us/1e3)
-			}
+			worstP99 = math.Max(worstP99, ev.During.P99Us/1e3)
 		}
 		if n > 0 {
 			keysDel = append(keysDel, del/n)
 		}
-		if len(dur) > 0 {
-			sort.Float64s(dur)
-			p99d = append(p99d, dur[len(dur)-1])
+		if worstP99 > 0 {
+			p99d = append(p99d, worstP99)
 		}
 		if op, ok := res.Ops["txn-cas"]; ok && op.Count > 0 {
 			p99w = append(p99w, op.P99Us/1e3)

@@ -12,6 +12,7 @@ func k8sRun(engine, opt string, rep int, capW, outW, durW, took float64, alarm b
 	r := results.New()
 	r.Config.Engine, r.Config.QuotaBytes = engine, 8<<30
 	r.Summary.CapacityWriteOpsS, r.Summary.Ops = capW, 1000
+	r.Disk.DBSizeBytes = 3e9
 	r.K8s = &results.K8sResult{LiveLogicalBytes: 2e9}
 	r.Maintenance = &results.Maintenance{
 		Outside:    results.MaintenanceWindow{WriteOpsS: outW},
