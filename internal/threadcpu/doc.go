@@ -6,6 +6,8 @@
 //
 // Contract: the caller pins its goroutine to its thread
 // (runtime.LockOSThread) across the two readings, or the difference means
-// nothing. On Linux Now reads getrusage(RUSAGE_THREAD); elsewhere Supported
+// nothing. On Linux Now reads CLOCK_THREAD_CPUTIME_ID (not
+// getrusage(RUSAGE_THREAD), which charges the slice run before a blocking
+// call to the call: threadcpu_linux.go); elsewhere Supported
 // is false and Now returns 0. Never panics.
 package threadcpu
