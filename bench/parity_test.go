@@ -13,7 +13,7 @@ import (
 // BenchmarkParity runs the points of the parity experiment (`etcdlab
 // experiment parity`): puts and linearizable gets on the mvcc layer and on
 // 1- and 3-node clusters for each engine, named
-// engine=E/layer=L/nodes=N/op=O. Besides BenchmarkPipeline's metrics it
+// engine=E/layer=L/nodes=N/op=O/clients=C. Besides BenchmarkPipeline's metrics it
 // reports wall-ns/op, the op's mean latency at the preset's client count.
 // The preset's configuration is used as is except that b.N ops are
 // measured with no warm-up, so -benchtime 1x only checks that every point
@@ -37,7 +37,7 @@ func BenchmarkParity(b *testing.B) {
 		if f := flag.Lookup("test.cpuprofile"); f != nil && f.Value.String() != "" {
 			cfg.AttributeCPU = false // one CPU profile at a time
 		}
-		name := fmt.Sprintf("engine=%s/layer=%s/nodes=%d/op=%s", cfg.Node.Engine, cfg.Layer, cfg.Nodes, opName(cfg.Workload))
+		name := fmt.Sprintf("engine=%s/layer=%s/nodes=%d/op=%s/clients=%d", cfg.Node.Engine, cfg.Layer, cfg.Nodes, opName(cfg.Workload), cfg.Clients)
 		b.Run(name, func(b *testing.B) {
 			o := bench.RunForBenchmark(b, cfg)
 			b.ReportMetric(o.Result.Summary.Latency.MeanUs*1e3, "wall-ns/op")

@@ -23,6 +23,12 @@ const (
 	ParityInconclusive = "INCONCLUSIVE"
 	// ParityNA: fewer than two engines, or no measurable overhead.
 	ParityNA = "n/a"
+	// ParityNotComparable: the engines' linearizable reads shared ReadIndex
+	// rounds unlike (reads per round differ by more than the tolerance), so
+	// the same round code is split over a different number of reads and its
+	// cost per read differs for a reason that is not an engine-specific
+	// path. Reads compare at one client, where every read has its round.
+	ParityNotComparable = "NOT COMPARABLE"
 )
 
 // Parity is the engine-parity check of a set that ran the same workload on
@@ -215,7 +221,7 @@ func ComputeParity(s *Set) *Parity {
 }
 
 func overallStatus(cs []ParityCheck) string {
-	rank := map[string]int{ParityNA: 0, ParityPass: 1, ParityInconclusive: 2, ParityFail: 3}
+	rank := map[string]int{ParityNA: 0, ParityPass: 1, ParityNotComparable: 2, ParityInconclusive: 2, ParityFail: 3}
 	status := ParityNA
 	for _, c := range cs {
 		if rank[c.Status] > rank[status] {
@@ -421,6 +427,14 @@ func judge(c *ParityCheck) {
 		c.Verdict = fmt.Sprintf("no measurable overhead to compare (%s µs/op: every 95%% CI includes 0)", strings.Join(parts, ", "))
 		return
 	}
+	if lo, hi, ok := roundSharing(c.Rows); ok && hi.ReadsPerRound.Mean/lo.ReadsPerRound.Mean-1 > ParityTolerance {
+		// Judged before the spread, whatever it is: a pass here would be
+		// as much an accident of the sharing as a failure.
+		c.Status = ParityNotComparable
+		c.Verdict = fmt.Sprintf("the engines' reads shared ReadIndex rounds unlike (%s %s vs %s %s reads per round, overheads %s vs %s µs/op): a round's fixed cost is split over more reads where the engine serves them faster, so the same code costs a different amount per read; compare reads at 1 client, where each read has its own round (the parity preset does)",
+			hi.Engine, hi.ReadsPerRound, lo.Engine, lo.ReadsPerRound, hi.Judged, lo.Judged)
+		return
+	}
 	if c.Spread <= ParityTolerance {
 		c.Status = ParityPass
 		c.Verdict = fmt.Sprintf("the engines' overheads agree within %.1f%% (≤ %.0f%%)", 100*c.Spread, 100*ParityTolerance)
@@ -445,6 +459,26 @@ func judge(c *ParityCheck) {
 		c.Verdict += fmt.Sprintf(", and %s's overhead, %s µs/op, is itself no larger than its CI", base.Engine, base.Judged)
 	}
 	c.Verdict += "): more repeats or a quieter machine will decide"
+}
+
+// roundSharing returns the rows with the fewest and the most reads per
+// ReadIndex round, ok when at least two rows know theirs.
+func roundSharing(rows []ParityRow) (lo, hi ParityRow, ok bool) {
+	n := 0
+	for _, r := range rows {
+		m := r.ReadsPerRound.Mean
+		if math.IsNaN(m) || m <= 0 {
+			continue
+		}
+		if n == 0 || m < lo.ReadsPerRound.Mean {
+			lo = r
+		}
+		if n == 0 || m > hi.ReadsPerRound.Mean {
+			hi = r
+		}
+		n++
+	}
+	return lo, hi, n >= 2
 }
 
 // measurable: the row's overhead is above 0 beyond its 95% interval (or,
@@ -537,7 +571,7 @@ func (p *Parity) Markdown() string {
 	b.WriteString("*Cost per op* is process CPU time (user + sys) per acknowledged op, over the measured phase, its flush and the engine's settle (pebble's flushes and compactions the run caused), every in-process node included: it counts work, not waiting, so fsync latency and a busy neighbour move it far less than they move wall time; the check uses it. ")
 	b.WriteString("*Overhead* = cluster − k × mvcc, with k the mvcc-layer work the cluster does per op (every node applies a write, one node serves a read: k = nodes for puts, 1 for gets). The raft WAL's fdatasync CPU (measured on the syncing thread, every node) is shown in its own column: the kernel work inside a sync could grow with the engine's writes to the same disk; it is part of the overhead. ")
 	b.WriteString("Where every run profiled its CPU (`--attribute-cpu`, as the parity preset does), the overhead judged is the CPU *outside the engine's code* (samples without the engine's library or adapter on the stack, and without the runtime's background GC, which serves every allocation and is shown in its own column), cluster − k × mvcc: an engine whose own work costs more per op in the cluster than alone (caches shared with raft and the WAL, commits of another size) would otherwise be charged for it as harness cost; that difference, *engine work in the cluster beyond k × mvcc*, is shown in its own column. ")
-	fmt.Fprintf(&b, "A check passes when the overhead's spread across engines, max/min − 1, is at most %.0f%%; beyond that it fails when an engine's excess over the cheapest engine is real (the 95%% CI of the excess excludes 0) and is inconclusive when the excess is within the run-to-run noise; a check where no engine's overhead is measurably above 0 is n/a. ", 100*ParityTolerance)
+	fmt.Fprintf(&b, "A check passes when the overhead's spread across engines, max/min − 1, is at most %.0f%%; beyond that it fails when an engine's excess over the cheapest engine is real (the 95%% CI of the excess excludes 0) and is inconclusive when the excess is within the run-to-run noise; a check where no engine's overhead is measurably above 0 is n/a; a check of reads whose engines shared ReadIndex rounds unlike (reads per round differing by more than %.0f%%) is not comparable, whatever its spread: the same round code is split over more reads on the faster engine. ", 100*ParityTolerance, 100*ParityTolerance)
 	b.WriteString("Mean latency (wall time per op at the fixed client count; its overhead is cluster − mvcc) is shown but not judged: it is mostly waiting. Values are means over the repeats ± half the 95% CI (Student t).\n\n")
 	b.WriteString("| check | nodes | result | CPU overhead spread | latency overhead spread | verdict |\n|---|---|---|---|---|---|\n")
 	for _, c := range p.Checks {

@@ -21,6 +21,9 @@ type parityCost struct {
 	// attributed runs record engineCPU, the engine's code's part of cpu.
 	attributed bool
 	engineCPU  float64
+	// readsPerRound, when set, gives cluster gets that many reads per
+	// ReadIndex round.
+	readsPerRound float64
 }
 
 func parityResult(c parityCost, jitter float64) *results.Result {
@@ -36,6 +39,9 @@ func parityResult(c parityCost, jitter float64) *results.Result {
 		Latency: results.Latency{P50Us: lat, P99Us: 2 * lat, MeanUs: lat}}
 	r.Ops[op] = results.OpStats{Count: 1000, P50Us: lat, P99Us: 2 * lat, MeanUs: lat}
 	r.Fsyncs.WALSyncCPUS = c.walCPU * jitter * 1000 / 1e6 // µs/op × 1000 ops
+	if c.readsPerRound > 0 && op == "get" && c.layer == "cluster" {
+		r.Summary.ReadIndexRounds = int64(1000 / c.readsPerRound)
+	}
 	if c.attributed {
 		r.Summary.CPUEngineShare = c.engineCPU / c.cpu
 		r.Summary.CPUOutsideEnginePerOpUs = (c.cpu - c.engineCPU) * jitter
@@ -73,18 +79,18 @@ func writeParitySweep(t *testing.T, dir string, costs []parityCost, jitters []fl
 func paritySet(pebbleMVCCPut, pebblePut1, pebblePut3, pebbleGet3 float64) []parityCost {
 	const bboltMVCCPut, bboltMVCCGet = 10, 5
 	return []parityCost{
-		{"bbolt", "mvcc", 1, "etcd-put", bboltMVCCPut, 100, 0, false, 0},
-		{"bbolt", "cluster", 1, "etcd-put", bboltMVCCPut + 100, 900, 0, false, 0},
-		{"bbolt", "cluster", 3, "etcd-put", 3*bboltMVCCPut + 150, 1400, 0, false, 0},
-		{"bbolt", "mvcc", 1, "etcd-range", bboltMVCCGet, 50, 0, false, 0},
-		{"bbolt", "cluster", 1, "etcd-range", bboltMVCCGet + 20, 70, 0, false, 0},
-		{"bbolt", "cluster", 3, "etcd-range", bboltMVCCGet + 40, 200, 0, false, 0},
-		{"pebble", "mvcc", 1, "etcd-put", pebbleMVCCPut, 100, 0, false, 0},
-		{"pebble", "cluster", 1, "etcd-put", pebbleMVCCPut + pebblePut1, 900, 0, false, 0},
-		{"pebble", "cluster", 3, "etcd-put", 3*pebbleMVCCPut + pebblePut3, 1400, 0, false, 0},
-		{"pebble", "mvcc", 1, "etcd-range", 6, 55, 0, false, 0},
-		{"pebble", "cluster", 1, "etcd-range", 6 + 20, 75, 0, false, 0},
-		{"pebble", "cluster", 3, "etcd-range", 6 + pebbleGet3, 205, 0, false, 0},
+		{"bbolt", "mvcc", 1, "etcd-put", bboltMVCCPut, 100, 0, false, 0, 0},
+		{"bbolt", "cluster", 1, "etcd-put", bboltMVCCPut + 100, 900, 0, false, 0, 0},
+		{"bbolt", "cluster", 3, "etcd-put", 3*bboltMVCCPut + 150, 1400, 0, false, 0, 0},
+		{"bbolt", "mvcc", 1, "etcd-range", bboltMVCCGet, 50, 0, false, 0, 0},
+		{"bbolt", "cluster", 1, "etcd-range", bboltMVCCGet + 20, 70, 0, false, 0, 0},
+		{"bbolt", "cluster", 3, "etcd-range", bboltMVCCGet + 40, 200, 0, false, 0, 0},
+		{"pebble", "mvcc", 1, "etcd-put", pebbleMVCCPut, 100, 0, false, 0, 0},
+		{"pebble", "cluster", 1, "etcd-put", pebbleMVCCPut + pebblePut1, 900, 0, false, 0, 0},
+		{"pebble", "cluster", 3, "etcd-put", 3*pebbleMVCCPut + pebblePut3, 1400, 0, false, 0, 0},
+		{"pebble", "mvcc", 1, "etcd-range", 6, 55, 0, false, 0, 0},
+		{"pebble", "cluster", 1, "etcd-range", 6 + 20, 75, 0, false, 0, 0},
+		{"pebble", "cluster", 3, "etcd-range", 6 + pebbleGet3, 205, 0, false, 0, 0},
 	}
 }
 
@@ -125,6 +131,15 @@ func withAttribution(costs []parityCost, extra map[string]float64) []parityCost 
 			out[i].cpu += extra[c.engine]
 			out[i].engineCPU += extra[c.engine]
 		}
+	}
+	return out
+}
+
+// withRounds gives each engine's cluster gets its reads per ReadIndex round.
+func withRounds(costs []parityCost, rounds map[string]float64) []parityCost {
+	out := append([]parityCost(nil), costs...)
+	for i, c := range out {
+		out[i].readsPerRound = rounds[c.engine]
 	}
 	return out
 }
@@ -186,6 +201,14 @@ func TestParitySection(t *testing.T) {
 			// overheads are noise around 0 and their ratio (5×) means nothing.
 			want:   []string{"**Parity PASS**", "| workload=etcd-range (get) | 1 | **n/a** | — | — |", "no measurable overhead to compare (bbolt 0.1 ± "},
 			absent: []string{"FAIL", "INCONCLUSIVE"}},
+		{name: "reads that shared rounds unlike are not comparable", costs: withRounds(paritySet(12, 101, 152, 41), map[string]float64{"bbolt": 1.45, "pebble": 1.11}), status: ParityNotComparable,
+			// Their overheads agree (a pass by spread alone), but a round's
+			// cost is split over 1.45 reads on one engine and 1.11 on the other.
+			want: []string{"**Parity NOT COMPARABLE**", "| workload=etcd-range (get) | 1 | **NOT COMPARABLE** |",
+				"shared ReadIndex rounds unlike (bbolt 1.45 ± ", "vs pebble 1.11 ± ", "compare reads at 1 client"},
+			absent: []string{"FAIL", "| workload=etcd-put (put) | 1 | **NOT COMPARABLE**"}},
+		{name: "reads that shared rounds alike are judged", costs: withRounds(paritySet(12, 101, 152, 41), map[string]float64{"bbolt": 1, "pebble": 1.05}), status: ParityPass,
+			want: []string{"| workload=etcd-range (get) | 1 | **PASS** |"}, absent: []string{"NOT COMPARABLE"}},
 		{name: "inconclusive within the noise", costs: paritySet(12, 120, 152, 41), jitters: []float64{0.9, 1, 1.1}, status: ParityInconclusive,
 			want: []string{"**Parity INCONCLUSIVE**", "| workload=etcd-put (put) | 1 | **INCONCLUSIVE** | 20.0% |",
 				"pebble pays 20.0 ± ", "within the noise (the 95% CI of the excess includes 0)"},
