@@ -74,7 +74,14 @@ type ParityCheck struct {
 	// overhead is not positive or there is one engine); WallSpread the same
 	// for the latency overhead, shown but not judged.
 	Spread, WallSpread float64
-	Status             string
+	// BatchSlope, when not 0, is the CPU µs per op that one more WAL sync
+	// per op adds, fitted within each engine's runs (a common slope), and
+	// each row's Judged is its overhead at the mean batching of every run
+	// of the check: the batching's run-to-run flips are taken out of the
+	// comparison. Engines whose mean batching differs by more than the
+	// tolerance are not comparable instead.
+	BatchSlope float64
+	Status     string
 	// Verdict says why in one sentence with the numbers, naming each engine
 	// whose overhead exceeds the cheapest one's by more than the tolerance
 	// and whether that excess is beyond the noise.
@@ -116,8 +123,17 @@ type ParityRow struct {
 	// by its reads, and a faster engine lets more reads wait for each
 	// round, so a slower engine pays more of that same code per read.
 	ReadsPerRound Cost
+	// SyncsPerOp is the cluster's raft WAL fdatasyncs (every node) per
+	// acknowledged op (NaN where not recorded): the writes' batching. Each
+	// WAL sync is a Ready round on every node, whose fixed cost its ops
+	// share; on a shared 2-core machine the batching of one configuration
+	// flips from run to run (measured 2026-12-05, 3-node puts at 16
+	// clients: 0.445–0.458 syncs per op in some runs and 0.515–0.529 in the
+	// others of the same engine, with CPU per op 68–76 vs 82–98 µs).
+	SyncsPerOp Cost
 	// Judged is what the check compares: OverheadOutside when Attributed,
-	// else OverheadCPU.
+	// else OverheadCPU; for writes with the batching recorded, at the
+	// check's common batching (see ParityCheck.BatchSlope).
 	Judged Cost
 	// MVCCRuns and ClusterRuns count the repeats behind the figures.
 	MVCCRuns, ClusterRuns int
@@ -236,6 +252,7 @@ func overallStatus(cs []ParityCheck) string {
 func (ix parityIndex) check(g string, n int) (ParityCheck, bool) {
 	c := ParityCheck{Group: g, Nodes: n}
 	var ops []string
+	var clusterRuns [][]Run // per row
 	for _, e := range ix.engines {
 		mv := ix.runs[parityKey{group: g, engine: e, layer: "mvcc", nodes: 1}]
 		cl := ix.runs[parityKey{group: g, engine: e, layer: "cluster", nodes: n}]
@@ -243,6 +260,7 @@ func (ix parityIndex) check(g string, n int) (ParityCheck, bool) {
 			continue
 		}
 		c.Rows = append(c.Rows, parityRow(e, n, mv, cl))
+		clusterRuns = append(clusterRuns, cl)
 		for _, op := range opKinds(cl) {
 			if !slices.Contains(ops, op) {
 				ops = append(ops, op)
@@ -254,8 +272,96 @@ func (ix parityIndex) check(g string, n int) (ParityCheck, bool) {
 	}
 	sort.Strings(ops)
 	c.Op = strings.Join(ops, "+")
+	adjustForBatching(&c, clusterRuns)
 	judge(&c)
 	return c, true
+}
+
+// adjustForBatching sets c.BatchSlope and each row's Judged to its overhead
+// at the check's mean batching, when every row's runs recorded their WAL
+// syncs, are writes, and number at least 3 per engine, and the batching
+// varied within engines (an analysis of covariance: within each engine,
+// overhead = a_engine + slope × syncs per op, one slope for all). The
+// interval of an adjusted overhead is the fit's: the residual variance
+// over N − engines − 1 degrees of freedom, for the engine's mean and the
+// slope's share, combined with the subtracted mvcc cost's.
+func adjustForBatching(c *ParityCheck, clusterRuns [][]Run) {
+	if len(c.Rows) < 2 {
+		return
+	}
+	type obs struct{ x, y float64 }
+	groups := make([][]obs, len(c.Rows))
+	var all []float64
+	for i, r := range c.Rows {
+		per := outsidePerOp
+		if !r.Attributed {
+			per = cpuPerOp
+		}
+		mvcc := r.MVCCOutside.Mean
+		if !r.Attributed {
+			mvcc = r.MVCCCPU.Mean
+		}
+		for _, run := range clusterRuns[i] {
+			x, y := syncsPerOp(run), per(run)
+			if math.IsNaN(x) || x <= 0 || math.IsNaN(y) || writeShare([]Run{run}) == 0 {
+				return // reads, or not recorded: nothing to adjust for
+			}
+			groups[i] = append(groups[i], obs{x, y - r.Replicas*mvcc})
+			all = append(all, x)
+		}
+		if len(groups[i]) < 3 {
+			return
+		}
+	}
+	grand := mean(all)
+	var sxx, sxy float64
+	means := make([]obs, len(groups))
+	for i, g := range groups {
+		var xs, ys []float64
+		for _, o := range g {
+			xs, ys = append(xs, o.x), append(ys, o.y)
+		}
+		means[i] = obs{mean(xs), mean(ys)}
+		for _, o := range g {
+			sxx += (o.x - means[i].x) * (o.x - means[i].x)
+			sxy += (o.x - means[i].x) * (o.y - means[i].y)
+		}
+	}
+	if sxx <= 0 {
+		return
+	}
+	slope := sxy / sxx
+	var rss float64
+	for i, g := range groups {
+		for _, o := range g {
+			e := o.y - means[i].y - slope*(o.x-means[i].x)
+			rss += e * e
+		}
+	}
+	df := len(all) - len(groups) - 1
+	if df < 1 {
+		return
+	}
+	s2, t := rss/float64(df), stats.TCritical95(df)
+	c.BatchSlope = slope
+	for i := range c.Rows {
+		r := &c.Rows[i]
+		d := means[i].x - grand
+		half := t * math.Sqrt(s2*(1/float64(len(groups[i]))+d*d/sxx))
+		mvccHalf := r.MVCCOutside.Half
+		if !r.Attributed {
+			mvccHalf = r.MVCCCPU.Half
+		}
+		r.Judged = Cost{Mean: means[i].y - slope*d, Half: math.Hypot(half, r.Replicas*mvccHalf)}
+	}
+}
+
+func mean(v []float64) float64 {
+	var s float64
+	for _, x := range v {
+		s += x
+	}
+	return s / float64(len(v))
 }
 
 func parityRow(engine string, n int, mv, cl []Run) ParityRow {
@@ -270,6 +376,7 @@ func parityRow(engine string, n int, mv, cl []Run) ParityRow {
 	row.OverheadWall = row.ClusterWall.minus(1, row.MVCCWall)
 	row.Judged = row.OverheadCPU
 	row.ReadsPerRound = costOf(perRun(cl, readsPerRound))
+	row.SyncsPerOp = costOf(perRun(cl, syncsPerOp))
 	mo, co := perRun(mv, outsidePerOp), perRun(cl, outsidePerOp)
 	if len(mo) == len(mv) && len(co) == len(cl) {
 		row.Attributed = true
@@ -309,6 +416,15 @@ func gcPerOp(r Run) float64 {
 		return math.NaN()
 	}
 	return r.Result.Summary.CPUGCPerOpUs
+}
+
+// syncsPerOp is the run's raft WAL fdatasyncs (every node) per op, NaN
+// when the run recorded none.
+func syncsPerOp(r Run) float64 {
+	if r.Result.Fsyncs.WAL <= 0 || r.Result.Summary.Ops == 0 {
+		return math.NaN()
+	}
+	return float64(r.Result.Fsyncs.WAL) / float64(r.Result.Summary.Ops)
 }
 
 // readsPerRound is the run's gets per ReadIndex round, NaN without either.
@@ -435,6 +551,12 @@ func judge(c *ParityCheck) {
 			hi.Engine, hi.ReadsPerRound, lo.Engine, lo.ReadsPerRound, hi.Judged, lo.Judged)
 		return
 	}
+	if lo, hi, ok := batching(c.Rows); ok && c.BatchSlope != 0 && hi.SyncsPerOp.Mean/lo.SyncsPerOp.Mean-1 > ParityTolerance {
+		c.Status = ParityNotComparable
+		c.Verdict = fmt.Sprintf("the engines' writes were batched unlike (%s %s vs %s %s WAL syncs per op): a Ready round's fixed cost is split over a different number of writes, further apart than the common-batching adjustment should bridge",
+			hi.Engine, hi.SyncsPerOp, lo.Engine, lo.SyncsPerOp)
+		return
+	}
 	if c.Spread <= ParityTolerance {
 		c.Status = ParityPass
 		c.Verdict = fmt.Sprintf("the engines' overheads agree within %.1f%% (≤ %.0f%%)", 100*c.Spread, 100*ParityTolerance)
@@ -459,6 +581,26 @@ func judge(c *ParityCheck) {
 		c.Verdict += fmt.Sprintf(", and %s's overhead, %s µs/op, is itself no larger than its CI", base.Engine, base.Judged)
 	}
 	c.Verdict += "): more repeats or a quieter machine will decide"
+}
+
+// batching returns the rows with the fewest and the most WAL syncs per op,
+// ok when at least two rows know theirs.
+func batching(rows []ParityRow) (lo, hi ParityRow, ok bool) {
+	n := 0
+	for _, r := range rows {
+		m := r.SyncsPerOp.Mean
+		if math.IsNaN(m) || m <= 0 {
+			continue
+		}
+		if n == 0 || m < lo.SyncsPerOp.Mean {
+			lo = r
+		}
+		if n == 0 || m > hi.SyncsPerOp.Mean {
+			hi = r
+		}
+		n++
+	}
+	return lo, hi, n >= 2
 }
 
 // roundSharing returns the rows with the fewest and the most reads per
@@ -572,6 +714,7 @@ func (p *Parity) Markdown() string {
 	b.WriteString("*Overhead* = cluster − k × mvcc, with k the mvcc-layer work the cluster does per op (every node applies a write, one node serves a read: k = nodes for puts, 1 for gets). The raft WAL's fdatasync CPU (measured on the syncing thread, every node) is shown in its own column: the kernel work inside a sync could grow with the engine's writes to the same disk; it is part of the overhead. ")
 	b.WriteString("Where every run profiled its CPU (`--attribute-cpu`, as the parity preset does), the overhead judged is the CPU *outside the engine's code* (samples without the engine's library or adapter on the stack, and without the runtime's background GC, which serves every allocation and is shown in its own column), cluster − k × mvcc: an engine whose own work costs more per op in the cluster than alone (caches shared with raft and the WAL, commits of another size) would otherwise be charged for it as harness cost; that difference, *engine work in the cluster beyond k × mvcc*, is shown in its own column. ")
 	fmt.Fprintf(&b, "A check passes when the overhead's spread across engines, max/min − 1, is at most %.0f%%; beyond that it fails when an engine's excess over the cheapest engine is real (the 95%% CI of the excess excludes 0) and is inconclusive when the excess is within the run-to-run noise; a check where no engine's overhead is measurably above 0 is n/a; a check of reads whose engines shared ReadIndex rounds unlike (reads per round differing by more than %.0f%%) is not comparable, whatever its spread: the same round code is split over more reads on the faster engine. ", 100*ParityTolerance, 100*ParityTolerance)
+	fmt.Fprintf(&b, "Writes share the raft WAL's syncs (a Ready round on every node), and on a shared machine the batching of one configuration flips from run to run; with at least 3 runs per engine, the judged write overhead is each engine's at the check's mean WAL syncs per op, by one slope fitted within each engine's runs (an analysis of covariance; the interval is the fit's), and writes whose engines' mean batching differs by more than %.0f%% are not comparable. ", 100*ParityTolerance)
 	b.WriteString("Mean latency (wall time per op at the fixed client count; its overhead is cluster − mvcc) is shown but not judged: it is mostly waiting. Values are means over the repeats ± half the 95% CI (Student t).\n\n")
 	b.WriteString("| check | nodes | result | CPU overhead spread | latency overhead spread | verdict |\n|---|---|---|---|---|---|\n")
 	for _, c := range p.Checks {
@@ -580,6 +723,21 @@ func (p *Parity) Markdown() string {
 			sp, wsp = "—", "—" // a ratio of noise: quoting it would mislead
 		}
 		fmt.Fprintf(&b, "| %s (%s) | %d | **%s** | %s | %s | %s |\n", c.Group, c.Op, c.Nodes, c.Status, sp, wsp, c.Verdict)
+	}
+	b.WriteString("\n| check | nodes | engine | judged overhead µs/op | as measured µs/op | WAL syncs per op | slope: µs/op per WAL sync per op | reads per ReadIndex round |\n|---|---|---|---|---|---|---|---|\n")
+	for _, c := range p.Checks {
+		for _, r := range c.Rows {
+			measured := r.OverheadCPU
+			if r.Attributed {
+				measured = r.OverheadOutside
+			}
+			slope := "—"
+			if c.BatchSlope != 0 {
+				slope = num(c.BatchSlope)
+			}
+			fmt.Fprintf(&b, "| %s (%s) | %d | %s | %s | %s | %s | %s | %s |\n",
+				c.Group, c.Op, c.Nodes, r.Engine, r.Judged, measured, costOrDash(r.SyncsPerOp), slope, costOrDash(r.ReadsPerRound))
+		}
 	}
 	b.WriteString("\n| check | nodes | engine | mvcc CPU µs/op | cluster CPU µs/op | WAL fdatasync CPU µs/op | k | overhead CPU µs/op | mvcc latency µs | cluster latency µs | latency overhead µs | runs mvcc/cluster |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, c := range p.Checks {
@@ -590,7 +748,7 @@ func (p *Parity) Markdown() string {
 		}
 	}
 	if p.attributed() {
-		b.WriteString("\nCPU outside the engine's code (profile attribution):\n\n| check | nodes | engine | mvcc outside-engine CPU µs/op | cluster outside-engine CPU µs/op | k | overhead outside the engine µs/op (judged) | engine work in the cluster beyond k × mvcc µs/op | background GC µs/op mvcc / cluster | reads per ReadIndex round |\n|---|---|---|---|---|---|---|---|---|---|\n")
+		b.WriteString("\nCPU outside the engine's code (profile attribution):\n\n| check | nodes | engine | mvcc outside-engine CPU µs/op | cluster outside-engine CPU µs/op | k | overhead outside the engine µs/op | engine work in the cluster beyond k × mvcc µs/op | background GC µs/op mvcc / cluster | reads per ReadIndex round |\n|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, c := range p.Checks {
 			for _, r := range c.Rows {
 				if !r.Attributed {
@@ -607,6 +765,14 @@ func (p *Parity) Markdown() string {
 	}
 	b.WriteString("\n")
 	return b.String()
+}
+
+// costOrDash is c, or "—" when it is not known.
+func costOrDash(c Cost) string {
+	if math.IsNaN(c.Mean) || c.Mean == 0 {
+		return "—"
+	}
+	return c.String()
 }
 
 // attributed: some row was judged on profile attribution.
