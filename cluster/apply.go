@@ -14,15 +14,24 @@ import (
 )
 
 // applyLoop applies committed entries in log order on one goroutine, apart
-// from the Ready loop (etcd's applyAll), and builds outgoing snapshots between
-// batches so that the image and its metadata describe the same applied state.
+// from the Ready loop (etcd's applyAll jobs on its FIFO scheduler: the queue
+// is applyq), and builds outgoing snapshots between batches so that the image
+// and its metadata describe the same applied state (etcd's applyAll checks
+// msgSnapC after each batch).
 func (n *Node) applyLoop() {
 	defer n.wg.Done()
 	for {
 		select {
-		case ap := <-n.applyc:
-			if !n.applyAll(ap) {
-				return
+		case <-n.applyq.ready:
+			for ap := n.applyq.pop(); ap != nil; ap = n.applyq.pop() {
+				if !n.applyAll(ap) {
+					return
+				}
+				select {
+				case m := <-n.msgSnapC:
+					n.sendMergedSnapshot(m)
+				default:
+				}
 			}
 		case m := <-n.msgSnapC:
 			n.sendMergedSnapshot(m)
@@ -34,6 +43,9 @@ func (n *Node) applyLoop() {
 
 func (n *Node) applyAll(ap *toApply) bool {
 	defer close(ap.done)
+	if n.opts.beforeApply != nil {
+		n.opts.beforeApply()
+	}
 	if !raft.IsEmptySnap(ap.snapshot) {
 		// The snapshot must be durable (its .snap and WAL marker) before the
 		// backend is swapped.

@@ -117,7 +117,7 @@ type Node struct {
 	readwaitc    chan struct{}
 	readStateC   chan raft.ReadState
 
-	applyc   chan *toApply
+	applyq   *applyQueue
 	msgSnapC chan raftpb.Message
 	readyc   chan struct{}
 	stopc    chan struct{}
@@ -213,7 +213,7 @@ func StartNode(opts NodeOptions, newTr NewTransport) (*Node, error) {
 		readNotifier:      newNotifier(),
 		readwaitc:         make(chan struct{}, 1),
 		readStateC:        make(chan raft.ReadState, 64),
-		applyc:            make(chan *toApply), // unbuffered, as etcd's: the Ready loop stays one batch ahead of apply
+		applyq:            newApplyQueue(), // etcd's FIFO: the Ready loop never waits for an apply
 		msgSnapC:          make(chan raftpb.Message, 16),
 		readyc:            make(chan struct{}, 1),
 		stopc:             make(chan struct{}),

@@ -151,6 +151,11 @@ type NodeOptions struct {
 	// in-memory file system as the WAL and snapshots. Unexported, so only
 	// package cluster can set it.
 	openEngine func(name, dir string, opts []string) (engines.Engine, error)
+	// beforeApply, if set, is called by the apply goroutine before each
+	// batch: TEST-ONLY, so a test can hold the applier and see that the
+	// Ready loop goes on without it. Unexported, so only package cluster
+	// can set it.
+	beforeApply func()
 	// onCompacted is the store's mvcc.Config.OnCompacted: StartNode sets
 	// it to the node's compaction event (Node.compacted).
 	onCompacted func(mvcc.CompactionStats)

@@ -76,11 +76,7 @@ func (n *Node) handleReady(rd raft.Ready, hb *heartbeatDetector) bool {
 	if len(rd.CommittedEntries) > 0 || !raft.IsEmptySnap(rd.Snapshot) {
 		ap = &toApply{entries: rd.CommittedEntries, snapshot: rd.Snapshot,
 			notifyc: make(chan struct{}, 1), done: make(chan struct{})}
-		select {
-		case n.applyc <- ap:
-		case <-n.stopc:
-			return false
-		}
+		n.applyq.push(ap) // without waiting for the apply in progress, as etcd's run loop schedules it
 	}
 	isLeader := n.lead.Load() == n.id
 	// 4. The leader sends at once, in parallel with its own disk write: raft
