@@ -19,23 +19,23 @@ import (
 // and its metadata describe the same applied state (etcd's applyAll checks
 // msgSnapC after each batch).
 func (n *Node) applyLoop() {
-	defer n.wg.Done()
+	defer n.loops.wg.Done()
 	for {
 		select {
-		case <-n.applyq.ready:
-			for ap := n.applyq.pop(); ap != nil; ap = n.applyq.pop() {
+		case <-n.loops.applyq.ready:
+			for ap := n.loops.applyq.pop(); ap != nil; ap = n.loops.applyq.pop() {
 				if !n.applyAll(ap) {
 					return
 				}
 				select {
-				case m := <-n.msgSnapC:
+				case m := <-n.loops.msgSnapC:
 					n.sendMergedSnapshot(m)
 				default:
 				}
 			}
-		case m := <-n.msgSnapC:
+		case m := <-n.loops.msgSnapC:
 			n.sendMergedSnapshot(m)
-		case <-n.stopc:
+		case <-n.loops.stopc:
 			return
 		}
 	}
@@ -51,7 +51,7 @@ func (n *Node) applyAll(ap *toApply) bool {
 		// backend is swapped.
 		select {
 		case <-ap.notifyc:
-		case <-n.stopc:
+		case <-n.loops.stopc:
 			return false
 		}
 		if err := n.installSnapshot(ap.snapshot); err != nil {
@@ -76,12 +76,12 @@ func (n *Node) applyAll(ap *toApply) bool {
 		}
 		n.ap.appliedIndex, n.ap.appliedTerm = e.Index, e.Term
 	}
-	n.applied.Store(n.ap.appliedIndex)
-	n.applyWait.trigger(n.ap.appliedIndex)
+	n.prog.applied.Store(n.ap.appliedIndex)
+	n.prog.applyWait.trigger(n.ap.appliedIndex)
 	// Snapshots need the applied entries in the WAL and MemoryStorage.
 	select {
 	case <-ap.notifyc:
-	case <-n.stopc:
+	case <-n.loops.stopc:
 		return false
 	}
 	if err := n.snapshotIfNeededAndCompactRaftLog(); err != nil {
@@ -96,20 +96,16 @@ func (n *Node) applyEntry(e *raftpb.Entry) error {
 	case raftpb.EntryNormal:
 		if len(e.Data) == 0 {
 			// The empty entry a new leader commits: its first commit in the term.
-			n.storeMu.RLock()
-			if ci, _ := n.store.ConsistentIndex(); e.Index > ci {
-				n.store.SetConsistentIndex(e.Index, e.Term)
-			}
-			n.storeMu.RUnlock()
-			if e.Term == n.term.Load() {
-				n.notifyFirstCommitInTerm()
+			n.markConsistent(e)
+			if e.Term == n.prog.term.Load() {
+				n.notify.notifyFirstCommitInTerm()
 			}
 			// A leader that has applied every entry of earlier terms
 			// becomes the primary lessor; every lease gets an election
 			// timeout more, so a leader change does not expire leases in
 			// bulk (etcd's applyEntryNormal).
 			if n.IsLeader() {
-				n.lessor.Promote(n.electionTimeout())
+				n.kv.lessor.Promote(n.electionTimeout())
 			}
 			return nil
 		}
@@ -121,24 +117,24 @@ func (n *Node) applyEntry(e *raftpb.Entry) error {
 		if req.Header != nil {
 			id = req.Header.ID
 		}
-		n.storeMu.RLock()
-		ci, _ := n.store.ConsistentIndex()
+		n.kv.mu.RLock()
+		ci, _ := n.kv.store.ConsistentIndex()
 		if e.Index <= ci {
 			// Replay after restart: already in the backend.
-			n.storeMu.RUnlock()
+			n.kv.mu.RUnlock()
 			return nil
 		}
-		n.store.SetApplyingIndex(e.Index, e.Term)
+		n.kv.store.SetApplyingIndex(e.Index, e.Term)
 		r := n.applyRequest(&req)
-		if ci, _ := n.store.ConsistentIndex(); ci < e.Index {
+		if ci, _ := n.kv.store.ConsistentIndex(); ci < e.Index {
 			// Nothing was written (an error, a compaction, an alarm): record
 			// the index on its own.
-			n.store.SetConsistentIndex(e.Index, e.Term)
+			n.kv.store.SetConsistentIndex(e.Index, e.Term)
 		}
-		n.storeMu.RUnlock()
+		n.kv.mu.RUnlock()
 		n.stats.applied.Add(1)
 		if id != 0 {
-			n.wait.trigger(id, r)
+			n.reqs.wait.trigger(id, r)
 		}
 		return nil
 	case raftpb.EntryConfChange:
@@ -152,9 +148,9 @@ func (n *Node) applyEntry(e *raftpb.Entry) error {
 		if err := cc.Unmarshal(e.Data); err != nil {
 			return fmt.Errorf("%w: conf change v2 at index %d: %v", ErrCorrupt, e.Index, err)
 		}
-		n.mu.Lock()
-		cs := n.rn.ApplyConfChange(cc)
-		n.mu.Unlock()
+		n.raft.mu.Lock()
+		cs := n.raft.rn.ApplyConfChange(cc)
+		n.raft.mu.Unlock()
 		n.ap.confState = *cs
 		n.updateLearner()
 		n.markConsistent(e)
@@ -164,11 +160,7 @@ func (n *Node) applyEntry(e *raftpb.Entry) error {
 }
 
 func (n *Node) markConsistent(e *raftpb.Entry) {
-	n.storeMu.RLock()
-	if ci, _ := n.store.ConsistentIndex(); e.Index > ci {
-		n.store.SetConsistentIndex(e.Index, e.Term)
-	}
-	n.storeMu.RUnlock()
+	n.kv.markConsistent(e.Index, e.Term)
 }
 
 // applyRequest applies one request to the store. It must be deterministic:
@@ -178,11 +170,11 @@ func (n *Node) markConsistent(e *raftpb.Entry) {
 func (n *Node) applyRequest(r *pb.InternalRaftRequest) result {
 	switch {
 	case r.Put != nil:
-		if n.alarmActive(pb.AlarmType_NOSPACE) {
+		if n.mb.alarmActive(pb.AlarmType_NOSPACE) {
 			return result{err: ErrNoSpace}
 		}
 		ok := n.quotaAvailable(costPut(r.Put))
-		resp, err := n.store.Put(r.Put)
+		resp, err := n.kv.store.Put(r.Put)
 		if err == nil {
 			n.countRequest(1, 0, 0, false)
 		}
@@ -192,18 +184,18 @@ func (n *Node) applyRequest(r *pb.InternalRaftRequest) result {
 		}
 		return result{resp: resp, err: err}
 	case r.DeleteRange != nil:
-		resp, err := n.store.DeleteRange(r.DeleteRange)
+		resp, err := n.kv.store.DeleteRange(r.DeleteRange)
 		if err == nil {
 			n.countRequest(0, 1, 0, false)
 		}
 		return result{resp: resp, err: err}
 	case r.Txn != nil:
 		cost := costTxn(r.Txn)
-		if cost > 0 && n.alarmActive(pb.AlarmType_NOSPACE) {
+		if cost > 0 && n.mb.alarmActive(pb.AlarmType_NOSPACE) {
 			return result{err: ErrNoSpace}
 		}
 		ok := cost == 0 || n.quotaAvailable(cost)
-		resp, err := n.store.Txn(r.Txn)
+		resp, err := n.kv.store.Txn(r.Txn)
 		n.countTxn(r.Txn, resp)
 		if err == nil && !ok {
 			n.raiseNoSpaceAsync()
@@ -211,16 +203,16 @@ func (n *Node) applyRequest(r *pb.InternalRaftRequest) result {
 		}
 		return result{resp: resp, err: err}
 	case r.Compaction != nil:
-		done, err := n.store.Compact(r.Compaction.Revision)
+		done, err := n.kv.store.Compact(r.Compaction.Revision)
 		if err != nil {
 			return result{err: err}
 		}
-		n.compactDone.Store(&compactWait{rev: r.Compaction.Revision, done: done})
+		n.prog.compactDone.Store(&compactWait{rev: r.Compaction.Revision, done: done})
 		// EventCompaction comes when the background part ends
 		// (Node.compacted), so that it spans the whole compaction.
 		// A physical compaction is waited for by the proposer, not here:
 		// apply must not stall behind the background deletion.
-		return result{resp: compactResult{resp: &pb.CompactionResponse{Header: &pb.ResponseHeader{Revision: n.store.Rev()}}, done: done}}
+		return result{resp: compactResult{resp: &pb.CompactionResponse{Header: &pb.ResponseHeader{Revision: n.kv.store.Rev()}}, done: done}}
 	case r.Alarm != nil:
 		resp, err := n.applyAlarm(r.Alarm)
 		return result{resp: resp, err: err}
@@ -246,40 +238,36 @@ func (n *Node) installSnapshot(s raftpb.Snapshot) error {
 	start := n.clk.Now()
 	n.m.ApplySnapshotInProgress.Inc()
 	defer n.m.ApplySnapshotInProgress.Dec()
-	path := n.ss.DBFilePath(idx)
-	n.storeMu.Lock()
-	if n.store == nil {
-		n.storeMu.Unlock()
+	path := n.raft.ss.DBFilePath(idx)
+	n.kv.mu.Lock()
+	if n.kv.store == nil {
+		n.kv.mu.Unlock()
 		return ErrStopped
 	}
-	err := n.store.Restore(func(old *backend.Backend) (*backend.Backend, error) {
+	err := n.kv.store.Restore(func(old *backend.Backend) (*backend.Backend, error) {
 		if err := old.Close(); err != nil {
 			return nil, fmt.Errorf("cluster: close backend before snapshot install: %w", err)
 		}
-		nb, err := imageBackend(n.opts, n.engineDir, path, n.backendConfig())
+		nb, err := imageBackend(n.opts, n.dirs.engine, path, n.backendConfig())
 		if err != nil {
 			return nil, err
 		}
-		if err := n.lessor.Recover(nb); err != nil {
+		if err := n.kv.lessor.Recover(nb); err != nil {
 			_ = nb.Close()
 			return nil, fmt.Errorf("cluster: recover the lessor from snapshot %d: %w", idx, err)
 		}
 		return nb, nil
 	})
-	n.storeMu.Unlock()
+	n.kv.mu.Unlock()
 	if err != nil {
 		return err
 	}
 	if err := n.restoreMembers(s.Data); err != nil {
 		return err
 	}
-	n.amu.RLock()
-	for id, m := range n.members {
-		if id != n.id {
-			n.tr.AddPeer(id, m.Addr)
-		}
+	for _, m := range n.mb.peers(n.id) {
+		n.raft.tr.AddPeer(m.ID, m.Addr)
 	}
-	n.amu.RUnlock()
 	n.loadAlarms()
 	n.ap.appliedIndex, n.ap.appliedTerm = idx, s.Metadata.Term
 	n.ap.snapIndex = idx
@@ -287,8 +275,8 @@ func (n *Node) installSnapshot(s raftpb.Snapshot) error {
 	n.ap.confState = s.Metadata.ConfState
 	n.updateLearner()
 	n.stats.snapshotsInstalled.Add(1) // counted before the applied index shows it
-	n.applied.Store(idx)
-	n.applyWait.trigger(idx)
+	n.prog.applied.Store(idx)
+	n.prog.applyWait.trigger(idx)
 	n.purgeImages(idx)
 	n.emit(EventSnapshotInstalled, n.clk.Since(start), "index=%d", idx)
 	return nil
@@ -304,30 +292,30 @@ func (n *Node) snapshot() error {
 	// .snap, its WAL marker and the WAL release: a restart starts from the
 	// snapshot, so the engine must hold it even where a commit alone is not
 	// durable (pebble wal=disabled/unsynced, bbolt no-sync, memory).
-	n.storeMu.RLock()
-	err := n.store.Backend().Sync()
-	n.storeMu.RUnlock()
+	n.kv.mu.RLock()
+	err := n.kv.store.Backend().Sync()
+	n.kv.mu.RUnlock()
 	if err != nil {
 		return fmt.Errorf("cluster: commit and sync backend before snapshot: %w", err)
 	}
 	cs := n.ap.confState
-	s, err := n.storage.CreateSnapshot(idx, &cs, n.snapshotData())
+	s, err := n.raft.storage.CreateSnapshot(idx, &cs, n.mb.snapshotData())
 	if err != nil {
 		if errors.Is(err, raft.ErrSnapOutOfDate) {
 			return nil
 		}
 		return fmt.Errorf("cluster: create snapshot: %w", err)
 	}
-	if err := n.ss.SaveSnap(s); err != nil {
+	if err := n.raft.ss.SaveSnap(s); err != nil {
 		return fmt.Errorf("cluster: save snapshot: %w", err)
 	}
-	if err := n.w.SaveSnapshot(walSnapshot(s)); err != nil {
+	if err := n.raft.w.SaveSnapshot(walSnapshot(s)); err != nil {
 		return fmt.Errorf("cluster: wal snapshot marker: %w", err)
 	}
 	n.ap.snapIndex = idx
 	n.stats.snapshots.Add(1)
 	n.emit(EventSnapshotTaken, n.clk.Since(start), "index=%d", idx)
-	if err := n.w.ReleaseLockTo(idx); err != nil {
+	if err := n.raft.w.ReleaseLockTo(idx); err != nil {
 		return fmt.Errorf("cluster: release wal: %w", err)
 	}
 	compact, ok, err := n.compactRaftLog(idx)
@@ -344,7 +332,7 @@ func (n *Node) snapshot() error {
 func (n *Node) sendMergedSnapshot(m raftpb.Message) {
 	cs := n.ap.confState
 	snapMeta := raftpb.Snapshot{
-		Data: n.snapshotData(),
+		Data: n.mb.snapshotData(),
 		Metadata: raftpb.SnapshotMetadata{
 			Index:     n.ap.appliedIndex,
 			Term:      n.ap.appliedTerm,
@@ -352,20 +340,18 @@ func (n *Node) sendMergedSnapshot(m raftpb.Message) {
 		},
 	}
 	m.Snapshot = &snapMeta
-	n.storeMu.RLock()
-	be := n.store.Backend()
-	n.storeMu.RUnlock()
+	be := n.kv.backend()
 	pr, pw := io.Pipe()
-	n.wg.Add(1)
+	n.loops.wg.Add(1)
 	go func() {
-		defer n.wg.Done()
+		defer n.loops.wg.Done()
 		start := n.clk.Now()
 		_, err := be.Snapshot(pw)
 		n.m.BackendSnapshot.Observe(n.clk.Since(start).Seconds())
 		pw.CloseWithError(err)
 	}()
 	n.emit(EventSnapshotSent, 0, "to=%x index=%d started", m.To, snapMeta.Metadata.Index)
-	n.tr.SendSnapshot(m, pr)
+	n.raft.tr.SendSnapshot(m, pr)
 }
 
 func walSnapshot(s raftpb.Snapshot) wal.Snapshot {
@@ -376,7 +362,7 @@ func walSnapshot(s raftpb.Snapshot) wal.Snapshot {
 // purgeImages deletes received backend images older than the one installed
 // at keep: the installed backend has superseded them.
 func (n *Node) purgeImages(keep uint64) {
-	names, err := n.fs.List(n.snapDir)
+	names, err := n.fs.List(n.dirs.snap)
 	if err != nil {
 		return
 	}
@@ -388,6 +374,6 @@ func (n *Node) purgeImages(keep uint64) {
 		if name != fmt.Sprintf("%016x.snap.db", idx) {
 			continue
 		}
-		_ = n.fs.Remove(n.fs.PathJoin(n.snapDir, name))
+		_ = n.fs.Remove(n.fs.PathJoin(n.dirs.snap, name))
 	}
 }

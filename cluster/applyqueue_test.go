@@ -81,7 +81,7 @@ func TestReadyLoopDoesNotWaitForApply(t *testing.T) {
 	release()
 	waitLeader(t, c)
 	n := c.Nodes()[0]
-	waitFor(t, "the election's entries applied", 10*time.Second, func() bool { return n.AppliedIndex() >= n.committed.Load() })
+	waitFor(t, "the election's entries applied", 10*time.Second, func() bool { return n.AppliedIndex() >= n.prog.committed.Load() })
 	mu.Lock()
 	hold = make(chan struct{})
 	mu.Unlock()
@@ -100,9 +100,9 @@ func TestReadyLoopDoesNotWaitForApply(t *testing.T) {
 		// own, so a loop that waits for the applier stops after two.
 		target := applied + uint64(i) + 1
 		deadline := time.Now().Add(10 * time.Second)
-		for n.committed.Load() < target {
+		for n.prog.committed.Load() < target {
 			if time.Now().After(deadline) {
-				t.Fatalf("with the applier held at index %d, the committed index stopped at %d after %d proposals: the Ready loop waits for the apply", applied, n.committed.Load(), i+1)
+				t.Fatalf("with the applier held at index %d, the committed index stopped at %d after %d proposals: the Ready loop waits for the apply", applied, n.prog.committed.Load(), i+1)
 			}
 			time.Sleep(time.Millisecond)
 		}

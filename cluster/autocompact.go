@@ -260,10 +260,10 @@ func (n *Node) startAutoCompaction() {
 	if ac == nil {
 		return
 	}
-	n.wg.Add(1)
+	n.loops.wg.Add(1)
 	go func() {
-		defer n.wg.Done()
-		autoCompactLoop(ac, n, n.clk, n.stopc, func(rev int64, err error) {
+		defer n.loops.wg.Done()
+		autoCompactLoop(ac, n, n.clk, n.loops.stopc, func(rev int64, err error) {
 			if err != nil {
 				n.stats.autoCompactFailures.Add(1)
 				return

@@ -63,7 +63,7 @@ func (n *Node) snapshotIfNeededAndCompactRaftLog() error {
 func (n *Node) snapshotToMemory() error {
 	idx := n.ap.appliedIndex
 	cs := n.ap.confState
-	if _, err := n.storage.CreateSnapshot(idx, &cs, n.snapshotData()); err != nil {
+	if _, err := n.raft.storage.CreateSnapshot(idx, &cs, n.mb.snapshotData()); err != nil {
 		if errors.Is(err, raft.ErrSnapOutOfDate) {
 			return nil
 		}
@@ -80,14 +80,14 @@ func (n *Node) snapshotToMemory() error {
 // less than releaseDelayAfterSnapshot ago (ok false). It returns the index
 // compacted to; one already compacted is not an error.
 func (n *Node) compactRaftLog(idx uint64) (compact uint64, ok bool, err error) {
-	if n.inflightSnapshots.Load() > 0 || n.clk.Now().UnixNano() < n.snapHoldUntil.Load() {
+	if n.snaps.inflight.Load() > 0 || n.clk.Now().UnixNano() < n.snaps.holdUntil.Load() {
 		return 0, false, nil // a follower may still need these entries after its snapshot
 	}
 	compact = 1
 	if idx > n.opts.SnapshotCatchUpEntries {
 		compact = idx - n.opts.SnapshotCatchUpEntries
 	}
-	if err := n.storage.Compact(compact); err != nil {
+	if err := n.raft.storage.Compact(compact); err != nil {
 		if errors.Is(err, raft.ErrCompacted) {
 			return compact, true, nil
 		}
@@ -104,8 +104,8 @@ func (n *Node) compactRaftLog(idx uint64) (compact uint64, ok bool, err error) {
 func (n *Node) holdCompaction() {
 	until := n.clk.Now().Add(releaseDelayAfterSnapshot).UnixNano()
 	for {
-		cur := n.snapHoldUntil.Load()
-		if cur >= until || n.snapHoldUntil.CompareAndSwap(cur, until) {
+		cur := n.snaps.holdUntil.Load()
+		if cur >= until || n.snaps.holdUntil.CompareAndSwap(cur, until) {
 			return
 		}
 	}
@@ -123,8 +123,8 @@ type RaftLogStats struct {
 
 // RaftLogStats returns the node's in-memory raft log figures.
 func (n *Node) RaftLogStats() RaftLogStats {
-	first, _ := n.storage.FirstIndex()
-	last, _ := n.storage.LastIndex()
+	first, _ := n.raft.storage.FirstIndex()
+	last, _ := n.raft.storage.LastIndex()
 	s := RaftLogStats{FirstIndex: first, LastIndex: last,
 		MemorySnapshots: n.stats.memorySnapshots.Load(), Compactions: n.stats.raftLogCompactions.Load()}
 	if last >= first {

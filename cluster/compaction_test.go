@@ -18,12 +18,12 @@ func newCompactionNode(t *testing.T, mode string, snapCount, catchup, last uint6
 	t.Helper()
 	o := NodeOptions{ID: 1, Dir: "unused", SnapshotCount: snapCount, SnapshotCatchUpEntries: catchup, RaftLogCompaction: mode, Clock: clk}
 	o.EnsureDefaults()
-	n := &Node{opts: o, clk: o.Clock, storage: raft.NewMemoryStorage()}
+	n := &Node{opts: o, clk: o.Clock, raft: raftState{storage: raft.NewMemoryStorage()}}
 	ents := make([]raftpb.Entry, last)
 	for i := range ents {
 		ents[i] = raftpb.Entry{Index: uint64(i) + 1, Term: 1}
 	}
-	if err := n.storage.Append(ents); err != nil {
+	if err := n.raft.storage.Append(ents); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -86,7 +86,7 @@ func TestMemorySnapshotRules(t *testing.T) {
 			if got := n.stats.memorySnapshots.Load(); got != int64(len(snaps)) || len(snaps) != last/(memorySnapshotCount+1) {
 				t.Fatalf("%d memory snapshots counted, %d taken", got, len(snaps))
 			}
-			s, _ := n.storage.Snapshot()
+			s, _ := n.raft.storage.Snapshot()
 			if s.Metadata.Index != snaps[len(snaps)-1] || s.Metadata.Term != 1 {
 				t.Fatalf("raft storage snapshot at %d term %d, want %d term 1", s.Metadata.Index, s.Metadata.Term, snaps[len(snaps)-1])
 			}
@@ -108,12 +108,12 @@ func TestCompactionHeldAfterSnapshotSent(t *testing.T) {
 		}
 		return ok
 	}
-	n.inflightSnapshots.Add(1)
+	n.snaps.inflight.Add(1)
 	if compactAt(100) {
 		t.Fatal("compacted with a snapshot in flight")
 	}
 	n.holdCompaction() // the send finished (ReportSnapshot with SnapshotFinish)
-	n.inflightSnapshots.Add(-1)
+	n.snaps.inflight.Add(-1)
 	if compactAt(100) {
 		t.Fatal("compacted right after a snapshot was sent")
 	}

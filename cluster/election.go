@@ -42,29 +42,26 @@ type activePeerCounter interface {
 // timeout over). A member of a larger cluster waits for its peers on a
 // goroutine of its own.
 func (n *Node) adjustTicks() {
-	n.amu.RLock()
-	members := len(n.members)
-	n.amu.RUnlock()
-	if members == 1 {
+	if n.mb.count() == 1 {
 		n.advanceTicks(n.opts.ElectionTicks - 1)
 		return
 	}
 	if n.opts.NoInitialElectionTickAdvance {
 		return
 	}
-	ap, ok := n.tr.(activePeerCounter)
+	ap, ok := n.raft.tr.(activePeerCounter)
 	if !ok {
 		return
 	}
-	n.wg.Add(1)
+	n.loops.wg.Add(1)
 	go func() {
-		defer n.wg.Done()
+		defer n.loops.wg.Done()
 		poll := n.clk.NewTicker(tickAdvancePoll)
 		defer poll.Stop()
 		for i := 0; i < int(tickAdvanceMaxWait/tickAdvancePoll); i++ {
 			select {
 			case <-poll.C():
-			case <-n.stopc:
+			case <-n.loops.stopc:
 				return
 			}
 			if ap.ActivePeers() > 1 {
@@ -78,11 +75,11 @@ func (n *Node) adjustTicks() {
 // advanceTicks ticks raft k times at once (etcd's raftNode.advanceTicks)
 // and wakes the Ready loop for whatever the ticks produced.
 func (n *Node) advanceTicks(k int) {
-	n.mu.Lock()
+	n.raft.mu.Lock()
 	for i := 0; i < k; i++ {
-		n.rn.Tick()
+		n.raft.rn.Tick()
 	}
-	n.mu.Unlock()
+	n.raft.mu.Unlock()
 	n.stats.ticksAdvanced.Add(int64(k))
 	n.signal()
 }

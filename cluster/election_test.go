@@ -80,9 +80,9 @@ func TestInitialElectionTickAdvance(t *testing.T) {
 }
 
 func isRaftLeader(n *Node) bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.rn.BasicStatus().RaftState == raft.StateLeader
+	n.raft.mu.Lock()
+	defer n.raft.mu.Unlock()
+	return n.raft.rn.BasicStatus().RaftState == raft.StateLeader
 }
 
 // stallFS blocks the syncs of WAL files under one directory while armed,
@@ -254,11 +254,11 @@ func settleExcept(c *Cluster, skip uint64) {
 			if n.ID() == skip {
 				continue
 			}
-			n.mu.Lock()
-			if n.rn.HasReady() {
+			n.raft.mu.Lock()
+			if n.raft.rn.HasReady() {
 				busy = true
 			}
-			n.mu.Unlock()
+			n.raft.mu.Unlock()
 		}
 		if !busy {
 			<-time.After(time.Millisecond)

@@ -52,7 +52,7 @@ func (n *Node) electionTimeout() time.Duration {
 // one (and r.ID is set to it, as etcd does).
 func (n *Node) LeaseGrant(ctx context.Context, r *pb.LeaseGrantRequest) (*pb.LeaseGrantResponse, error) {
 	for r.ID == int64(lease.NoLease) {
-		r.ID = int64(n.nextID() & (1<<63 - 1))
+		r.ID = int64(n.reqs.nextID() & (1<<63 - 1))
 	}
 	if err := n.checkQuota(ctx, leaseOverhead); err != nil {
 		return nil, err
@@ -67,15 +67,15 @@ func (n *Node) LeaseRevoke(ctx context.Context, r *pb.LeaseRevokeRequest) (*pb.L
 }
 
 func (n *Node) applyLeaseGrant(r *pb.LeaseGrantRequest) result {
-	if n.alarmActive(pb.AlarmType_NOSPACE) {
+	if n.mb.alarmActive(pb.AlarmType_NOSPACE) {
 		return result{err: ErrNoSpace} // etcd's capped applier
 	}
 	ok := n.quotaAvailable(leaseOverhead)
-	info, err := n.lessor.Grant(lease.ID(r.ID), r.TTL)
+	info, err := n.kv.lessor.Grant(lease.ID(r.ID), r.TTL)
 	if err != nil {
 		return result{err: err}
 	}
-	resp := &pb.LeaseGrantResponse{Header: &pb.ResponseHeader{Revision: n.store.Rev()}, ID: int64(info.ID), TTL: info.TTL}
+	resp := &pb.LeaseGrantResponse{Header: &pb.ResponseHeader{Revision: n.kv.store.Rev()}, ID: int64(info.ID), TTL: info.TTL}
 	if !ok {
 		n.raiseNoSpaceAsync()
 		return result{resp: resp, err: ErrNoSpace}
@@ -84,16 +84,16 @@ func (n *Node) applyLeaseGrant(r *pb.LeaseGrantRequest) result {
 }
 
 func (n *Node) applyLeaseRevoke(r *pb.LeaseRevokeRequest) result {
-	_, err := n.lessor.Revoke(lease.ID(r.ID))
+	_, err := n.kv.lessor.Revoke(lease.ID(r.ID))
 	if err != nil {
 		return result{err: err}
 	}
-	return result{resp: &pb.LeaseRevokeResponse{Header: &pb.ResponseHeader{Revision: n.store.Rev()}}}
+	return result{resp: &pb.LeaseRevokeResponse{Header: &pb.ResponseHeader{Revision: n.kv.store.Rev()}}}
 }
 
 // LeaseLeases lists this member's leases (etcd serves it locally).
 func (n *Node) LeaseLeases(_ context.Context, _ *pb.LeaseLeasesRequest) (*pb.LeaseLeasesResponse, error) {
-	ids := n.lessor.Leases()
+	ids := n.kv.lessor.Leases()
 	out := make([]*pb.LeaseStatus, len(ids))
 	for i, id := range ids {
 		out[i] = &pb.LeaseStatus{ID: int64(id)}
@@ -103,7 +103,7 @@ func (n *Node) LeaseLeases(_ context.Context, _ *pb.LeaseLeasesRequest) (*pb.Lea
 
 // isActive: the raft loop ticked within the last 3 ticks (etcd's isActive).
 func (n *Node) isActive() bool {
-	last := n.lastTick.Load()
+	last := n.prog.lastTick.Load()
 	return last != 0 && n.clk.Now().UnixNano()-last < int64(3*n.opts.TickInterval)
 }
 
@@ -129,13 +129,13 @@ func (n *Node) waitAppliedIndex(ctx context.Context) error {
 	t := n.clk.NewTimer(applyTimeout)
 	defer t.Stop()
 	select {
-	case <-n.applyWait.wait(n.committed.Load()):
+	case <-n.prog.applyWait.wait(n.prog.committed.Load()):
 		return nil
 	case <-t.C():
 		return ErrTimeoutWaitAppliedIndex
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-n.stopc:
+	case <-n.loops.stopc:
 		return ErrStopped
 	}
 }
@@ -149,7 +149,7 @@ func (n *Node) renewLocal(ctx context.Context, id int64) (int64, error) {
 	}
 	ch := make(chan res, 1)
 	go func() {
-		ttl, err := n.lessor.Renew(lease.ID(id))
+		ttl, err := n.kv.lessor.Renew(lease.ID(id))
 		ch <- res{ttl, err}
 	}()
 	select {
@@ -157,7 +157,7 @@ func (n *Node) renewLocal(ctx context.Context, id int64) (int64, error) {
 		return r.ttl, r.err
 	case <-ctx.Done():
 		return -1, ctx.Err()
-	case <-n.stopc:
+	case <-n.loops.stopc:
 		return -1, ErrStopped
 	}
 }
@@ -207,7 +207,7 @@ func (n *Node) LeaseTimeToLive(ctx context.Context, r *pb.LeaseTimeToLiveRequest
 		if err := n.waitAppliedIndex(ctx); err != nil {
 			return nil, err
 		}
-		info, err := n.lessor.TimeToLive(lease.ID(r.ID), r.Keys)
+		info, err := n.kv.lessor.TimeToLive(lease.ID(r.ID), r.Keys)
 		if errors.Is(err, lease.ErrNotPrimary) {
 			return nil, ErrLeaderChanged
 		}
@@ -276,7 +276,7 @@ func (n *Node) forward(ctx context.Context, kind byte, req []byte, decode func([
 		var reply []byte
 		if lead == n.id {
 			reply, err = n.HandleCall(cctx, n.id, msg)
-		} else if c, ok := n.tr.(transport.Caller); ok {
+		} else if c, ok := n.raft.tr.(transport.Caller); ok {
 			reply, err = c.Call(cctx, lead, msg)
 		} else {
 			err = fmt.Errorf("%w: the transport cannot forward to the leader", transport.ErrUnreachable)
@@ -305,7 +305,7 @@ func (n *Node) forward(ctx context.Context, kind byte, req []byte, decode func([
 		return ErrTimeout
 	}
 	select {
-	case <-n.stopc:
+	case <-n.loops.stopc:
 		return ErrStopped
 	default:
 	}
@@ -322,7 +322,7 @@ func (n *Node) waitLeader(ctx context.Context) (uint64, error) {
 		t := n.clk.NewTimer(n.electionTimeout())
 		select {
 		case <-t.C():
-		case <-n.stopc:
+		case <-n.loops.stopc:
 			t.Stop()
 			return 0, ErrStopped
 		case <-ctx.Done():
@@ -376,7 +376,7 @@ func (n *Node) HandleCall(ctx context.Context, _ uint64, req []byte) ([]byte, er
 		if err := n.waitAppliedIndex(ctx); err != nil {
 			return answer(nil, err)
 		}
-		info, err := n.lessor.TimeToLive(lease.ID(r.ID), r.Keys)
+		info, err := n.kv.lessor.TimeToLive(lease.ID(r.ID), r.Keys)
 		if err != nil {
 			return answer(nil, err)
 		}
@@ -388,17 +388,17 @@ func (n *Node) HandleCall(ctx context.Context, _ uint64, req []byte) ([]byte, er
 // leaseRevokeLoop proposes the revocation of the leases the primary lessor
 // found expired (etcd's run loop and revokeExpiredLeases).
 func (n *Node) leaseRevokeLoop() {
-	defer n.wg.Done()
-	expired := n.lessor.ExpiredLeasesC()
+	defer n.loops.wg.Done()
+	expired := n.kv.lessor.ExpiredLeasesC()
 	for {
 		select {
 		case ids := <-expired:
-			n.wg.Add(1)
+			n.loops.wg.Add(1)
 			go func() {
-				defer n.wg.Done()
+				defer n.loops.wg.Done()
 				n.revokeExpiredLeases(ids)
 			}()
-		case <-n.stopc:
+		case <-n.loops.stopc:
 			return
 		}
 	}

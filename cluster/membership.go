@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"sort"
 
 	"go.etcd.io/raft/v3/raftpb"
 )
@@ -22,42 +21,24 @@ type MemberResponse struct {
 
 func (n *Node) applyConfChange(e *raftpb.Entry, cc raftpb.ConfChange) error {
 	reqID, addr := decodeConfContext(cc.Context)
-	n.amu.RLock()
-	removed := n.removed[cc.NodeID]
-	n.amu.RUnlock()
+	removed := n.mb.isRemoved(cc.NodeID)
 	if removed && cc.Type != raftpb.ConfChangeRemoveNode {
 		// IDs are never reused (etcd); turn the change into a no-op for raft
 		// too, so every node's configuration stays the same.
 		cc.NodeID = 0
 	}
-	n.mu.Lock()
-	cs := n.rn.ApplyConfChange(cc)
-	n.mu.Unlock()
+	n.raft.mu.Lock()
+	cs := n.raft.rn.ApplyConfChange(cc)
+	n.raft.mu.Unlock()
 	n.ap.confState = *cs
 	n.updateLearner()
 	if cc.NodeID != 0 {
-		n.amu.Lock()
-		switch cc.Type {
-		case raftpb.ConfChangeAddNode:
-			m := n.members[cc.NodeID]
-			m.ID = cc.NodeID
-			if addr != "" {
-				m.Addr = addr
-			}
-			m.Learner = false
-			n.members[cc.NodeID] = m
-		case raftpb.ConfChangeAddLearnerNode:
-			n.members[cc.NodeID] = member{ID: cc.NodeID, Addr: addr, Learner: true}
-		case raftpb.ConfChangeRemoveNode:
-			delete(n.members, cc.NodeID)
-			n.removed[cc.NodeID] = true
-		}
-		n.amu.Unlock()
+		n.mb.applyConfChange(cc.Type, cc.NodeID, addr)
 		if cc.NodeID != n.id {
 			if cc.Type == raftpb.ConfChangeRemoveNode {
-				n.tr.RemovePeer(cc.NodeID)
+				n.raft.tr.RemovePeer(cc.NodeID)
 			} else {
-				n.tr.AddPeer(cc.NodeID, addr)
+				n.raft.tr.AddPeer(cc.NodeID, addr)
 			}
 		}
 		n.emit(EventMemberChange, 0, "%s %x at index %d", cc.Type, cc.NodeID, e.Index)
@@ -72,7 +53,7 @@ func (n *Node) applyConfChange(e *raftpb.Entry, cc raftpb.ConfChange) error {
 			err = ErrIDRemoved
 		}
 		res := result{resp: &MemberResponse{Members: n.Members()}, err: err}
-		n.deferConfAck(func() { n.wait.trigger(reqID, res) })
+		n.deferConfAck(func() { n.reqs.wait.trigger(reqID, res) })
 	}
 	return nil
 }
@@ -84,28 +65,18 @@ func (n *Node) updateLearner() {
 			learner = true
 		}
 	}
-	n.isLearner.Store(learner)
+	n.prog.isLearner.Store(learner)
 }
 
 // Members lists the members this node knows, by ID.
 func (n *Node) Members() []Member {
-	n.amu.RLock()
-	defer n.amu.RUnlock()
-	out := make([]Member, 0, len(n.members))
-	for _, m := range n.members {
-		out = append(out, Member(m))
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out
+	return n.mb.list()
 }
 
 // AddMember adds a voter or a learner. It must be called on the leader and
 // returns once raft has applied the change.
 func (n *Node) AddMember(ctx context.Context, id uint64, addr string, learner bool) (*MemberResponse, error) {
-	n.amu.RLock()
-	_, exists := n.members[id]
-	removed := n.removed[id]
-	n.amu.RUnlock()
+	_, exists, removed := n.mb.lookup(id)
 	switch {
 	case id == 0:
 		return nil, fmt.Errorf("%w: member ID 0", ErrBadOption)
@@ -124,9 +95,7 @@ func (n *Node) AddMember(ctx context.Context, id uint64, addr string, learner bo
 // PromoteMember turns a learner into a voter once it has caught up: its
 // match index is at least 90% of the leader's (etcd's isLearnerReady).
 func (n *Node) PromoteMember(ctx context.Context, id uint64) (*MemberResponse, error) {
-	n.amu.RLock()
-	m, ok := n.members[id]
-	n.amu.RUnlock()
+	m, ok, _ := n.mb.lookup(id)
 	if !ok {
 		return nil, ErrMemberNotFound
 	}
@@ -147,10 +116,7 @@ func (n *Node) PromoteMember(ctx context.Context, id uint64) (*MemberResponse, e
 
 // RemoveMember removes a member.
 func (n *Node) RemoveMember(ctx context.Context, id uint64) (*MemberResponse, error) {
-	n.amu.RLock()
-	_, ok := n.members[id]
-	n.amu.RUnlock()
-	if !ok {
+	if _, ok, _ := n.mb.lookup(id); !ok {
 		return nil, ErrMemberNotFound
 	}
 	return n.proposeConfChange(ctx, raftpb.ConfChange{Type: raftpb.ConfChangeRemoveNode, NodeID: id}, "")
@@ -165,19 +131,19 @@ func (n *Node) proposeConfChange(ctx context.Context, cc raftpb.ConfChange, addr
 	}
 	// One pending change at a time: raft would silently turn a second one
 	// into an empty entry, leaving its proposer to time out.
-	if !n.confBusy.CompareAndSwap(false, true) {
+	if !n.mb.confBusy.CompareAndSwap(false, true) {
 		return nil, ErrPendingConfChange
 	}
-	defer n.confBusy.Store(false)
-	id := n.nextID()
+	defer n.mb.confBusy.Store(false)
+	id := n.reqs.nextID()
 	cc.ID = id
 	cc.Context = encodeConfContext(id, addr)
-	ch := n.wait.register(id)
-	n.mu.Lock()
-	err := n.rn.ProposeConfChange(cc)
-	n.mu.Unlock()
+	ch := n.reqs.wait.register(id)
+	n.raft.mu.Lock()
+	err := n.raft.rn.ProposeConfChange(cc)
+	n.raft.mu.Unlock()
 	if err != nil {
-		n.wait.cancel(id)
+		n.reqs.wait.cancel(id)
 		return nil, mapProposeErr(n, err)
 	}
 	n.signal()
@@ -195,15 +161,15 @@ func (n *Node) proposeConfChange(ctx context.Context, cc raftpb.ConfChange, addr
 // ticks so that the commit of the change can still reach the others (etcd's
 // stopWithDelay).
 func (n *Node) stopAfterRemoval() {
-	n.wg.Add(1)
+	n.loops.wg.Add(1)
 	go func() {
-		defer n.wg.Done()
+		defer n.loops.wg.Done()
 		t := n.clk.NewTimer(10 * n.opts.TickInterval)
 		defer t.Stop()
 		select {
 		case <-t.C():
 			n.fail(ErrRemoved)
-		case <-n.stopc:
+		case <-n.loops.stopc:
 		}
 	}()
 }

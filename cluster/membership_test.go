@@ -60,7 +60,7 @@ func TestMembership(t *testing.T) {
 	if _, err := cl.MemberPromote(ctx, id); err != nil {
 		t.Fatalf("promote: %v", err)
 	}
-	waitFor(t, "promoted member is a voter", 10*time.Second, func() bool { return !learner.isLearner.Load() })
+	waitFor(t, "promoted member is a voter", 10*time.Second, func() bool { return !learner.prog.isLearner.Load() })
 	if _, err := cl.MemberPromote(ctx, id); !errors.Is(err, ErrMemberNotLearner) {
 		t.Fatalf("promoting a voter: %v", err)
 	}

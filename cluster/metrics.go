@@ -19,21 +19,21 @@ func (n *Node) Metrics() *metrics.Metrics { return n.m }
 func (n *Node) state() metrics.State {
 	st := metrics.State{
 		ID:             n.id,
-		Leader:         n.lead.Load(),
-		CommittedIndex: n.committed.Load(),
-		AppliedIndex:   n.applied.Load(),
+		Leader:         n.prog.lead.Load(),
+		CommittedIndex: n.prog.committed.Load(),
+		AppliedIndex:   n.prog.applied.Load(),
 		QuotaBytes:     n.opts.QuotaBytes,
 	}
-	n.storeMu.RLock()
-	defer n.storeMu.RUnlock()
-	if n.store == nil {
+	n.kv.mu.RLock()
+	defer n.kv.mu.RUnlock()
+	if n.kv.store == nil {
 		return st
 	}
-	b := n.store.Backend()
+	b := n.kv.store.Backend()
 	st.StoreOK = true
 	st.DBSize, st.DBSizeInUse = b.Size(), b.SizeInUse()
-	st.Keys = n.store.Keys()
-	st.Rev, st.CompactRev = n.store.Rev(), n.store.CompactRev()
+	st.Keys = n.kv.store.Keys()
+	st.Rev, st.CompactRev = n.kv.store.Rev(), n.kv.store.CompactRev()
 	st.Engine = b.Stats().Engine
 	return st
 }

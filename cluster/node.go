@@ -23,7 +23,6 @@ import (
 	"etcdlab/cluster/wal"
 	"etcdlab/engines/backend"
 	"etcdlab/internal/clock"
-	"etcdlab/lease"
 	"etcdlab/mvcc"
 )
 
@@ -60,85 +59,22 @@ type Node struct {
 	opts NodeOptions
 	clk  clock.Clock
 	fs   vfs.FS
+	dirs nodeDirs
 
-	memberDir, walDir, snapDir, engineDir string
-
-	// mu guards rn: RawNode is not safe for concurrent use. Callers step,
-	// propose and read-index under mu; the raft loop takes Ready and Advances.
-	mu      sync.Mutex
-	rn      *raft.RawNode
-	storage *raft.MemoryStorage
-	w       *wal.WAL
-	ss      *snap.Snapshotter
-	tr      transport.Transport
-
-	// storeMu guards the store pointer, swapped when a snapshot's backend is
-	// installed; readers hold it shared for the duration of a read.
-	storeMu sync.RWMutex
-	store   *mvcc.Store
-	// lessor is the node's lease manager, opened with the store and never
-	// replaced (a snapshot install recovers it over the new backend); its
-	// methods are safe to call at any time, and fail once it is closed.
-	lessor *lease.Lessor
-	// lastTick is the clock's UnixNano at the raft loop's last tick (etcd's
-	// latestTickTs, for ensureLeadership).
-	lastTick atomic.Int64
-
-	applied   atomic.Uint64
-	committed atomic.Uint64
-	// compactDone is closed when the last applied compaction's background
-	// deletion has finished (nil before any compaction).
-	compactDone atomic.Pointer[compactWait]
-	term        atomic.Uint64
-	lead        atomic.Uint64
-	isLearner   atomic.Bool
-
-	reqSeq atomic.Uint64 // request ID generator (low bits)
-	idBase uint64
-
-	vcfg mvcc.Config // request validation, as the store's
-	wait *waiter
-	// confAcks answer conf-change proposers, deferred until the Ready loop
-	// has called Advance past the change: raft accepts the next conf change
-	// only once its own applied index covers the pending one, and would
-	// otherwise turn it into an empty entry that its proposer waits on in vain.
-	confAckMu sync.Mutex
-	confAcks  []func()
-	applyWait *indexWaiter
-
+	raft  raftState  // the RawNode under raft.mu; raft log, WAL, snapshotter, transport
+	kv    storeState // the store under kv.mu; the lessor
+	prog  progress   // applied, committed, term, leader: atomics
+	reqs  requests   // request IDs, proposers waiting, deferred conf-change answers
+	mb    membership // members, removed IDs and alarms under mb.mu
+	snaps snapHolds  // snapshot sends that hold raft log compaction
 	// Leadership and first-commit notifications for the read loop.
-	notifyMu          sync.Mutex
-	leaderChanged     chan struct{}
-	firstCommitInTerm chan struct{}
-
-	// Read loop.
-	readMu       sync.RWMutex
-	readNotifier *notifier
-	readwaitc    chan struct{}
-	readStateC   chan raft.ReadState
-
-	applyq   *applyQueue
-	msgSnapC chan raftpb.Message
-	readyc   chan struct{}
-	stopc    chan struct{}
-	stopOnce sync.Once
-	wg       sync.WaitGroup
+	notify leaderNotify
+	reads  readState // the read loop's round under reads.mu, and its channels
+	loops  loops     // channels between the goroutines, stop
 
 	// Apply-goroutine state (only the apply goroutine writes these).
-	ap applyState
-
-	// Shared with clients: alarms and members, read under amu.
-	amu      sync.RWMutex
-	alarms   map[alarmKey]struct{}
-	members  map[uint64]member
-	removed  map[uint64]bool
-	confBusy atomic.Bool
-
-	inflightSnapshots atomic.Int64
-	// snapHoldUntil (the clock's UnixNano) keeps the raft log from being
-	// compacted for releaseDelayAfterSnapshot after a snapshot was sent.
-	snapHoldUntil atomic.Int64
-	stats         nodeStats
+	ap    applyState
+	stats nodeStats
 	// m holds the node's Prometheus figures (etcd's names); event figures
 	// are updated where the events happen, state figures read by state().
 	m *metrics.Metrics
@@ -201,36 +137,44 @@ func StartNode(opts NodeOptions, newTr NewTransport) (*Node, error) {
 		}
 	}
 	n := &Node{
-		id:                opts.ID,
-		opts:              opts,
-		clk:               opts.Clock,
-		fs:                opts.FS,
-		memberDir:         filepath.Join(opts.Dir, "member"),
-		wait:              newWaiter(),
-		applyWait:         newIndexWaiter(),
-		leaderChanged:     make(chan struct{}),
-		firstCommitInTerm: make(chan struct{}),
-		readNotifier:      newNotifier(),
-		readwaitc:         make(chan struct{}, 1),
-		readStateC:        make(chan raft.ReadState, 64),
-		applyq:            newApplyQueue(), // etcd's FIFO: the Ready loop never waits for an apply
-		msgSnapC:          make(chan raftpb.Message, 16),
-		readyc:            make(chan struct{}, 1),
-		stopc:             make(chan struct{}),
-		alarms:            make(map[alarmKey]struct{}),
-		members:           make(map[uint64]member),
-		removed:           make(map[uint64]bool),
-		m:                 m,
+		id:   opts.ID,
+		opts: opts,
+		clk:  opts.Clock,
+		fs:   opts.FS,
+		dirs: nodeDirs{member: filepath.Join(opts.Dir, "member")},
+		prog: progress{applyWait: newIndexWaiter()},
+		reqs: requests{wait: newWaiter()},
+		mb: membership{
+			alarms:  make(map[alarmKey]struct{}),
+			members: make(map[uint64]member),
+			removed: make(map[uint64]bool),
+		},
+		notify: leaderNotify{
+			leaderChanged:     make(chan struct{}),
+			firstCommitInTerm: make(chan struct{}),
+		},
+		reads: readState{
+			notifier: newNotifier(),
+			waitc:    make(chan struct{}, 1),
+			stateC:   make(chan raft.ReadState, 64),
+		},
+		loops: loops{
+			applyq:   newApplyQueue(), // etcd's FIFO: the Ready loop never waits for an apply
+			msgSnapC: make(chan raftpb.Message, 16),
+			readyc:   make(chan struct{}, 1),
+			stopc:    make(chan struct{}),
+		},
+		m: m,
 	}
 	n.opts.onCompacted = n.compacted
-	n.vcfg = mvcc.Config{MaxRequestBytes: opts.MaxRequestBytes, Clock: opts.Clock}
-	n.vcfg.EnsureDefaults()
-	n.walDir = filepath.Join(n.memberDir, "wal")
-	n.snapDir = filepath.Join(n.memberDir, "snap")
-	n.engineDir = filepath.Join(n.memberDir, "engine")
+	n.kv.vcfg = mvcc.Config{MaxRequestBytes: opts.MaxRequestBytes, Clock: opts.Clock}
+	n.kv.vcfg.EnsureDefaults()
+	n.dirs.wal = filepath.Join(n.dirs.member, "wal")
+	n.dirs.snap = filepath.Join(n.dirs.member, "snap")
+	n.dirs.engine = filepath.Join(n.dirs.member, "engine")
 	// etcd's idutil: member ID in the top 16 bits, a time prefix, a counter,
 	// so IDs do not repeat across restarts of the same member.
-	n.idBase = (opts.ID&0xffff)<<48 | (uint64(n.clk.Now().UnixMilli())&0xffffffffff)<<8
+	n.reqs.idBase = (opts.ID&0xffff)<<48 | (uint64(n.clk.Now().UnixMilli())&0xffffffffff)<<8
 	if err := n.open(); err != nil {
 		n.closeFiles()
 		return nil, err
@@ -240,17 +184,13 @@ func StartNode(opts NodeOptions, newTr NewTransport) (*Node, error) {
 		n.closeFiles()
 		return nil, err
 	}
-	n.tr = tr
+	n.raft.tr = tr
 	m.SetSource(n.state)
-	n.amu.RLock()
-	for id, m := range n.members {
-		if id != n.id {
-			tr.AddPeer(id, m.Addr)
-		}
+	for _, m := range n.mb.peers(n.id) {
+		tr.AddPeer(m.ID, m.Addr)
 	}
-	n.amu.RUnlock()
 	n.adjustTicks()
-	n.wg.Add(4)
+	n.loops.wg.Add(4)
 	go n.raftLoop()
 	go n.applyLoop()
 	go n.readLoop()
@@ -295,7 +235,7 @@ func (n *Node) raftConfig() *raft.Config {
 		ID:                        n.id,
 		ElectionTick:              n.opts.ElectionTicks,
 		HeartbeatTick:             n.opts.HeartbeatTicks,
-		Storage:                   n.storage,
+		Storage:                   n.raft.storage,
 		MaxSizePerMsg:             n.opts.MaxSizePerMsg,
 		MaxInflightMsgs:           n.opts.MaxInflightMsgs,
 		MaxUncommittedEntriesSize: n.opts.MaxUncommittedBytes,
@@ -309,30 +249,30 @@ func (n *Node) raftConfig() *raft.Config {
 // open restores the node from its data dir, or creates it: etcd's
 // bootstrap (server/etcdserver/bootstrap.go) in the small.
 func (n *Node) open() error {
-	if err := n.fs.MkdirAll(n.snapDir, 0o755); err != nil {
-		return fmt.Errorf("cluster: create %s: %w", n.snapDir, err)
+	if err := n.fs.MkdirAll(n.dirs.snap, 0o755); err != nil {
+		return fmt.Errorf("cluster: create %s: %w", n.dirs.snap, err)
 	}
-	n.ss = snap.New(n.fs, n.snapDir)
-	n.storage = raft.NewMemoryStorage()
+	n.raft.ss = snap.New(n.fs, n.dirs.snap)
+	n.raft.storage = raft.NewMemoryStorage()
 
-	if !wal.Exist(n.fs, n.walDir) {
-		st, le, err := openStore(n.opts, n.engineDir, n.backendConfig())
+	if !wal.Exist(n.fs, n.dirs.wal) {
+		st, le, err := openStore(n.opts, n.dirs.engine, n.backendConfig())
 		if err != nil {
 			return err
 		}
-		n.store, n.lessor = st, le
+		n.kv.store, n.kv.lessor = st, le
 		meta := make([]byte, 8)
 		binary.BigEndian.PutUint64(meta, n.id)
-		w, err := wal.Create(n.fs, n.walDir, meta, n.walOptions())
+		w, err := wal.Create(n.fs, n.dirs.wal, meta, n.walOptions())
 		if err != nil {
 			return fmt.Errorf("cluster: create wal: %w", err)
 		}
-		n.w = w
+		n.raft.w = w
 		rn, err := raft.NewRawNode(n.raftConfig())
 		if err != nil {
 			return fmt.Errorf("cluster: raft: %w", err)
 		}
-		n.rn = rn
+		n.raft.rn = rn
 		if !n.opts.Join {
 			if len(n.opts.Peers) == 0 {
 				return fmt.Errorf("%w: a new cluster needs Peers", ErrBadOption)
@@ -340,25 +280,25 @@ func (n *Node) open() error {
 			peers := make([]raft.Peer, len(n.opts.Peers))
 			for i, p := range n.opts.Peers {
 				peers[i] = raft.Peer{ID: p.ID, Context: encodeConfContext(0, p.Addr)}
-				n.members[p.ID] = member{ID: p.ID, Addr: p.Addr}
+				n.mb.members[p.ID] = member{ID: p.ID, Addr: p.Addr}
 			}
 			if err := rn.Bootstrap(peers); err != nil {
 				return fmt.Errorf("cluster: bootstrap: %w", err)
 			}
 		} else {
 			for _, p := range n.opts.Peers {
-				n.members[p.ID] = member{ID: p.ID, Addr: p.Addr}
+				n.mb.members[p.ID] = member{ID: p.ID, Addr: p.Addr}
 			}
 		}
 		return nil
 	}
 
-	walSnaps, err := wal.ValidSnapshotEntries(n.fs, n.walDir)
+	walSnaps, err := wal.ValidSnapshotEntries(n.fs, n.dirs.wal)
 	if err != nil {
 		return fmt.Errorf("cluster: wal snapshots: %w", err)
 	}
 	var snapshot *raftpb.Snapshot
-	if s, err := n.ss.LoadNewestAvailable(walSnaps); err == nil {
+	if s, err := n.raft.ss.LoadNewestAvailable(walSnaps); err == nil {
 		snapshot = s
 	} else if !errors.Is(err, snap.ErrNoSnapshot) {
 		return fmt.Errorf("cluster: load snapshot: %w", err)
@@ -367,9 +307,9 @@ func (n *Node) open() error {
 	var image string
 	if snapshot != nil {
 		walSnap = wal.Snapshot{Index: snapshot.Metadata.Index, Term: snapshot.Metadata.Term, ConfState: &snapshot.Metadata.ConfState}
-		image = n.ss.DBFilePath(snapshot.Metadata.Index)
+		image = n.raft.ss.DBFilePath(snapshot.Metadata.Index)
 	}
-	st, le, err := openStore(n.opts, n.engineDir, n.backendConfig())
+	st, le, err := openStore(n.opts, n.dirs.engine, n.backendConfig())
 	if err == nil && snapshot != nil {
 		if ci, _ := st.ConsistentIndex(); ci < snapshot.Metadata.Index {
 			// The backend is older than the snapshot: a received image was
@@ -380,29 +320,29 @@ func (n *Node) open() error {
 		}
 	}
 	if err != nil && snapshot != nil && fileExists(n.fs, image) {
-		st, le, err = installImage(n.opts, n.engineDir, image, n.backendConfig())
+		st, le, err = installImage(n.opts, n.dirs.engine, image, n.backendConfig())
 	}
 	if err != nil {
 		return err
 	}
-	n.store, n.lessor = st, le
+	n.kv.store, n.kv.lessor = st, le
 	if ci, _ := st.ConsistentIndex(); snapshot != nil && ci < snapshot.Metadata.Index {
 		return fmt.Errorf("cluster: backend consistent index %d is behind snapshot %d and no image is available", ci, snapshot.Metadata.Index)
 	}
-	w, err := wal.Open(n.fs, n.walDir, walSnap, n.walOptions())
+	w, err := wal.Open(n.fs, n.dirs.wal, walSnap, n.walOptions())
 	if err != nil {
 		return fmt.Errorf("cluster: open wal: %w", err)
 	}
-	n.w = w
+	n.raft.w = w
 	meta, hs, ents, err := w.ReadAll()
 	if err != nil {
 		return fmt.Errorf("cluster: read wal: %w", err)
 	}
 	if len(meta) != 8 || binary.BigEndian.Uint64(meta) != n.id {
-		return fmt.Errorf("%w: the WAL in %s belongs to another member (metadata %x), not %x", ErrBadOption, n.walDir, meta, n.id)
+		return fmt.Errorf("%w: the WAL in %s belongs to another member (metadata %x), not %x", ErrBadOption, n.dirs.wal, meta, n.id)
 	}
 	if snapshot != nil {
-		if err := n.storage.ApplySnapshot(*snapshot); err != nil {
+		if err := n.raft.storage.ApplySnapshot(*snapshot); err != nil {
 			return fmt.Errorf("cluster: apply snapshot to raft storage: %w", err)
 		}
 		n.ap.appliedIndex, n.ap.appliedTerm = snapshot.Metadata.Index, snapshot.Metadata.Term
@@ -410,15 +350,15 @@ func (n *Node) open() error {
 		n.ap.memSnapIndex = snapshot.Metadata.Index
 		n.ap.confState = snapshot.Metadata.ConfState
 		n.updateLearner()
-		n.applied.Store(snapshot.Metadata.Index)
+		n.prog.applied.Store(snapshot.Metadata.Index)
 		if err := n.restoreMembers(snapshot.Data); err != nil {
 			return err
 		}
 	}
-	if err := n.storage.SetHardState(hs); err != nil {
+	if err := n.raft.storage.SetHardState(hs); err != nil {
 		return fmt.Errorf("cluster: raft hard state: %w", err)
 	}
-	if err := n.storage.Append(ents); err != nil {
+	if err := n.raft.storage.Append(ents); err != nil {
 		return fmt.Errorf("cluster: raft entries: %w", err)
 	}
 	// An entry is applied only once it is durable in this node's WAL (raft
@@ -429,17 +369,17 @@ func (n *Node) open() error {
 	// indexes the backend has applied, be skipped, and their writers would
 	// never be answered. Refuse to start, as etcd's verify check does.
 	if ci, _ := st.ConsistentIndex(); ci > 0 {
-		if last, _ := n.storage.LastIndex(); ci > last {
+		if last, _ := n.raft.storage.LastIndex(); ci > last {
 			return fmt.Errorf("%w: the backend in %s has applied up to index %d but the WAL in %s ends at %d: "+
 				"records that had been synced are gone from the WAL, which a crash cannot do; "+
 				"restore this member from a snapshot, or remove it from the cluster and add it back with an empty data dir",
-				ErrWALBehindBackend, n.engineDir, ci, n.walDir, last)
+				ErrWALBehindBackend, n.dirs.engine, ci, n.dirs.wal, last)
 		}
 	}
-	n.committed.Store(hs.Commit)
+	n.prog.committed.Store(hs.Commit)
 	for _, p := range n.opts.Peers {
-		if _, ok := n.members[p.ID]; !ok {
-			n.members[p.ID] = member{ID: p.ID, Addr: p.Addr}
+		if _, ok := n.mb.members[p.ID]; !ok {
+			n.mb.members[p.ID] = member{ID: p.ID, Addr: p.Addr}
 		}
 	}
 	// Conf-change entries after the snapshot carry addresses too.
@@ -448,8 +388,8 @@ func (n *Node) open() error {
 			var cc raftpb.ConfChange
 			if cc.Unmarshal(e.Data) == nil && cc.Type != raftpb.ConfChangeRemoveNode {
 				_, addr := decodeConfContext(cc.Context)
-				if _, ok := n.members[cc.NodeID]; !ok {
-					n.members[cc.NodeID] = member{ID: cc.NodeID, Addr: addr}
+				if _, ok := n.mb.members[cc.NodeID]; !ok {
+					n.mb.members[cc.NodeID] = member{ID: cc.NodeID, Addr: addr}
 				}
 			}
 		}
@@ -459,7 +399,7 @@ func (n *Node) open() error {
 	if err != nil {
 		return fmt.Errorf("cluster: raft: %w", err)
 	}
-	n.rn = rn
+	n.raft.rn = rn
 	return nil
 }
 
@@ -473,30 +413,8 @@ func (n *Node) restoreMembers(data []byte) error {
 	if err := json.Unmarshal(data, &sd); err != nil {
 		return fmt.Errorf("%w: snapshot membership: %v", ErrCorrupt, err)
 	}
-	n.amu.Lock()
-	defer n.amu.Unlock()
-	clear(n.members)
-	for _, m := range sd.Members {
-		n.members[m.ID] = m
-	}
-	for _, id := range sd.Removed {
-		n.removed[id] = true
-	}
+	n.mb.restore(sd)
 	return nil
-}
-
-func (n *Node) snapshotData() []byte {
-	n.amu.RLock()
-	defer n.amu.RUnlock()
-	var sd snapshotData
-	for _, m := range n.members {
-		sd.Members = append(sd.Members, m)
-	}
-	for id := range n.removed {
-		sd.Removed = append(sd.Removed, id)
-	}
-	b, _ := json.Marshal(sd)
-	return b
 }
 
 func fileExists(fs vfs.FS, path string) bool {
@@ -508,19 +426,19 @@ func fileExists(fs vfs.FS, path string) bool {
 func (n *Node) ID() uint64 { return n.id }
 
 // Leader returns the leader this node knows of (0 if none).
-func (n *Node) Leader() uint64 { return n.lead.Load() }
+func (n *Node) Leader() uint64 { return n.prog.lead.Load() }
 
 // IsLeader reports whether this node is the leader.
-func (n *Node) IsLeader() bool { return n.lead.Load() == n.id }
+func (n *Node) IsLeader() bool { return n.prog.lead.Load() == n.id }
 
 // Term returns the node's current raft term.
-func (n *Node) Term() uint64 { return n.term.Load() }
+func (n *Node) Term() uint64 { return n.prog.term.Load() }
 
 // AppliedIndex returns the index of the last applied entry.
-func (n *Node) AppliedIndex() uint64 { return n.applied.Load() }
+func (n *Node) AppliedIndex() uint64 { return n.prog.applied.Load() }
 
 // CommittedIndex returns the last committed index the node knows of.
-func (n *Node) CommittedIndex() uint64 { return n.committed.Load() }
+func (n *Node) CommittedIndex() uint64 { return n.prog.committed.Load() }
 
 // Err returns the fatal error that stopped the node, if any.
 func (n *Node) Err() error {
@@ -535,85 +453,83 @@ func (n *Node) Err() error {
 // panics here).
 func (n *Node) fail(err error) {
 	n.err.CompareAndSwap(nil, err)
-	n.stopOnce.Do(func() { close(n.stopc) })
+	n.loops.stopOnce.Do(func() { close(n.loops.stopc) })
 }
 
 // RaftStatus returns raft's status (progress of followers on a leader).
 func (n *Node) RaftStatus() raft.Status {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.rn.Status()
+	return n.raft.status()
 }
 
 // FirstIndex is the first index still in the raft log (after compaction).
 func (n *Node) FirstIndex() uint64 {
-	i, _ := n.storage.FirstIndex()
+	i, _ := n.raft.storage.FirstIndex()
 	return i
 }
 
 // SnapshotIndex is the index of the newest snapshot the node holds in raft's
 // storage: a disk snapshot, or (RaftLogCompaction "3.6") a snapshot to memory.
 func (n *Node) SnapshotIndex() uint64 {
-	s, _ := n.storage.Snapshot()
+	s, _ := n.raft.storage.Snapshot()
 	return s.Metadata.Index
 }
 
 // WALStats returns the WAL's counters (fsyncs for puts-per-fsync figures).
-func (n *Node) WALStats() wal.Stats { return n.w.Stats() }
+func (n *Node) WALStats() wal.Stats { return n.raft.w.Stats() }
 
 // BackendSize is the backend's size on disk.
 func (n *Node) BackendSize() int64 {
-	n.storeMu.RLock()
-	defer n.storeMu.RUnlock()
-	if n.store == nil {
+	n.kv.mu.RLock()
+	defer n.kv.mu.RUnlock()
+	if n.kv.store == nil {
 		return 0
 	}
-	return n.store.Backend().Size()
+	return n.kv.store.Backend().Size()
 }
 
 // Hash returns the store's HashKV at rev (0: current) and its revision.
 func (n *Node) Hash(rev int64) (mvcc.KeyValueHash, int64, error) {
-	n.storeMu.RLock()
-	defer n.storeMu.RUnlock()
-	if n.store == nil {
+	n.kv.mu.RLock()
+	defer n.kv.mu.RUnlock()
+	if n.kv.store == nil {
 		return mvcc.KeyValueHash{}, 0, ErrStopped
 	}
-	return n.store.HashByRev(rev)
+	return n.kv.store.HashByRev(rev)
 }
 
 // Rev returns the store's current revision.
 func (n *Node) Rev() int64 {
-	n.storeMu.RLock()
-	defer n.storeMu.RUnlock()
-	if n.store == nil {
+	n.kv.mu.RLock()
+	defer n.kv.mu.RUnlock()
+	if n.kv.store == nil {
 		return 0
 	}
-	return n.store.Rev()
+	return n.kv.store.Rev()
 }
 
 // CompactRev returns the store's compaction revision.
 func (n *Node) CompactRev() int64 {
-	n.storeMu.RLock()
-	defer n.storeMu.RUnlock()
-	if n.store == nil {
+	n.kv.mu.RLock()
+	defer n.kv.mu.RUnlock()
+	if n.kv.store == nil {
 		return 0
 	}
-	return n.store.CompactRev()
+	return n.kv.store.CompactRev()
 }
 
 // Transport returns the node's transport.
-func (n *Node) Transport() transport.Transport { return n.tr }
+func (n *Node) Transport() transport.Transport { return n.raft.tr }
 
 // Stop stops the node cleanly: loops end, the backend commits, the WAL syncs.
 func (n *Node) Stop() error {
-	n.stopOnce.Do(func() { close(n.stopc) })
+	n.loops.stopOnce.Do(func() { close(n.loops.stopc) })
 	var errs []error
 	// The transport first: it ends snapshot streams the loops may wait on.
-	if n.tr != nil {
-		errs = append(errs, n.tr.Close())
+	if n.raft.tr != nil {
+		errs = append(errs, n.raft.tr.Close())
 	}
-	n.wg.Wait()
-	n.wait.failAll(ErrStopped)
+	n.loops.wg.Wait()
+	n.reqs.wait.failAll(ErrStopped)
 	errs = append(errs, n.closeFiles())
 	return errors.Join(errs...)
 }
@@ -622,51 +538,38 @@ func (n *Node) Stop() error {
 // closed before the backend so pending (uncommitted) backend writes are lost,
 // and only the raft WAL's synced records can bring them back on restart.
 func (n *Node) kill() {
-	n.stopOnce.Do(func() { close(n.stopc) })
-	if n.tr != nil {
-		_ = n.tr.Close()
+	n.loops.stopOnce.Do(func() { close(n.loops.stopc) })
+	if n.raft.tr != nil {
+		_ = n.raft.tr.Close()
 	}
-	n.wg.Wait()
-	n.wait.failAll(ErrStopped)
-	n.storeMu.Lock()
-	if n.store != nil {
-		_ = n.store.Backend().Engine().Close()
-		_ = n.store.Close()
-		n.store = nil
+	n.loops.wg.Wait()
+	n.reqs.wait.failAll(ErrStopped)
+	_ = n.kv.closeStore(true)
+	if n.kv.lessor != nil {
+		n.kv.lessor.Close()
 	}
-	n.storeMu.Unlock()
-	if n.lessor != nil {
-		n.lessor.Close()
-	}
-	if n.w != nil {
-		_ = n.w.Close()
-		n.w = nil
+	if n.raft.w != nil {
+		_ = n.raft.w.Close()
+		n.raft.w = nil
 	}
 }
 
 func (n *Node) closeFiles() error {
 	var errs []error
-	if n.lessor != nil {
-		n.lessor.Close()
+	if n.kv.lessor != nil {
+		n.kv.lessor.Close()
 	}
-	n.storeMu.Lock()
-	if n.store != nil {
-		errs = append(errs, n.store.Close())
-		n.store = nil
-	}
-	n.storeMu.Unlock()
-	if n.w != nil {
-		errs = append(errs, n.w.Close())
-		n.w = nil
+	errs = append(errs, n.kv.closeStore(false))
+	if n.raft.w != nil {
+		errs = append(errs, n.raft.w.Close())
+		n.raft.w = nil
 	}
 	return errors.Join(errs...)
 }
 
-func (n *Node) nextID() uint64 { return n.idBase + n.reqSeq.Add(1) }
-
 func (n *Node) signal() {
 	select {
-	case n.readyc <- struct{}{}:
+	case n.loops.readyc <- struct{}{}:
 	default:
 	}
 }
@@ -678,22 +581,19 @@ var _ transport.Handler = (*Node)(nil)
 // Process steps a message from a peer into raft.
 func (n *Node) Process(ctx context.Context, m raftpb.Message) error {
 	select {
-	case <-n.stopc:
+	case <-n.loops.stopc:
 		return ErrStopped
 	default:
 	}
-	n.amu.RLock()
-	removed := n.removed[m.From]
-	n.amu.RUnlock()
-	if removed {
+	if n.mb.isRemoved(m.From) {
 		return ErrIDRemoved
 	}
 	if m.Type == raftpb.MsgHeartbeatResp {
 		n.observeHeartbeatResp(&m)
 	}
-	n.mu.Lock()
-	err := n.rn.Step(m)
-	n.mu.Unlock()
+	n.raft.mu.Lock()
+	err := n.raft.rn.Step(m)
+	n.raft.mu.Unlock()
 	n.signal()
 	if errors.Is(err, raft.ErrStepPeerNotFound) || errors.Is(err, raft.ErrStepLocalMsg) {
 		return nil
@@ -709,7 +609,7 @@ func (n *Node) ProcessSnapshot(ctx context.Context, m raftpb.Message, image io.R
 		return fmt.Errorf("%w: MsgSnap without a snapshot", ErrCorrupt)
 	}
 	start := n.clk.Now()
-	_, size, err := n.ss.ReceiveDBImage(image, m.Snapshot.Metadata.Index)
+	_, size, err := n.raft.ss.ReceiveDBImage(image, m.Snapshot.Metadata.Index)
 	if err != nil {
 		return fmt.Errorf("cluster: receive snapshot image: %w", err)
 	}
@@ -719,9 +619,9 @@ func (n *Node) ProcessSnapshot(ctx context.Context, m raftpb.Message, image io.R
 
 // ReportUnreachable tells raft a peer could not be reached.
 func (n *Node) ReportUnreachable(id uint64) {
-	n.mu.Lock()
-	n.rn.ReportUnreachable(id)
-	n.mu.Unlock()
+	n.raft.mu.Lock()
+	n.raft.rn.ReportUnreachable(id)
+	n.raft.mu.Unlock()
 }
 
 // ReportSnapshot tells raft how a snapshot send ended.
@@ -732,10 +632,10 @@ func (n *Node) ReportSnapshot(id uint64, status raft.SnapshotStatus) {
 	} else {
 		n.holdCompaction()
 	}
-	n.inflightSnapshots.Add(-1)
+	n.snaps.inflight.Add(-1)
 	n.emit(EventSnapshotSent, 0, "to=%x %s", id, outcome)
-	n.mu.Lock()
-	n.rn.ReportSnapshot(id, status)
-	n.mu.Unlock()
+	n.raft.mu.Lock()
+	n.raft.rn.ReportSnapshot(id, status)
+	n.raft.mu.Unlock()
 	n.signal()
 }

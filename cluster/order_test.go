@@ -32,7 +32,7 @@ func (o *orderCheck) Send(msgs []raftpb.Message) {
 			continue
 		}
 		o.acks.Add(1)
-		if last, _ := n.storage.LastIndex(); last < m.Index {
+		if last, _ := n.raft.storage.LastIndex(); last < m.Index {
 			o.failMu.Lock()
 			*o.fails = append(*o.fails, "ack before durable")
 			o.failMu.Unlock()
@@ -56,7 +56,7 @@ func TestFollowerAcksAfterWALSave(t *testing.T) {
 	})
 	// The wrappers were built before Start returned: point them at c.
 	for _, n := range c.Nodes() {
-		n.tr.(*orderCheck).c = c
+		n.raft.tr.(*orderCheck).c = c
 	}
 	waitLeader(t, c)
 	ctx := ctxT(t)

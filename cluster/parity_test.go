@@ -67,7 +67,7 @@ func TestEngineParity(t *testing.T) {
 			drive(t, ctx, cl, 0, 50) // leader settled, first commits and file growth done
 			few := phase("as opened", 0)
 			for _, nd := range c.Nodes() {
-				for _, dir := range []string{nd.engineDir, nd.walDir, nd.snapDir} {
+				for _, dir := range []string{nd.dirs.engine, nd.dirs.wal, nd.dirs.snap} {
 					addJunk(t, dir, 300)
 				}
 			}
@@ -102,12 +102,12 @@ func drive(t *testing.T, ctx context.Context, cl *Client, base, n int) {
 // engineMetaOps is the metadata calls of the node's engine so far (0 while
 // the node has no store).
 func engineMetaOps(n *Node) int64 {
-	n.storeMu.RLock()
-	defer n.storeMu.RUnlock()
-	if n.store == nil {
+	n.kv.mu.RLock()
+	defer n.kv.mu.RUnlock()
+	if n.kv.store == nil {
 		return 0
 	}
-	return n.store.Backend().Stats().Engine.FSMetadataOps
+	return n.kv.store.Backend().Stats().Engine.FSMetadataOps
 }
 
 // addJunk creates count small files in dir that no component owns.

@@ -37,7 +37,7 @@ func RunNode(ctx context.Context, cfg NodeConfig, ready func(*Node)) error {
 	}
 	select {
 	case <-ctx.Done():
-	case <-n.stopc:
+	case <-n.loops.stopc:
 	}
 	stopErr := n.Stop()
 	if err := n.Err(); err != nil {

@@ -20,17 +20,17 @@ type compactResult struct {
 // (etcd's processInternalRaftRequestOnce).
 func (n *Node) propose(ctx context.Context, r *pb.InternalRaftRequest) (result, error) {
 	select {
-	case <-n.stopc:
+	case <-n.loops.stopc:
 		return result{}, ErrStopped
 	default:
 	}
-	if n.isLearner.Load() {
+	if n.prog.isLearner.Load() {
 		return result{}, ErrLearnerRead // etcd: learners serve only serializable reads
 	}
-	if ci, ai := n.committed.Load(), n.applied.Load(); ci > ai+DefaultMaxGapApplied {
+	if ci, ai := n.prog.committed.Load(), n.prog.applied.Load(); ci > ai+DefaultMaxGapApplied {
 		return result{}, ErrTooManyRequests
 	}
-	id := n.nextID()
+	id := n.reqs.nextID()
 	r.Header = &pb.RequestHeader{ID: id}
 	data, err := r.Marshal()
 	if err != nil {
@@ -39,12 +39,12 @@ func (n *Node) propose(ctx context.Context, r *pb.InternalRaftRequest) (result, 
 	if len(data) > n.opts.MaxRequestBytes {
 		return result{}, ErrRequestTooLarge
 	}
-	ch := n.wait.register(id)
-	n.mu.Lock()
-	err = n.rn.Propose(data)
-	n.mu.Unlock()
+	ch := n.reqs.wait.register(id)
+	n.raft.mu.Lock()
+	err = n.raft.rn.Propose(data)
+	n.raft.mu.Unlock()
 	if err != nil {
-		n.wait.cancel(id)
+		n.reqs.wait.cancel(id)
 		n.m.ProposalsFailed.Inc()
 		return result{}, mapProposeErr(n, err)
 	}
@@ -62,15 +62,15 @@ func (n *Node) waitResult(ctx context.Context, id uint64, ch chan result) (resul
 	case r := <-ch:
 		return r, nil
 	case <-timer.C():
-		n.wait.cancel(id)
+		n.reqs.wait.cancel(id)
 		n.m.ProposalsFailed.Inc()
 		return result{}, ErrTimeout
 	case <-ctx.Done():
-		n.wait.cancel(id)
+		n.reqs.wait.cancel(id)
 		n.m.ProposalsFailed.Inc()
 		return result{}, ctx.Err()
-	case <-n.stopc:
-		n.wait.cancel(id)
+	case <-n.loops.stopc:
+		n.reqs.wait.cancel(id)
 		return result{}, ErrStopped
 	}
 }
@@ -99,7 +99,7 @@ func proposeFor[T any](ctx context.Context, n *Node, req *pb.InternalRaftRequest
 
 // Put replicates a put.
 func (n *Node) Put(ctx context.Context, r *pb.PutRequest) (*pb.PutResponse, error) {
-	if err := n.vcfg.ValidatePut(r); err != nil {
+	if err := n.kv.vcfg.ValidatePut(r); err != nil {
 		return nil, err
 	}
 	if err := n.checkQuota(ctx, costPut(r)); err != nil {
@@ -110,7 +110,7 @@ func (n *Node) Put(ctx context.Context, r *pb.PutRequest) (*pb.PutResponse, erro
 
 // DeleteRange replicates a delete.
 func (n *Node) DeleteRange(ctx context.Context, r *pb.DeleteRangeRequest) (*pb.DeleteRangeResponse, error) {
-	if err := n.vcfg.ValidateDeleteRange(r); err != nil {
+	if err := n.kv.vcfg.ValidateDeleteRange(r); err != nil {
 		return nil, err
 	}
 	return proposeFor[*pb.DeleteRangeResponse](ctx, n, &pb.InternalRaftRequest{DeleteRange: r})
@@ -120,7 +120,7 @@ func (n *Node) DeleteRange(ctx context.Context, r *pb.DeleteRangeRequest) (*pb.D
 // ReadIndex unless every range is serializable), a mutating one is validated
 // before it is proposed, so that no node can fail it half way.
 func (n *Node) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, error) {
-	if err := n.vcfg.ValidateTxn(r); err != nil {
+	if err := n.kv.vcfg.ValidateTxn(r); err != nil {
 		return nil, err
 	}
 	if txnReadOnly(r) {
@@ -129,12 +129,12 @@ func (n *Node) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, erro
 				return nil, err
 			}
 		}
-		n.storeMu.RLock()
-		defer n.storeMu.RUnlock()
-		if n.store == nil {
+		n.kv.mu.RLock()
+		defer n.kv.mu.RUnlock()
+		if n.kv.store == nil {
 			return nil, ErrStopped
 		}
-		resp, err := n.store.Txn(r)
+		resp, err := n.kv.store.Txn(r)
 		n.countTxn(r, resp)
 		return resp, err
 	}
@@ -160,7 +160,7 @@ func (n *Node) Compact(ctx context.Context, r *pb.CompactionRequest) (*pb.Compac
 		case <-cr.done:
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-n.stopc:
+		case <-n.loops.stopc:
 			return nil, ErrStopped
 		}
 	}
@@ -170,7 +170,7 @@ func (n *Node) Compact(ctx context.Context, r *pb.CompactionRequest) (*pb.Compac
 // Range reads keys: serializable from the local store at once, otherwise
 // after a ReadIndex round confirms the state is current.
 func (n *Node) Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeResponse, error) {
-	if err := n.vcfg.ValidateRange(r); err != nil {
+	if err := n.kv.vcfg.ValidateRange(r); err != nil {
 		return nil, err
 	}
 	if !r.Serializable {
@@ -178,12 +178,12 @@ func (n *Node) Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeResponse
 			return nil, err
 		}
 	}
-	n.storeMu.RLock()
-	defer n.storeMu.RUnlock()
-	if n.store == nil {
+	n.kv.mu.RLock()
+	defer n.kv.mu.RUnlock()
+	if n.kv.store == nil {
 		return nil, ErrStopped
 	}
-	resp, err := n.store.Range(r)
+	resp, err := n.kv.store.Range(r)
 	if err == nil {
 		n.m.Ranges.Inc()
 	}

@@ -36,7 +36,7 @@ func (n *Node) quotaAvailable(cost int) bool {
 	if n.opts.QuotaBytes < 0 {
 		return true
 	}
-	return n.store.Backend().Size()+int64(cost) < n.opts.QuotaBytes
+	return n.kv.store.Backend().Size()+int64(cost) < n.opts.QuotaBytes
 }
 
 // checkQuota rejects a write before it is proposed when it would not fit,
@@ -45,17 +45,17 @@ func (n *Node) checkQuota(ctx context.Context, cost int) error {
 	if cost == 0 || n.opts.QuotaBytes < 0 {
 		return nil
 	}
-	n.storeMu.RLock()
-	if n.store == nil {
-		n.storeMu.RUnlock()
+	n.kv.mu.RLock()
+	if n.kv.store == nil {
+		n.kv.mu.RUnlock()
 		return ErrStopped
 	}
 	ok := n.quotaAvailable(cost)
-	n.storeMu.RUnlock()
+	n.kv.mu.RUnlock()
 	if ok {
 		return nil
 	}
-	if !n.alarmActive(pb.AlarmType_NOSPACE) {
+	if !n.mb.alarmActive(pb.AlarmType_NOSPACE) {
 		_, _ = n.Alarm(ctx, &pb.AlarmRequest{Action: pb.AlarmRequest_ACTIVATE, MemberID: n.id, Alarm: pb.AlarmType_NOSPACE})
 	}
 	return ErrNoSpace
@@ -71,17 +71,6 @@ type alarmKey struct {
 // restarted node still refuses writes.
 func alarmBucket() engine.Bucket { return engine.Bucket{ID: 5, Name: "alarm"} }
 
-func (n *Node) alarmActive(t pb.AlarmType) bool {
-	n.amu.RLock()
-	defer n.amu.RUnlock()
-	for k := range n.alarms {
-		if k.alarm == t {
-			return true
-		}
-	}
-	return false
-}
-
 // applyAlarm applies an AlarmRequest replicated through raft, so every node
 // holds the same alarms.
 func (n *Node) applyAlarm(r *pb.AlarmRequest) (*pb.AlarmResponse, error) {
@@ -95,21 +84,13 @@ func (n *Node) applyAlarm(r *pb.AlarmRequest) (*pb.AlarmResponse, error) {
 		if r.Alarm == pb.AlarmType_NONE {
 			return resp, nil
 		}
-		n.amu.Lock()
-		_, had := n.alarms[k]
-		n.alarms[k] = struct{}{}
-		n.amu.Unlock()
-		if !had {
+		if n.mb.setAlarm(k, true) {
 			n.persistAlarm(k, true)
 			n.emit(EventAlarmRaised, 0, "%s member=%x", r.Alarm, r.MemberID)
 		}
 		resp.Alarms = []*pb.AlarmMember{{MemberID: r.MemberID, Alarm: r.Alarm}}
 	case pb.AlarmRequest_DEACTIVATE:
-		n.amu.Lock()
-		_, had := n.alarms[k]
-		delete(n.alarms, k)
-		n.amu.Unlock()
-		if had {
+		if n.mb.setAlarm(k, false) {
 			n.persistAlarm(k, false)
 			n.emit(EventAlarmDisarmed, 0, "%s member=%x", r.Alarm, r.MemberID)
 			resp.Alarms = []*pb.AlarmMember{{MemberID: r.MemberID, Alarm: r.Alarm}}
@@ -126,7 +107,7 @@ func alarmKeyBytes(k alarmKey) []byte {
 // persistAlarm writes the alarm into the backend within the applying entry's
 // write txn, so it is committed together with the consistent index.
 func (n *Node) persistAlarm(k alarmKey, on bool) {
-	tx := n.store.Backend().BatchTx()
+	tx := n.kv.store.Backend().BatchTx()
 	tx.Lock()
 	if on {
 		tx.UnsafePut(alarmBucket(), alarmKeyBytes(k), []byte{})
@@ -137,9 +118,7 @@ func (n *Node) persistAlarm(k alarmKey, on bool) {
 }
 
 func (n *Node) loadAlarms() {
-	n.storeMu.RLock()
-	rt := n.store.Backend().ReadTx()
-	n.storeMu.RUnlock()
+	rt := n.kv.backend().ReadTx()
 	defer rt.Close()
 	alarms := make(map[alarmKey]struct{})
 	_ = rt.Scan(alarmBucket(), nil, nil, 0, func(k, _ []byte) bool {
@@ -149,20 +128,12 @@ func (n *Node) loadAlarms() {
 		}
 		return true
 	})
-	n.amu.Lock()
-	n.alarms = alarms
-	n.amu.Unlock()
+	n.mb.setAlarms(alarms)
 }
 
 // AlarmList returns the alarms raised in the cluster, as this node knows.
 func (n *Node) AlarmList() []*pb.AlarmMember {
-	n.amu.RLock()
-	defer n.amu.RUnlock()
-	out := make([]*pb.AlarmMember, 0, len(n.alarms))
-	for k := range n.alarms {
-		out = append(out, &pb.AlarmMember{MemberID: k.member, Alarm: k.alarm})
-	}
-	return out
+	return n.mb.alarmList()
 }
 
 // Alarm replicates an alarm change (GET is answered locally).
@@ -184,7 +155,7 @@ func (n *Node) stopContext() (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		select {
-		case <-n.stopc:
+		case <-n.loops.stopc:
 			cancel()
 		case <-ctx.Done():
 		}
@@ -195,17 +166,17 @@ func (n *Node) stopContext() (context.Context, context.CancelFunc) {
 // raiseNoSpaceAsync proposes the NOSPACE alarm from outside the apply
 // goroutine (which must not wait on its own proposals), as etcd does.
 func (n *Node) raiseNoSpaceAsync() {
-	if n.alarmActive(pb.AlarmType_NOSPACE) {
+	if n.mb.alarmActive(pb.AlarmType_NOSPACE) {
 		return
 	}
 	select {
-	case <-n.stopc:
+	case <-n.loops.stopc:
 		return
 	default:
 	}
-	n.wg.Add(1)
+	n.loops.wg.Add(1)
 	go func() {
-		defer n.wg.Done()
+		defer n.loops.wg.Done()
 		ctx, cancel := n.stopContext()
 		defer cancel()
 		_, _ = n.Alarm(ctx, &pb.AlarmRequest{Action: pb.AlarmRequest_ACTIVATE, MemberID: n.id, Alarm: pb.AlarmType_NOSPACE})
@@ -215,12 +186,12 @@ func (n *Node) raiseNoSpaceAsync() {
 // Defrag reclaims the backend's free space on this node (etcd's defragment,
 // per member).
 func (n *Node) Defrag() error {
-	n.storeMu.RLock()
-	defer n.storeMu.RUnlock()
-	if n.store == nil {
+	n.kv.mu.RLock()
+	defer n.kv.mu.RUnlock()
+	if n.kv.store == nil {
 		return ErrStopped
 	}
-	b := n.store.Backend()
+	b := n.kv.store.Backend()
 	// The sizes before and after are read outside the timed part: the
 	// disk size may list the engine's directory.
 	before, diskBefore := b.Size(), b.DiskSize()

@@ -36,7 +36,7 @@ func TestQuota(t *testing.T) {
 	}
 	waitFor(t, "NOSPACE alarm on every node", 10*time.Second, func() bool {
 		for _, n := range c.Nodes() {
-			if !n.alarmActive(pb.AlarmType_NOSPACE) {
+			if !n.mb.alarmActive(pb.AlarmType_NOSPACE) {
 				return false
 			}
 		}
@@ -69,7 +69,7 @@ func TestQuota(t *testing.T) {
 	}
 	waitFor(t, "alarm disarmed everywhere", 10*time.Second, func() bool {
 		for _, n := range c.Nodes() {
-			if n.alarmActive(pb.AlarmType_NOSPACE) {
+			if n.mb.alarmActive(pb.AlarmType_NOSPACE) {
 				return false
 			}
 		}
@@ -96,9 +96,9 @@ func TestQuota(t *testing.T) {
 	}
 	for _, n := range c.Nodes() {
 		waitFor(t, "compaction applied", 10*time.Second, func() bool { return n.CompactRev() == rev })
-		n.storeMu.RLock()
-		n.store.WaitCompactions()
-		n.storeMu.RUnlock()
+		n.kv.mu.RLock()
+		n.kv.store.WaitCompactions()
+		n.kv.mu.RUnlock()
 	}
 	checkConverged(t, c)
 	for _, n := range c.Nodes() {
@@ -114,7 +114,7 @@ func TestQuota(t *testing.T) {
 	}
 	waitFor(t, "alarm disarmed everywhere", 10*time.Second, func() bool {
 		for _, n := range c.Nodes() {
-			if n.alarmActive(pb.AlarmType_NOSPACE) {
+			if n.mb.alarmActive(pb.AlarmType_NOSPACE) {
 				return false
 			}
 		}

@@ -15,18 +15,16 @@ import (
 // the request still goes through the read loop and its batching, as in
 // etcd 3.6.
 func (n *Node) linearizableReadNotify(ctx context.Context) error {
-	if n.isLearner.Load() {
+	if n.prog.isLearner.Load() {
 		return ErrLearnerRead
 	}
 	if n.opts.unsafeLocalLinearizableReads {
 		return nil // test-only broken variant, see NodeOptions
 	}
 	n.stats.linearizableReads.Add(1)
-	n.readMu.RLock()
-	nc := n.readNotifier
-	n.readMu.RUnlock()
+	nc := n.reads.current()
 	select {
-	case n.readwaitc <- struct{}{}:
+	case n.reads.waitc <- struct{}{}:
 	default:
 	}
 	timer := n.clk.NewTimer(n.opts.RequestTimeout)
@@ -38,28 +36,23 @@ func (n *Node) linearizableReadNotify(ctx context.Context) error {
 		return ctx.Err()
 	case <-timer.C():
 		return ErrTimeout
-	case <-n.stopc:
+	case <-n.loops.stopc:
 		return ErrStopped
 	}
 }
 
 // readLoop runs one ReadIndex round at a time for all waiting readers.
 func (n *Node) readLoop() {
-	defer n.wg.Done()
+	defer n.loops.wg.Done()
 	for {
 		select {
-		case <-n.readwaitc:
-		case <-n.stopc:
-			n.readMu.Lock()
-			n.readNotifier.notify(ErrStopped)
-			n.readMu.Unlock()
+		case <-n.reads.waitc:
+		case <-n.loops.stopc:
+			n.reads.stop(ErrStopped)
 			return
 		}
 		// Readers arriving from now on wait for the next round.
-		n.readMu.Lock()
-		nr := n.readNotifier
-		n.readNotifier = newNotifier()
-		n.readMu.Unlock()
+		nr := n.reads.next()
 
 		index, err := n.requestReadIndex()
 		if err != nil {
@@ -68,10 +61,10 @@ func (n *Node) readLoop() {
 			continue
 		}
 		n.stats.readIndexRounds.Add(1)
-		if n.applied.Load() < index {
+		if n.prog.applied.Load() < index {
 			select {
-			case <-n.applyWait.wait(index):
-			case <-n.stopc:
+			case <-n.prog.applyWait.wait(index):
+			case <-n.loops.stopc:
 				nr.notify(ErrStopped)
 				return
 			}
@@ -85,19 +78,19 @@ func (n *Node) readLoop() {
 // reads until then), failing when the leader changes or after
 // RequestTimeout.
 func (n *Node) requestReadIndex() (uint64, error) {
-	id := n.nextID()
+	id := n.reqs.nextID()
 	rctx := make([]byte, 8)
 	binary.BigEndian.PutUint64(rctx, id)
-	leaderChanged := n.leaderChangedNotify()
-	firstCommit := n.firstCommitInTermNotify()
+	leaderChanged := n.notify.leaderChangedC()
+	firstCommit := n.notify.firstCommitInTermC()
 	if n.Leader() == 0 {
 		return 0, ErrNoLeader
 	}
 	send := func() {
 		n.stats.readIndexRequests.Add(1)
-		n.mu.Lock()
-		n.rn.ReadIndex(rctx)
-		n.mu.Unlock()
+		n.raft.mu.Lock()
+		n.raft.rn.ReadIndex(rctx)
+		n.raft.mu.Unlock()
 		n.signal()
 	}
 	send()
@@ -107,7 +100,7 @@ func (n *Node) requestReadIndex() (uint64, error) {
 	defer retry.Stop()
 	for {
 		select {
-		case rs := <-n.readStateC:
+		case rs := <-n.reads.stateC:
 			if len(rs.RequestCtx) != 8 || binary.BigEndian.Uint64(rs.RequestCtx) != id {
 				n.m.SlowReadIndexes.Inc() // etcd's "ignored out-of-date read index response"
 				continue                  // a stale answer to an earlier round: keep waiting
@@ -119,14 +112,14 @@ func (n *Node) requestReadIndex() (uint64, error) {
 		case <-leaderChanged:
 			return 0, ErrLeaderChanged
 		case <-firstCommit:
-			firstCommit = n.firstCommitInTermNotify()
+			firstCommit = n.notify.firstCommitInTermC()
 			send()
 		case <-retry.C():
 			send()
 		case <-timeout.C():
 			n.m.SlowReadIndexes.Inc() // etcd counts a timed-out read index as slow too
 			return 0, ErrTimeout
-		case <-n.stopc:
+		case <-n.loops.stopc:
 			return 0, ErrStopped
 		}
 	}
@@ -143,12 +136,10 @@ func (n *Node) requestReadIndex() (uint64, error) {
 // has published itself through raft, after its first commit in the term.
 // Here the read loop asks again at that first commit (or the next retry).
 func (n *Node) beforeFirstCommitInTerm(index uint64) bool {
-	n.mu.Lock()
-	st := n.rn.BasicStatus()
-	n.mu.Unlock()
+	st := n.raft.basicStatus()
 	if st.RaftState != raft.StateLeader {
 		return false // a follower's read index is the leader's, checked there
 	}
-	t, err := n.storage.Term(index)
+	t, err := n.raft.storage.Term(index)
 	return err != nil || t != st.Term
 }

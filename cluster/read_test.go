@@ -49,7 +49,7 @@ func TestSingleNodeLinearizableReadsUseReadLoop(t *testing.T) {
 	// Concurrent readers are batched.
 	const readers = 64
 	req0, reads0 := n.stats.readIndexRequests.Load(), n.stats.linearizableReads.Load()
-	n.mu.Lock() // holds up the read loop's ReadIndex call and the raft loop
+	n.raft.mu.Lock() // holds up the read loop's ReadIndex call and the raft loop
 	var wg sync.WaitGroup
 	errs := make(chan error, readers)
 	for i := 0; i < readers; i++ {
@@ -66,12 +66,12 @@ func TestSingleNodeLinearizableReadsUseReadLoop(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for n.stats.linearizableReads.Load()-reads0 < readers {
 		if time.Now().After(deadline) {
-			n.mu.Unlock()
+			n.raft.mu.Unlock()
 			t.Fatalf("only %d of %d readers reached the read loop", n.stats.linearizableReads.Load()-reads0, readers)
 		}
 		<-time.After(time.Millisecond)
 	}
-	n.mu.Unlock()
+	n.raft.mu.Unlock()
 	wg.Wait()
 	close(errs)
 	for err := range errs {
@@ -173,9 +173,9 @@ func TestSingleNodeReadAfterRestartNotStale(t *testing.T) {
 	}()
 	// Raft has taken the ReadIndex once it has a Ready to give again.
 	waitFor(t, "the ReadIndex in raft", 10*time.Second, func() bool {
-		n.mu.Lock()
-		defer n.mu.Unlock()
-		return n.rn.HasReady()
+		n.raft.mu.Lock()
+		defer n.raft.mu.Unlock()
+		return n.raft.rn.HasReady()
 	})
 	fs.disarm()
 	r := <-res

@@ -12,7 +12,7 @@ import (
 
 // raftLoop ticks raft and handles its Readys in etcd's order (see doc.go).
 func (n *Node) raftLoop() {
-	defer n.wg.Done()
+	defer n.loops.wg.Done()
 	ticker := n.clk.NewTicker(n.opts.TickInterval)
 	defer ticker.Stop()
 	hb := newHeartbeatDetector(2 * time.Duration(n.opts.HeartbeatTicks) * n.opts.TickInterval)
@@ -21,30 +21,30 @@ func (n *Node) raftLoop() {
 		// with (a bootstrap's conf changes, a restart's committed entries)
 		// before the first tick.
 		for {
-			n.mu.Lock()
-			if !n.rn.HasReady() {
-				n.mu.Unlock()
+			n.raft.mu.Lock()
+			if !n.raft.rn.HasReady() {
+				n.raft.mu.Unlock()
 				break
 			}
-			rd := n.rn.Ready()
-			n.mu.Unlock()
+			rd := n.raft.rn.Ready()
+			n.raft.mu.Unlock()
 			if !n.handleReady(rd, hb) {
 				return
 			}
-			n.mu.Lock()
-			n.rn.Advance(rd)
-			n.mu.Unlock()
+			n.raft.mu.Lock()
+			n.raft.rn.Advance(rd)
+			n.raft.mu.Unlock()
 			n.flushConfAcks()
 		}
 		select {
 		case <-ticker.C():
-			n.mu.Lock()
-			n.rn.Tick()
-			n.mu.Unlock()
+			n.raft.mu.Lock()
+			n.raft.rn.Tick()
+			n.raft.mu.Unlock()
 			n.stats.ticks.Add(1)
-			n.lastTick.Store(n.clk.Now().UnixNano())
-		case <-n.readyc:
-		case <-n.stopc:
+			n.prog.lastTick.Store(n.clk.Now().UnixNano())
+		case <-n.loops.readyc:
+		case <-n.loops.stopc:
 			return
 		}
 	}
@@ -55,9 +55,9 @@ func (n *Node) raftLoop() {
 func (n *Node) handleReady(rd raft.Ready, hb *heartbeatDetector) bool {
 	// 1. Leader state.
 	if !raft.IsEmptyHardState(rd.HardState) {
-		n.term.Store(rd.HardState.Term)
-		if rd.HardState.Commit > n.committed.Load() {
-			n.committed.Store(rd.HardState.Commit)
+		n.prog.term.Store(rd.HardState.Term)
+		if rd.HardState.Commit > n.prog.committed.Load() {
+			n.prog.committed.Store(rd.HardState.Commit)
 		}
 	}
 	if rd.SoftState != nil {
@@ -67,7 +67,7 @@ func (n *Node) handleReady(rd raft.Ready, hb *heartbeatDetector) bool {
 	// 2. ReadStates to the read loop.
 	for _, rs := range rd.ReadStates {
 		select {
-		case n.readStateC <- rs:
+		case n.reads.stateC <- rs:
 		default: // the read loop retries; never block the Ready loop
 		}
 	}
@@ -76,9 +76,9 @@ func (n *Node) handleReady(rd raft.Ready, hb *heartbeatDetector) bool {
 	if len(rd.CommittedEntries) > 0 || !raft.IsEmptySnap(rd.Snapshot) {
 		ap = &toApply{entries: rd.CommittedEntries, snapshot: rd.Snapshot,
 			notifyc: make(chan struct{}, 1), done: make(chan struct{})}
-		n.applyq.push(ap) // without waiting for the apply in progress, as etcd's run loop schedules it
+		n.loops.applyq.push(ap) // without waiting for the apply in progress, as etcd's run loop schedules it
 	}
-	isLeader := n.lead.Load() == n.id
+	isLeader := n.prog.lead.Load() == n.id
 	// 4. The leader sends at once, in parallel with its own disk write: raft
 	// counts the leader's own acknowledgement only at Advance.
 	if isLeader {
@@ -87,29 +87,29 @@ func (n *Node) handleReady(rd raft.Ready, hb *heartbeatDetector) bool {
 	}
 	// 5. Snapshot file, then its WAL marker.
 	if !raft.IsEmptySnap(rd.Snapshot) {
-		if err := n.ss.SaveSnap(rd.Snapshot); err != nil {
+		if err := n.raft.ss.SaveSnap(rd.Snapshot); err != nil {
 			n.fail(fmt.Errorf("cluster: save snapshot: %w", err))
 			return false
 		}
 		md := rd.Snapshot.Metadata
-		if err := n.w.SaveSnapshot(wal.Snapshot{Index: md.Index, Term: md.Term, ConfState: &md.ConfState}); err != nil {
+		if err := n.raft.w.SaveSnapshot(wal.Snapshot{Index: md.Index, Term: md.Term, ConfState: &md.ConfState}); err != nil {
 			n.fail(fmt.Errorf("cluster: save wal snapshot marker: %w", err))
 			return false
 		}
 	}
 	// 6. Entries and hard state, fdatasync iff raft.MustSync.
-	if err := n.w.Save(rd.HardState, rd.Entries); err != nil {
+	if err := n.raft.w.Save(rd.HardState, rd.Entries); err != nil {
 		n.fail(fmt.Errorf("cluster: wal save: %w", err))
 		return false
 	}
 	// 7. MemoryStorage after the WAL.
 	if !raft.IsEmptySnap(rd.Snapshot) {
-		if err := n.storage.ApplySnapshot(rd.Snapshot); err != nil {
+		if err := n.raft.storage.ApplySnapshot(rd.Snapshot); err != nil {
 			n.fail(fmt.Errorf("cluster: raft storage apply snapshot: %w", err))
 			return false
 		}
 	}
-	if err := n.storage.Append(rd.Entries); err != nil {
+	if err := n.raft.storage.Append(rd.Entries); err != nil {
 		n.fail(fmt.Errorf("cluster: raft storage append: %w", err))
 		return false
 	}
@@ -124,7 +124,7 @@ func (n *Node) handleReady(rd raft.Ready, hb *heartbeatDetector) bool {
 	if ap != nil && hasConfChange(rd.CommittedEntries) {
 		select {
 		case <-ap.done:
-		case <-n.stopc:
+		case <-n.loops.stopc:
 			return false
 		}
 	}
@@ -186,19 +186,13 @@ func (n *Node) observeHeartbeats(hb *heartbeatDetector, msgs []raftpb.Message) {
 // deferConfAck queues the answer to a conf-change proposer until the Ready
 // loop's next Advance.
 func (n *Node) deferConfAck(f func()) {
-	n.confAckMu.Lock()
-	n.confAcks = append(n.confAcks, f)
-	n.confAckMu.Unlock()
+	n.reqs.confAcks.push(f)
 }
 
 // flushConfAcks answers the conf-change proposers whose changes raft now
 // counts as applied.
 func (n *Node) flushConfAcks() {
-	n.confAckMu.Lock()
-	acks := n.confAcks
-	n.confAcks = nil
-	n.confAckMu.Unlock()
-	for _, f := range acks {
+	for _, f := range n.reqs.confAcks.take() {
 		f()
 	}
 }
@@ -221,10 +215,10 @@ func (n *Node) send(msgs []raftpb.Message) {
 	out := msgs[:0:0]
 	for _, m := range msgs {
 		if m.Type == raftpb.MsgSnap {
-			n.inflightSnapshots.Add(1)
+			n.snaps.inflight.Add(1)
 			select {
-			case n.msgSnapC <- m:
-			case <-n.stopc:
+			case n.loops.msgSnapC <- m:
+			case <-n.loops.stopc:
 				return
 			}
 			continue
@@ -232,12 +226,12 @@ func (n *Node) send(msgs []raftpb.Message) {
 		out = append(out, m)
 	}
 	if len(out) > 0 {
-		n.tr.Send(out)
+		n.raft.tr.Send(out)
 	}
 }
 
 func (n *Node) updateLeader(lead uint64, state raft.StateType) {
-	old := n.lead.Swap(lead)
+	old := n.prog.lead.Swap(lead)
 	if old == lead {
 		return
 	}
@@ -245,38 +239,16 @@ func (n *Node) updateLeader(lead uint64, state raft.StateType) {
 		// Lost leadership: no lease expires here until this node leads
 		// again (etcd's updateLeadership demotes the lessor). Promotion
 		// waits for the new term's first commit (applyEntry).
-		n.lessor.Demote()
+		n.kv.lessor.Demote()
 	}
-	n.notifyMu.Lock()
-	close(n.leaderChanged)
-	n.leaderChanged = make(chan struct{})
-	n.notifyMu.Unlock()
+	n.notify.notifyLeaderChanged()
 	if lead != raft.None {
 		// etcd counts a change to a known leader, not the loss of one.
 		n.m.LeaderChanges.Inc()
 	}
 	if lead == n.id {
-		n.emit(EventLeaderElected, 0, "term=%d", n.term.Load())
+		n.emit(EventLeaderElected, 0, "term=%d", n.prog.term.Load())
 	} else {
 		n.emit(EventLeaderChanged, 0, "leader=%x (was %x)", lead, old)
 	}
-}
-
-func (n *Node) leaderChangedNotify() <-chan struct{} {
-	n.notifyMu.Lock()
-	defer n.notifyMu.Unlock()
-	return n.leaderChanged
-}
-
-func (n *Node) firstCommitInTermNotify() <-chan struct{} {
-	n.notifyMu.Lock()
-	defer n.notifyMu.Unlock()
-	return n.firstCommitInTerm
-}
-
-func (n *Node) notifyFirstCommitInTerm() {
-	n.notifyMu.Lock()
-	close(n.firstCommitInTerm)
-	n.firstCommitInTerm = make(chan struct{})
-	n.notifyMu.Unlock()
 }

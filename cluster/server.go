@@ -441,7 +441,7 @@ func Serve(ctx context.Context, cfg ServerConfig, ready func(*Server)) (err erro
 	var runErr error
 	select {
 	case <-ctx.Done():
-	case <-n.stopc:
+	case <-n.loops.stopc:
 	case runErr = <-serveErr:
 	}
 	stopped := make(chan struct{})

@@ -24,12 +24,12 @@ type StorageStats struct {
 
 // StorageStats returns the node's backend statistics.
 func (n *Node) StorageStats() StorageStats {
-	n.storeMu.RLock()
-	defer n.storeMu.RUnlock()
-	if n.store == nil {
+	n.kv.mu.RLock()
+	defer n.kv.mu.RUnlock()
+	if n.kv.store == nil {
 		return StorageStats{}
 	}
-	b := n.store.Backend()
+	b := n.kv.store.Backend()
 	return StorageStats{OK: true, Backend: b.Stats(), Size: b.Size(), SizeInUse: b.SizeInUse(), DiskSize: b.DiskSize()}
 }
 
@@ -37,12 +37,12 @@ func (n *Node) StorageStats() StorageStats {
 // that the disk cost of writes already acknowledged is paid now (the bench
 // calls it after its measured phase).
 func (n *Node) CommitBackend() error {
-	n.storeMu.RLock()
-	defer n.storeMu.RUnlock()
-	if n.store == nil {
+	n.kv.mu.RLock()
+	defer n.kv.mu.RUnlock()
+	if n.kv.store == nil {
 		return ErrStopped
 	}
-	return n.store.Commit()
+	return n.kv.store.Commit()
 }
 
 // ReadIndexRounds is how many ReadIndex rounds this node's read loop has
@@ -54,24 +54,24 @@ func (n *Node) ReadIndexRounds() int64 { return n.stats.readIndexRounds.Load() }
 // for an engine's background work (engine.Settler) outside the measured
 // time; the cluster itself never calls it.
 func (n *Node) SettleBackend(ctx context.Context, settle func(context.Context, engine.Engine) error) error {
-	n.storeMu.RLock()
-	defer n.storeMu.RUnlock()
-	if n.store == nil {
+	n.kv.mu.RLock()
+	defer n.kv.mu.RUnlock()
+	if n.kv.store == nil {
 		return ErrStopped
 	}
-	return settle(ctx, n.store.Backend().Engine())
+	return settle(ctx, n.kv.store.Backend().Engine())
 }
 
 // RestoreDuration is how long the node's MVCC store took to rebuild its
 // index when it was opened (the part of a restart that grows with the key
 // history); 0 while the node has no store.
 func (n *Node) RestoreDuration() time.Duration {
-	n.storeMu.RLock()
-	defer n.storeMu.RUnlock()
-	if n.store == nil {
+	n.kv.mu.RLock()
+	defer n.kv.mu.RUnlock()
+	if n.kv.store == nil {
 		return 0
 	}
-	return n.store.RestoreDuration()
+	return n.kv.store.RestoreDuration()
 }
 
 // compactWait is an applied compaction and the channel its background
@@ -90,13 +90,13 @@ func (n *Node) WaitCompacted(ctx context.Context, rev int64) error {
 	poll := n.clk.NewTicker(time.Millisecond)
 	defer poll.Stop()
 	for {
-		if cw := n.compactDone.Load(); cw != nil && cw.rev >= rev {
+		if cw := n.prog.compactDone.Load(); cw != nil && cw.rev >= rev {
 			select {
 			case <-cw.done:
 				return nil
 			case <-ctx.Done():
 				return ctx.Err()
-			case <-n.stopc:
+			case <-n.loops.stopc:
 				return ErrStopped
 			}
 		}
@@ -104,7 +104,7 @@ func (n *Node) WaitCompacted(ctx context.Context, rev int64) error {
 		case <-poll.C():
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-n.stopc:
+		case <-n.loops.stopc:
 			return ErrStopped
 		}
 	}

@@ -28,7 +28,7 @@ func TestFirstWriteAfterTornTailRepair(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			walDir := c.Node(1).walDir
+			walDir := c.Node(1).dirs.wal
 			if err := c.Kill(1); err != nil {
 				t.Fatal(err)
 			}
@@ -99,7 +99,7 @@ func TestWALLostSyncedRecordsRefused(t *testing.T) {
 	if err := n.CommitBackend(); err != nil {
 		t.Fatal(err)
 	}
-	walDir := n.walDir
+	walDir := n.dirs.wal
 	if err := c.Kill(1); err != nil {
 		t.Fatal(err)
 	}

@@ -197,17 +197,17 @@ func (b *V3Backend) Status(context.Context) (v3rpc.Status, error) {
 		RaftIndex:        n.CommittedIndex(),
 		RaftAppliedIndex: n.AppliedIndex(),
 		RaftTerm:         n.Term(),
-		IsLearner:        n.isLearner.Load(),
+		IsLearner:        n.prog.isLearner.Load(),
 	}
 	if n.opts.QuotaBytes > 0 {
 		st.DbSizeQuota = n.opts.QuotaBytes
 	}
-	n.storeMu.RLock()
-	defer n.storeMu.RUnlock()
-	if n.store == nil {
+	n.kv.mu.RLock()
+	defer n.kv.mu.RUnlock()
+	if n.kv.store == nil {
 		return v3rpc.Status{}, ErrStopped
 	}
-	be := n.store.Backend()
+	be := n.kv.store.Backend()
 	st.DbSize = be.Size()
 	st.DbSizeInUse = be.SizeInUse()
 	return st, nil
@@ -244,13 +244,13 @@ func (b *V3Backend) HashKV(_ context.Context, rev int64) (uint32, int64, int64, 
 // Snapshot writes this member's backend image to w.
 func (b *V3Backend) Snapshot(_ context.Context, w io.Writer) (int64, error) {
 	n := b.n
-	n.storeMu.RLock()
-	if n.store == nil {
-		n.storeMu.RUnlock()
+	n.kv.mu.RLock()
+	if n.kv.store == nil {
+		n.kv.mu.RUnlock()
 		return 0, ErrStopped
 	}
-	be := n.store.Backend()
-	n.storeMu.RUnlock()
+	be := n.kv.store.Backend()
+	n.kv.mu.RUnlock()
 	start := n.clk.Now()
 	size, err := be.Snapshot(w)
 	n.m.BackendSnapshot.Observe(n.clk.Since(start).Seconds())

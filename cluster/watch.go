@@ -16,30 +16,30 @@ func (n *Node) NewWatchStream() (*mvcc.WatchStream, error) {
 // NewWatchStreamFunc is NewWatchStream with the responses handed to deliver
 // on the stream's goroutine instead of Chan (mvcc.Store.NewWatchStreamFunc).
 func (n *Node) NewWatchStreamFunc(deliver func(mvcc.WatchResponse) bool) (*mvcc.WatchStream, error) {
-	n.storeMu.RLock()
-	defer n.storeMu.RUnlock()
-	if n.store == nil {
+	n.kv.mu.RLock()
+	defer n.kv.mu.RUnlock()
+	if n.kv.store == nil {
 		return nil, ErrStopped
 	}
-	return n.store.NewWatchStreamFunc(deliver), nil
+	return n.kv.store.NewWatchStreamFunc(deliver), nil
 }
 
 // WatchStats is the catch-up work of this member's watchers so far
 // (mvcc.Store.WatchStats; the store keeps it across a snapshot install).
 func (n *Node) WatchStats() mvcc.WatchStats {
-	n.storeMu.RLock()
-	defer n.storeMu.RUnlock()
-	if n.store == nil {
+	n.kv.mu.RLock()
+	defer n.kv.mu.RUnlock()
+	if n.kv.store == nil {
 		return mvcc.WatchStats{}
 	}
-	return n.store.WatchStats()
+	return n.kv.store.WatchStats()
 }
 
 // LeaseRevokeStats are the lease revokes this member applied so far
 // (lease.Lessor.RevokeStats).
 func (n *Node) LeaseRevokeStats() lease.RevokeStats {
-	if n.lessor == nil {
+	if n.kv.lessor == nil {
 		return lease.RevokeStats{}
 	}
-	return n.lessor.RevokeStats()
+	return n.kv.lessor.RevokeStats()
 }

@@ -334,7 +334,7 @@ func TestLeaseKeepAliveOnFollower(t *testing.T) {
 		t.Fatal(err)
 	}
 	fn := c.Node(follower)
-	if _, err := fn.lessor.Renew(lease.ID(g.ID)); !errors.Is(err, lease.ErrNotPrimary) {
+	if _, err := fn.kv.lessor.Renew(lease.ID(g.ID)); !errors.Is(err, lease.ErrNotPrimary) {
 		t.Fatalf("the follower's own lessor renewed: %v", err)
 	}
 	start := time.Now()
@@ -514,9 +514,9 @@ func testWatchAndLeaseAcrossSnapshotInstall(t *testing.T, engine string) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	ids := fn.lessor.Leases()
-	if len(ids) != 1 || int64(ids[0]) != g.ID || fn.lessor.KeyLease([]byte(key(0))) != g.ID {
-		t.Fatalf("follower's leases after the install: %v, key lease %x", ids, fn.lessor.KeyLease([]byte(key(0))))
+	ids := fn.kv.lessor.Leases()
+	if len(ids) != 1 || int64(ids[0]) != g.ID || fn.kv.lessor.KeyLease([]byte(key(0))) != g.ID {
+		t.Fatalf("follower's leases after the install: %v, key lease %x", ids, fn.kv.lessor.KeyLease([]byte(key(0))))
 	}
 	// Still watching: a later write arrives too.
 	if _, err := cl.Put(ctx, put("k-after", "v")); err != nil {
