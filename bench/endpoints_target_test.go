@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"etcdlab/cluster"
+	"etcdlab/cluster/server"
 	"etcdlab/engines/backend"
 	"etcdlab/internal/clock"
 	"etcdlab/workloads"
@@ -27,7 +28,7 @@ func serveEtcdlab(t *testing.T) string {
 	}
 	peer := l.Addr().String()
 	_ = l.Close()
-	cfg := cluster.ServerConfig{
+	cfg := server.Config{
 		Name:             "bench",
 		DataDir:          t.TempDir(),
 		ListenClientURLs: []string{"http://127.0.0.1:0"},
@@ -35,10 +36,10 @@ func serveEtcdlab(t *testing.T) string {
 		Node:             cluster.NodeOptions{TickInterval: 10 * time.Millisecond, Backend: backend.Config{BatchInterval: 10 * time.Millisecond}},
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	readyc := make(chan *cluster.Server, 1)
+	readyc := make(chan *server.Server, 1)
 	done := make(chan error, 1)
-	go func() { done <- cluster.Serve(ctx, cfg, func(s *cluster.Server) { readyc <- s }) }()
-	var s *cluster.Server
+	go func() { done <- server.Serve(ctx, cfg, func(s *server.Server) { readyc <- s }) }()
+	var s *server.Server
 	select {
 	case s = <-readyc:
 	case err := <-done:

@@ -111,19 +111,11 @@
 // Partition, Heal, Leader and membership helpers. Client balances requests
 // over nodes (leader, round-robin, random) and retries on leader change;
 // writes are retried only when they were surely not proposed. KV is the
-// interface a history recorder wraps. RunNode runs one node over TCP for a
-// process-per-node CLI.
+// interface a history recorder wraps.
 //
 // # Serving etcd's API
 //
-// Serve runs one member as etcd runs one, from a ServerConfig holding etcd's
-// flags (`etcdlab node`): raft over TCP on the peer URL and etcd's v3 gRPC
-// API (package v3rpc) on the client URLs, through V3Backend. Member IDs are
-// etcd's (SHA-1 of the member's peer URLs and the cluster token), so every
-// process derives the same IDs from --initial-cluster, and MemberAdd gives a
-// new member the ID its own flags will give it (join with
-// --initial-cluster-state existing). URLs are http://host:port only (no TLS).
-// MemberList reports names from --initial-cluster and client URLs of the
-// answering member only (etcd replicates the others' published attributes;
-// etcdlab does not).
+// Package cluster/server runs a node as etcd runs a member (Serve, `etcdlab
+// node`) and adapts it to etcd's v3 gRPC API; it uses only the exported
+// Node.
 package cluster

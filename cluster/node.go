@@ -477,6 +477,44 @@ func (n *Node) SnapshotIndex() uint64 {
 // WALStats returns the WAL's counters (fsyncs for puts-per-fsync figures).
 func (n *Node) WALStats() wal.Stats { return n.raft.w.Stats() }
 
+// IsLearner reports whether this node is a learner.
+func (n *Node) IsLearner() bool { return n.prog.isLearner.Load() }
+
+// Options returns the node's options, defaults filled in.
+func (n *Node) Options() NodeOptions { return n.opts }
+
+// Done is closed when the node stops: Stop, a fatal error (Err), or its
+// removal from the cluster.
+func (n *Node) Done() <-chan struct{} { return n.loops.stopc }
+
+// BackendSizes returns the backend's size on disk and the part of it in use
+// (ErrStopped once the store is closed).
+func (n *Node) BackendSizes() (size, inUse int64, err error) {
+	n.kv.mu.RLock()
+	defer n.kv.mu.RUnlock()
+	if n.kv.store == nil {
+		return 0, 0, ErrStopped
+	}
+	be := n.kv.store.Backend()
+	return be.Size(), be.SizeInUse(), nil
+}
+
+// BackendSnapshot writes the backend's image to w (the v3 API's Snapshot),
+// timed in etcd_disk_backend_snapshot_duration_seconds.
+func (n *Node) BackendSnapshot(w io.Writer) (int64, error) {
+	n.kv.mu.RLock()
+	if n.kv.store == nil {
+		n.kv.mu.RUnlock()
+		return 0, ErrStopped
+	}
+	be := n.kv.store.Backend()
+	n.kv.mu.RUnlock()
+	start := n.clk.Now()
+	size, err := be.Snapshot(w)
+	n.m.BackendSnapshot.Observe(n.clk.Since(start).Seconds())
+	return size, err
+}
+
 // BackendSize is the backend's size on disk.
 func (n *Node) BackendSize() int64 {
 	n.kv.mu.RLock()

@@ -7,6 +7,11 @@ import (
 	"go.etcd.io/raft/v3"
 )
 
+// LinearizableRead returns once this node has applied everything committed
+// when it was called, as a linearizable read waits (ErrLearnerRead on a
+// learner).
+func (n *Node) LinearizableRead(ctx context.Context) error { return n.linearizableReadNotify(ctx) }
+
 // linearizableReadNotify joins the next ReadIndex round and returns once the
 // node has applied at least the read index of that round (etcd's
 // linearizableReadNotify): every reader waiting at the moment a round starts

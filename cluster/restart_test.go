@@ -1,8 +1,6 @@
 package cluster
 
 import (
-	"context"
-	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -98,7 +96,7 @@ func TestRestartReplay(t *testing.T) {
 }
 
 // TestTCPCluster runs three nodes over TCP on 127.0.0.1 through the
-// harness, and one node through RunNode (the process entry point).
+// harness (RunNode's test is in cluster/server).
 func TestTCPCluster(t *testing.T) {
 	c := startCluster(t, 3, fastNode("memory"), func(o *Options) { o.TCP = true })
 	waitLeader(t, c)
@@ -110,29 +108,4 @@ func TestTCPCluster(t *testing.T) {
 		}
 	}
 	checkConverged(t, c)
-
-	addr, err := reservePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := fastNode("memory")
-	o.ID, o.Dir, o.Peers = 1, t.TempDir(), []Peer{{ID: 1, Addr: addr}}
-	rctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan *Node, 1)
-	done := make(chan error, 1)
-	go func() { done <- RunNode(rctx, NodeConfig{Node: o, ListenAddr: addr}, func(n *Node) { ready <- n }) }()
-	var n *Node
-	select {
-	case n = <-ready:
-	case err := <-done:
-		t.Fatal(err)
-	}
-	waitFor(t, "single node leader", 10*time.Second, n.IsLeader)
-	if _, err := n.Put(ctx, put("p", fmt.Sprint(1))); err != nil {
-		t.Fatal(err)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"etcdlab/cluster"
+	"etcdlab/cluster/server"
 )
 
 // nodeFlags holds the raw values of `etcdlab node`, named as etcd's flags
@@ -53,7 +54,7 @@ every process derives the same IDs from --initial-cluster.`,
 			if err != nil {
 				return usageError{err}
 			}
-			err = cluster.Serve(cmd.Context(), cfg, func(s *cluster.Server) {
+			err = server.Serve(cmd.Context(), cfg, func(s *server.Server) {
 				fmt.Fprintf(stderr, "etcdlab: member %s (ID %x) in %s: clients on %s, peers on %s, engine %s\n",
 					cfg.Name, s.Node.ID(), cfg.DataDir, strings.Join(s.ClientAddrs, ","), strings.Join(cfg.ListenPeerURLs, ","), cfg.Node.Engine)
 				if len(s.MetricsAddrs) > 0 {
@@ -75,15 +76,15 @@ every process derives the same IDs from --initial-cluster.`,
 
 // register defines the flags on fl, with etcd's names and defaults.
 func (f *nodeFlags) register(fl *pflag.FlagSet) {
-	fl.StringVar(&f.name, "name", cluster.DefaultName, "human-readable name for this member")
+	fl.StringVar(&f.name, "name", server.DefaultName, "human-readable name for this member")
 	fl.StringVar(&f.dataDir, "data-dir", "", "path to the data directory (default: <name>.etcd)")
-	fl.StringSliceVar(&f.listenClient, "listen-client-urls", []string{cluster.DefaultClientURL}, "URLs to serve the v3 gRPC API on (http://host:port)")
+	fl.StringSliceVar(&f.listenClient, "listen-client-urls", []string{server.DefaultClientURL}, "URLs to serve the v3 gRPC API on (http://host:port)")
 	fl.StringSliceVar(&f.advertiseClient, "advertise-client-urls", nil, "this member's client URLs to advertise (default: --listen-client-urls)")
-	fl.StringSliceVar(&f.listenPeer, "listen-peer-urls", []string{cluster.DefaultPeerURL}, "URL to listen on for peer (raft) traffic; one")
+	fl.StringSliceVar(&f.listenPeer, "listen-peer-urls", []string{server.DefaultPeerURL}, "URL to listen on for peer (raft) traffic; one")
 	fl.StringSliceVar(&f.advertisePeer, "initial-advertise-peer-urls", nil, "this member's peer URL to advertise (default: --listen-peer-urls)")
 	fl.StringVar(&f.initialCluster, "initial-cluster", "", "initial cluster: name=http://host:port,... (default: <name>=<advertise peer URL>)")
-	fl.StringVar(&f.initialState, "initial-cluster-state", cluster.ClusterStateNew, "new (bootstrap) or existing (join a cluster that already added this member)")
-	fl.StringVar(&f.initialToken, "initial-cluster-token", cluster.DefaultInitialClusterToken, "initial cluster token; seeds member and cluster IDs")
+	fl.StringVar(&f.initialState, "initial-cluster-state", server.ClusterStateNew, "new (bootstrap) or existing (join a cluster that already added this member)")
+	fl.StringVar(&f.initialToken, "initial-cluster-token", server.DefaultInitialClusterToken, "initial cluster token; seeds member and cluster IDs")
 	f.node.RegisterFlags(fl)
 	fl.UintVar(&f.heartbeatMs, "heartbeat-interval", 100, "time (in milliseconds) of a heartbeat interval (one raft tick)")
 	fl.UintVar(&f.electionMs, "election-timeout", 1000, "time (in milliseconds) for an election to timeout")
@@ -94,9 +95,9 @@ func (f *nodeFlags) register(fl *pflag.FlagSet) {
 	fl.BoolVar(&f.electionTickAdvance, "initial-election-tick-advance", true, "fast-forward the election ticks at start once the peers are connected, so that the first election comes sooner (a single-member cluster always does)")
 }
 
-// config turns the flags into a validated cluster.ServerConfig; every
+// config turns the flags into a validated server.Config; every
 // problem is reported at once.
-func (f *nodeFlags) config() (cluster.ServerConfig, error) {
+func (f *nodeFlags) config() (server.Config, error) {
 	var errs []error
 	if f.heartbeatMs == 0 {
 		errs = append(errs, errors.New("--heartbeat-interval must be at least 1 (milliseconds)"))
@@ -110,7 +111,7 @@ func (f *nodeFlags) config() (cluster.ServerConfig, error) {
 	if f.maxRequestBytes < 1 {
 		errs = append(errs, errors.New("--max-request-bytes must be at least 1"))
 	}
-	cfg := cluster.ServerConfig{
+	cfg := server.Config{
 		Name:                     f.name,
 		DataDir:                  f.dataDir,
 		ListenClientURLs:         f.listenClient,

@@ -1,4 +1,4 @@
-package cluster
+package server
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"etcdlab/cluster"
 	"etcdlab/cluster/metrics"
 	"etcdlab/cluster/transport"
 	"etcdlab/cluster/v3rpc"
@@ -20,7 +21,7 @@ import (
 	"etcdlab/internal/clock"
 )
 
-// Cluster-state values of ServerConfig.InitialClusterState (etcd's
+// Cluster-state values of Config.InitialClusterState (etcd's
 // --initial-cluster-state).
 const (
 	ClusterStateNew      = "new"
@@ -35,10 +36,10 @@ const (
 	DefaultInitialClusterToken = "etcd-cluster"
 )
 
-// ServerConfig is one etcdlab member as etcd configures one: its name, data
+// Config is one etcdlab member as etcd configures one: its name, data
 // directory, URLs and initial cluster, plus the node's options. The URL
 // fields take etcd's URLs; only http://host:port is accepted (see PeerAddr).
-type ServerConfig struct {
+type Config struct {
 	// Name is the member's name (--name). Default "default".
 	Name string
 	// DataDir holds member/{wal,snap,engine} (--data-dir). Default
@@ -68,7 +69,7 @@ type ServerConfig struct {
 	InitialClusterToken string
 	// Node are the node's options; ID, Dir, Peers and Join are set from the
 	// fields above and must be left zero.
-	Node NodeOptions
+	Node cluster.NodeOptions
 	// API configures the v3 API. MaxRequestBytes defaults to the node's.
 	API v3rpc.Options
 	// StopTimeout bounds the graceful stop of the gRPC server. Default 5s.
@@ -86,7 +87,7 @@ type ServerConfig struct {
 }
 
 // EnsureDefaults fills unset fields with etcd's defaults.
-func (c *ServerConfig) EnsureDefaults() {
+func (c *Config) EnsureDefaults() {
 	if c.Name == "" {
 		c.Name = DefaultName
 	}
@@ -179,10 +180,10 @@ func ParseInitialCluster(s, token string) ([]InitialMember, error) {
 }
 
 // Validate reports every problem at once; it expects EnsureDefaults first.
-func (c ServerConfig) Validate() error {
+func (c Config) Validate() error {
 	var errs []error
 	bad := func(format string, a ...any) {
-		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrBadOption}, a...)...))
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{cluster.ErrBadOption}, a...)...))
 	}
 	for _, group := range []struct {
 		flag string
@@ -258,7 +259,7 @@ func (c ServerConfig) Validate() error {
 // Server is a running member: its node, its v3 backend and the addresses
 // its gRPC listeners bound (resolved when a URL asked for port 0).
 type Server struct {
-	Node        *Node
+	Node        *cluster.Node
 	Backend     *V3Backend
 	ClientAddrs []string
 	// MetricsAddrs are the addresses the metrics listeners bound.
@@ -315,7 +316,7 @@ func probePeers(ctx context.Context, clk clock.Clock, name string, peers map[uin
 // ready (if set) once both run and serves until ctx is done or the node
 // stops (for instance after its removal); then it stops the gRPC server
 // (gracefully, within StopTimeout) and the node cleanly.
-func Serve(ctx context.Context, cfg ServerConfig, ready func(*Server)) (err error) {
+func Serve(ctx context.Context, cfg Config, ready func(*Server)) (err error) {
 	cfg.EnsureDefaults()
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -329,7 +330,7 @@ func Serve(ctx context.Context, cfg ServerConfig, ready func(*Server)) (err erro
 	peers := make(map[uint64]string)
 	for _, m := range ms {
 		addr, _ := PeerAddr(m.PeerURLs[0])
-		opts.Peers = append(opts.Peers, Peer{ID: m.ID, Addr: addr})
+		opts.Peers = append(opts.Peers, cluster.Peer{ID: m.ID, Addr: addr})
 		names[m.ID] = m.Name
 		if m.Name == cfg.Name {
 			opts.ID = m.ID
@@ -381,7 +382,7 @@ func Serve(ctx context.Context, cfg ServerConfig, ready func(*Server)) (err erro
 		return err
 	}
 	opts.Metrics = m
-	n, err := StartNode(opts, func(h transport.Handler) (transport.Transport, error) {
+	n, err := cluster.StartNode(opts, func(h transport.Handler) (transport.Transport, error) {
 		return transport.NewTCP(transport.TCPOptions{ID: opts.ID, ListenAddr: listenPeer, Handler: h, Peers: peers, Clock: opts.Clock})
 	})
 	if err != nil {
@@ -441,12 +442,12 @@ func Serve(ctx context.Context, cfg ServerConfig, ready func(*Server)) (err erro
 	var runErr error
 	select {
 	case <-ctx.Done():
-	case <-n.loops.stopc:
+	case <-n.Done():
 	case runErr = <-serveErr:
 	}
 	stopped := make(chan struct{})
 	go func() { srv.GracefulStop(); close(stopped) }()
-	t := n.clk.NewTimer(cfg.StopTimeout)
+	t := opts.Clock.NewTimer(cfg.StopTimeout)
 	select {
 	case <-stopped:
 	case <-t.C():

@@ -1,4 +1,4 @@
-package cluster
+package server
 
 import (
 	"bufio"
@@ -14,6 +14,7 @@ import (
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 
+	"etcdlab/cluster"
 	"etcdlab/cluster/metrics"
 	"etcdlab/internal/clock"
 )
@@ -29,7 +30,7 @@ const (
 // httpMux is what etcd serves over HTTP/1 on its client URLs: /metrics,
 // /health and, with pprof, /debug/pprof/. The metrics URLs
 // (--listen-metrics-urls) serve the same without pprof.
-func httpMux(n *Node, m *metrics.Metrics, withPprof bool) *http.ServeMux {
+func httpMux(n *cluster.Node, m *metrics.Metrics, withPprof bool) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle(PathMetrics, m.Handler())
 	mux.Handle(PathHealth, healthHandler(n, m))
@@ -55,7 +56,7 @@ type health struct {
 // one-key range (serializable with ?serializable=true, else linearizable)
 // fails within the request timeout. 200 with {"health":"true","reason":""}
 // or 503 with the reason.
-func healthHandler(n *Node, m *metrics.Metrics) http.HandlerFunc {
+func healthHandler(n *cluster.Node, m *metrics.Metrics) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet {
 			w.Header().Set("Allow", http.MethodGet)
@@ -85,7 +86,7 @@ func healthHandler(n *Node, m *metrics.Metrics) http.HandlerFunc {
 	}
 }
 
-func checkHealth(ctx context.Context, n *Node, excluded map[string]bool, serializable bool) health {
+func checkHealth(ctx context.Context, n *cluster.Node, excluded map[string]bool, serializable bool) health {
 	for _, a := range n.AlarmList() {
 		if excluded[a.Alarm.String()] {
 			continue
@@ -102,7 +103,7 @@ func checkHealth(ctx context.Context, n *Node, excluded map[string]bool, seriali
 	if !serializable && n.Leader() == 0 {
 		return health{"false", "RAFT NO LEADER"}
 	}
-	cctx, cancel := context.WithTimeout(ctx, n.opts.RequestTimeout)
+	cctx, cancel := context.WithTimeout(ctx, n.Options().RequestTimeout)
 	defer cancel()
 	if _, err := n.Range(cctx, &pb.RangeRequest{Key: []byte{0}, KeysOnly: true, Limit: 1, Serializable: serializable}); err != nil {
 		return health{"false", fmt.Sprintf("RANGE ERROR:%s", err)}

@@ -1,4 +1,4 @@
-package cluster
+package server
 
 import (
 	"bytes"
@@ -15,17 +15,19 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"etcdlab/cluster"
 )
 
 // serveOne runs a one-member cluster through Serve (raft over TCP, the v3
 // API on 127.0.0.1) and returns it with a real etcd client connected to it.
-func serveOne(t *testing.T, mod func(*ServerConfig)) (*Server, *clientv3.Client) {
+func serveOne(t *testing.T, mod func(*Config)) (*Server, *clientv3.Client) {
 	t.Helper()
 	peer, err := reservePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := ServerConfig{
+	cfg := Config{
 		Name:             "solo",
 		DataDir:          t.TempDir(),
 		ListenClientURLs: []string{"http://127.0.0.1:0"},
@@ -146,7 +148,7 @@ func TestV3ClientKV(t *testing.T) {
 // TestV3ClientErrors: every request etcd rejects is rejected through the
 // real node with etcd's error, and changes nothing.
 func TestV3ClientErrors(t *testing.T) {
-	_, cli := serveOne(t, func(c *ServerConfig) { c.Node.MaxRequestBytes = 64 << 10 })
+	_, cli := serveOne(t, func(c *Config) { c.Node.MaxRequestBytes = 64 << 10 })
 	ctx := ctxT(t)
 	before, err := cli.Put(ctx, "k", "v")
 	if err != nil {
@@ -197,7 +199,7 @@ func TestV3ClientErrors(t *testing.T) {
 // TestV3ClientMaintenance: what etcdctl's endpoint status, member list,
 // alarm list/disarm, defrag and endpoint hashkv do, through the client.
 func TestV3ClientMaintenance(t *testing.T) {
-	s, cli := serveOne(t, func(c *ServerConfig) { c.Node.QuotaBytes = 256 << 10 })
+	s, cli := serveOne(t, func(c *Config) { c.Node.QuotaBytes = 256 << 10 })
 	ctx := ctxT(t)
 	ep := cli.Endpoints()[0]
 	id := s.Node.ID()
@@ -323,7 +325,7 @@ func TestV3ClientMaintenance(t *testing.T) {
 // TestServerConfigValidate: bad server settings are all reported at once,
 // each naming the flag.
 func TestServerConfigValidate(t *testing.T) {
-	cfg := ServerConfig{
+	cfg := Config{
 		Name:                "a",
 		ListenClientURLs:    []string{"https://127.0.0.1:1"},
 		ListenPeerURLs:      []string{"http://127.0.0.1:2", "http://127.0.0.1:3"},
@@ -332,7 +334,7 @@ func TestServerConfigValidate(t *testing.T) {
 	}
 	cfg.EnsureDefaults()
 	err := cfg.Validate()
-	if !errors.Is(err, ErrBadOption) {
+	if !errors.Is(err, cluster.ErrBadOption) {
 		t.Fatalf("got %v", err)
 	}
 	for _, want := range []string{"--listen-client-urls", "TLS", "--listen-peer-urls", "binds one URL", "--initial-cluster-state", "broken"} {
@@ -340,7 +342,7 @@ func TestServerConfigValidate(t *testing.T) {
 			t.Errorf("error does not mention %q:\n%v", want, err)
 		}
 	}
-	good := ServerConfig{Name: "x", ListenPeerURLs: []string{"http://127.0.0.1:5"}}
+	good := Config{Name: "x", ListenPeerURLs: []string{"http://127.0.0.1:5"}}
 	good.EnsureDefaults()
 	if err := good.Validate(); err != nil {
 		t.Fatalf("defaults: %v", err)

@@ -1,4 +1,4 @@
-package cluster
+package server
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 
+	"etcdlab/cluster"
 	"etcdlab/cluster/v3rpc"
 	"etcdlab/mvcc"
 )
@@ -30,7 +31,7 @@ import (
 // added process will compute from its own flags. The cluster ID comes from
 // the token (ClusterIDFromToken).
 type V3Backend struct {
-	n         *Node
+	n         *cluster.Node
 	clusterID uint64
 	token     string
 
@@ -59,7 +60,7 @@ type V3BackendConfig struct {
 }
 
 // NewV3Backend wraps n for v3rpc.Register.
-func NewV3Backend(n *Node, cfg V3BackendConfig) *V3Backend {
+func NewV3Backend(n *cluster.Node, cfg V3BackendConfig) *V3Backend {
 	b := &V3Backend{
 		n:          n,
 		clusterID:  cfg.ClusterID,
@@ -81,23 +82,23 @@ func NewV3Backend(n *Node, cfg V3BackendConfig) *V3Backend {
 // v3rpc.Options.Errors.
 func V3ErrorMappings() []v3rpc.ErrorMapping {
 	return []v3rpc.ErrorMapping{
-		{Err: ErrNoSpace, GRPC: rpctypes.ErrGRPCNoSpace},
-		{Err: ErrNoLeader, GRPC: rpctypes.ErrGRPCNoLeader},
-		{Err: ErrNotLeader, GRPC: rpctypes.ErrGRPCNotLeader},
-		{Err: ErrLeaderChanged, GRPC: rpctypes.ErrGRPCLeaderChanged},
-		{Err: ErrTimeout, GRPC: rpctypes.ErrGRPCTimeout},
-		{Err: ErrStopped, GRPC: rpctypes.ErrGRPCStopped},
-		{Err: ErrTooManyRequests, GRPC: rpctypes.ErrGRPCRequestTooManyRequests},
-		{Err: ErrRequestTooLarge, GRPC: rpctypes.ErrGRPCRequestTooLarge},
-		{Err: ErrLearnerRead, GRPC: rpctypes.ErrGRPCNotSupportedForLearner},
-		{Err: ErrLearnerNotReady, GRPC: rpctypes.ErrGRPCLearnerNotReady},
-		{Err: ErrMemberNotFound, GRPC: rpctypes.ErrGRPCMemberNotFound},
-		{Err: ErrIDRemoved, GRPC: rpctypes.ErrGRPCMemberNotFound},
-		{Err: ErrMemberExists, GRPC: rpctypes.ErrGRPCMemberExist},
-		{Err: ErrMemberNotLearner, GRPC: rpctypes.ErrGRPCMemberNotLearner},
-		{Err: ErrCorrupt, GRPC: rpctypes.ErrGRPCCorrupt},
-		{Err: ErrTimeoutWaitAppliedIndex, GRPC: rpctypes.ErrGRPCTimeoutWaitAppliedIndex},
-		{Err: ErrCanceled, GRPC: rpctypes.ErrGRPCCanceled},
+		{Err: cluster.ErrNoSpace, GRPC: rpctypes.ErrGRPCNoSpace},
+		{Err: cluster.ErrNoLeader, GRPC: rpctypes.ErrGRPCNoLeader},
+		{Err: cluster.ErrNotLeader, GRPC: rpctypes.ErrGRPCNotLeader},
+		{Err: cluster.ErrLeaderChanged, GRPC: rpctypes.ErrGRPCLeaderChanged},
+		{Err: cluster.ErrTimeout, GRPC: rpctypes.ErrGRPCTimeout},
+		{Err: cluster.ErrStopped, GRPC: rpctypes.ErrGRPCStopped},
+		{Err: cluster.ErrTooManyRequests, GRPC: rpctypes.ErrGRPCRequestTooManyRequests},
+		{Err: cluster.ErrRequestTooLarge, GRPC: rpctypes.ErrGRPCRequestTooLarge},
+		{Err: cluster.ErrLearnerRead, GRPC: rpctypes.ErrGRPCNotSupportedForLearner},
+		{Err: cluster.ErrLearnerNotReady, GRPC: rpctypes.ErrGRPCLearnerNotReady},
+		{Err: cluster.ErrMemberNotFound, GRPC: rpctypes.ErrGRPCMemberNotFound},
+		{Err: cluster.ErrIDRemoved, GRPC: rpctypes.ErrGRPCMemberNotFound},
+		{Err: cluster.ErrMemberExists, GRPC: rpctypes.ErrGRPCMemberExist},
+		{Err: cluster.ErrMemberNotLearner, GRPC: rpctypes.ErrGRPCMemberNotLearner},
+		{Err: cluster.ErrCorrupt, GRPC: rpctypes.ErrGRPCCorrupt},
+		{Err: cluster.ErrTimeoutWaitAppliedIndex, GRPC: rpctypes.ErrGRPCTimeoutWaitAppliedIndex},
+		{Err: cluster.ErrCanceled, GRPC: rpctypes.ErrGRPCCanceled},
 	}
 }
 
@@ -197,19 +198,16 @@ func (b *V3Backend) Status(context.Context) (v3rpc.Status, error) {
 		RaftIndex:        n.CommittedIndex(),
 		RaftAppliedIndex: n.AppliedIndex(),
 		RaftTerm:         n.Term(),
-		IsLearner:        n.prog.isLearner.Load(),
+		IsLearner:        n.IsLearner(),
 	}
-	if n.opts.QuotaBytes > 0 {
-		st.DbSizeQuota = n.opts.QuotaBytes
+	if q := n.Options().QuotaBytes; q > 0 {
+		st.DbSizeQuota = q
 	}
-	n.kv.mu.RLock()
-	defer n.kv.mu.RUnlock()
-	if n.kv.store == nil {
-		return v3rpc.Status{}, ErrStopped
+	size, inUse, err := n.BackendSizes()
+	if err != nil {
+		return v3rpc.Status{}, err
 	}
-	be := n.kv.store.Backend()
-	st.DbSize = be.Size()
-	st.DbSizeInUse = be.SizeInUse()
+	st.DbSize, st.DbSizeInUse = size, inUse
 	return st, nil
 }
 
@@ -243,25 +241,14 @@ func (b *V3Backend) HashKV(_ context.Context, rev int64) (uint32, int64, int64, 
 
 // Snapshot writes this member's backend image to w.
 func (b *V3Backend) Snapshot(_ context.Context, w io.Writer) (int64, error) {
-	n := b.n
-	n.kv.mu.RLock()
-	if n.kv.store == nil {
-		n.kv.mu.RUnlock()
-		return 0, ErrStopped
-	}
-	be := n.kv.store.Backend()
-	n.kv.mu.RUnlock()
-	start := n.clk.Now()
-	size, err := be.Snapshot(w)
-	n.m.BackendSnapshot.Observe(n.clk.Since(start).Seconds())
-	return size, err
+	return b.n.BackendSnapshot(w)
 }
 
 // MemberList lists the members; linearizable waits for a ReadIndex round so
 // that the list includes every applied change the leader knows of.
 func (b *V3Backend) MemberList(ctx context.Context, linearizable bool) ([]*pb.Member, error) {
 	if linearizable {
-		if err := b.n.linearizableReadNotify(ctx); err != nil {
+		if err := b.n.LinearizableRead(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -313,7 +300,7 @@ func (b *V3Backend) Header() v3rpc.HeaderInfo {
 	return v3rpc.HeaderInfo{ClusterID: b.clusterID, MemberID: b.n.ID(), RaftTerm: b.n.Term(), Revision: b.n.Rev()}
 }
 
-func (b *V3Backend) pbMembers(ms []Member) []*pb.Member {
+func (b *V3Backend) pbMembers(ms []cluster.Member) []*pb.Member {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	out := make([]*pb.Member, 0, len(ms))

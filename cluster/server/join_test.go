@@ -1,4 +1,4 @@
-package cluster
+package server
 
 import (
 	"context"
@@ -25,7 +25,7 @@ func TestJoinExistingWithNoPeerFailsFast(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	cfg := ServerConfig{
+	cfg := Config{
 		Name:                     "joiner",
 		DataDir:                  dir,
 		ListenClientURLs:         []string{"http://127.0.0.1:0"},

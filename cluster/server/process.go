@@ -1,17 +1,18 @@
-package cluster
+package server
 
 import (
 	"context"
 	"fmt"
 	"net"
 
+	"etcdlab/cluster"
 	"etcdlab/cluster/transport"
 )
 
 // NodeConfig runs one node as its own process over TCP.
 type NodeConfig struct {
 	// Node options; Peers must list every initial member with its address.
-	Node NodeOptions
+	Node cluster.NodeOptions
 	// ListenAddr is the address this node's transport binds.
 	ListenAddr string
 }
@@ -19,14 +20,14 @@ type NodeConfig struct {
 // RunNode starts a node over TCP, calls ready (if set) once it runs, and
 // serves until ctx is done; then it stops the node cleanly. A CLI binds flags
 // to NodeConfig and calls this.
-func RunNode(ctx context.Context, cfg NodeConfig, ready func(*Node)) error {
+func RunNode(ctx context.Context, cfg NodeConfig, ready func(*cluster.Node)) error {
 	peers := make(map[uint64]string)
 	for _, p := range cfg.Node.Peers {
 		if p.ID != cfg.Node.ID {
 			peers[p.ID] = p.Addr
 		}
 	}
-	n, err := StartNode(cfg.Node, func(h transport.Handler) (transport.Transport, error) {
+	n, err := cluster.StartNode(cfg.Node, func(h transport.Handler) (transport.Transport, error) {
 		return transport.NewTCP(transport.TCPOptions{ID: cfg.Node.ID, ListenAddr: cfg.ListenAddr, Handler: h, Peers: peers, Clock: cfg.Node.Clock})
 	})
 	if err != nil {
@@ -37,7 +38,7 @@ func RunNode(ctx context.Context, cfg NodeConfig, ready func(*Node)) error {
 	}
 	select {
 	case <-ctx.Done():
-	case <-n.loops.stopc:
+	case <-n.Done():
 	}
 	stopErr := n.Stop()
 	if err := n.Err(); err != nil {
