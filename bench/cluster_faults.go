@@ -7,7 +7,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
-	"etcdlab/cluster"
+	"etcdlab/cluster/harness"
 	"etcdlab/cluster/transport"
 	"etcdlab/engines"
 	"etcdlab/internal/diskfault"
@@ -22,7 +22,7 @@ type nodeDisks struct{ wal, engine *diskfault.Disk }
 // them: every node's WAL file system and engine wrapped by a
 // diskfault.Disk of its own. Runs without disk faults keep the plain I/O
 // path.
-func diskSeams(cfg Config, opts *cluster.Options) map[uint64]nodeDisks {
+func diskSeams(cfg Config, opts *harness.Options) map[uint64]nodeDisks {
 	need := false
 	for _, f := range cfg.Faults {
 		need = need || f.OnDisk()

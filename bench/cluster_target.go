@@ -12,6 +12,7 @@ import (
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 
 	"etcdlab/cluster"
+	"etcdlab/cluster/harness"
 	"etcdlab/cluster/transport"
 	"etcdlab/internal/clock"
 	"etcdlab/internal/event"
@@ -28,7 +29,7 @@ func openClusterTarget(ctx context.Context, cfg Config, env LayerEnv) (Target, e
 	if len(cfg.Endpoints) > 0 {
 		return openEndpointsTarget(ctx, cfg, env)
 	}
-	opts := cluster.Options{
+	opts := harness.Options{
 		Nodes: cfg.Nodes,
 		Dir:   env.Dir,
 		Seed:  uint64(cfg.Seed),
@@ -44,11 +45,11 @@ func openClusterTarget(ctx context.Context, cfg Config, env LayerEnv) (Target, e
 		Node: cfg.Node,
 	}
 	disks := diskSeams(cfg, &opts)
-	c, err := cluster.Start(opts)
+	c, err := harness.Start(opts)
 	if err != nil {
 		return nil, fmt.Errorf("bench: starting a %d-node cluster: %w", cfg.Nodes, err)
 	}
-	client := c.Client(cluster.ClientOptions{Seed: uint64(cfg.Seed)})
+	client := c.Client(harness.ClientOptions{Seed: uint64(cfg.Seed)})
 	t := &clusterTarget{c: c, client: client, kv: client, clk: cfg.Clock, linkDelay: cfg.LinkDelay, disks: disks}
 	if err := t.waitLeader(ctx); err != nil {
 		_ = c.Close()
@@ -61,8 +62,8 @@ func openClusterTarget(ctx context.Context, cfg Config, env LayerEnv) (Target, e
 // request to the leader (etcd's benchmark tool talks to one endpoint too)
 // and retries on leader change.
 type clusterTarget struct {
-	c      *cluster.Cluster
-	client *cluster.Client
+	c      *harness.Cluster
+	client *harness.Client
 	// kv is what ops go through: the client, or a recorder around it.
 	kv        KV
 	clk       clock.Clock
@@ -74,7 +75,7 @@ type clusterTarget struct {
 }
 
 var (
-	_ KV                  = (*cluster.Client)(nil)
+	_ KV                  = (*harness.Client)(nil)
 	_ Target              = (*clusterTarget)(nil)
 	_ StatsSource         = (*clusterTarget)(nil)
 	_ Flusher             = (*clusterTarget)(nil)

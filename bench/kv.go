@@ -10,7 +10,7 @@ import (
 )
 
 // KV is the etcd request API the mvcc and cluster layers are driven
-// through, defined here where it is consumed (cluster.Client and the
+// through, defined here where it is consumed (harness.Client, cluster.Node and the
 // v3rpc.KV of etcd's services are wider), so both map ops onto requests the
 // same way (DoKV) and differ only below it.
 type KV interface {

@@ -1,4 +1,4 @@
-package cluster
+package cluster_test
 
 import (
 	"bufio"
@@ -17,6 +17,8 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 
+	"etcdlab/cluster"
+	"etcdlab/cluster/harness"
 	"etcdlab/engines"
 	"etcdlab/engines/engine"
 	"etcdlab/engines/pebble"
@@ -63,7 +65,7 @@ func crashModes() []crashMode {
 
 // crashNodeOptions: snapshots every 10 entries and small WAL segments, so a
 // short run crosses many snapshots and segment releases.
-func crashNodeOptions(m crashMode) NodeOptions {
+func crashNodeOptions(m crashMode) cluster.NodeOptions {
 	o := fastNode(m.engine)
 	o.EngineOptions = m.opts
 	o.SnapshotCount = 10
@@ -203,7 +205,7 @@ func tail(s string, n int) string {
 // linearizability failure, reported as such by the caller): serializable
 // counts are then polled for up to 10 s, and only a count still short is a
 // lost write.
-func countAcked(ctx context.Context, nd *Node, w, a int) (n int64, stale string, err error) {
+func countAcked(ctx context.Context, nd *cluster.Node, w, a int) (n int64, stale string, err error) {
 	req := &pb.RangeRequest{Key: []byte(crashKey(w, 0)), RangeEnd: []byte(crashKey(w, a)), CountOnly: true}
 	r, err := nd.Range(ctx, req)
 	if err != nil || r.Count == int64(a) {
@@ -229,7 +231,7 @@ func countAcked(ctx context.Context, nd *Node, w, a int) (n int64, stale string,
 }
 
 // missingKeys lists (up to 10 of) worker w's keys below a that are absent.
-func missingKeys(ctx context.Context, nd *Node, w, a int) []string {
+func missingKeys(ctx context.Context, nd *cluster.Node, w, a int) []string {
 	r, err := nd.Range(ctx, &pb.RangeRequest{Key: []byte(crashKey(w, 0)), RangeEnd: []byte(crashKey(w, a)), KeysOnly: true})
 	if err != nil {
 		return []string{err.Error()}
@@ -272,7 +274,7 @@ func crashChild(mode string) {
 		}
 		acked = append(acked, a)
 	}
-	c, err := Start(Options{Nodes: 1, Dir: os.Getenv(crashDirEnv), Node: crashNodeOptions(m), Seed: 1})
+	c, err := harness.Start(harness.Options{Nodes: 1, Dir: os.Getenv(crashDirEnv), Node: crashNodeOptions(m), Seed: 1})
 	if err != nil {
 		fatal("open: %v", err)
 	}
@@ -370,7 +372,7 @@ func TestMachineCrashNoAckedWriteLost(t *testing.T) {
 func machineCrashRound(m crashMode, fs *vfs.MemFS, acked []int, rng *rand.Rand, first, last bool, errorf func(string, ...any)) (*vfs.MemFS, error) {
 	o := crashNodeOptions(m)
 	o.FS = fs
-	o.openEngine = func(name, dir string, opts []string) (engines.Engine, error) {
+	cluster.SetOpenEngine(&o, func(name, dir string, opts []string) (engines.Engine, error) {
 		kv, err := engine.ParseKV(name, opts, pebble.Knobs())
 		if err != nil {
 			return nil, err
@@ -381,8 +383,8 @@ func machineCrashRound(m crashMode, fs *vfs.MemFS, acked []int, rng *rand.Rand, 
 		}
 		po.FS = fs
 		return pebble.Open(dir, po)
-	}
-	c, err := Start(Options{Nodes: 1, Dir: "/crash", Node: o, Seed: 1})
+	})
+	c, err := harness.Start(harness.Options{Nodes: 1, Dir: "/crash", Node: o, Seed: 1})
 	if err != nil {
 		return nil, fmt.Errorf("open: %w", err)
 	}

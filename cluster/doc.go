@@ -104,18 +104,11 @@
 // one change at a time, answered after raft applied it; removed IDs are never
 // reused.
 //
-// # Harness and client
+// # Harness, client and server
 //
-// Start runs N nodes in one process (in-process network or TCP on
-// 127.0.0.1) with Kill (crash: pending backend writes lost), Restart,
-// Partition, Heal, Leader and membership helpers. Client balances requests
-// over nodes (leader, round-robin, random) and retries on leader change;
-// writes are retried only when they were surely not proposed. KV is the
-// interface a history recorder wraps.
-//
-// # Serving etcd's API
-//
-// Package cluster/server runs a node as etcd runs a member (Serve, `etcdlab
-// node`) and adapts it to etcd's v3 gRPC API; it uses only the exported
-// Node.
+// Package cluster/harness runs N nodes in one process (Start, Kill, Restart,
+// Partition) with a balancing client; package cluster/server runs one node as
+// etcd runs a member. Both use only the exported Node. A node's state is in
+// parts that each own their lock (state.go: raft, store, progress, requests,
+// membership, the read loop's round), so a field's guard is its part's.
 package cluster

@@ -1,4 +1,4 @@
-package cluster
+package cluster_test
 
 import (
 	"strings"
@@ -10,6 +10,8 @@ import (
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/raft/v3"
 
+	"etcdlab/cluster"
+	"etcdlab/cluster/harness"
 	"etcdlab/internal/clock"
 )
 
@@ -28,28 +30,28 @@ func TestInitialElectionTickAdvance(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			clk := clock.NewFake(time.Unix(1_700_000_000, 0))
-			o := NodeOptions{Engine: "memory", TickInterval: 100 * time.Millisecond, NoInitialElectionTickAdvance: off}
-			c := startCluster(t, 1, o, func(o *Options) { o.Clock = clk })
+			o := cluster.NodeOptions{Engine: "memory", TickInterval: 100 * time.Millisecond, NoInitialElectionTickAdvance: off}
+			c := startCluster(t, 1, o, func(o *harness.Options) { o.Clock = clk })
 			n := c.Node(1)
-			if got := n.stats.ticksAdvanced.Load(); got != DefaultElectionTicks-1 {
-				t.Fatalf("single member advanced %d ticks at start, want %d", got, DefaultElectionTicks-1)
+			if got := n.TestStats().TicksAdvanced.Load(); got != cluster.DefaultElectionTicks-1 {
+				t.Fatalf("single member advanced %d ticks at start, want %d", got, cluster.DefaultElectionTicks-1)
 			}
 			settle(c)
 			ticks := 0
-			for !isRaftLeader(n) && ticks < 3*DefaultElectionTicks {
+			for !isRaftLeader(n) && ticks < 3*cluster.DefaultElectionTicks {
 				// One tick at a time, each taken by the Ready loop before
 				// the next (a tick nobody reads is dropped).
-				taken := n.stats.ticks.Load()
+				taken := n.TestStats().Ticks.Load()
 				clk.Advance(100 * time.Millisecond)
 				ticks++
-				waitFor(t, "the tick", 10*time.Second, func() bool { return n.stats.ticks.Load() > taken })
+				waitFor(t, "the tick", 10*time.Second, func() bool { return n.TestStats().Ticks.Load() > taken })
 				// The tick is counted when the loop takes it; the election
 				// it may start is only visible once its Ready is handled.
 				settle(c)
 			}
 			t.Logf("leader after %d ticks", ticks)
-			if ticks > DefaultElectionTicks {
-				t.Fatalf("single member led only after %d ticks, want at most %d", ticks, DefaultElectionTicks)
+			if ticks > cluster.DefaultElectionTicks {
+				t.Fatalf("single member led only after %d ticks, want at most %d", ticks, cluster.DefaultElectionTicks)
 			}
 		})
 	}
@@ -63,13 +65,13 @@ func TestInitialElectionTickAdvance(t *testing.T) {
 			o.NoInitialElectionTickAdvance = off
 			c := startCluster(t, 3, o, nil)
 			waitLeader(t, c)
-			want := int64(DefaultElectionTicks - 2)
+			want := int64(cluster.DefaultElectionTicks - 2)
 			if off {
 				want = 0
 			}
 			waitFor(t, "the tick advance", 10*time.Second, func() bool {
 				for _, n := range c.Nodes() {
-					if n.stats.ticksAdvanced.Load() != want {
+					if n.TestStats().TicksAdvanced.Load() != want {
 						return false
 					}
 				}
@@ -79,10 +81,10 @@ func TestInitialElectionTickAdvance(t *testing.T) {
 	}
 }
 
-func isRaftLeader(n *Node) bool {
-	n.raft.mu.Lock()
-	defer n.raft.mu.Unlock()
-	return n.raft.rn.BasicStatus().RaftState == raft.StateLeader
+func isRaftLeader(n *cluster.Node) bool {
+	n.RaftMu().Lock()
+	defer n.RaftMu().Unlock()
+	return n.RawNode().BasicStatus().RaftState == raft.StateLeader
 }
 
 // stallFS blocks the syncs of WAL files under one directory while armed,
@@ -175,22 +177,22 @@ func TestHeartbeatLate(t *testing.T) {
 	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
 	fs := newStallFS(vfs.Default)
 	var mu sync.Mutex
-	var late []Event
-	o := NodeOptions{Engine: "memory", TickInterval: tick, FS: fs, NoInitialElectionTickAdvance: true}
-	c := startCluster(t, 3, o, func(o *Options) {
+	var late []cluster.Event
+	o := cluster.NodeOptions{Engine: "memory", TickInterval: tick, FS: fs, NoInitialElectionTickAdvance: true}
+	c := startCluster(t, 3, o, func(o *harness.Options) {
 		o.Clock = clk
-		o.OnEvent = func(e Event) {
-			if e.Kind == EventHeartbeatLate {
+		o.OnEvent = func(e cluster.Event) {
+			if e.Kind == cluster.EventHeartbeatLate {
 				mu.Lock()
 				late = append(late, e)
 				mu.Unlock()
 			}
 		}
 	})
-	lateEvents := func() []Event {
+	lateEvents := func() []cluster.Event {
 		mu.Lock()
 		defer mu.Unlock()
-		return append([]Event(nil), late...)
+		return append([]cluster.Event(nil), late...)
 	}
 	advance := func(k int, skip uint64) {
 		for i := 0; i < k; i++ {
@@ -198,12 +200,12 @@ func TestHeartbeatLate(t *testing.T) {
 			settleExcept(c, skip)
 		}
 	}
-	for i := 0; c.Leader() == 0 && i < 6*DefaultElectionTicks; i++ {
+	for i := 0; c.Leader() == 0 && i < 6*cluster.DefaultElectionTicks; i++ {
 		advance(1, 0)
 	}
 	lead := waitLeader(t, c)
 
-	advance(3*DefaultElectionTicks, 0)
+	advance(3*cluster.DefaultElectionTicks, 0)
 	if ev := lateEvents(); len(ev) != 0 {
 		t.Fatalf("idle healthy cluster: %d heartbeat-late events, first %s", len(ev), ev[0])
 	}
@@ -239,14 +241,14 @@ func TestHeartbeatLate(t *testing.T) {
 	if len(seen) != 2 {
 		t.Errorf("heartbeat-late for %d followers, want 2", len(seen))
 	}
-	if got := EventHeartbeatLate.String(); got != "heartbeat-late" {
+	if got := cluster.EventHeartbeatLate.String(); got != "heartbeat-late" {
 		t.Errorf("EventHeartbeatLate is named %q", got)
 	}
 }
 
 // settleExcept is settle for every node but skip (0: none), whose Ready
 // loop a test holds up.
-func settleExcept(c *Cluster, skip uint64) {
+func settleExcept(c *harness.Cluster, skip uint64) {
 	deadline := time.Now().Add(time.Second)
 	for time.Now().Before(deadline) {
 		busy := false
@@ -254,11 +256,11 @@ func settleExcept(c *Cluster, skip uint64) {
 			if n.ID() == skip {
 				continue
 			}
-			n.raft.mu.Lock()
-			if n.raft.rn.HasReady() {
+			n.RaftMu().Lock()
+			if n.RawNode().HasReady() {
 				busy = true
 			}
-			n.raft.mu.Unlock()
+			n.RaftMu().Unlock()
 		}
 		if !busy {
 			<-time.After(time.Millisecond)

@@ -1,4 +1,4 @@
-package cluster
+package cluster_test
 
 import (
 	"context"
@@ -9,6 +9,9 @@ import (
 	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+
+	"etcdlab/cluster"
+	"etcdlab/cluster/harness"
 )
 
 // TestKillLeaderUnderLoad kills the leader while clients write distinct
@@ -32,7 +35,7 @@ func TestKillLeaderUnderLoad(t *testing.T) {
 			node.SnapshotCatchUpEntries = 50
 			c := startCluster(t, k.nodes, node, nil)
 			leader := waitLeader(t, c)
-			cl := c.Client(ClientOptions{Policy: PolicyRoundRobin})
+			cl := c.Client(harness.ClientOptions{Policy: harness.PolicyRoundRobin})
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 
@@ -108,16 +111,16 @@ func TestSnapshotCatchUp(t *testing.T) {
 func testSnapshotCatchUp(t *testing.T, engine string) {
 	snapCount := uint64(100)
 	if !testing.Short() && engine == "bbolt" {
-		snapCount = DefaultSnapshotCount
+		snapCount = cluster.DefaultSnapshotCount
 	}
 	node := fastNode(engine)
 	node.SnapshotCount = snapCount
 	node.SnapshotCatchUpEntries = snapCount / 2
 	node.WALSegmentSize = 16 << 10 // cut segments, so old ones are released
 	var evMu sync.Mutex
-	events := map[EventKind]int{}
-	c := startCluster(t, 3, node, func(o *Options) {
-		o.OnEvent = func(e Event) {
+	events := map[cluster.EventKind]int{}
+	c := startCluster(t, 3, node, func(o *harness.Options) {
+		o.OnEvent = func(e cluster.Event) {
 			evMu.Lock()
 			events[e.Kind]++
 			evMu.Unlock()
@@ -128,7 +131,7 @@ func testSnapshotCatchUp(t *testing.T, engine string) {
 	if err := c.Stop(follower); err != nil {
 		t.Fatal(err)
 	}
-	cl := c.Client(ClientOptions{Policy: PolicyLeader})
+	cl := c.Client(harness.ClientOptions{Policy: harness.PolicyLeader})
 	ctx := ctxT(t)
 	total := int(10 * snapCount)
 	runParallel(t, 16, 0, total, func(i int) error {
@@ -146,7 +149,7 @@ func testSnapshotCatchUp(t *testing.T, engine string) {
 	waitFor(t, "follower catch-up", 60*time.Second, func() bool {
 		return fn.AppliedIndex() >= ln.CommittedIndex()
 	})
-	if fn.stats.snapshotsInstalled.Load() == 0 {
+	if fn.TestStats().SnapshotsInstalled.Load() == 0 {
 		t.Fatalf("follower caught up without installing a snapshot")
 	}
 	checkConverged(t, c)
@@ -166,8 +169,8 @@ func testSnapshotCatchUp(t *testing.T, engine string) {
 	}
 	evMu.Lock()
 	defer evMu.Unlock()
-	for _, k := range []EventKind{EventLeaderElected, EventSnapshotTaken, EventSnapshotSent, EventSnapshotReceived,
-		EventSnapshotInstalled, EventWALCut, EventBackendCommit, EventRaftLogCompacted} {
+	for _, k := range []cluster.EventKind{cluster.EventLeaderElected, cluster.EventSnapshotTaken, cluster.EventSnapshotSent, cluster.EventSnapshotReceived,
+		cluster.EventSnapshotInstalled, cluster.EventWALCut, cluster.EventBackendCommit, cluster.EventRaftLogCompacted} {
 		if events[k] == 0 {
 			t.Errorf("no %s event", k)
 		}
@@ -206,7 +209,7 @@ func TestPartitionedLeaderReads(t *testing.T) {
 	if err == nil {
 		t.Fatalf("isolated old leader served a linearizable read")
 	}
-	if !errors.Is(err, ErrTimeout) && !errors.Is(err, ErrLeaderChanged) && !errors.Is(err, ErrNoLeader) {
+	if !errors.Is(err, cluster.ErrTimeout) && !errors.Is(err, cluster.ErrLeaderChanged) && !errors.Is(err, cluster.ErrNoLeader) {
 		t.Fatalf("unexpected error %v", err)
 	}
 	r, err := c.Node(old).Range(ctx, &pb.RangeRequest{Key: []byte("x"), Serializable: true})
@@ -227,14 +230,14 @@ func TestLossyLinks(t *testing.T) {
 	node := fastNode("memory")
 	// A forwarded proposal that is lost waits for its timeout; keep it short.
 	node.RequestTimeout = 300 * time.Millisecond
-	c := startCluster(t, 3, node, func(o *Options) {
+	c := startCluster(t, 3, node, func(o *harness.Options) {
 		o.Link.Delay, o.Link.Jitter, o.Link.Loss = time.Millisecond, time.Millisecond, 0.05
 	})
 	waitLeader(t, c)
-	cl := c.Client(ClientOptions{Policy: PolicyRoundRobin})
+	cl := c.Client(harness.ClientOptions{Policy: harness.PolicyRoundRobin})
 	ctx := ctxT(t)
 	for i := 0; i < 60; i++ {
-		if _, err := cl.Put(ctx, put(key(i), "v")); err != nil && !errors.Is(err, ErrTimeout) {
+		if _, err := cl.Put(ctx, put(key(i), "v")); err != nil && !errors.Is(err, cluster.ErrTimeout) {
 			t.Fatal(err)
 		}
 	}

@@ -1,4 +1,4 @@
-package cluster
+package cluster_test
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 
+	"etcdlab/cluster"
 	"etcdlab/cluster/v3rpc"
 	"etcdlab/internal/lincheck"
 )
@@ -22,7 +23,7 @@ var kvModel = lincheck.Model
 
 // errClass names an error by the sentinel it wraps, for the test's summary.
 func errClass(err error) string {
-	for _, s := range []error{ErrNoLeader, ErrNotLeader, ErrTooManyRequests, ErrLeaderChanged, ErrTimeout, ErrStopped, context.DeadlineExceeded, context.Canceled} {
+	for _, s := range []error{cluster.ErrNoLeader, cluster.ErrNotLeader, cluster.ErrTooManyRequests, cluster.ErrLeaderChanged, cluster.ErrTimeout, cluster.ErrStopped, context.DeadlineExceeded, context.Canceled} {
 		if errors.Is(err, s) {
 			return s.Error()
 		}
@@ -35,7 +36,7 @@ func errClass(err error) string {
 // it before proposing. The Client retries only such errors, so when it
 // finally returns one, no attempt was proposed either.
 func notProposed(err error) bool {
-	return errors.Is(err, ErrNoLeader) || errors.Is(err, ErrNotLeader) || errors.Is(err, ErrTooManyRequests)
+	return errors.Is(err, cluster.ErrNoLeader) || errors.Is(err, cluster.ErrNotLeader) || errors.Is(err, cluster.ErrTooManyRequests)
 }
 
 // recorder issues single-key operations through kv and records them in h as

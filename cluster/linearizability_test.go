@@ -1,4 +1,4 @@
-package cluster
+package cluster_test
 
 import (
 	"context"
@@ -16,6 +16,8 @@ import (
 
 	"github.com/anishathalye/porcupine"
 
+	"etcdlab/cluster"
+	"etcdlab/cluster/harness"
 	"etcdlab/internal/lincheck"
 )
 
@@ -24,7 +26,7 @@ var linVizDir = flag.String("lin-viz", "", "directory to keep porcupine visualiz
 // linNode is the node template for the linearizability tests: fast ticks,
 // and a short request timeout so that a request stuck on a partitioned or
 // killed node resolves (as unknown) within the run.
-func linNode(engine string) NodeOptions {
+func linNode(engine string) cluster.NodeOptions {
 	o := fastNode(engine)
 	o.RequestTimeout = time.Second
 	return o
@@ -32,8 +34,8 @@ func linNode(engine string) NodeOptions {
 
 // withUnsafeLocalReads turns on the test-only broken read path (see
 // NodeOptions.unsafeLocalLinearizableReads).
-func withUnsafeLocalReads(o NodeOptions) NodeOptions {
-	o.unsafeLocalLinearizableReads = true
+func withUnsafeLocalReads(o cluster.NodeOptions) cluster.NodeOptions {
+	cluster.SetUnsafeLocalLinearizableReads(&o)
 	return o
 }
 
@@ -83,7 +85,7 @@ func TestLinearizability(t *testing.T) {
 
 // runLinearizability runs the random workload and the nemesis for dur on a
 // 3-node cluster of o and returns the history.
-func runLinearizability(t *testing.T, o NodeOptions, dur time.Duration) *history {
+func runLinearizability(t *testing.T, o cluster.NodeOptions, dur time.Duration) *history {
 	seed := testSeed(t)
 	c := startCluster(t, 3, o, nil)
 	waitLeader(t, c)
@@ -93,11 +95,11 @@ func runLinearizability(t *testing.T, o NodeOptions, dur time.Duration) *history
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := 0; i < clients; i++ {
-		policy := PolicyLeader
+		policy := harness.PolicyLeader
 		if i%2 == 1 {
-			policy = PolicyRandom
+			policy = harness.PolicyRandom
 		}
-		r := &recorder{h: h, kv: c.Client(ClientOptions{Policy: policy, Seed: seed + uint64(i)}), client: i, name: policy.String()}
+		r := &recorder{h: h, kv: c.Client(harness.ClientOptions{Policy: policy, Seed: seed + uint64(i)}), client: i, name: policy.String()}
 		rng := rand.New(rand.NewPCG(seed, uint64(i)+1))
 		wg.Add(1)
 		go func() {
@@ -161,7 +163,7 @@ func (l nemesisLog) String() string {
 // runNemesis injects faults for dur: kill the leader and restart it,
 // partition the leader (or a follower) away from the others and heal, or
 // stay quiet. The cluster is healed and whole when it returns.
-func runNemesis(t *testing.T, c *Cluster, rng *rand.Rand, dur time.Duration) nemesisLog {
+func runNemesis(t *testing.T, c *harness.Cluster, rng *rand.Rand, dur time.Duration) nemesisLog {
 	t.Helper()
 	var log nemesisLog
 	pause := func(lo, hi int) { <-time.After(time.Duration(lo+rng.IntN(hi-lo)) * time.Millisecond) }
@@ -249,7 +251,7 @@ func TestLinearizabilityBrokenReadsCaught(t *testing.T) {
 // it away; once the majority elected a new leader, write new values through
 // the majority and read each on the old leader (and on the majority). It
 // returns the history and how many reads the old leader answered.
-func runStaleReadScenario(t *testing.T, o NodeOptions) (*history, int) {
+func runStaleReadScenario(t *testing.T, o cluster.NodeOptions) (*history, int) {
 	t.Helper()
 	c := startCluster(t, 3, o, nil)
 	old := waitLeader(t, c)
@@ -261,8 +263,8 @@ func runStaleReadScenario(t *testing.T, o NodeOptions) (*history, int) {
 	}
 	h := newHistory()
 	oldNode := &recorder{h: h, kv: c.Node(old), client: 0, name: fmt.Sprintf("node %d (old leader)", old)}
-	maj := &recorder{h: h, kv: c.Client(ClientOptions{Policy: PolicyLeader, Endpoints: majority}), client: 1, name: "majority client"}
-	majRead := &recorder{h: h, kv: c.Client(ClientOptions{Policy: PolicyRoundRobin, Endpoints: majority}), client: 2, name: "majority reader"}
+	maj := &recorder{h: h, kv: c.Client(harness.ClientOptions{Policy: harness.PolicyLeader, Endpoints: majority}), client: 1, name: "majority client"}
+	majRead := &recorder{h: h, kv: c.Client(harness.ClientOptions{Policy: harness.PolicyRoundRobin, Endpoints: majority}), client: 2, name: "majority reader"}
 
 	ctx := ctxT(t)
 	if err := oldNode.Put(ctx, "x", "v0"); err != nil {

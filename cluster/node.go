@@ -572,10 +572,10 @@ func (n *Node) Stop() error {
 	return errors.Join(errs...)
 }
 
-// kill stops the node as a crash would for what matters: the engine is
+// Kill stops the node as a crash would for what matters: the engine is
 // closed before the backend so pending (uncommitted) backend writes are lost,
 // and only the raft WAL's synced records can bring them back on restart.
-func (n *Node) kill() {
+func (n *Node) Kill() {
 	n.loops.stopOnce.Do(func() { close(n.loops.stopc) })
 	if n.raft.tr != nil {
 		_ = n.raft.tr.Close()

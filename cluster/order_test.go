@@ -1,4 +1,4 @@
-package cluster
+package cluster_test
 
 import (
 	"sync"
@@ -8,6 +8,8 @@ import (
 
 	"go.etcd.io/raft/v3/raftpb"
 
+	"etcdlab/cluster"
+	"etcdlab/cluster/harness"
 	"etcdlab/cluster/transport"
 	"etcdlab/internal/clock"
 )
@@ -18,7 +20,7 @@ import (
 // index bounds what the WAL holds (pitfall 1: acknowledging before fsync).
 type orderCheck struct {
 	transport.Transport
-	c      *Cluster
+	c      *harness.Cluster
 	id     uint64
 	acks   *atomic.Int64
 	failMu *sync.Mutex
@@ -32,7 +34,7 @@ func (o *orderCheck) Send(msgs []raftpb.Message) {
 			continue
 		}
 		o.acks.Add(1)
-		if last, _ := n.raft.storage.LastIndex(); last < m.Index {
+		if last := n.RaftLogStats().LastIndex; last < m.Index {
 			o.failMu.Lock()
 			*o.fails = append(*o.fails, "ack before durable")
 			o.failMu.Unlock()
@@ -45,9 +47,9 @@ func TestFollowerAcksAfterWALSave(t *testing.T) {
 	var acks atomic.Int64
 	var mu sync.Mutex
 	var fails []string
-	var c *Cluster
+	var c *harness.Cluster
 	var cmu sync.Mutex
-	c = startCluster(t, 3, fastNode("memory"), func(o *Options) {
+	c = startCluster(t, 3, fastNode("memory"), func(o *harness.Options) {
 		o.WrapTransport = func(id uint64, tr transport.Transport) transport.Transport {
 			cmu.Lock()
 			defer cmu.Unlock()
@@ -56,7 +58,7 @@ func TestFollowerAcksAfterWALSave(t *testing.T) {
 	})
 	// The wrappers were built before Start returned: point them at c.
 	for _, n := range c.Nodes() {
-		n.raft.tr.(*orderCheck).c = c
+		n.Transport().(*orderCheck).c = c
 	}
 	waitLeader(t, c)
 	ctx := ctxT(t)
@@ -82,8 +84,8 @@ func TestFollowerAcksAfterWALSave(t *testing.T) {
 // (TestInitialElectionTickAdvance covers it).
 func TestElectionFakeClock(t *testing.T) {
 	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
-	node := NodeOptions{Engine: "memory", TickInterval: 100 * time.Millisecond, NoInitialElectionTickAdvance: true}
-	c := startCluster(t, 3, node, func(o *Options) { o.Clock = clk })
+	node := cluster.NodeOptions{Engine: "memory", TickInterval: 100 * time.Millisecond, NoInitialElectionTickAdvance: true}
+	c := startCluster(t, 3, node, func(o *harness.Options) { o.Clock = clk })
 	tick := func(k int) {
 		for i := 0; i < k; i++ {
 			clk.Advance(100 * time.Millisecond)
@@ -92,12 +94,12 @@ func TestElectionFakeClock(t *testing.T) {
 			settle(c)
 		}
 	}
-	tick(DefaultElectionTicks - 1)
+	tick(cluster.DefaultElectionTicks - 1)
 	if l := c.Leader(); l != 0 {
 		t.Fatalf("leader %d before the election timeout", l)
 	}
-	deadline := 4 * DefaultElectionTicks
-	ticks := DefaultElectionTicks - 1
+	deadline := 4 * cluster.DefaultElectionTicks
+	ticks := cluster.DefaultElectionTicks - 1
 	for c.Leader() == 0 && ticks < deadline {
 		tick(1)
 		ticks++
@@ -108,7 +110,7 @@ func TestElectionFakeClock(t *testing.T) {
 	}
 	t.Logf("leader %d after %d ticks", old, ticks)
 	c.Network().Isolate(old)
-	for i := 0; i < 6*DefaultElectionTicks; i++ {
+	for i := 0; i < 6*cluster.DefaultElectionTicks; i++ {
 		tick(1)
 		if nl := c.Leader(); nl != 0 && nl != old && !c.Node(old).IsLeader() {
 			t.Logf("new leader %d, old one stepped down, after %d more ticks", nl, i+1)
@@ -120,4 +122,4 @@ func TestElectionFakeClock(t *testing.T) {
 
 // settle waits until no node has raft work pending (bounded), so that a
 // fake-clock test advances time only once the cluster is quiet.
-func settle(c *Cluster) { settleExcept(c, 0) }
+func settle(c *harness.Cluster) { settleExcept(c, 0) }

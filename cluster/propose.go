@@ -123,7 +123,7 @@ func (n *Node) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, erro
 	if err := n.kv.vcfg.ValidateTxn(r); err != nil {
 		return nil, err
 	}
-	if txnReadOnly(r) {
+	if TxnReadOnly(r) {
 		if !txnSerializable(r) {
 			if err := n.linearizableReadNotify(ctx); err != nil {
 				return nil, err
@@ -190,13 +190,15 @@ func (n *Node) Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeResponse
 	return resp, err
 }
 
-func txnReadOnly(r *pb.TxnRequest) bool {
+// TxnReadOnly reports whether r only reads (ranges, and nested txns that
+// only range): such a txn is served as a read, and a client may retry it.
+func TxnReadOnly(r *pb.TxnRequest) bool {
 	for _, ops := range [][]*pb.RequestOp{r.Success, r.Failure} {
 		for _, op := range ops {
 			switch x := op.Request.(type) {
 			case *pb.RequestOp_RequestRange:
 			case *pb.RequestOp_RequestTxn:
-				if !txnReadOnly(x.RequestTxn) {
+				if !TxnReadOnly(x.RequestTxn) {
 					return false
 				}
 			default:

@@ -1,4 +1,4 @@
-package cluster
+package cluster_test
 
 import (
 	"errors"
@@ -7,6 +7,9 @@ import (
 	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+
+	"etcdlab/cluster"
+	"etcdlab/cluster/harness"
 )
 
 // TestQuota: with a small quota, writes run until NOSPACE; the alarm reaches
@@ -20,7 +23,7 @@ func TestQuota(t *testing.T) {
 	node.QuotaBytes = 20 << 20
 	c := startCluster(t, 3, node, nil)
 	waitLeader(t, c)
-	cl := c.Client(ClientOptions{Policy: PolicyLeader})
+	cl := c.Client(harness.ClientOptions{Policy: harness.PolicyLeader})
 	ctx := ctxT(t)
 	val := strings.Repeat("v", 16<<10)
 	var nospace error
@@ -31,12 +34,12 @@ func TestQuota(t *testing.T) {
 			break
 		}
 	}
-	if !errors.Is(nospace, ErrNoSpace) || nospace.Error() != "etcdserver: mvcc: database space exceeded" {
+	if !errors.Is(nospace, cluster.ErrNoSpace) || nospace.Error() != "etcdserver: mvcc: database space exceeded" {
 		t.Fatalf("writes ended with %v, want NOSPACE", nospace)
 	}
 	waitFor(t, "NOSPACE alarm on every node", 10*time.Second, func() bool {
 		for _, n := range c.Nodes() {
-			if !n.mb.alarmActive(pb.AlarmType_NOSPACE) {
+			if !n.AlarmActive(pb.AlarmType_NOSPACE) {
 				return false
 			}
 		}
@@ -44,12 +47,12 @@ func TestQuota(t *testing.T) {
 	})
 	// Every node refuses puts (the alarm is applied, not the local size).
 	for _, n := range c.Nodes() {
-		if _, err := n.Put(ctx, put("small", "x")); !errors.Is(err, ErrNoSpace) {
+		if _, err := n.Put(ctx, put("small", "x")); !errors.Is(err, cluster.ErrNoSpace) {
 			t.Fatalf("node %d put under alarm: %v", n.ID(), err)
 		}
 	}
 	txnPut := &pb.TxnRequest{Success: []*pb.RequestOp{{Request: &pb.RequestOp_RequestPut{RequestPut: put("t", "1")}}}}
-	if _, err := cl.Txn(ctx, txnPut); !errors.Is(err, ErrNoSpace) {
+	if _, err := cl.Txn(ctx, txnPut); !errors.Is(err, cluster.ErrNoSpace) {
 		t.Fatalf("txn with a put under alarm: %v", err)
 	}
 	if _, err := cl.Range(ctx, &pb.RangeRequest{Key: []byte(key(0))}); err != nil {
@@ -69,7 +72,7 @@ func TestQuota(t *testing.T) {
 	}
 	waitFor(t, "alarm disarmed everywhere", 10*time.Second, func() bool {
 		for _, n := range c.Nodes() {
-			if n.mb.alarmActive(pb.AlarmType_NOSPACE) {
+			if n.AlarmActive(pb.AlarmType_NOSPACE) {
 				return false
 			}
 		}
@@ -80,7 +83,7 @@ func TestQuota(t *testing.T) {
 	rearmed := false
 	for i := 0; i < 100 && !rearmed; i++ {
 		_, err := cl.Put(ctx, put("again", val))
-		rearmed = errors.Is(err, ErrNoSpace)
+		rearmed = errors.Is(err, cluster.ErrNoSpace)
 		if err != nil && !rearmed {
 			t.Fatal(err)
 		}
@@ -96,9 +99,7 @@ func TestQuota(t *testing.T) {
 	}
 	for _, n := range c.Nodes() {
 		waitFor(t, "compaction applied", 10*time.Second, func() bool { return n.CompactRev() == rev })
-		n.kv.mu.RLock()
-		n.kv.store.WaitCompactions()
-		n.kv.mu.RUnlock()
+		n.WaitStoreCompactions()
 	}
 	checkConverged(t, c)
 	for _, n := range c.Nodes() {
@@ -114,7 +115,7 @@ func TestQuota(t *testing.T) {
 	}
 	waitFor(t, "alarm disarmed everywhere", 10*time.Second, func() bool {
 		for _, n := range c.Nodes() {
-			if n.mb.alarmActive(pb.AlarmType_NOSPACE) {
+			if n.AlarmActive(pb.AlarmType_NOSPACE) {
 				return false
 			}
 		}
@@ -135,18 +136,18 @@ func TestRequestLimits(t *testing.T) {
 	waitLeader(t, c)
 	n := c.Nodes()[0]
 	ctx := ctxT(t)
-	if _, err := n.Put(ctx, put("k", strings.Repeat("v", 2048))); !errors.Is(err, ErrRequestTooLarge) && !strings.Contains(err.Error(), "too large") {
+	if _, err := n.Put(ctx, put("k", strings.Repeat("v", 2048))); !errors.Is(err, cluster.ErrRequestTooLarge) && !strings.Contains(err.Error(), "too large") {
 		t.Fatalf("oversized put: %v", err)
 	}
 	dup := &pb.TxnRequest{Success: []*pb.RequestOp{
 		{Request: &pb.RequestOp_RequestPut{RequestPut: put("a", "1")}},
 		{Request: &pb.RequestOp_RequestPut{RequestPut: put("a", "2")}},
 	}}
-	before := n.stats.proposals.Load()
+	before := n.TestStats().Proposals.Load()
 	if _, err := n.Txn(ctx, dup); err == nil || !strings.Contains(err.Error(), "duplicate key") {
 		t.Fatalf("duplicate-key txn: %v", err)
 	}
-	if n.stats.proposals.Load() != before {
+	if n.TestStats().Proposals.Load() != before {
 		t.Fatalf("an invalid txn was proposed")
 	}
 }
@@ -163,7 +164,7 @@ func TestQuotaIsBackendSize(t *testing.T) {
 	node.Backend.BatchInterval = 0 // etcd's 100 ms: the size the check sees is as fresh as etcd's
 	c := startCluster(t, 1, node, nil)
 	waitLeader(t, c)
-	cl := c.Client(ClientOptions{Policy: PolicyLeader})
+	cl := c.Client(harness.ClientOptions{Policy: harness.PolicyLeader})
 	ctx := ctxT(t)
 	val := strings.Repeat("v", 4<<10)
 	accepted := 0
@@ -173,7 +174,7 @@ func TestQuotaIsBackendSize(t *testing.T) {
 			break
 		}
 	}
-	if !errors.Is(last, ErrNoSpace) {
+	if !errors.Is(last, cluster.ErrNoSpace) {
 		t.Fatalf("after %d puts: %v, want NOSPACE", accepted, last)
 	}
 	size := c.Node(1).BackendSize()

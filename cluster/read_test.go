@@ -1,4 +1,4 @@
-package cluster
+package cluster_test
 
 import (
 	"encoding/binary"
@@ -13,6 +13,8 @@ import (
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/raft/v3/raftpb"
 
+	"etcdlab/cluster"
+	"etcdlab/cluster/harness"
 	"etcdlab/cluster/wal"
 )
 
@@ -35,21 +37,21 @@ func TestSingleNodeLinearizableReadsUseReadLoop(t *testing.T) {
 	}
 
 	// One read on its own: one ReadIndex request, one round.
-	req0, rounds0 := n.stats.readIndexRequests.Load(), n.stats.readIndexRounds.Load()
+	req0, rounds0 := n.TestStats().ReadIndexRequests.Load(), n.TestStats().ReadIndexRounds.Load()
 	if _, err := n.Range(ctx, &pb.RangeRequest{Key: []byte("k")}); err != nil {
 		t.Fatal(err)
 	}
-	if d := n.stats.readIndexRequests.Load() - req0; d != 1 {
+	if d := n.TestStats().ReadIndexRequests.Load() - req0; d != 1 {
 		t.Fatalf("one linearizable read issued %d ReadIndex requests, want 1", d)
 	}
-	if d := n.stats.readIndexRounds.Load() - rounds0; d != 1 {
+	if d := n.TestStats().ReadIndexRounds.Load() - rounds0; d != 1 {
 		t.Fatalf("one linearizable read took %d read-loop rounds, want 1", d)
 	}
 
 	// Concurrent readers are batched.
 	const readers = 64
-	req0, reads0 := n.stats.readIndexRequests.Load(), n.stats.linearizableReads.Load()
-	n.raft.mu.Lock() // holds up the read loop's ReadIndex call and the raft loop
+	req0, reads0 := n.TestStats().ReadIndexRequests.Load(), n.TestStats().LinearizableReads.Load()
+	n.RaftMu().Lock() // holds up the read loop's ReadIndex call and the raft loop
 	var wg sync.WaitGroup
 	errs := make(chan error, readers)
 	for i := 0; i < readers; i++ {
@@ -64,14 +66,14 @@ func TestSingleNodeLinearizableReadsUseReadLoop(t *testing.T) {
 		}()
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for n.stats.linearizableReads.Load()-reads0 < readers {
+	for n.TestStats().LinearizableReads.Load()-reads0 < readers {
 		if time.Now().After(deadline) {
-			n.raft.mu.Unlock()
-			t.Fatalf("only %d of %d readers reached the read loop", n.stats.linearizableReads.Load()-reads0, readers)
+			n.RaftMu().Unlock()
+			t.Fatalf("only %d of %d readers reached the read loop", n.TestStats().LinearizableReads.Load()-reads0, readers)
 		}
 		<-time.After(time.Millisecond)
 	}
-	n.raft.mu.Unlock()
+	n.RaftMu().Unlock()
 	wg.Wait()
 	close(errs)
 	for err := range errs {
@@ -79,20 +81,20 @@ func TestSingleNodeLinearizableReadsUseReadLoop(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	reqs := n.stats.readIndexRequests.Load() - req0
+	reqs := n.TestStats().ReadIndexRequests.Load() - req0
 	t.Logf("%d concurrent linearizable reads, %d ReadIndex requests", readers, reqs)
 	if reqs < 1 || reqs > 2 {
 		t.Fatalf("%d concurrent linearizable reads issued %d ReadIndex requests, want 1 or 2 (batched)", readers, reqs)
 	}
 
 	// Serializable reads never ask raft.
-	req0 = n.stats.readIndexRequests.Load()
+	req0 = n.TestStats().ReadIndexRequests.Load()
 	for i := 0; i < 50; i++ {
 		if _, err := n.Range(ctx, &pb.RangeRequest{Key: []byte("k"), Serializable: true}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if d := n.stats.readIndexRequests.Load() - req0; d != 0 {
+	if d := n.TestStats().ReadIndexRequests.Load() - req0; d != 0 {
 		t.Fatalf("50 serializable reads issued %d ReadIndex requests, want 0", d)
 	}
 }
@@ -120,7 +122,7 @@ func TestSingleNodeReadAfterRestartNotStale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cc := raftpb.ConfChange{Type: raftpb.ConfChangeAddNode, NodeID: 1, Context: encodeConfContext(0, "")}
+	cc := raftpb.ConfChange{Type: raftpb.ConfChangeAddNode, NodeID: 1, Context: cluster.EncodeConfContext(0, "")}
 	ccData, err := cc.Marshal()
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +146,7 @@ func TestSingleNodeReadAfterRestartNotStale(t *testing.T) {
 	fs := newStallFS(vfs.Default)
 	o := fastNode("memory")
 	o.FS = fs
-	c := startCluster(t, 1, o, func(o *Options) { o.Dir = dir })
+	c := startCluster(t, 1, o, func(o *harness.Options) { o.Dir = dir })
 	n := c.Node(1)
 	fs.armIf(c.NodeDir(1), n.IsLeader) // the new leader's first entry
 	select {
@@ -173,9 +175,9 @@ func TestSingleNodeReadAfterRestartNotStale(t *testing.T) {
 	}()
 	// Raft has taken the ReadIndex once it has a Ready to give again.
 	waitFor(t, "the ReadIndex in raft", 10*time.Second, func() bool {
-		n.raft.mu.Lock()
-		defer n.raft.mu.Unlock()
-		return n.raft.rn.HasReady()
+		n.RaftMu().Lock()
+		defer n.RaftMu().Unlock()
+		return n.RawNode().HasReady()
 	})
 	fs.disarm()
 	r := <-res

@@ -1,4 +1,4 @@
-package cluster
+package cluster_test
 
 import (
 	"testing"
@@ -24,13 +24,13 @@ func TestLogCompactionRules(t *testing.T) {
 		}
 	}
 	// A snapshot "in flight": snapshots are taken, the log is kept whole.
-	n.snaps.inflight.Add(1)
+	n.InflightSnapshots().Add(1)
 	write(120)
 	waitFor(t, "a snapshot", 10*time.Second, func() bool { return n.SnapshotIndex() > 0 })
 	if first := n.FirstIndex(); first != 1 {
 		t.Fatalf("log compacted to %d while a snapshot was being sent", first)
 	}
-	n.snaps.inflight.Add(-1)
+	n.InflightSnapshots().Add(-1)
 	before := n.SnapshotIndex()
 	write(120)
 	waitFor(t, "a newer snapshot", 10*time.Second, func() bool { return n.SnapshotIndex() > before })

@@ -1,4 +1,4 @@
-package cluster
+package cluster_test
 
 import (
 	"errors"
@@ -8,6 +8,7 @@ import (
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 
+	"etcdlab/cluster/harness"
 	"etcdlab/lease"
 	"etcdlab/mvcc"
 )
@@ -16,10 +17,10 @@ import (
 // follower are forwarded to the leader (over TCP between the nodes): the
 // lease outlives its TTL while they go on, and expires once they stop.
 func TestLeaseKeepAliveOnFollower(t *testing.T) {
-	c := startCluster(t, 3, fastNode("memory"), func(o *Options) { o.TCP = true })
+	c := startCluster(t, 3, fastNode("memory"), func(o *harness.Options) { o.TCP = true })
 	leader := waitLeader(t, c)
 	follower := aFollower(c, leader)
-	cl := c.Client(ClientOptions{Policy: PolicyRoundRobin, Endpoints: []uint64{follower}})
+	cl := c.Client(harness.ClientOptions{Policy: harness.PolicyRoundRobin, Endpoints: []uint64{follower}})
 	ctx := ctxT(t)
 	g, err := cl.LeaseGrant(ctx, &pb.LeaseGrantRequest{TTL: 1})
 	if err != nil {
@@ -29,7 +30,7 @@ func TestLeaseKeepAliveOnFollower(t *testing.T) {
 		t.Fatal(err)
 	}
 	fn := c.Node(follower)
-	if _, err := fn.kv.lessor.Renew(lease.ID(g.ID)); !errors.Is(err, lease.ErrNotPrimary) {
+	if _, err := fn.Lessor().Renew(lease.ID(g.ID)); !errors.Is(err, lease.ErrNotPrimary) {
 		t.Fatalf("the follower's own lessor renewed: %v", err)
 	}
 	start := time.Now()
@@ -63,7 +64,7 @@ func TestLeaseKeepAliveOnFollower(t *testing.T) {
 func TestLeaseSurvivesRestart(t *testing.T) {
 	c := startCluster(t, 1, fastNode("bbolt"), nil)
 	waitLeader(t, c)
-	cl := c.Client(ClientOptions{})
+	cl := c.Client(harness.ClientOptions{})
 	ctx := ctxT(t)
 	grant := func(ttl int64) int64 {
 		g, err := cl.LeaseGrant(ctx, &pb.LeaseGrantRequest{TTL: ttl})
@@ -163,7 +164,7 @@ func testWatchAndLeaseAcrossSnapshotInstall(t *testing.T, engine string) {
 		}
 	}
 	c.Partition(others, []uint64{follower})
-	cl := c.Client(ClientOptions{Endpoints: others})
+	cl := c.Client(harness.ClientOptions{Endpoints: others})
 	ctx := ctxT(t)
 	g, err := cl.LeaseGrant(ctx, &pb.LeaseGrantRequest{TTL: 60})
 	if err != nil {
@@ -197,21 +198,21 @@ func testWatchAndLeaseAcrossSnapshotInstall(t *testing.T, engine string) {
 				got++
 			}
 		case <-timeout:
-			t.Fatalf("got %d of %d events; snapshots installed %d", got, n, fn.stats.snapshotsInstalled.Load())
+			t.Fatalf("got %d of %d events; snapshots installed %d", got, n, fn.TestStats().SnapshotsInstalled.Load())
 		}
 	}
 	// The install is counted after the store's Restore has sent the
 	// watchers their events, so the last event can arrive first.
 	deadline := time.Now().Add(5 * time.Second)
-	for fn.stats.snapshotsInstalled.Load() == 0 {
+	for fn.TestStats().SnapshotsInstalled.Load() == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the follower caught up without a snapshot")
 		}
 		time.Sleep(time.Millisecond)
 	}
-	ids := fn.kv.lessor.Leases()
-	if len(ids) != 1 || int64(ids[0]) != g.ID || fn.kv.lessor.KeyLease([]byte(key(0))) != g.ID {
-		t.Fatalf("follower's leases after the install: %v, key lease %x", ids, fn.kv.lessor.KeyLease([]byte(key(0))))
+	ids := fn.Lessor().Leases()
+	if len(ids) != 1 || int64(ids[0]) != g.ID || fn.Lessor().KeyLease([]byte(key(0))) != g.ID {
+		t.Fatalf("follower's leases after the install: %v, key lease %x", ids, fn.Lessor().KeyLease([]byte(key(0))))
 	}
 	// Still watching: a later write arrives too.
 	if _, err := cl.Put(ctx, put("k-after", "v")); err != nil {

@@ -13,7 +13,7 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"etcdlab/cluster"
+	"etcdlab/cluster/harness"
 	"etcdlab/cluster/v3rpc"
 	"etcdlab/lease"
 )
@@ -212,7 +212,7 @@ func TestV3ClientLease(t *testing.T) {
 // serveNodes serves etcd's v3 API for every running node of c on
 // 127.0.0.1 and returns the endpoints and a function that stops one node's
 // server.
-func serveNodes(t *testing.T, c *cluster.Cluster) (map[uint64]string, func(id uint64)) {
+func serveNodes(t *testing.T, c *harness.Cluster) (map[uint64]string, func(id uint64)) {
 	t.Helper()
 	eps := map[uint64]string{}
 	srvs := map[uint64]*v3rpc.Server{}
@@ -253,7 +253,7 @@ func serveNodes(t *testing.T, c *cluster.Cluster) (map[uint64]string, func(id ui
 // leader (and its gRPC server) is stopped and another takes over; etcd's
 // client resumes the watch on another member from the next revision.
 func TestV3WatchAcrossLeaderChange(t *testing.T) {
-	c := startCluster(t, 3, fastNode("memory"))
+	c := startCluster(t, 3, fastNode("memory"), nil)
 	leader := waitLeader(t, c)
 	eps, stopServer := serveNodes(t, c)
 	// The client knows only the leader until it is stopped, so the watch
@@ -266,7 +266,7 @@ func TestV3WatchAcrossLeaderChange(t *testing.T) {
 	}
 	cli := newClient(t, eps[leader])
 	ctx := ctxT(t)
-	kv := c.Client(cluster.ClientOptions{Policy: cluster.PolicyLeader})
+	kv := c.Client(harness.ClientOptions{Policy: harness.PolicyLeader})
 	first, err := kv.Put(ctx, put("w/0", "0"))
 	if err != nil {
 		t.Fatal(err)

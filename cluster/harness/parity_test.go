@@ -1,4 +1,4 @@
-package cluster
+package harness_test
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 
+	"etcdlab/cluster"
+	"etcdlab/cluster/harness"
 	"etcdlab/engines"
 	"etcdlab/internal/vfsutil"
 )
@@ -46,7 +48,7 @@ func TestEngineParity(t *testing.T) {
 			node.Backend.BatchInterval = 0
 			c := startCluster(t, 3, node, nil)
 			waitLeader(t, c)
-			cl := c.Client(ClientOptions{Policy: PolicyLeader})
+			cl := c.Client(harness.ClientOptions{Policy: harness.PolicyLeader})
 			ctx := ctxT(t)
 
 			metaOps := func() int64 {
@@ -67,7 +69,8 @@ func TestEngineParity(t *testing.T) {
 			drive(t, ctx, cl, 0, 50) // leader settled, first commits and file growth done
 			few := phase("as opened", 0)
 			for _, nd := range c.Nodes() {
-				for _, dir := range []string{nd.dirs.engine, nd.dirs.wal, nd.dirs.snap} {
+				member := filepath.Join(c.NodeDir(nd.ID()), "member")
+				for _, dir := range []string{filepath.Join(member, "engine"), filepath.Join(member, "wal"), filepath.Join(member, "snap")} {
 					addJunk(t, dir, 300)
 				}
 			}
@@ -86,7 +89,7 @@ func TestEngineParity(t *testing.T) {
 
 // drive runs n puts and n linearizable gets of keys base..base+n-1 from 8
 // concurrent clients, failing the test on any error.
-func drive(t *testing.T, ctx context.Context, cl *Client, base, n int) {
+func drive(t *testing.T, ctx context.Context, cl *harness.Client, base, n int) {
 	t.Helper()
 	runParallel(t, 8, base, n, func(i int) error {
 		if _, err := cl.Put(ctx, put(key(i), "value-of-some-length")); err != nil {
@@ -101,13 +104,8 @@ func drive(t *testing.T, ctx context.Context, cl *Client, base, n int) {
 
 // engineMetaOps is the metadata calls of the node's engine so far (0 while
 // the node has no store).
-func engineMetaOps(n *Node) int64 {
-	n.kv.mu.RLock()
-	defer n.kv.mu.RUnlock()
-	if n.kv.store == nil {
-		return 0
-	}
-	return n.kv.store.Backend().Stats().Engine.FSMetadataOps
+func engineMetaOps(n *cluster.Node) int64 {
+	return n.StorageStats().Backend.Engine.FSMetadataOps
 }
 
 // addJunk creates count small files in dir that no component owns.

@@ -1,4 +1,4 @@
-package cluster
+package cluster_test
 
 import (
 	"path/filepath"
@@ -7,6 +7,7 @@ import (
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 
+	"etcdlab/cluster"
 	"etcdlab/engines/backend"
 )
 
@@ -67,7 +68,7 @@ func TestRestartReplay(t *testing.T) {
 			// really has work to do.
 			o := node
 			o.EnsureDefaults()
-			st, le, err := openStore(o, filepath.Join(c.NodeDir(1), "member", "engine"), backend.Config{})
+			st, le, err := cluster.OpenStore(o, filepath.Join(c.NodeDir(1), "member", "engine"), backend.Config{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -93,19 +94,4 @@ func TestRestartReplay(t *testing.T) {
 			check("after clean restart")
 		})
 	}
-}
-
-// TestTCPCluster runs three nodes over TCP on 127.0.0.1 through the
-// harness (RunNode's test is in cluster/server).
-func TestTCPCluster(t *testing.T) {
-	c := startCluster(t, 3, fastNode("memory"), func(o *Options) { o.TCP = true })
-	waitLeader(t, c)
-	cl := c.Client(ClientOptions{Policy: PolicyRoundRobin})
-	ctx := ctxT(t)
-	for i := 0; i < 30; i++ {
-		if _, err := cl.Put(ctx, put(key(i), "v")); err != nil {
-			t.Fatal(err)
-		}
-	}
-	checkConverged(t, c)
 }

@@ -1,4 +1,4 @@
-package cluster
+package harness_test
 
 import (
 	"errors"
@@ -6,6 +6,9 @@ import (
 	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+
+	"etcdlab/cluster"
+	"etcdlab/cluster/harness"
 )
 
 // TestMembership: add a learner, let it catch up and promote it; remove a
@@ -17,7 +20,7 @@ func TestMembership(t *testing.T) {
 	node.SnapshotCatchUpEntries = 10
 	c := startCluster(t, 3, node, nil)
 	waitLeader(t, c)
-	cl := c.Client(ClientOptions{Policy: PolicyLeader})
+	cl := c.Client(harness.ClientOptions{Policy: harness.PolicyLeader})
 	ctx := ctxT(t)
 	for i := 0; i < 120; i++ {
 		if _, err := cl.Put(ctx, put(key(i), "v")); err != nil {
@@ -48,10 +51,10 @@ func TestMembership(t *testing.T) {
 	waitFor(t, "learner catch-up", 30*time.Second, func() bool {
 		return learner.AppliedIndex() >= c.Node(c.Leader()).CommittedIndex()
 	})
-	if _, err := learner.Range(ctx, rangeAll()); !errors.Is(err, ErrLearnerRead) {
+	if _, err := learner.Range(ctx, rangeAll()); !errors.Is(err, cluster.ErrLearnerRead) {
 		t.Fatalf("linearizable read on a learner: %v", err)
 	}
-	if _, err := learner.Put(ctx, put("x", "y")); !errors.Is(err, ErrLearnerRead) {
+	if _, err := learner.Put(ctx, put("x", "y")); !errors.Is(err, cluster.ErrLearnerRead) {
 		t.Fatalf("put on a learner: %v", err)
 	}
 	if r, err := learner.Range(ctx, &pb.RangeRequest{Key: []byte(key(0)), Serializable: true}); err != nil || len(r.Kvs) != 1 {
@@ -60,8 +63,8 @@ func TestMembership(t *testing.T) {
 	if _, err := cl.MemberPromote(ctx, id); err != nil {
 		t.Fatalf("promote: %v", err)
 	}
-	waitFor(t, "promoted member is a voter", 10*time.Second, func() bool { return !learner.prog.isLearner.Load() })
-	if _, err := cl.MemberPromote(ctx, id); !errors.Is(err, ErrMemberNotLearner) {
+	waitFor(t, "promoted member is a voter", 10*time.Second, func() bool { return !learner.IsLearner() })
+	if _, err := cl.MemberPromote(ctx, id); !errors.Is(err, cluster.ErrMemberNotLearner) {
 		t.Fatalf("promoting a voter: %v", err)
 	}
 	if _, err := cl.Put(ctx, put("after-promote", "v")); err != nil {
@@ -85,11 +88,11 @@ func TestMembership(t *testing.T) {
 		t.Fatalf("removed member still listed: %+v", resp.Members)
 	}
 	vn := c.Node(victim)
-	waitFor(t, "removed member to stop itself", 10*time.Second, func() bool { return errors.Is(vn.Err(), ErrRemoved) })
+	waitFor(t, "removed member to stop itself", 10*time.Second, func() bool { return errors.Is(vn.Err(), cluster.ErrRemoved) })
 	if err := c.Stop(victim); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cl.MemberAdd(ctx, victim, "", false); !errors.Is(err, ErrIDRemoved) {
+	if _, err := cl.MemberAdd(ctx, victim, "", false); !errors.Is(err, cluster.ErrIDRemoved) {
 		t.Fatalf("re-adding a removed ID: %v", err)
 	}
 	id2, addr2, err := c.NewMemberID()
@@ -114,7 +117,7 @@ func TestMembership(t *testing.T) {
 	}
 }
 
-func hasMember(ms []Member, id uint64, learner bool) bool {
+func hasMember(ms []cluster.Member, id uint64, learner bool) bool {
 	for _, m := range ms {
 		if m.ID == id && m.Learner == learner {
 			return true

@@ -1,9 +1,11 @@
-package cluster
+package harness_test
 
 import (
 	"testing"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+
+	"etcdlab/cluster/harness"
 )
 
 // TestClientPolicies: every policy reaches the data; the leader policy
@@ -13,8 +15,8 @@ func TestClientPolicies(t *testing.T) {
 	waitLeader(t, c)
 	ctx := ctxT(t)
 	seed := testSeed(t)
-	for _, p := range []Policy{PolicyLeader, PolicyRoundRobin, PolicyRandom} {
-		cl := c.Client(ClientOptions{Policy: p, Seed: seed})
+	for _, p := range []harness.Policy{harness.PolicyLeader, harness.PolicyRoundRobin, harness.PolicyRandom} {
+		cl := c.Client(harness.ClientOptions{Policy: p, Seed: seed})
 		if _, err := cl.Put(ctx, put("p-"+p.String(), "v")); err != nil {
 			t.Fatalf("%s: put: %v", p, err)
 		}
@@ -24,7 +26,7 @@ func TestClientPolicies(t *testing.T) {
 			}
 		}
 	}
-	cl := c.Client(ClientOptions{Policy: PolicyLeader})
+	cl := c.Client(harness.ClientOptions{Policy: harness.PolicyLeader})
 	if err := c.Kill(c.Leader()); err != nil {
 		t.Fatal(err)
 	}

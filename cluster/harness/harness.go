@@ -1,4 +1,4 @@
-package cluster
+package harness
 
 import (
 	"errors"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
+	"etcdlab/cluster"
 	"etcdlab/cluster/transport"
 	"etcdlab/engines"
 	"etcdlab/internal/clock"
@@ -23,7 +24,7 @@ type Options struct {
 	Dir string
 	// Node is the template for every node's options; ID, Dir and Peers are
 	// filled in per node, OnEvent and Clock from below if unset there.
-	Node NodeOptions
+	Node cluster.NodeOptions
 	// Seed drives the in-process network's random choices (loss, jitter).
 	Seed uint64
 	// Link shapes every link of the in-process network at start.
@@ -34,7 +35,7 @@ type Options struct {
 	// Clock drives every node and the network. Default clock.Real().
 	Clock clock.Clock
 	// OnEvent receives every node's events.
-	OnEvent func(Event)
+	OnEvent func(cluster.Event)
 	// WrapTransport, if set, wraps each node's transport (fault injection,
 	// message recording in tests).
 	WrapTransport func(id uint64, tr transport.Transport) transport.Transport
@@ -68,18 +69,18 @@ func (o *Options) EnsureDefaults() {
 func (o Options) Validate() error {
 	var errs []error
 	if o.Nodes < 1 {
-		errs = append(errs, fmt.Errorf("%w: Nodes %d must be at least 1", ErrBadOption, o.Nodes))
+		errs = append(errs, fmt.Errorf("%w: Nodes %d must be at least 1", cluster.ErrBadOption, o.Nodes))
 	}
 	if o.Dir == "" {
-		errs = append(errs, fmt.Errorf("%w: Dir must be set", ErrBadOption))
+		errs = append(errs, fmt.Errorf("%w: Dir must be set", cluster.ErrBadOption))
 	}
 	if err := o.Link.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("%w: link: %w", ErrBadOption, err))
+		errs = append(errs, fmt.Errorf("%w: link: %w", cluster.ErrBadOption, err))
 	}
 	if o.Node.Metrics != nil {
 		// One Metrics per node: a shared one would report whichever node
 		// started last.
-		errs = append(errs, fmt.Errorf("%w: Node.Metrics must be nil in a cluster template; every node makes its own (Node.Metrics())", ErrBadOption))
+		errs = append(errs, fmt.Errorf("%w: Node.Metrics must be nil in a cluster template; every node makes its own (Node.Metrics())", cluster.ErrBadOption))
 	}
 	if err := o.Node.ValidateTemplate(); err != nil {
 		errs = append(errs, err)
@@ -104,12 +105,12 @@ type Cluster struct {
 	net  *transport.Network
 
 	mu    sync.Mutex
-	nodes map[uint64]*Node
+	nodes map[uint64]*cluster.Node
 	addrs map[uint64]string
 	// bound holds the listeners Start bound for the nodes over TCP, each
 	// handed to its node's transport at the node's first start.
 	bound  map[uint64]net.Listener
-	peers  []Peer
+	peers  []cluster.Peer
 	nextID uint64
 }
 
@@ -119,7 +120,7 @@ func Start(opts Options) (*Cluster, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	c := &Cluster{opts: opts, nodes: make(map[uint64]*Node), addrs: make(map[uint64]string), bound: make(map[uint64]net.Listener)}
+	c := &Cluster{opts: opts, nodes: make(map[uint64]*cluster.Node), addrs: make(map[uint64]string), bound: make(map[uint64]net.Listener)}
 	if !opts.TCP {
 		nw, err := transport.NewNetwork(transport.NetworkOptions{Seed: opts.Seed, Clock: opts.Clock})
 		if err != nil {
@@ -146,7 +147,7 @@ func Start(opts Options) (*Cluster, error) {
 			addr = l.Addr().String()
 		}
 		c.addrs[id] = addr
-		c.peers = append(c.peers, Peer{ID: id, Addr: addr})
+		c.peers = append(c.peers, cluster.Peer{ID: id, Addr: addr})
 	}
 	c.nextID = uint64(opts.Nodes) + 1
 	for _, p := range c.peers {
@@ -178,11 +179,11 @@ func (c *Cluster) takeBound(id uint64) net.Listener {
 	return l
 }
 
-func (c *Cluster) nodeOptions(id uint64, join bool) NodeOptions {
+func (c *Cluster) nodeOptions(id uint64, join bool) cluster.NodeOptions {
 	o := c.opts.Node
 	o.ID = id
 	o.Dir = filepath.Join(c.opts.Dir, fmt.Sprintf("node-%d", id))
-	o.Peers = append([]Peer(nil), c.peers...)
+	o.Peers = append([]cluster.Peer(nil), c.peers...)
 	o.Join = join
 	if c.opts.WrapFS != nil {
 		fs := o.FS
@@ -225,7 +226,7 @@ func (c *Cluster) startNode(id uint64, join bool) error {
 		}
 		return tr, nil
 	}
-	n, err := StartNode(o, newTr)
+	n, err := cluster.StartNode(o, newTr)
 	if err != nil {
 		return fmt.Errorf("cluster: start node %d: %w", id, err)
 	}
@@ -236,21 +237,21 @@ func (c *Cluster) startNode(id uint64, join bool) error {
 }
 
 // Node returns the running node id (nil if stopped or unknown).
-func (c *Cluster) Node(id uint64) *Node {
+func (c *Cluster) Node(id uint64) *cluster.Node {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.nodes[id]
 }
 
 // Nodes returns the running nodes ordered by ID.
-func (c *Cluster) Nodes() []*Node {
+func (c *Cluster) Nodes() []*cluster.Node {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make([]*Node, 0, len(c.nodes))
+	out := make([]*cluster.Node, 0, len(c.nodes))
 	for _, n := range c.nodes {
 		out = append(out, n)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	sort.Slice(out, func(i, j int) bool { return out[i].ID() < out[j].ID() })
 	return out
 }
 
@@ -261,7 +262,7 @@ func (c *Cluster) Leader() uint64 {
 	var term uint64
 	for _, n := range c.Nodes() {
 		if n.IsLeader() && n.Term() >= term {
-			best, term = n.id, n.Term()
+			best, term = n.ID(), n.Term()
 		}
 	}
 	return best
@@ -278,9 +279,9 @@ func (c *Cluster) Kill(id uint64) error {
 	delete(c.nodes, id)
 	c.mu.Unlock()
 	if n == nil {
-		return fmt.Errorf("%w: node %d is not running", ErrBadOption, id)
+		return fmt.Errorf("%w: node %d is not running", cluster.ErrBadOption, id)
 	}
-	n.kill()
+	n.Kill()
 	return nil
 }
 
@@ -291,7 +292,7 @@ func (c *Cluster) Stop(id uint64) error {
 	delete(c.nodes, id)
 	c.mu.Unlock()
 	if n == nil {
-		return fmt.Errorf("%w: node %d is not running", ErrBadOption, id)
+		return fmt.Errorf("%w: node %d is not running", cluster.ErrBadOption, id)
 	}
 	return n.Stop()
 }
@@ -299,7 +300,7 @@ func (c *Cluster) Stop(id uint64) error {
 // Restart starts a stopped or killed node again from its data directory.
 func (c *Cluster) Restart(id uint64) error {
 	if c.Node(id) != nil {
-		return fmt.Errorf("%w: node %d is running", ErrBadOption, id)
+		return fmt.Errorf("%w: node %d is running", cluster.ErrBadOption, id)
 	}
 	return c.startNode(id, false)
 }
@@ -335,7 +336,7 @@ func (c *Cluster) StartMember(id uint64) error {
 	c.mu.Lock()
 	if _, ok := c.addrs[id]; !ok {
 		c.mu.Unlock()
-		return fmt.Errorf("%w: member %d was not reserved with NewMemberID", ErrBadOption, id)
+		return fmt.Errorf("%w: member %d was not reserved with NewMemberID", cluster.ErrBadOption, id)
 	}
 	c.mu.Unlock()
 	return c.startNode(id, true)
@@ -345,7 +346,7 @@ func (c *Cluster) StartMember(id uint64) error {
 func (c *Cluster) Defrag(id uint64) error {
 	n := c.Node(id)
 	if n == nil {
-		return fmt.Errorf("%w: node %d is not running", ErrBadOption, id)
+		return fmt.Errorf("%w: node %d is not running", cluster.ErrBadOption, id)
 	}
 	return n.Defrag()
 }
@@ -355,7 +356,7 @@ func (c *Cluster) Close() error {
 	var errs []error
 	for _, n := range c.Nodes() {
 		c.mu.Lock()
-		delete(c.nodes, n.id)
+		delete(c.nodes, n.ID())
 		c.mu.Unlock()
 		errs = append(errs, n.Stop())
 	}

@@ -1,4 +1,4 @@
-package cluster
+package harness_test
 
 import (
 	"fmt"
@@ -12,6 +12,8 @@ import (
 	"go.etcd.io/raft/v3/raftpb"
 	"go.etcd.io/raft/v3/tracker"
 
+	"etcdlab/cluster"
+	"etcdlab/cluster/harness"
 	"etcdlab/cluster/transport"
 )
 
@@ -46,7 +48,7 @@ type progressSampler struct {
 	done                  chan struct{}
 }
 
-func sampleProgress(l *Node, every time.Duration) *progressSampler {
+func sampleProgress(l *cluster.Node, every time.Duration) *progressSampler {
 	s := &progressSampler{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
@@ -101,7 +103,7 @@ type loadResult struct {
 func sustainedPuts(t *testing.T, link transport.LinkConfig, writers, puts, valueSize int) loadResult {
 	t.Helper()
 	var rejects, apps atomic.Int64
-	c := startCluster(t, 3, NodeOptions{Engine: "bbolt"}, func(o *Options) {
+	c := startCluster(t, 3, cluster.NodeOptions{Engine: "bbolt"}, func(o *harness.Options) {
 		o.Link = link
 		o.WrapTransport = func(_ uint64, tr transport.Transport) transport.Transport {
 			return &replWatch{Transport: tr, rejects: &rejects, apps: &apps}

@@ -1,4 +1,4 @@
-package cluster
+package harness
 
 import (
 	"context"
@@ -10,28 +10,19 @@ import (
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 
+	"etcdlab/cluster"
 	"etcdlab/cluster/v3rpc"
 	"etcdlab/mvcc"
 )
 
-// Lease is the lease interface a client offers (etcd's Lease service;
-// LeaseRenew is one keepalive).
-type Lease interface {
-	LeaseGrant(ctx context.Context, r *pb.LeaseGrantRequest) (*pb.LeaseGrantResponse, error)
-	LeaseRevoke(ctx context.Context, r *pb.LeaseRevokeRequest) (*pb.LeaseRevokeResponse, error)
-	LeaseRenew(ctx context.Context, id int64) (int64, error)
-	LeaseTimeToLive(ctx context.Context, r *pb.LeaseTimeToLiveRequest) (*pb.LeaseTimeToLiveResponse, error)
-	LeaseLeases(ctx context.Context, r *pb.LeaseLeasesRequest) (*pb.LeaseLeasesResponse, error)
-}
-
 // The client and the node serve the requests of their consumers: etcd's v3
-// services (v3rpc.KV, through V3Backend) and the runner (bench.KV, a
-// subset, checked in bench).
+// services (v3rpc.KV and v3rpc.Lessor, through server.V3Backend) and the
+// runner (bench.KV, a subset, checked in bench).
 var (
-	_ v3rpc.KV = (*Client)(nil)
-	_ v3rpc.KV = (*Node)(nil)
-	_ Lease    = (*Client)(nil)
-	_ Lease    = (*Node)(nil)
+	_ v3rpc.KV     = (*Client)(nil)
+	_ v3rpc.KV     = (*cluster.Node)(nil)
+	_ v3rpc.Lessor = (*Client)(nil)
+	_ v3rpc.Lessor = (*cluster.Node)(nil)
 )
 
 // Policy chooses the endpoint for each request.
@@ -81,10 +72,10 @@ func (o *ClientOptions) EnsureDefaults() {
 func (o ClientOptions) Validate() error {
 	var errs []error
 	if o.Policy < PolicyLeader || o.Policy > PolicyRandom {
-		errs = append(errs, fmt.Errorf("%w: unknown balancer policy %d", ErrBadOption, int(o.Policy)))
+		errs = append(errs, fmt.Errorf("%w: unknown balancer policy %d", cluster.ErrBadOption, int(o.Policy)))
 	}
 	if o.MaxRetries < 0 {
-		errs = append(errs, fmt.Errorf("%w: MaxRetries %d is negative", ErrBadOption, o.MaxRetries))
+		errs = append(errs, fmt.Errorf("%w: MaxRetries %d is negative", cluster.ErrBadOption, o.MaxRetries))
 	}
 	return errors.Join(errs...)
 }
@@ -128,7 +119,7 @@ func (c *Cluster) Client(opts ClientOptions) *Client {
 }
 
 // pick chooses a node for one attempt.
-func (cl *Client) pick(attempt int) (*Node, error) {
+func (cl *Client) pick(attempt int) (*cluster.Node, error) {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
 	switch cl.opts.Policy {
@@ -147,7 +138,7 @@ func (cl *Client) pick(attempt int) (*Node, error) {
 		// No leader: wait (the caller backs off) rather than hand the
 		// request to a follower whose leader may be dead, where it would sit
 		// until the request timeout.
-		return nil, ErrNoLeader
+		return nil, cluster.ErrNoLeader
 	case PolicyRoundRobin, PolicyRandom:
 		for i := 0; i < len(cl.opts.Endpoints); i++ {
 			var id uint64
@@ -162,18 +153,18 @@ func (cl *Client) pick(attempt int) (*Node, error) {
 			}
 		}
 	}
-	return nil, ErrNoLeader
+	return nil, cluster.ErrNoLeader
 }
 
 // retryable says whether err allows another attempt; write is set for
 // mutations, which must not be repeated unless they were surely not proposed.
 func retryable(err error, write bool) bool {
 	switch {
-	case errors.Is(err, ErrNoLeader), errors.Is(err, ErrNotLeader), errors.Is(err, ErrTooManyRequests):
+	case errors.Is(err, cluster.ErrNoLeader), errors.Is(err, cluster.ErrNotLeader), errors.Is(err, cluster.ErrTooManyRequests):
 		return true
 	case write:
 		return false
-	case errors.Is(err, ErrLeaderChanged), errors.Is(err, ErrStopped), errors.Is(err, ErrTimeout):
+	case errors.Is(err, cluster.ErrLeaderChanged), errors.Is(err, cluster.ErrStopped), errors.Is(err, cluster.ErrTimeout):
 		return true
 	}
 	return false
@@ -182,7 +173,7 @@ func retryable(err error, write bool) bool {
 func (cl *Client) backoff(ctx context.Context, attempt int) error {
 	d := cl.c.opts.Node.TickInterval
 	if d == 0 {
-		d = DefaultTickInterval
+		d = cluster.DefaultTickInterval
 	}
 	// Linear backoff in ticks: ten retries span about five election
 	// timeouts, enough for a new leader to be elected.
@@ -196,7 +187,7 @@ func (cl *Client) backoff(ctx context.Context, attempt int) error {
 	}
 }
 
-func do[T any](cl *Client, ctx context.Context, write bool, f func(n *Node) (T, error)) (T, error) {
+func do[T any](cl *Client, ctx context.Context, write bool, f func(n *cluster.Node) (T, error)) (T, error) {
 	var zero T
 	var err error
 	for attempt := 0; attempt <= cl.opts.MaxRetries; attempt++ {
@@ -205,7 +196,7 @@ func do[T any](cl *Client, ctx context.Context, write bool, f func(n *Node) (T, 
 				return zero, errors.Join(err, berr)
 			}
 		}
-		var n *Node
+		var n *cluster.Node
 		n, err = cl.pick(attempt)
 		if err != nil {
 			continue
@@ -221,32 +212,32 @@ func do[T any](cl *Client, ctx context.Context, write bool, f func(n *Node) (T, 
 
 // Put writes a key.
 func (cl *Client) Put(ctx context.Context, r *pb.PutRequest) (*pb.PutResponse, error) {
-	return do(cl, ctx, true, func(n *Node) (*pb.PutResponse, error) { return n.Put(ctx, r) })
+	return do(cl, ctx, true, func(n *cluster.Node) (*pb.PutResponse, error) { return n.Put(ctx, r) })
 }
 
 // Range reads keys (r.Serializable chooses the consistency).
 func (cl *Client) Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeResponse, error) {
-	return do(cl, ctx, false, func(n *Node) (*pb.RangeResponse, error) { return n.Range(ctx, r) })
+	return do(cl, ctx, false, func(n *cluster.Node) (*pb.RangeResponse, error) { return n.Range(ctx, r) })
 }
 
 // DeleteRange deletes keys.
 func (cl *Client) DeleteRange(ctx context.Context, r *pb.DeleteRangeRequest) (*pb.DeleteRangeResponse, error) {
-	return do(cl, ctx, true, func(n *Node) (*pb.DeleteRangeResponse, error) { return n.DeleteRange(ctx, r) })
+	return do(cl, ctx, true, func(n *cluster.Node) (*pb.DeleteRangeResponse, error) { return n.DeleteRange(ctx, r) })
 }
 
 // Txn runs a transaction.
 func (cl *Client) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, error) {
-	return do(cl, ctx, !txnReadOnly(r), func(n *Node) (*pb.TxnResponse, error) { return n.Txn(ctx, r) })
+	return do(cl, ctx, !cluster.TxnReadOnly(r), func(n *cluster.Node) (*pb.TxnResponse, error) { return n.Txn(ctx, r) })
 }
 
 // Compact compacts the key history.
 func (cl *Client) Compact(ctx context.Context, r *pb.CompactionRequest) (*pb.CompactionResponse, error) {
-	return do(cl, ctx, true, func(n *Node) (*pb.CompactionResponse, error) { return n.Compact(ctx, r) })
+	return do(cl, ctx, true, func(n *cluster.Node) (*pb.CompactionResponse, error) { return n.Compact(ctx, r) })
 }
 
 // AlarmList lists the cluster's alarms.
 func (cl *Client) AlarmList(ctx context.Context) ([]*pb.AlarmMember, error) {
-	return do(cl, ctx, false, func(n *Node) ([]*pb.AlarmMember, error) { return n.AlarmList(), nil })
+	return do(cl, ctx, false, func(n *cluster.Node) ([]*pb.AlarmMember, error) { return n.AlarmList(), nil })
 }
 
 // AlarmDisarm disarms the given alarms (every raised alarm when am is nil).
@@ -262,15 +253,15 @@ func (cl *Client) AlarmDisarm(ctx context.Context, am *pb.AlarmMember) error {
 	}
 	for _, a := range list {
 		req := &pb.AlarmRequest{Action: pb.AlarmRequest_DEACTIVATE, MemberID: a.MemberID, Alarm: a.Alarm}
-		if _, err := do(cl, ctx, true, func(n *Node) (*pb.AlarmResponse, error) { return n.Alarm(ctx, req) }); err != nil {
+		if _, err := do(cl, ctx, true, func(n *cluster.Node) (*pb.AlarmResponse, error) { return n.Alarm(ctx, req) }); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (cl *Client) leaderDo(ctx context.Context, f func(n *Node) (*MemberResponse, error)) (*MemberResponse, error) {
-	return do(cl, ctx, true, func(n *Node) (*MemberResponse, error) {
+func (cl *Client) leaderDo(ctx context.Context, f func(n *cluster.Node) (*cluster.MemberResponse, error)) (*cluster.MemberResponse, error) {
+	return do(cl, ctx, true, func(n *cluster.Node) (*cluster.MemberResponse, error) {
 		if !n.IsLeader() {
 			if l := cl.c.Node(cl.c.Leader()); l != nil {
 				n = l
@@ -281,45 +272,45 @@ func (cl *Client) leaderDo(ctx context.Context, f func(n *Node) (*MemberResponse
 }
 
 // MemberAdd adds a member (a learner when learner is set).
-func (cl *Client) MemberAdd(ctx context.Context, id uint64, addr string, learner bool) (*MemberResponse, error) {
-	return cl.leaderDo(ctx, func(n *Node) (*MemberResponse, error) { return n.AddMember(ctx, id, addr, learner) })
+func (cl *Client) MemberAdd(ctx context.Context, id uint64, addr string, learner bool) (*cluster.MemberResponse, error) {
+	return cl.leaderDo(ctx, func(n *cluster.Node) (*cluster.MemberResponse, error) { return n.AddMember(ctx, id, addr, learner) })
 }
 
 // MemberPromote promotes a learner that has caught up.
-func (cl *Client) MemberPromote(ctx context.Context, id uint64) (*MemberResponse, error) {
-	return cl.leaderDo(ctx, func(n *Node) (*MemberResponse, error) { return n.PromoteMember(ctx, id) })
+func (cl *Client) MemberPromote(ctx context.Context, id uint64) (*cluster.MemberResponse, error) {
+	return cl.leaderDo(ctx, func(n *cluster.Node) (*cluster.MemberResponse, error) { return n.PromoteMember(ctx, id) })
 }
 
 // MemberRemove removes a member.
-func (cl *Client) MemberRemove(ctx context.Context, id uint64) (*MemberResponse, error) {
-	return cl.leaderDo(ctx, func(n *Node) (*MemberResponse, error) { return n.RemoveMember(ctx, id) })
+func (cl *Client) MemberRemove(ctx context.Context, id uint64) (*cluster.MemberResponse, error) {
+	return cl.leaderDo(ctx, func(n *cluster.Node) (*cluster.MemberResponse, error) { return n.RemoveMember(ctx, id) })
 }
 
 // LeaseGrant grants a lease (r.ID 0: the node picks one; a retry after a
 // leader change keeps the ID picked, so it cannot grant twice).
 func (cl *Client) LeaseGrant(ctx context.Context, r *pb.LeaseGrantRequest) (*pb.LeaseGrantResponse, error) {
-	return do(cl, ctx, true, func(n *Node) (*pb.LeaseGrantResponse, error) { return n.LeaseGrant(ctx, r) })
+	return do(cl, ctx, true, func(n *cluster.Node) (*pb.LeaseGrantResponse, error) { return n.LeaseGrant(ctx, r) })
 }
 
 // LeaseRevoke revokes a lease and deletes its keys.
 func (cl *Client) LeaseRevoke(ctx context.Context, r *pb.LeaseRevokeRequest) (*pb.LeaseRevokeResponse, error) {
-	return do(cl, ctx, true, func(n *Node) (*pb.LeaseRevokeResponse, error) { return n.LeaseRevoke(ctx, r) })
+	return do(cl, ctx, true, func(n *cluster.Node) (*pb.LeaseRevokeResponse, error) { return n.LeaseRevoke(ctx, r) })
 }
 
 // LeaseRenew is one keepalive: the lease's TTL, or lease.ErrLeaseNotFound.
 // A node that does not lead forwards it to the leader.
 func (cl *Client) LeaseRenew(ctx context.Context, id int64) (int64, error) {
-	return do(cl, ctx, false, func(n *Node) (int64, error) { return n.LeaseRenew(ctx, id) })
+	return do(cl, ctx, false, func(n *cluster.Node) (int64, error) { return n.LeaseRenew(ctx, id) })
 }
 
 // LeaseTimeToLive reports a lease from the leader's lessor.
 func (cl *Client) LeaseTimeToLive(ctx context.Context, r *pb.LeaseTimeToLiveRequest) (*pb.LeaseTimeToLiveResponse, error) {
-	return do(cl, ctx, false, func(n *Node) (*pb.LeaseTimeToLiveResponse, error) { return n.LeaseTimeToLive(ctx, r) })
+	return do(cl, ctx, false, func(n *cluster.Node) (*pb.LeaseTimeToLiveResponse, error) { return n.LeaseTimeToLive(ctx, r) })
 }
 
 // LeaseLeases lists the leases a member knows.
 func (cl *Client) LeaseLeases(ctx context.Context, r *pb.LeaseLeasesRequest) (*pb.LeaseLeasesResponse, error) {
-	return do(cl, ctx, false, func(n *Node) (*pb.LeaseLeasesResponse, error) { return n.LeaseLeases(ctx, r) })
+	return do(cl, ctx, false, func(n *cluster.Node) (*pb.LeaseLeasesResponse, error) { return n.LeaseLeases(ctx, r) })
 }
 
 // NewWatchStream opens a watch stream on the member the balancer picks (as
@@ -328,7 +319,7 @@ func (cl *Client) LeaseLeases(ctx context.Context, r *pb.LeaseLeasesRequest) (*p
 // client does (use the gRPC API for that). Close it when done.
 func (cl *Client) NewWatchStream(ctx context.Context) (*mvcc.WatchStream, uint64, error) {
 	var id uint64
-	ws, err := do(cl, ctx, false, func(n *Node) (*mvcc.WatchStream, error) {
+	ws, err := do(cl, ctx, false, func(n *cluster.Node) (*mvcc.WatchStream, error) {
 		id = n.ID()
 		return n.NewWatchStream()
 	})

@@ -1,4 +1,4 @@
-package cluster
+package harness_test
 
 import (
 	"encoding/binary"
@@ -10,6 +10,9 @@ import (
 	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+
+	"etcdlab/cluster"
+	"etcdlab/cluster/harness"
 )
 
 // TestFirstWriteAfterTornTailRepair: a node killed while a WAL record was
@@ -21,14 +24,14 @@ func TestFirstWriteAfterTornTailRepair(t *testing.T) {
 		t.Run("engine="+eng, func(t *testing.T) {
 			c := startCluster(t, 1, fastNode(eng), nil)
 			waitLeader(t, c)
-			cl := c.Client(ClientOptions{Policy: PolicyLeader})
+			cl := c.Client(harness.ClientOptions{Policy: harness.PolicyLeader})
 			ctx := ctxT(t)
 			for i := 0; i < 50; i++ {
 				if _, err := cl.Put(ctx, put(key(i), "v")); err != nil {
 					t.Fatal(err)
 				}
 			}
-			walDir := c.Node(1).dirs.wal
+			walDir := filepath.Join(c.NodeDir(1), "member", "wal")
 			if err := c.Kill(1); err != nil {
 				t.Fatal(err)
 			}
@@ -88,7 +91,7 @@ func tearTail(t *testing.T, walDir string) {
 func TestWALLostSyncedRecordsRefused(t *testing.T) {
 	c := startCluster(t, 1, fastNode("bbolt"), nil)
 	waitLeader(t, c)
-	cl := c.Client(ClientOptions{Policy: PolicyLeader})
+	cl := c.Client(harness.ClientOptions{Policy: harness.PolicyLeader})
 	ctx := ctxT(t)
 	for i := 0; i < 50; i++ {
 		if _, err := cl.Put(ctx, put(key(i), string(make([]byte, 600)))); err != nil {
@@ -99,13 +102,13 @@ func TestWALLostSyncedRecordsRefused(t *testing.T) {
 	if err := n.CommitBackend(); err != nil {
 		t.Fatal(err)
 	}
-	walDir := n.dirs.wal
+	walDir := filepath.Join(c.NodeDir(1), "member", "wal")
 	if err := c.Kill(1); err != nil {
 		t.Fatal(err)
 	}
 	zeroLastRecords(t, walDir, 1500)
 	err := c.Restart(1)
-	if !errors.Is(err, ErrWALBehindBackend) {
+	if !errors.Is(err, cluster.ErrWALBehindBackend) {
 		t.Fatalf("restart with synced WAL records gone: %v, want ErrWALBehindBackend", err)
 	}
 	t.Logf("refused: %v", err)

@@ -1,4 +1,4 @@
-package cluster
+package harness_test
 
 import (
 	"context"
@@ -11,6 +11,9 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+
+	"etcdlab/cluster"
+	"etcdlab/cluster/harness"
 )
 
 // BenchmarkPut measures put throughput and latency through the whole
@@ -41,9 +44,9 @@ func BenchmarkPutValue1K(b *testing.B) {
 	}
 }
 
-func benchCluster(b *testing.B, nodes int, engine string) (*Cluster, *Node) {
+func benchCluster(b *testing.B, nodes int, engine string) (*harness.Cluster, *cluster.Node) {
 	b.Helper()
-	c, err := Start(Options{Nodes: nodes, Dir: b.TempDir(), Node: NodeOptions{Engine: engine}, Seed: 1})
+	c, err := harness.Start(harness.Options{Nodes: nodes, Dir: b.TempDir(), Node: cluster.NodeOptions{Engine: engine}, Seed: 1})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package cluster
+package harness_test
 
 import (
 	"context"
@@ -11,6 +11,9 @@ import (
 
 	"github.com/cockroachdb/datadriven"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+
+	"etcdlab/cluster"
+	"etcdlab/cluster/harness"
 )
 
 // TestScenarios runs testdata/scenarios/*: each file opens with a prose
@@ -31,7 +34,7 @@ import (
 // won an election.
 func TestScenarios(t *testing.T) {
 	datadriven.Walk(t, "testdata/scenarios", func(t *testing.T, path string) {
-		var c *Cluster
+		var c *harness.Cluster
 		roles := map[string]uint64{}
 		isolated := map[uint64]bool{}
 		// leader is the highest-term leader outside the isolated nodes.
@@ -55,7 +58,8 @@ func TestScenarios(t *testing.T) {
 			}
 		}()
 		ctx := context.Background()
-		resolve := func(d *datadriven.TestData) *Node {
+		// resolve gives the ID of the node the command names (running or not).
+		resolve := func(d *datadriven.TestData) uint64 {
 			var s string
 			d.ScanArgs(t, "node", &s)
 			var id uint64
@@ -82,10 +86,7 @@ func TestScenarios(t *testing.T) {
 				d.ScanArgs(t, "as", &as)
 				roles[as] = id
 			}
-			if n := c.Node(id); n != nil {
-				return n
-			}
-			return &Node{id: id} // stopped: only the ID is used
+			return id
 		}
 		errText := func(err error) string { return "error: " + err.Error() + "\n" }
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
@@ -104,7 +105,7 @@ func TestScenarios(t *testing.T) {
 				}
 				o.RequestTimeout = 2 * time.Second
 				var err error
-				c, err = Start(Options{Nodes: nodes, Dir: t.TempDir(), Node: o, Seed: testSeed(t)})
+				c, err = harness.Start(harness.Options{Nodes: nodes, Dir: t.TempDir(), Node: o, Seed: testSeed(t)})
 				if err != nil {
 					return errText(err)
 				}
@@ -113,7 +114,7 @@ func TestScenarios(t *testing.T) {
 				waitLeader(t, c)
 				return "ok\n"
 			case "put":
-				n := resolve(d)
+				n := c.Node(resolve(d))
 				var k, v string
 				d.ScanArgs(t, "key", &k)
 				d.ScanArgs(t, "value", &v)
@@ -123,12 +124,12 @@ func TestScenarios(t *testing.T) {
 				}
 				return fmt.Sprintf("rev=%d\n", r.Header.Revision)
 			case "get":
-				n := resolve(d)
+				n := c.Node(resolve(d))
 				var k string
 				d.ScanArgs(t, "key", &k)
 				r, err := n.Range(ctx, &pb.RangeRequest{Key: []byte(k), Serializable: d.HasArg("serializable")})
 				if err != nil {
-					if errors.Is(err, ErrTimeout) || errors.Is(err, ErrLeaderChanged) || errors.Is(err, ErrNoLeader) {
+					if errors.Is(err, cluster.ErrTimeout) || errors.Is(err, cluster.ErrLeaderChanged) || errors.Is(err, cluster.ErrNoLeader) {
 						return "error: not served (no quorum)\n"
 					}
 					return errText(err)
@@ -139,7 +140,7 @@ func TestScenarios(t *testing.T) {
 				kv := r.Kvs[0]
 				return fmt.Sprintf("%s=%s version=%d mod=%d\n", kv.Key, kv.Value, kv.Version, kv.ModRevision)
 			case "del":
-				n := resolve(d)
+				n := c.Node(resolve(d))
 				var k string
 				d.ScanArgs(t, "key", &k)
 				r, err := n.DeleteRange(ctx, &pb.DeleteRangeRequest{Key: []byte(k)})
@@ -148,22 +149,22 @@ func TestScenarios(t *testing.T) {
 				}
 				return fmt.Sprintf("deleted=%d\n", r.Deleted)
 			case "kill", "stop", "restart", "isolate":
-				n := resolve(d)
+				id := resolve(d)
 				var err error
 				switch d.Cmd {
 				case "kill":
-					err = c.Kill(n.ID())
+					err = c.Kill(id)
 				case "stop":
-					err = c.Stop(n.ID())
+					err = c.Stop(id)
 				case "restart":
-					err = c.Restart(n.ID())
+					err = c.Restart(id)
 				case "isolate":
-					c.Network().Isolate(n.ID())
-					isolated[n.ID()] = true
+					c.Network().Isolate(id)
+					isolated[id] = true
 					// Wait until the rest elected someone else.
 					waitFor(t, "a leader other than the isolated node", 20*time.Second, func() bool {
 						for _, o := range c.Nodes() {
-							if o.ID() != n.ID() && o.IsLeader() {
+							if o.ID() != id && o.IsLeader() {
 								return true
 							}
 						}
