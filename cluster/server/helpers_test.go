@@ -11,5 +11,4 @@ var (
 	waitFor      = clustertest.WaitFor
 	ctxT         = clustertest.Ctx
 	put          = clustertest.Put
-	key          = clustertest.Key
 )
