@@ -118,7 +118,9 @@ func (n *Node) persistAlarm(k alarmKey, on bool) {
 }
 
 func (n *Node) loadAlarms() {
-	rt := n.kv.backend().ReadTx()
+	n.kv.mu.RLock()
+	rt := n.kv.store.Backend().ReadTx()
+	n.kv.mu.RUnlock()
 	defer rt.Close()
 	alarms := make(map[alarmKey]struct{})
 	_ = rt.Scan(alarmBucket(), nil, nil, 0, func(k, _ []byte) bool {
