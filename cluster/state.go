@@ -36,10 +36,11 @@ type raftState struct {
 	// propose and read-index under mu; the raft loop takes Ready and Advances.
 	mu sync.Mutex
 	rn *raft.RawNode
-	// storage is raft's in-memory log; MemoryStorage locks itself. The WAL
-	// and the snapshotter are written by the Ready loop and the apply
-	// goroutine; the transport is safe for concurrent use. All four are set
-	// when the node opens.
+	// storage is raft's in-memory log and the WAL its file; both lock
+	// themselves, and the Ready loop and the apply goroutine write both.
+	// The snapshotter keeps no state but its directory; the transport is
+	// safe for concurrent use. All four are set when the node opens; the
+	// WAL is closed (and set to nil) only when no loop runs.
 	storage *raft.MemoryStorage
 	w       *wal.WAL
 	ss      *snap.Snapshotter
