@@ -148,9 +148,7 @@ func (n *Node) applyEntry(e *raftpb.Entry) error {
 		if err := cc.Unmarshal(e.Data); err != nil {
 			return fmt.Errorf("%w: conf change v2 at index %d: %v", ErrCorrupt, e.Index, err)
 		}
-		n.raft.mu.Lock()
-		cs := n.raft.rn.ApplyConfChange(cc)
-		n.raft.mu.Unlock()
+		cs := n.raft.applyConfChange(cc)
 		n.ap.confState = *cs
 		n.updateLearner()
 		n.markConsistent(e)

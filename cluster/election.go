@@ -75,11 +75,7 @@ func (n *Node) adjustTicks() {
 // advanceTicks ticks raft k times at once (etcd's raftNode.advanceTicks)
 // and wakes the Ready loop for whatever the ticks produced.
 func (n *Node) advanceTicks(k int) {
-	n.raft.mu.Lock()
-	for i := 0; i < k; i++ {
-		n.raft.rn.Tick()
-	}
-	n.raft.mu.Unlock()
+	n.raft.tick(k)
 	n.stats.ticksAdvanced.Add(int64(k))
 	n.signal()
 }

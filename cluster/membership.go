@@ -27,9 +27,7 @@ func (n *Node) applyConfChange(e *raftpb.Entry, cc raftpb.ConfChange) error {
 		// too, so every node's configuration stays the same.
 		cc.NodeID = 0
 	}
-	n.raft.mu.Lock()
-	cs := n.raft.rn.ApplyConfChange(cc)
-	n.raft.mu.Unlock()
+	cs := n.raft.applyConfChange(cc)
 	n.ap.confState = *cs
 	n.updateLearner()
 	if cc.NodeID != 0 {
@@ -139,9 +137,7 @@ func (n *Node) proposeConfChange(ctx context.Context, cc raftpb.ConfChange, addr
 	cc.ID = id
 	cc.Context = encodeConfContext(id, addr)
 	ch := n.reqs.wait.register(id)
-	n.raft.mu.Lock()
-	err := n.raft.rn.ProposeConfChange(cc)
-	n.raft.mu.Unlock()
+	err := n.raft.proposeConfChange(cc)
 	if err != nil {
 		n.reqs.wait.cancel(id)
 		return nil, mapProposeErr(n, err)

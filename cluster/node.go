@@ -629,7 +629,7 @@ func (n *Node) Process(ctx context.Context, m raftpb.Message) error {
 	if m.Type == raftpb.MsgHeartbeatResp {
 		n.observeHeartbeatResp(&m)
 	}
-	n.raft.mu.Lock()
+	n.raft.mu.Lock() // inline, as a proposal's (see state.go)
 	err := n.raft.rn.Step(m)
 	n.raft.mu.Unlock()
 	n.signal()
@@ -657,9 +657,7 @@ func (n *Node) ProcessSnapshot(ctx context.Context, m raftpb.Message, image io.R
 
 // ReportUnreachable tells raft a peer could not be reached.
 func (n *Node) ReportUnreachable(id uint64) {
-	n.raft.mu.Lock()
-	n.raft.rn.ReportUnreachable(id)
-	n.raft.mu.Unlock()
+	n.raft.reportUnreachable(id)
 }
 
 // ReportSnapshot tells raft how a snapshot send ended.
@@ -672,8 +670,6 @@ func (n *Node) ReportSnapshot(id uint64, status raft.SnapshotStatus) {
 	}
 	n.snaps.inflight.Add(-1)
 	n.emit(EventSnapshotSent, 0, "to=%x %s", id, outcome)
-	n.raft.mu.Lock()
-	n.raft.rn.ReportSnapshot(id, status)
-	n.raft.mu.Unlock()
+	n.raft.reportSnapshot(id, status)
 	n.signal()
 }

@@ -40,6 +40,7 @@ func (n *Node) propose(ctx context.Context, r *pb.InternalRaftRequest) (result, 
 		return result{}, ErrRequestTooLarge
 	}
 	ch := n.reqs.wait.register(id)
+	// raft.mu inline, as before the split (see state.go).
 	n.raft.mu.Lock()
 	err = n.raft.rn.Propose(data)
 	n.raft.mu.Unlock()

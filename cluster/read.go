@@ -93,7 +93,7 @@ func (n *Node) requestReadIndex() (uint64, error) {
 	}
 	send := func() {
 		n.stats.readIndexRequests.Add(1)
-		n.raft.mu.Lock()
+		n.raft.mu.Lock() // inline, as a proposal's (see state.go)
 		n.raft.rn.ReadIndex(rctx)
 		n.raft.mu.Unlock()
 		n.signal()

@@ -21,6 +21,8 @@ func (n *Node) raftLoop() {
 		// with (a bootstrap's conf changes, a restart's committed entries)
 		// before the first tick.
 		for {
+			// raft.mu inline: every write's Ready goes through here (see
+			// state.go).
 			n.raft.mu.Lock()
 			if !n.raft.rn.HasReady() {
 				n.raft.mu.Unlock()
@@ -38,9 +40,7 @@ func (n *Node) raftLoop() {
 		}
 		select {
 		case <-ticker.C():
-			n.raft.mu.Lock()
-			n.raft.rn.Tick()
-			n.raft.mu.Unlock()
+			n.raft.tick(1)
 			n.stats.ticks.Add(1)
 			n.prog.lastTick.Store(n.clk.Now().UnixNano())
 		case <-n.loops.readyc:

@@ -21,8 +21,12 @@ import (
 // The parts of a Node's state. Each part names the lock that guards it (or
 // says why it needs none), and the methods that take the lock are the
 // part's own, so that a reader of a field sees which lock guards it. The
-// request paths (Put, Range, Txn) take kv.mu themselves, as before the split:
-// the parts are values inside Node, so a field costs no indirection more.
+// request paths take their locks inline, as before the split, so that they
+// pay no call more (a locking method around a call into raft or the store
+// would not inline): Put, Range and Txn take kv.mu; a proposal, a read index
+// request, a peer's message and the Ready loop's Ready and Advance take
+// raft.mu. The parts are values inside Node, so a field costs no
+// indirection more.
 
 // nodeDirs are the member's directories under NodeOptions.Dir, set at start.
 type nodeDirs struct {
@@ -52,6 +56,43 @@ func (r *raftState) status() raft.Status {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.rn.Status()
+}
+
+// tick ticks raft k times under mu.
+func (r *raftState) tick(k int) {
+	r.mu.Lock()
+	for i := 0; i < k; i++ {
+		r.rn.Tick()
+	}
+	r.mu.Unlock()
+}
+
+// applyConfChange applies a committed conf change to raft under mu.
+func (r *raftState) applyConfChange(cc raftpb.ConfChangeI) *raftpb.ConfState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.rn.ApplyConfChange(cc)
+}
+
+// proposeConfChange proposes a conf change under mu.
+func (r *raftState) proposeConfChange(cc raftpb.ConfChange) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.rn.ProposeConfChange(cc)
+}
+
+// reportUnreachable tells raft, under mu, that a peer could not be reached.
+func (r *raftState) reportUnreachable(id uint64) {
+	r.mu.Lock()
+	r.rn.ReportUnreachable(id)
+	r.mu.Unlock()
+}
+
+// reportSnapshot tells raft, under mu, how a snapshot send ended.
+func (r *raftState) reportSnapshot(id uint64, status raft.SnapshotStatus) {
+	r.mu.Lock()
+	r.rn.ReportSnapshot(id, status)
+	r.mu.Unlock()
 }
 
 // basicStatus returns raft's basic status under mu.
