@@ -623,7 +623,11 @@ func (n *Node) Process(ctx context.Context, m raftpb.Message) error {
 		return ErrStopped
 	default:
 	}
-	if n.mb.isRemoved(m.From) {
+	// mb.mu inline, as raft.mu below (see state.go).
+	n.mb.mu.RLock()
+	removed := n.mb.removed[m.From]
+	n.mb.mu.RUnlock()
+	if removed {
 		return ErrIDRemoved
 	}
 	if m.Type == raftpb.MsgHeartbeatResp {

@@ -27,7 +27,9 @@ func (n *Node) linearizableReadNotify(ctx context.Context) error {
 		return nil // test-only broken variant, see NodeOptions
 	}
 	n.stats.linearizableReads.Add(1)
-	nc := n.reads.current()
+	n.reads.mu.RLock() // inline: every linearizable read's path (see state.go)
+	nc := n.reads.notifier
+	n.reads.mu.RUnlock()
 	select {
 	case n.reads.waitc <- struct{}{}:
 	default:
@@ -57,7 +59,10 @@ func (n *Node) readLoop() {
 			return
 		}
 		// Readers arriving from now on wait for the next round.
-		nr := n.reads.next()
+		n.reads.mu.Lock()
+		nr := n.reads.notifier
+		n.reads.notifier = newNotifier()
+		n.reads.mu.Unlock()
 
 		index, err := n.requestReadIndex()
 		if err != nil {

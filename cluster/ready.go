@@ -192,7 +192,12 @@ func (n *Node) deferConfAck(f func()) {
 // flushConfAcks answers the conf-change proposers whose changes raft now
 // counts as applied.
 func (n *Node) flushConfAcks() {
-	for _, f := range n.reqs.confAcks.take() {
+	q := &n.reqs.confAcks // its lock inline: the Ready loop calls this after every Advance
+	q.mu.Lock()
+	acks := q.fns
+	q.fns = nil
+	q.mu.Unlock()
+	for _, f := range acks {
 		f()
 	}
 }

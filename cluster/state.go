@@ -25,8 +25,9 @@ import (
 // pay no call more (a locking method around a call into raft or the store
 // would not inline): Put, Range and Txn take kv.mu; a proposal, a read index
 // request, a peer's message and the Ready loop's Ready and Advance take
-// raft.mu. The parts are values inside Node, so a field costs no
-// indirection more.
+// raft.mu; a peer's message mb.mu; a linearizable read and its round
+// reads.mu; the Ready loop's deferred conf-change answers reqs.confAcks.mu.
+// The parts are values inside Node, so a field costs no indirection more.
 
 // nodeDirs are the member's directories under NodeOptions.Dir, set at start.
 type nodeDirs struct {
@@ -185,7 +186,8 @@ type requests struct {
 // nextID returns a new request ID.
 func (r *requests) nextID() uint64 { return r.idBase + r.seq.Add(1) }
 
-// confAckQueue holds the deferred conf-change answers, under mu.
+// confAckQueue holds the deferred conf-change answers, under mu (the Ready
+// loop takes them with the lock inline, flushConfAcks).
 type confAckQueue struct {
 	mu  sync.Mutex
 	fns []func()
@@ -195,15 +197,6 @@ func (q *confAckQueue) push(f func()) {
 	q.mu.Lock()
 	q.fns = append(q.fns, f)
 	q.mu.Unlock()
-}
-
-// take empties the queue and returns what it held.
-func (q *confAckQueue) take() []func() {
-	q.mu.Lock()
-	fns := q.fns
-	q.fns = nil
-	q.mu.Unlock()
-	return fns
 }
 
 // leaderNotify holds the leadership and first-commit notifications for the
@@ -244,29 +237,12 @@ func (l *leaderNotify) notifyFirstCommitInTerm() {
 // readState is the read loop's: the round readers join, and the channels
 // that wake the loop and bring it raft's ReadStates.
 type readState struct {
-	// mu guards notifier, the round that readers arriving now will share.
+	// mu guards notifier, the round that readers arriving now will share;
+	// the read path and the read loop lock it inline (read.go).
 	mu       sync.RWMutex
 	notifier *notifier
 	waitc    chan struct{}       // a reader is waiting (buffered 1)
 	stateC   chan raft.ReadState // ReadStates from the Ready loop
-}
-
-// current returns the round a reader arriving now joins.
-func (r *readState) current() *notifier {
-	r.mu.RLock()
-	nc := r.notifier
-	r.mu.RUnlock()
-	return nc
-}
-
-// next starts a new round for the readers arriving from now on and returns
-// the one they had joined.
-func (r *readState) next() *notifier {
-	r.mu.Lock()
-	nr := r.notifier
-	r.notifier = newNotifier()
-	r.mu.Unlock()
-	return nr
 }
 
 // stop fails the current round's readers with err.
