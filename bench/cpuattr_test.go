@@ -24,6 +24,8 @@ func TestEngineShare(t *testing.T) {
 	fCompact := fn(8, "github.com/cockroachdb/pebble/v2.(*DB).compact1")
 	fMeta := fn(9, "etcdlab/internal/vfsutil.(*metaFile).Write")
 	fCount := fn(10, "etcdlab/engines/pebble.(*countingFile).Write")
+	fAssist := fn(11, "runtime.gcAssistAlloc")
+	fMalloc := fn(12, "runtime.mallocgc")
 	loc := func(id uint64, fs ...*profile.Function) *profile.Location {
 		l := &profile.Location{ID: id}
 		for _, f := range fs {
@@ -35,10 +37,11 @@ func TestEngineShare(t *testing.T) {
 	lInlined := loc(5, fSnappy, fPebble) // snappy inlined into a pebble frame
 	lVFS, lWAL, lCompact := loc(6, fVFS), loc(7, fWAL), loc(8, fCompact)
 	lMeta, lCount := loc(9, fMeta), loc(10, fCount)
+	lAssist, lMalloc := loc(11, fAssist), loc(12, fMalloc)
 	p := &profile.Profile{
 		SampleType: []*profile.ValueType{{Type: "samples", Unit: "count"}, {Type: "cpu", Unit: "nanoseconds"}},
-		Function:   []*profile.Function{fPebble, fAdapter, fMVCC, fGC, fSnappy, fVFS, fWAL, fCompact, fMeta, fCount},
-		Location:   []*profile.Location{lPebble, lAdapter, lMVCC, lGC, lInlined, lVFS, lWAL, lCompact, lMeta, lCount},
+		Function:   []*profile.Function{fPebble, fAdapter, fMVCC, fGC, fSnappy, fVFS, fWAL, fCompact, fMeta, fCount, fAssist, fMalloc},
+		Location:   []*profile.Location{lPebble, lAdapter, lMVCC, lGC, lInlined, lVFS, lWAL, lCompact, lMeta, lCount, lAssist, lMalloc},
 		Sample: []*profile.Sample{
 			{Location: []*profile.Location{lPebble, lAdapter, lMVCC}, Value: []int64{1, 10}},      // engine
 			{Location: []*profile.Location{lMVCC}, Value: []int64{1, 10}},                         // mvcc
@@ -47,14 +50,16 @@ func TestEngineShare(t *testing.T) {
 			{Location: []*profile.Location{lVFS, lWAL, lMVCC}, Value: []int64{2, 20}},             // the raft WAL through pebble's vfs: harness
 			{Location: []*profile.Location{lVFS, lMeta, lWAL}, Value: []int64{1, 10}},             // the same through a shared helper
 			{Location: []*profile.Location{lVFS, lMeta, lCount, lCompact}, Value: []int64{1, 10}}, // the engine's own IO through it
+			{Location: []*profile.Location{lAssist, lMalloc, lMVCC}, Value: []int64{1, 10}},       // GC: a mark assist in the harness's allocation
+			{Location: []*profile.Location{lAssist, lMalloc, lPebble}, Value: []int64{1, 10}},     // GC: the same in the engine's
 		},
 	}
 	sh, err := shares(p, []string{"github.com/cockroachdb/", "etcdlab/engines/pebble."})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if math.Abs(sh.Engine-30.0/90) > 1e-9 || math.Abs(sh.GC-20.0/90) > 1e-9 || sh.Samples != 9 {
-		t.Fatalf("shares %+v, want engine 1/3 and GC 2/9 over 9 samples", sh)
+	if math.Abs(sh.Engine-30.0/110) > 1e-9 || math.Abs(sh.GC-40.0/110) > 1e-9 || sh.Samples != 11 {
+		t.Fatalf("shares %+v, want engine 3/11 and GC 4/11 over 11 samples", sh)
 	}
 	p.SampleType = p.SampleType[:1]
 	if _, err := shares(p, nil); !errors.Is(err, ErrProfiling) {

@@ -640,9 +640,11 @@ type Summary struct {
 	// profile's samples, over the same span, with the engine's code on the
 	// stack (its library and etcdlab's adapter; a compaction goroutine's
 	// whole stack; GC and the shared batching layer are not the engine's);
-	// CPUGCShare the share of the runtime's background GC (mark workers,
-	// sweeper, scavenger: they serve every allocation, the engine's and the
-	// pipeline's, and no stack says whose), and CPUGCPerOpUs that per op.
+	// CPUGCShare the share of the runtime's GC work (background mark
+	// workers, sweeper, scavenger, and the mark assists, sweeping and
+	// write-barrier flushes it charges to whichever goroutine allocates:
+	// they serve every allocation, the engine's and the pipeline's, and no
+	// stack says whose), and CPUGCPerOpUs that per op.
 	// CPUOutsideEnginePerOpUs is CPUPerOpUs × (1 − CPUEngineShare −
 	// CPUGCShare): what the code around the engine cost per op. Absent
 	// without the flag.

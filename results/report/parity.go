@@ -112,7 +112,8 @@ type ParityRow struct {
 	// per op in the cluster than in the mvcc layer (caches shared with raft
 	// and the WAL, smaller commits): EngineInCluster = OverheadCPU −
 	// OverheadOutside names that engine-specific cost.
-	// MVCCGC and ClusterGC are the runtime's background GC per op, which
+	// MVCCGC and ClusterGC are the runtime's GC work per op (background and
+	// charged to allocating goroutines: bench/cpuattr.go isGCWork), which
 	// no stack can be charged for; shown, not in either side.
 	Attributed                                   bool
 	MVCCOutside, ClusterOutside, OverheadOutside Cost
@@ -409,7 +410,7 @@ func outsidePerOp(r Run) float64 {
 	return math.NaN()
 }
 
-// gcPerOp is the background GC's CPU per op of a profiled run (0 when the
+// gcPerOp is the GC work's CPU per op of a profiled run (0 when the
 // profile caught none), NaN when the run was not profiled.
 func gcPerOp(r Run) float64 {
 	if r.Result.Summary.CPUOutsideEnginePerOpUs <= 0 {
@@ -712,7 +713,7 @@ func (p *Parity) Markdown() string {
 	b.WriteString("The cluster layer adds raft, the WAL, the client, the apply loop and the quota check to the mvcc layer's work: the same code for every engine, so it must cost the same. ")
 	b.WriteString("*Cost per op* is process CPU time (user + sys) per acknowledged op, over the measured phase, its flush and the engine's settle (pebble's flushes and compactions the run caused), every in-process node included: it counts work, not waiting, so fsync latency and a busy neighbour move it far less than they move wall time; the check uses it. ")
 	b.WriteString("*Overhead* = cluster − k × mvcc, with k the mvcc-layer work the cluster does per op (every node applies a write, one node serves a read: k = nodes for puts, 1 for gets). The raft WAL's fdatasync CPU (measured on the syncing thread, every node) is shown in its own column: the kernel work inside a sync could grow with the engine's writes to the same disk; it is part of the overhead. ")
-	b.WriteString("Where every run profiled its CPU (`--attribute-cpu`, as the parity preset does), the overhead judged is the CPU *outside the engine's code* (samples without the engine's library or adapter on the stack, and without the runtime's background GC, which serves every allocation and is shown in its own column), cluster − k × mvcc: an engine whose own work costs more per op in the cluster than alone (caches shared with raft and the WAL, commits of another size) would otherwise be charged for it as harness cost; that difference, *engine work in the cluster beyond k × mvcc*, is shown in its own column. ")
+	b.WriteString("Where every run profiled its CPU (`--attribute-cpu`, as the parity preset does), the overhead judged is the CPU *outside the engine's code* (samples without the engine's library or adapter on the stack, and without the runtime's GC work — its background workers and the mark assists, sweeping and write-barrier flushes it charges to whichever goroutine allocates — which follows every allocation of the process and is shown in its own column), cluster − k × mvcc: an engine whose own work costs more per op in the cluster than alone (caches shared with raft and the WAL, commits of another size) would otherwise be charged for it as harness cost; that difference, *engine work in the cluster beyond k × mvcc*, is shown in its own column. ")
 	fmt.Fprintf(&b, "A check passes when the overhead's spread across engines, max/min − 1, is at most %.0f%%; beyond that it fails when an engine's excess over the cheapest engine is real (the 95%% CI of the excess excludes 0) and is inconclusive when the excess is within the run-to-run noise; a check where no engine's overhead is measurably above 0 is n/a; a check of reads whose engines shared ReadIndex rounds unlike (reads per round differing by more than %.0f%%) is not comparable, whatever its spread: the same round code is split over more reads on the faster engine. ", 100*ParityTolerance, 100*ParityTolerance)
 	fmt.Fprintf(&b, "Writes share the raft WAL's syncs (a Ready round on every node), and on a shared machine the batching of one configuration flips from run to run; with at least 3 runs per engine, the judged write overhead is each engine's at the check's mean WAL syncs per op, by one slope fitted within each engine's runs (an analysis of covariance; the interval is the fit's), and writes whose engines' mean batching differs by more than %.0f%% are not comparable. ", 100*ParityTolerance)
 	b.WriteString("Mean latency (wall time per op at the fixed client count; its overhead is cluster − mvcc) is shown but not judged: it is mostly waiting. Values are means over the repeats ± half the 95% CI (Student t).\n\n")
@@ -748,7 +749,7 @@ func (p *Parity) Markdown() string {
 		}
 	}
 	if p.attributed() {
-		b.WriteString("\nCPU outside the engine's code (profile attribution):\n\n| check | nodes | engine | mvcc outside-engine CPU µs/op | cluster outside-engine CPU µs/op | k | overhead outside the engine µs/op | engine work in the cluster beyond k × mvcc µs/op | background GC µs/op mvcc / cluster | reads per ReadIndex round |\n|---|---|---|---|---|---|---|---|---|---|\n")
+		b.WriteString("\nCPU outside the engine's code (profile attribution):\n\n| check | nodes | engine | mvcc outside-engine CPU µs/op | cluster outside-engine CPU µs/op | k | overhead outside the engine µs/op | engine work in the cluster beyond k × mvcc µs/op | GC work µs/op mvcc / cluster | reads per ReadIndex round |\n|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, c := range p.Checks {
 			for _, r := range c.Rows {
 				if !r.Attributed {
