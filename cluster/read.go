@@ -34,15 +34,17 @@ func (n *Node) linearizableReadNotify(ctx context.Context) error {
 	case n.reads.waitc <- struct{}{}:
 	default:
 	}
-	timer := n.clk.NewTimer(n.opts.RequestTimeout)
-	defer timer.Stop()
+	// No timer of its own, as etcd's linearizableReadNotify has none: the
+	// round's ReadIndex request times out after RequestTimeout and fails
+	// every reader of the round with ErrTimeout (requestReadIndex), and the
+	// caller's context bounds the rest. A timer per read cost every read a
+	// timer's creation and stop and their runtime locks (1-client gets,
+	// 2026-12-05: 0.15–0.2 µs/op of runtime lock time in this function).
 	select {
 	case <-nc.c:
 		return nc.err
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-timer.C():
-		return ErrTimeout
 	case <-n.loops.stopc:
 		return ErrStopped
 	}
