@@ -43,7 +43,7 @@ if [ -z "$ALL" ] || want snapshot-count; then run snapshot-count --repeat 1 --du
 if [ -z "$ALL" ] || want read-write-ratio; then run read-write-ratio --repeat 2 --duration 5s --param read-ratio=0.5,0.9,0.99; fi
 if [ -z "$ALL" ] || want batch; then run batch --repeat 2 --duration 5s --param batch-limit=10000; fi
 if [ -z "$ALL" ] || want quota; then run quota --repeat 1 --duration 12s; fi
-if [ -z "$ALL" ] || want parity; then run parity --repeat 8; fi
+if [ -z "$ALL" ] || want parity; then run parity --repeat 16; fi
 if [ -z "$ALL" ] || want faults; then run faults; fi
 # At its default size (2 GB per run, 6 runs): about 25 minutes.
 if [ -z "$ALL" ] || want k8s-storage; then run k8s-storage; fi
