@@ -11,6 +11,8 @@ var (
 	waitLeader     = clustertest.WaitLeader
 	waitFor        = clustertest.WaitFor
 	ctxT           = clustertest.Ctx
+	bounds         = clustertest.HistogramBounds
+	value          = clustertest.MetricValue
 	put            = clustertest.Put
 	key            = clustertest.Key
 	checkConverged = clustertest.CheckConverged

@@ -1,7 +1,6 @@
 package harness_test
 
 import (
-	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -9,37 +8,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
-
-// bounds are a histogram's finite upper bounds (the text format adds +Inf).
-func bounds(m *dto.Metric) []float64 {
-	var out []float64
-	for _, b := range m.GetHistogram().GetBucket() {
-		if !math.IsInf(b.GetUpperBound(), 1) {
-			out = append(out, b.GetUpperBound())
-		}
-	}
-	return out
-}
-
-func value(t *testing.T, fams map[string]*dto.MetricFamily, name string) float64 {
-	t.Helper()
-	f := fams[name]
-	if f == nil || len(f.GetMetric()) == 0 {
-		t.Fatalf("%s: absent", name)
-	}
-	var v float64
-	for _, m := range f.GetMetric() {
-		switch f.GetType() {
-		case dto.MetricType_COUNTER:
-			v += m.GetCounter().GetValue()
-		case dto.MetricType_GAUGE:
-			v += m.GetGauge().GetValue()
-		case dto.MetricType_HISTOGRAM:
-			v += float64(m.GetHistogram().GetSampleCount())
-		}
-	}
-	return v
-}
 
 // TestMetricsPerNode: the nodes of one in-process cluster keep apart
 // registries, each reporting its own member; the leader times its

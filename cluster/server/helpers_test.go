@@ -10,5 +10,7 @@ var (
 	waitLeader   = clustertest.WaitLeader
 	waitFor      = clustertest.WaitFor
 	ctxT         = clustertest.Ctx
+	bounds       = clustertest.HistogramBounds
+	value        = clustertest.MetricValue
 	put          = clustertest.Put
 )

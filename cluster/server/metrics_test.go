@@ -3,7 +3,6 @@ package server
 import (
 	"encoding/json"
 	"io"
-	"math"
 	"net/http"
 	"reflect"
 	"strings"
@@ -75,17 +74,6 @@ var etcdBuckets = map[string][]float64{
 	"etcd_disk_backend_snapshot_duration_seconds": prometheus.ExponentialBuckets(.01, 2, 17),
 }
 
-// bounds are a histogram's finite upper bounds (the text format adds +Inf).
-func bounds(m *dto.Metric) []float64 {
-	var out []float64
-	for _, b := range m.GetHistogram().GetBucket() {
-		if !math.IsInf(b.GetUpperBound(), 1) {
-			out = append(out, b.GetUpperBound())
-		}
-	}
-	return out
-}
-
 func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
 	t.Helper()
 	resp, err := http.Get(url)
@@ -116,26 +104,6 @@ func get(t *testing.T, url string) (int, string) {
 		t.Fatal(err)
 	}
 	return resp.StatusCode, string(b)
-}
-
-func value(t *testing.T, fams map[string]*dto.MetricFamily, name string) float64 {
-	t.Helper()
-	f := fams[name]
-	if f == nil || len(f.GetMetric()) == 0 {
-		t.Fatalf("%s: absent", name)
-	}
-	var v float64
-	for _, m := range f.GetMetric() {
-		switch f.GetType() {
-		case dto.MetricType_COUNTER:
-			v += m.GetCounter().GetValue()
-		case dto.MetricType_GAUGE:
-			v += m.GetGauge().GetValue()
-		case dto.MetricType_HISTOGRAM:
-			v += float64(m.GetHistogram().GetSampleCount())
-		}
-	}
-	return v
 }
 
 // TestServerMetrics scrapes a served member's /metrics on its client URL and

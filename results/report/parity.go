@@ -587,36 +587,28 @@ func judge(c *ParityCheck) {
 // batching returns the rows with the fewest and the most WAL syncs per op,
 // ok when at least two rows know theirs.
 func batching(rows []ParityRow) (lo, hi ParityRow, ok bool) {
-	n := 0
-	for _, r := range rows {
-		m := r.SyncsPerOp.Mean
-		if math.IsNaN(m) || m <= 0 {
-			continue
-		}
-		if n == 0 || m < lo.SyncsPerOp.Mean {
-			lo = r
-		}
-		if n == 0 || m > hi.SyncsPerOp.Mean {
-			hi = r
-		}
-		n++
-	}
-	return lo, hi, n >= 2
+	return extremes(rows, func(r ParityRow) float64 { return r.SyncsPerOp.Mean })
 }
 
 // roundSharing returns the rows with the fewest and the most reads per
 // ReadIndex round, ok when at least two rows know theirs.
 func roundSharing(rows []ParityRow) (lo, hi ParityRow, ok bool) {
+	return extremes(rows, func(r ParityRow) float64 { return r.ReadsPerRound.Mean })
+}
+
+// extremes returns the rows with the least and the greatest f among those
+// where f is known (positive), ok when there are at least two.
+func extremes(rows []ParityRow, f func(ParityRow) float64) (lo, hi ParityRow, ok bool) {
 	n := 0
 	for _, r := range rows {
-		m := r.ReadsPerRound.Mean
+		m := f(r)
 		if math.IsNaN(m) || m <= 0 {
 			continue
 		}
-		if n == 0 || m < lo.ReadsPerRound.Mean {
+		if n == 0 || m < f(lo) {
 			lo = r
 		}
-		if n == 0 || m > hi.ReadsPerRound.Mean {
+		if n == 0 || m > f(hi) {
 			hi = r
 		}
 		n++
