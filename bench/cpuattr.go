@@ -115,11 +115,12 @@ const (
 // isGCWork: name is GC work the runtime does on an ordinary goroutine's
 // stack: a mark assist, proportional sweeping, sweeping a span on
 // allocation, a write-barrier buffer flush. How much of it an allocation
-// pays follows the whole process's allocation rate and heap (a heavier
-// engine's garbage brings more GC cycles, so the harness's own allocations
-// sweep and assist more), not the code it interrupts. Measured 2026-12-05
-// on 400,000 1-client linearizable gets (BenchmarkParity, -cpuprofile):
-// 0.23 µs/op of it on non-engine stacks with bbolt, 0.30 with pebble.
+// pays follows the whole process's allocation rate and heap (every
+// goroutine's garbage, the engine's included), not the code it interrupts,
+// so it is GC's whoever allocated. Measured 2026-12-05 on 1-client
+// linearizable gets (BenchmarkParity, -cpuprofile, one run of 400,000 and
+// two of 1,000,000 per engine): 0.13–0.23 µs/op of it on non-engine stacks
+// with bbolt, 0.08–0.15 with pebble.
 func isGCWork(name string) bool {
 	switch name {
 	case "runtime.gcAssistAlloc", "runtime.gcAssistAlloc1", "runtime.deductSweepCredit",
